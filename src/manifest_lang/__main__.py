@@ -1,0 +1,3 @@
+from manifest_lang.cli import main
+
+main()

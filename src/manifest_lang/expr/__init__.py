@@ -1,0 +1,1 @@
+"""Expression evaluation: JavaScript-compatible values, builtins, compilation of IR expressions, budget."""

@@ -1,0 +1,91 @@
+"""The store protocol: what the runtime needs from a persistence backend, and nothing more.
+
+The command pipeline reads rows while it runs and buffers every write; at the end it hands the
+store ONE ``UnitOfWork`` (instance writes, outbox events, idempotency record, audit record) that
+the store applies atomically or not at all. Every backend (memory, SQLite, PostgreSQL) implements
+this same small protocol, so the runtime has one code path and the store suite one contract.
+
+Rows carry a store-managed ``revision`` (an int that grows on every write). A write names the
+revision it was computed from; if the row moved on in the meantime the commit fails with
+``StoreConflictError`` and nothing is applied. That is what makes concurrent workers safe
+without the model having to declare a version property.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+#: ``expected_revision`` of a write that creates a row (the row must not exist yet).
+NEW_ROW = 0
+
+
+@dataclass(slots=True)
+class RowWrite:
+    """One instance write: ``row`` is the full new row, ``None`` deletes it."""
+
+    entity: str
+    id: str
+    row: dict[str, Any] | None
+    expected_revision: int  # NEW_ROW for a create; otherwise the revision the write was based on
+
+
+@dataclass(slots=True)
+class UnitOfWork:
+    """Everything one command (or one direct API write) commits together."""
+
+    writes: list[RowWrite] = field(default_factory=list)
+    #: outbox entries, each a JSON-ready dict with at least ``entryId`` and ``event``.
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    #: (key, JSON-ready CommandResult dict) to record under the idempotency key.
+    idempotency: tuple[str, dict[str, Any]] | None = None
+    #: JSON-ready audit record of the command, if auditing is on.
+    audit: dict[str, Any] | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.writes or self.outbox or self.idempotency or self.audit)
+
+
+@dataclass(slots=True, frozen=True)
+class StoredRow:
+    row: dict[str, Any]
+    revision: int
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A persistence backend for entity instances (plus outbox, idempotency and audit rows)."""
+
+    def load(self, entity: str, id: str) -> StoredRow | None:
+        """The row and its revision, or None. Callers must not mutate ``row``."""
+        ...
+
+    def scan(
+        self,
+        entity: str,
+        where: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Rows of ``entity`` whose fields equal every value in ``where`` (insertion order)."""
+        ...
+
+    def commit(self, uow: UnitOfWork) -> None:
+        """Apply the unit of work atomically; raise StoreConflictError if a revision moved."""
+        ...
+
+    def clear(self, entity: str) -> None:
+        """Delete every row of ``entity`` (used by ``restore``)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def rows_matching(rows: Iterable[dict[str, Any]], where: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """In-memory filter shared by stores that cannot push ``where`` down."""
+    if not where:
+        return list(rows)
+    items = tuple(where.items())
+    return [r for r in rows if all(k in r and r[k] == v for k, v in items)]
