@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("manifest_lang.compiler.cli:lint_command", "Report what the compiler silently drops."),
     "conformance": ("manifest_lang.runtime.cli:conformance_command", "Run a conformance directory."),
     "run": ("manifest_lang.runtime.cli:run_command", "Run a model interactively (JSON lines)."),
-    "replay": ("manifest_lang.runtime.cli:replay_command", "Replay and verify a command journal."),
+    "replay": ("manifest_lang.runtime.journal_cli:replay_command", "Replay and verify a command journal."),
     "relay": ("manifest_lang.outbox.cli:relay_command", "Publish outbox events to a broker."),
     "outbox": ("manifest_lang.outbox.cli:outbox_command", "Inspect the transactional outbox."),
     "serve": ("manifest_lang.http.cli:serve_command", "Serve a model as an HTTP API."),

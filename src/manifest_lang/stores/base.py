@@ -57,6 +57,10 @@ class StoredRow:
 class Store(Protocol):
     """A persistence backend for entity instances (plus outbox, idempotency and audit rows)."""
 
+    #: whether the engine should put outbox entries / an audit record into each unit of work
+    records_outbox: bool
+    records_audit: bool
+
     def load(self, entity: str, id: str) -> StoredRow | None:
         """The row and its revision, or None. Callers must not mutate ``row``."""
         ...

@@ -13,7 +13,11 @@ from .base import NEW_ROW, StoredRow, UnitOfWork, rows_matching
 class MemoryStore:
     """Rows in dicts (insertion order), revisions checked on commit under a lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, record_outbox: bool = False, record_audit: bool = False) -> None:
+        # An in-process engine usually wants neither (they would grow without bound); the
+        # durable stores turn both on so events and audit commit with the instance rows.
+        self.records_outbox = record_outbox
+        self.records_audit = record_audit
         self._tables: dict[str, dict[str, StoredRow]] = {}
         self._lock = threading.Lock()
         self.outbox: list[dict[str, Any]] = []
