@@ -88,7 +88,7 @@ def truthy(v: Any) -> bool:
     if t is str or t is int:
         return bool(v)
     if t is float:
-        return v == v and v != 0.0
+        return bool(v == v and v != 0.0)
     return v is not None and v is not UNDEFINED
 
 
