@@ -1,0 +1,290 @@
+"""Expression grammar: one method per precedence level (lowest first).
+
+A NEWLINE token ends an expression everywhere except between object-literal entries, exactly
+like the reference; the seed-syntax extension for ternaries continued over lines lives in
+``ternary`` and only applies when the reference would have failed.
+"""
+
+from __future__ import annotations
+
+from . import ast
+from .parser_base import ParserBase
+from .tokens import KEYWORD_KINDS, TokenKind
+
+# operator tables per level; matched on the token VALUE (the reference does not check the kind)
+EQUALITY_OPS = frozenset(["==", "!=", "is", "in", "contains"])
+COMPARISON_OPS = frozenset(["<", ">", "<=", ">="])
+ADDITIVE_OPS = frozenset(["+", "-"])
+MULTIPLICATIVE_OPS = frozenset(["*", "/", "%"])
+UNARY_OPS = frozenset(["!", "-", "not"])
+OR_OPS = frozenset(["||", "or"])
+AND_OPS = frozenset(["&&", "and"])
+EXPRESSION_KEYWORDS = frozenset(["user", "self", "context"])
+LITERAL_KEYWORDS = {"true": True, "false": False, "null": None}
+
+
+class ExpressionParser(ParserBase):
+    def expression(self) -> ast.Expr:
+        return self.ternary()
+
+    def ternary(self) -> ast.Expr:
+        start = self.tok
+        condition = self.logical_or()
+        if not self.at("?") and not self._continued_ternary():
+            return condition
+        self.advance()
+        self._skip_continuation()
+        consequent = self.ternary()
+        if not self.at(":") and self._continued_line(":"):
+            self.skip_newlines()
+        self.expect(":")
+        self._skip_continuation()
+        alternate = self.ternary()
+        return self.node(
+            ast.Conditional, start, condition=condition, consequent=consequent, alternate=alternate
+        )
+
+    # -- seed extension: `cond\n  ? a\n  : b` and `cond ?\n a :\n b` -----------------------------
+    def _continued_line(self, value: str) -> bool:
+        """A newline run followed by ``value`` (only in extended mode)."""
+        if not self.extended or not self.at_newline():
+            return False
+        offset = 0
+        while self.peek(offset).kind is TokenKind.NEWLINE:
+            offset += 1
+        follower = self.peek(offset)
+        return follower.value == value and follower.kind is TokenKind.OPERATOR
+
+    def _continued_ternary(self) -> bool:
+        if self._continued_line("?"):
+            self.skip_newlines()
+            return True
+        return False
+
+    def _skip_continuation(self) -> None:
+        if self.extended and self.at_newline():
+            self.skip_newlines()
+
+    # -- binary levels ----------------------------------------------------------------------------
+    def logical_or(self) -> ast.Expr:
+        start = self.tok
+        left = self.logical_and()
+        while self.tok.value in OR_OPS and self.tok.kind is not TokenKind.STRING:
+            op = self.advance().value
+            left = self.node(ast.Binary, start, operator=op, left=left, right=self.logical_and())
+        return left
+
+    def logical_and(self) -> ast.Expr:
+        start = self.tok
+        left = self.equality()
+        while self.tok.value in AND_OPS and self.tok.kind is not TokenKind.STRING:
+            op = self.advance().value
+            left = self.node(ast.Binary, start, operator=op, left=left, right=self.equality())
+        return left
+
+    def equality(self) -> ast.Expr:
+        start = self.tok
+        left = self.comparison()
+        while self.tok.value in EQUALITY_OPS:
+            op = self.advance().value
+            left = self.node(ast.Binary, start, operator=op, left=left, right=self.comparison())
+        return left
+
+    def comparison(self) -> ast.Expr:
+        start = self.tok
+        left = self.additive()
+        while self.tok.value in COMPARISON_OPS:
+            op = self.advance().value
+            left = self.node(ast.Binary, start, operator=op, left=left, right=self.additive())
+        return left
+
+    def additive(self) -> ast.Expr:
+        start = self.tok
+        left = self.multiplicative()
+        while self.tok.value in ADDITIVE_OPS:
+            op = self.advance().value
+            left = self.node(ast.Binary, start, operator=op, left=left, right=self.multiplicative())
+        return left
+
+    def multiplicative(self) -> ast.Expr:
+        start = self.tok
+        left = self.unary()
+        while self.tok.value in MULTIPLICATIVE_OPS:
+            op = self.advance().value
+            left = self.node(ast.Binary, start, operator=op, left=left, right=self.unary())
+        return left
+
+    def unary(self) -> ast.Expr:
+        if self.tok.value in UNARY_OPS:
+            start = self.advance()
+            return self.node(ast.Unary, start, operator=start.value, operand=self.unary())
+        return self.postfix()
+
+    def postfix(self) -> ast.Expr:
+        start = self.tok
+        expr = self.primary()
+        while True:
+            if self.at(".") or self.at("?."):
+                self.advance()
+                expr = self.node(ast.Member, start, object=expr, property=self.name())
+            elif self.at("("):
+                self.advance()
+                expr = self.node(ast.Call, start, callee=expr, args=self._arguments())
+            elif self.at("["):
+                self.advance()
+                index = self.expression()
+                self.expect("]")
+                expr = self.node(ast.Member, start, object=expr, property=_index_property(index))
+            else:
+                return expr
+
+    def _arguments(self) -> tuple[ast.Expr, ...]:
+        args: list[ast.Expr] = []
+        while not self.at(")"):
+            args.append(self.expression())
+            self.accept(",")
+        self.advance()
+        return tuple(args)
+
+    # -- primary ----------------------------------------------------------------------------------
+    def primary(self) -> ast.Expr:
+        token = self.tok
+        kind = token.kind
+        if kind is TokenKind.NUMBER:
+            self.advance()
+            return self.node(ast.Literal, token, value=token.number)
+        if kind is TokenKind.STRING:
+            self.advance()
+            return self.node(ast.Literal, token, value=token.value)
+        if kind is TokenKind.KEYWORD and token.value in LITERAL_KEYWORDS:
+            self.advance()
+            return self.node(ast.Literal, token, value=LITERAL_KEYWORDS[token.value])
+        if kind is TokenKind.IDENTIFIER:
+            if token.value in ("count", "sum") and self._is_aggregate():
+                return self.aggregate()
+            self.advance()
+            return self.node(ast.Identifier, token, name=token.value)
+        if kind is TokenKind.KEYWORD and token.value in EXPRESSION_KEYWORDS:
+            self.advance()
+            return self.node(ast.Identifier, token, name=token.value)
+        if kind is TokenKind.PUNCTUATION:
+            if token.value == "[":
+                return self.array_literal()
+            if token.value == "{":
+                return self.object_literal()
+            if token.value == "(":
+                return self.lambda_expression() if self._is_lambda() else self.parenthesised()
+        raise self.fail(f"Unexpected: {token.display}")
+
+    def parenthesised(self) -> ast.Expr:
+        self.advance()
+        inner = self.expression()
+        self.expect(")")
+        return inner
+
+    def array_literal(self) -> ast.Expr:
+        start = self.advance()
+        elements: list[ast.Expr] = []
+        while not self.at("]"):
+            elements.append(self.expression())
+            self.accept(",")
+        self.advance()
+        return self.node(ast.ArrayLit, start, elements=tuple(elements))
+
+    def object_literal(self) -> ast.ObjectLit:
+        start = self.expect("{")
+        entries: list[tuple[str, ast.Expr]] = []
+        self.skip_newlines()
+        while not self.at("}"):
+            if self.at_kind(TokenKind.STRING):
+                key = self.advance().value
+            else:
+                key = self.name()
+            self.expect(":")
+            entries.append((key, self.expression()))
+            self.accept(",")
+            self.skip_newlines()
+        self.advance()
+        return self.node(ast.ObjectLit, start, properties=tuple(entries))
+
+    def _is_lambda(self) -> bool:
+        offset = 1
+        if self.peek(offset).value == ")":
+            return self.peek(offset + 1).value == "=>"
+        while self.peek(offset).kind is TokenKind.IDENTIFIER:
+            offset += 1
+            if self.peek(offset).value == ",":
+                offset += 1
+                continue
+            if self.peek(offset).value == ")":
+                return self.peek(offset + 1).value == "=>"
+            return False
+        return False
+
+    def lambda_expression(self) -> ast.Expr:
+        start = self.advance()
+        params: list[str] = []
+        while not self.at(")"):
+            params.append(self.advance().value)
+            self.accept(",")
+        self.advance()
+        self.expect("=>")
+        return self.node(ast.Lambda, start, params=tuple(params), body=self.expression())
+
+    # -- aggregates -------------------------------------------------------------------------------
+    def _is_aggregate(self) -> bool:
+        return (
+            self.peek(1).value == "("
+            and self.peek(2).kind is TokenKind.IDENTIFIER
+            and self.peek(3).value == "where"
+            and self.peek(3).kind is TokenKind.KEYWORD
+        )
+
+    def aggregate(self) -> ast.Expr:
+        start = self.advance()
+        op = start.value
+        self.advance()  # (
+        entity = self.advance().value
+        self.advance()  # where
+        predicates: list[tuple[str, ast.Expr]] = []
+        field: str | None = None
+        while not self.at(")") and not self.at_eof():
+            if op == "sum" and self.at("of") and self.peek().kind in KEYWORD_KINDS:
+                self.advance()
+                field = self.name()
+            else:
+                name = self.name()
+                self.expect("==")
+                predicates.append((name, self.expression()))
+            self.accept(",")
+        self.expect(")")
+        if op == "sum" and field is None:
+            raise self.fail(f"sum({entity} where ...) requires 'of <field>' naming the numeric property to sum")
+        if not predicates:
+            raise self.fail(
+                f"{op}({entity} where ...) requires at least one equality predicate (the foreign-key match)"
+            )
+        return self.node(ast.Aggregate, start, op=op, entity=entity, predicates=tuple(predicates), field=field)
+
+
+def _index_property(index: ast.Expr) -> str:
+    if isinstance(index, ast.Literal):
+        return f"[{js_string(index.value)}]"
+    return "[]"
+
+
+def js_string(value: object) -> str:
+    """``String(value)`` for literal values, as JavaScript prints them."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value.is_integer() and abs(value) < 1e21:
+            return str(int(value))
+        return repr(value)
+    return str(value)

@@ -1,0 +1,186 @@
+"""Program and module level of the parser, and the ``parse`` entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ast
+from .lexer import tokenize
+from .parser_base import ParseError, ParserDiagnostic, SkippedToken
+from .seed import SeedParser
+from .tokens import Token, TokenKind
+
+_PROGRAM_LISTS = (
+    "modules", "entities", "enums", "values", "commands", "policies", "stores", "events", "reactions",
+    "sagas", "roles", "webhooks", "schedules", "unlowered",
+)
+_MODULE_LISTS = (
+    "entities", "enums", "commands", "policies", "stores", "events", "reactions", "sagas", "roles",
+    "webhooks", "schedules",
+)
+#: declarations allowed inside a module body
+_MODULE_MEMBERS = frozenset(
+    "entity external enum async command policy store event on saga role webhook schedule constraint".split()
+)
+
+
+@dataclass
+class ParseResult:
+    program: ast.Program
+    diagnostics: list[ParserDiagnostic]
+    skipped: list[SkippedToken] = field(default_factory=list)
+    hashes: list[tuple[int, int]] = field(default_factory=list)
+    dropped: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+class Parser(SeedParser):
+    def parse_program(self) -> ast.Program:
+        start = self.tok
+        lists: dict[str, list[Any]] = {key: [] for key in _PROGRAM_LISTS}
+        state: dict[str, Any] = {"tenant": None, "seen_decl": False}
+        self.skip_newlines()
+        while not self.at_eof():
+            try:
+                self.top_level(lists, state)
+            except ParseError as exc:
+                self.error(exc.message, exc.token)
+                self.synchronize()
+            self.skip_newlines()
+        fields = {key: tuple(value) for key, value in lists.items()}
+        return self.node(ast.Program, start, tenant=state["tenant"], **fields)
+
+    def top_level(self, lists: dict[str, list[Any]], state: dict[str, Any]) -> None:
+        token = self.tok
+        value = token.value if token.kind is not TokenKind.STRING else ""
+        if value == "use":
+            self.use_decl(state["seen_decl"])
+            return
+        if value == "tenant" and self.peek().kind in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
+            state["seen_decl"] = True
+            tenant = self.tenant_decl()
+            if state["tenant"] is not None:
+                self.error(
+                    "Duplicate tenant declaration; only one tenant declaration is allowed per program", token
+                )
+            state["tenant"] = tenant
+            return
+        if value == "module":
+            state["seen_decl"] = True
+            lists["modules"].append(self.module_decl())
+            return
+        if value == "default" and token.kind is TokenKind.KEYWORD:
+            self.advance()
+            if not self.at("policy"):
+                raise self.fail("Expected 'policy' after 'default'")
+            state["seen_decl"] = True
+            lists["policies"].append(self.policy_decl())
+            return
+        handled = self.shared_declaration(value, lists, "root")
+        if handled is None:
+            handled = self.root_only_declaration(value, lists)
+        if handled:
+            state["seen_decl"] = True
+        else:
+            self.skip_token("top level")
+
+    def root_only_declaration(self, value: str, lists: dict[str, list[Any]]) -> bool:
+        if value == "value" and self.peek().kind is TokenKind.IDENTIFIER:
+            lists["values"].append(self.value_object_decl())
+        elif value == "flow":
+            lists["unlowered"].append(self.flow_decl())
+        elif value == "effect":
+            lists["unlowered"].append(self.effect_decl())
+        elif value == "expose":
+            lists["unlowered"].append(self.expose_decl())
+        elif value == "compose":
+            lists["unlowered"].append(self.compose_decl())
+        else:
+            return False
+        return True
+
+    def shared_declaration(self, value: str, lists: dict[str, list[Any]], where: str) -> bool | None:
+        """Declarations valid both at the root and inside a module; None when not one of them."""
+        token = self.tok
+        if value in ("entity", "external") and (value == "entity" or self.peek().value == "entity"):
+            lists["entities"].append(self.entity_decl())
+        elif value == "enum":
+            lists["enums"].append(self.enum_decl())
+        elif value == "async":
+            self.advance()
+            if not self.at("command"):
+                raise self.fail("Expected 'command' after 'async'")
+            lists["commands"].append(self.command_decl(is_async=True))
+        elif value == "command":
+            lists["commands"].append(self.command_decl())
+        elif value == "policy":
+            lists["policies"].append(self.policy_decl())
+        elif value == "store":
+            lists["stores"].append(self.store_decl())
+        elif value == "event":
+            lists["events"].append(self.event_decl())
+        elif value == "on" and token.kind is TokenKind.KEYWORD:
+            lists["reactions"].append(self.reaction_decl())
+        elif value == "saga":
+            lists["sagas"].append(self.saga_decl())
+        elif value == "role" and self.peek().kind in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
+            lists["roles"].append(self.role_decl())
+        elif value == "webhook":
+            lists["webhooks"].append(self.webhook_decl())
+        elif value == "schedule" and self.peek().kind in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
+            lists["schedules"].append(self.schedule_decl())
+        elif value == "constraint":
+            constraint = self.constraint_decl()
+            self.warning(
+                f"Constraint '{constraint.name}' is declared outside any entity and is not lowered to IR; it has "
+                "no effect at runtime. Move it inside the entity it should guard.",
+                token,
+            )
+        else:
+            return None
+        return True
+
+    def use_decl(self, seen_decl: bool) -> None:
+        token = self.advance()
+        if seen_decl:
+            self.error("'use' declarations must appear before all other declarations", token)
+            if self.at_kind(TokenKind.STRING):
+                self.advance()
+            return
+        if not self.at_kind(TokenKind.STRING):
+            raise self.fail("Expected string path after 'use'")
+        path = self.advance().value
+        if not (path.startswith("./") or path.startswith("../")):
+            self.error(f"use path must be relative (start with './' or '../'), got '{path}'", token)
+        if not path.endswith(".manifest"):
+            self.error(f"use path must end with '.manifest', got '{path}'", token)
+
+    def module_decl(self) -> ast.Module:
+        start = self.advance()
+        name = self.identifier()
+        self.expect("{")
+        self.skip_newlines()
+        lists: dict[str, list[Any]] = {key: [] for key in _MODULE_LISTS}
+        while not self.at("}"):
+            if self.at_eof():
+                raise self.fail(f"Expected }}, got {self.tok.display}")
+            token = self.tok
+            value = token.value if token.kind is not TokenKind.STRING else ""
+            if value not in _MODULE_MEMBERS or not self.shared_declaration(value, lists, "module"):
+                self.skip_token("module")
+            self.skip_newlines()
+        self.advance()
+        return self.node(ast.Module, start, name=name, **{key: tuple(value) for key, value in lists.items()})
+
+
+def parse(source: str, *, extended: bool = True) -> ParseResult:
+    """Parse ``source``; never raises. Errors come back as diagnostics."""
+    lexed = tokenize(source)
+    parser = Parser(lexed.tokens)
+    parser.extended = extended
+    program = parser.parse_program()
+    return ParseResult(program, parser.diagnostics, parser.skipped, lexed.hashes, lexed.dropped)
+
+
+def first_token(tokens: list[Token]) -> Token:
+    return tokens[0]

@@ -1,0 +1,151 @@
+"""Token cursor, error reporting and the single node constructor shared by the parser mixins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from . import ast
+from .tokens import Token, TokenKind
+
+N = TypeVar("N", bound=ast.Node)
+
+#: recovery after a thrown parse error resumes at the next token whose VALUE is one of these
+SYNC_VALUES = frozenset(
+    "entity enum flow effect expose compose module command policy store event tenant async saga role webhook".split()
+)
+
+
+class ParseError(Exception):
+    """A fatal error inside one declaration; the parser records it and re-synchronises."""
+
+    def __init__(self, message: str, token: Token) -> None:
+        super().__init__(message)
+        self.message = message
+        self.token = token
+
+
+@dataclass(frozen=True, slots=True)
+class ParserDiagnostic:
+    severity: str
+    message: str
+    line: int | None
+    column: int | None
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedToken:
+    """A token the reference silently ignores; ``manifest lint`` reports these."""
+
+    token: Token
+    where: str
+
+
+class ParserBase:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+        self.diagnostics: list[ParserDiagnostic] = []
+        self.skipped: list[SkippedToken] = []
+        #: seed-syntax forms accepted beyond the reference grammar (superset mode)
+        self.extended = True
+
+    # ------------------------------------------------------------------ cursor
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.pos]
+
+    def peek(self, offset: int = 1) -> Token:
+        index = self.pos + offset
+        return self.tokens[index] if index < len(self.tokens) else self.tokens[-1]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.pos]
+        if token.kind is not TokenKind.EOF:
+            self.pos += 1
+        return token
+
+    def at(self, value: str) -> bool:
+        """Current token spells ``value`` and is not a string literal."""
+        token = self.tokens[self.pos]
+        return token.value == value and token.kind is not TokenKind.STRING
+
+    def at_kind(self, kind: TokenKind) -> bool:
+        return self.tokens[self.pos].kind is kind
+
+    def at_eof(self) -> bool:
+        return self.tokens[self.pos].kind is TokenKind.EOF
+
+    def at_newline(self) -> bool:
+        return self.tokens[self.pos].kind is TokenKind.NEWLINE
+
+    def accept(self, value: str) -> bool:
+        if self.at(value):
+            self.advance()
+            return True
+        return False
+
+    def skip_newlines(self) -> None:
+        tokens = self.tokens
+        while tokens[self.pos].kind is TokenKind.NEWLINE:
+            self.pos += 1
+
+    def skip_token(self, where: str) -> Token:
+        token = self.advance()
+        if token.kind is not TokenKind.NEWLINE:
+            self.skipped.append(SkippedToken(token, where))
+        return token
+
+    # ------------------------------------------------------------------ expectations
+    def fail(self, message: str, token: Token | None = None) -> ParseError:
+        return ParseError(message, token or self.tok)
+
+    def expect(self, value: str) -> Token:
+        if not self.at(value):
+            raise self.fail(f"Expected {value}, got {self.tok.display}")
+        return self.advance()
+
+    def expect_kind(self, kind: TokenKind) -> Token:
+        if self.tok.kind is not kind:
+            raise self.fail(f"Expected {kind.value}, got {self.tok.display}")
+        return self.advance()
+
+    def identifier(self) -> str:
+        """A declaration name: keywords are reported as reserved but still accepted."""
+        token = self.tok
+        if token.kind is TokenKind.KEYWORD:
+            self.error(f"Reserved word '{token.value}' cannot be used as an identifier", token)
+            return self.advance().value
+        return self.expect_kind(TokenKind.IDENTIFIER).value
+
+    def name(self) -> str:
+        """An identifier or keyword (member names, object keys, config keys...)."""
+        if self.tok.kind in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
+            return self.advance().value
+        raise self.fail(f"Expected identifier, got {self.tok.display}")
+
+    def any_value(self) -> str:
+        """Any single token's value (types, store targets, transition states...)."""
+        return self.advance().value
+
+    # ------------------------------------------------------------------ diagnostics
+    def error(self, message: str, token: Token | None = None) -> None:
+        token = token or self.tok
+        self.diagnostics.append(ParserDiagnostic("error", message, token.line, token.column))
+
+    def warning(self, message: str, token: Token | None = None) -> None:
+        token = token or self.tok
+        self.diagnostics.append(ParserDiagnostic("warning", message, token.line, token.column))
+
+    def synchronize(self) -> None:
+        self.advance()
+        tokens = self.tokens
+        while tokens[self.pos].kind is not TokenKind.EOF and tokens[self.pos].value not in SYNC_VALUES:
+            self.pos += 1
+
+    # ------------------------------------------------------------------ nodes
+    @staticmethod
+    def node(cls: type[N], token: Token, **fields: Any) -> N:
+        """The one constructor of syntax nodes: records the position of ``token``."""
+        return cls(line=token.line, column=token.column, **fields)

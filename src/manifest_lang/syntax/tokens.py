@@ -1,0 +1,65 @@
+"""Token kinds, the reserved-word table and the token record produced by the lexer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class TokenKind(str, Enum):
+    IDENTIFIER = "IDENTIFIER"
+    KEYWORD = "KEYWORD"
+    STRING = "STRING"
+    NUMBER = "NUMBER"
+    OPERATOR = "OPERATOR"
+    PUNCTUATION = "PUNCTUATION"
+    NEWLINE = "NEWLINE"
+    EOF = "EOF"
+
+
+# The reference reserves exactly these 122 words; a declaration name spelled like one of them is
+# an error, so the table must match the reference word for word.
+KEYWORDS: frozenset[str] = frozenset(
+    """
+    entity property behavior constraint flow effect expose compose command module policy store event
+    computed derived hasMany hasOne belongsTo ref through on when then emit mutate compute guard
+    as from to with where connect returns
+    string number boolean list map any void true false null
+    required unique indexed private readonly optional searchable encrypted
+    rest graphql websocket function server http storage timer custom memory postgres supabase localStorage
+    all override allow deny and or not is in contains user self context
+    default overrideable failWhen ok warn block versionProperty versionAtProperty transition
+    key fields references onDelete onUpdate cascade restrict setNull setDefault noAction
+    enum decimal money timestamps cache request session ttl
+    run resolve params fanOut match else approval stages timeout async extends use saga
+    webhook signature idempotencyHeader transform
+    """.split()
+)
+
+TWO_CHAR_OPERATORS: frozenset[str] = frozenset(["==", "!=", "<=", ">=", "&&", "||", "->", "=>", "..", "?."])
+ONE_CHAR_OPERATORS: frozenset[str] = frozenset("+-*/%=<>!?:|&.")
+PUNCTUATION: frozenset[str] = frozenset("(){}[],;@")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One lexeme. ``line``/``column`` follow the reference's convention (see lexer)."""
+
+    kind: TokenKind
+    value: str
+    line: int
+    column: int
+    #: 1-based column where the lexeme starts (for carets and lint; never used in diagnostics)
+    start_column: int = 0
+    #: numeric value for NUMBER tokens (JS parseFloat of the lexeme)
+    number: float | int | None = None
+    #: True when a quoted string reached end of input without its closing quote
+    unterminated: bool = False
+
+    @property
+    def display(self) -> str:
+        """How error messages print this token (EOF prints as ``EOF``)."""
+        return "EOF" if self.kind is TokenKind.EOF else self.value
+
+
+KEYWORD_KINDS = (TokenKind.IDENTIFIER, TokenKind.KEYWORD)
