@@ -87,7 +87,19 @@ class Aggregate(Node):
     field: str | None = None
 
 
-Expr = Literal | Identifier | Member | Binary | Unary | Call | Conditional | ArrayLit | ObjectLit | Lambda | Aggregate
+Expr = (
+    Literal
+    | Identifier
+    | Member
+    | Binary
+    | Unary
+    | Call
+    | Conditional
+    | ArrayLit
+    | ObjectLit
+    | Lambda
+    | Aggregate
+)
 
 
 # ---------------------------------------------------------------- types and members

@@ -12,9 +12,17 @@ SEVERITIES = frozenset(["ok", "warn", "block"])
 HYBRID_FIELDS = frozenset(["code", "message", "messageTemplate", "overridePolicy", "details"])
 POLICY_ACTIONS = frozenset(["read", "write", "delete", "execute", "all", "override"])
 RETRY_ALIASES = {
-    "maxAttempts": "maxAttempts", "attempts": "maxAttempts", "backoff": "backoff",
-    "delay": "delay", "initialDelay": "delay", "delayMs": "delayMs", "initialDelayMs": "delayMs",
-    "maxDelay": "maxDelayMs", "maxDelayMs": "maxDelayMs", "jitter": "jitter", "retryOn": "retryOn",
+    "maxAttempts": "maxAttempts",
+    "attempts": "maxAttempts",
+    "backoff": "backoff",
+    "delay": "delay",
+    "initialDelay": "delay",
+    "delayMs": "delayMs",
+    "initialDelayMs": "delayMs",
+    "maxDelay": "maxDelayMs",
+    "maxDelayMs": "maxDelayMs",
+    "jitter": "jitter",
+    "retryOn": "retryOn",
 }
 
 
@@ -52,10 +60,17 @@ class CommandParser(TypeParser):
         if "failWhen" in values:
             fail_when = values["failWhen"]
         return self.node(
-            ast.Constraint, start, name=name, expression=values["expression"],
-            severity=values.get("severity"), code=values.get("code"), fail_when=fail_when,
-            message=values.get("message"), message_template=values.get("messageTemplate"),
-            details=values.get("details"), overrideable=overrideable,
+            ast.Constraint,
+            start,
+            name=name,
+            expression=values["expression"],
+            severity=values.get("severity"),
+            code=values.get("code"),
+            fail_when=fail_when,
+            message=values.get("message"),
+            message_template=values.get("messageTemplate"),
+            details=values.get("details"),
+            overrideable=overrideable,
             override_policy=values.get("overridePolicy"),
         )
 
@@ -148,9 +163,18 @@ class CommandParser(TypeParser):
         elif self.accept("=>"):
             body.actions.append(self.action())
         return self.node(
-            ast.Command, start, name=name, parameters=tuple(parameters), guards=tuple(body.guards),
-            constraints=tuple(body.constraints), actions=tuple(body.actions), emits=tuple(body.emits),
-            returns=returns, is_async=is_async, retry=body.retry, rate_limit=body.rate_limit,
+            ast.Command,
+            start,
+            name=name,
+            parameters=tuple(parameters),
+            guards=tuple(body.guards),
+            constraints=tuple(body.constraints),
+            actions=tuple(body.actions),
+            emits=tuple(body.emits),
+            returns=returns,
+            is_async=is_async,
+            retry=body.retry,
+            rate_limit=body.rate_limit,
         )
 
     def parameter(self) -> ast.Parameter:
@@ -170,14 +194,23 @@ class CommandParser(TypeParser):
             if not trusted.startswith("context."):
                 raise self.fail(f"Trusted parameter source must be a context.* path, got '{trusted}'")
         return self.node(
-            ast.Parameter, start, name=name, type=type_ref, required=not optional, default=default,
+            ast.Parameter,
+            start,
+            name=name,
+            type=type_ref,
+            required=not optional,
+            default=default,
             trusted_source=trusted,
         )
 
     def command_statement(self, body: _CommandBody) -> None:
         token = self.tok
         value = token.value
-        if value in ("retry", "rateLimit") and token.kind is TokenKind.IDENTIFIER and self.peek().value == "{":
+        if (
+            value in ("retry", "rateLimit")
+            and token.kind is TokenKind.IDENTIFIER
+            and self.peek().value == "{"
+        ):
             self.advance()
             if value == "retry":
                 body.retry = self.retry_block()
@@ -208,7 +241,11 @@ class CommandParser(TypeParser):
         if value in ("compute", "effect"):
             self.advance()
             target = None
-            if self.tok.kind in KEYWORD_KINDS and self.peek().value == "=" and self.peek().kind is TokenKind.OPERATOR:
+            if (
+                self.tok.kind in KEYWORD_KINDS
+                and self.peek().value == "="
+                and self.peek().kind is TokenKind.OPERATOR
+            ):
                 target = self.identifier()
                 self.advance()
             return self.node(ast.Action, token, kind=value, target=target, expression=self.expression())
@@ -247,14 +284,20 @@ class CommandParser(TypeParser):
             rate_limit = self.rate_limit_block()
         message = self.advance().value if self.at_kind(TokenKind.STRING) else None
         return self.node(
-            ast.Policy, start, name=name, action=action, expression=expression, message=message,
-            rate_limit=rate_limit, is_default=is_default,
+            ast.Policy,
+            start,
+            name=name,
+            action=action,
+            expression=expression,
+            message=message,
+            rate_limit=rate_limit,
+            is_default=is_default,
         )
 
     # ------------------------------------------------------------------ retry / rateLimit
     def retry_block(self) -> dict[str, Any]:
         fields: dict[str, Any] = {}
-        for name, token in self._config_fields():
+        for name, _token in self._config_fields():
             canonical = RETRY_ALIASES.get(name)
             if canonical is None:
                 self.advance()

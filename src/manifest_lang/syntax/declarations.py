@@ -9,8 +9,17 @@ from .integrations import IntegrationParser
 from .tokens import Token, TokenKind
 
 _ENTITY_TUPLE_FIELDS = (
-    "properties", "computed", "relationships", "commands", "constraints", "policies", "stores",
-    "transitions", "approvals", "reactions", "behaviors",
+    "properties",
+    "computed",
+    "relationships",
+    "commands",
+    "constraints",
+    "policies",
+    "stores",
+    "transitions",
+    "approvals",
+    "reactions",
+    "behaviors",
 )
 
 
@@ -200,7 +209,8 @@ class DeclarationParser(IntegrationParser):
     def _m_event(self, entity: str, members: dict[str, Any]) -> bool:
         token = self.advance()
         self.warning(
-            "Events cannot be declared inside entity blocks. Declare events at module or root level instead.", token
+            "Events cannot be declared inside entity blocks. Declare events at module or root level instead.",
+            token,
         )
         if self.at_kind(TokenKind.IDENTIFIER):
             self.advance()
@@ -318,12 +328,27 @@ class DeclarationParser(IntegrationParser):
 def _handlers() -> dict[str, Any]:
     p = DeclarationParser
     table: dict[str, Any] = {
-        "property": p._m_property, "computed": p._m_computed, "derived": p._m_computed,
-        "async": p._m_command, "command": p._m_command, "constraint": p._m_constraint,
-        "policy": p._m_policy, "default": p._m_default, "policies": p._m_policies, "store": p._m_store,
-        "versionProperty": p._m_version, "versionAtProperty": p._m_version, "key": p._m_key,
-        "unique": p._m_key, "timestamps": p._m_flag, "realtime": p._m_flag, "transition": p._m_transition,
-        "approval": p._m_approval, "behavior": p._m_behavior, "on": p._m_behavior, "event": p._m_event,
+        "property": p._m_property,
+        "computed": p._m_computed,
+        "derived": p._m_computed,
+        "async": p._m_command,
+        "command": p._m_command,
+        "constraint": p._m_constraint,
+        "policy": p._m_policy,
+        "default": p._m_default,
+        "policies": p._m_policies,
+        "store": p._m_store,
+        "versionProperty": p._m_version,
+        "versionAtProperty": p._m_version,
+        "key": p._m_key,
+        "unique": p._m_key,
+        "timestamps": p._m_flag,
+        "realtime": p._m_flag,
+        "transition": p._m_transition,
+        "approval": p._m_approval,
+        "behavior": p._m_behavior,
+        "on": p._m_behavior,
+        "event": p._m_event,
         "schedule": p._m_schedule,
     }
     for kind in ("hasMany", "hasOne", "belongsTo", "ref"):

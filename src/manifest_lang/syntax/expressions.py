@@ -259,12 +259,16 @@ class ExpressionParser(ParserBase):
             self.accept(",")
         self.expect(")")
         if op == "sum" and field is None:
-            raise self.fail(f"sum({entity} where ...) requires 'of <field>' naming the numeric property to sum")
+            raise self.fail(
+                f"sum({entity} where ...) requires 'of <field>' naming the numeric property to sum"
+            )
         if not predicates:
             raise self.fail(
                 f"{op}({entity} where ...) requires at least one equality predicate (the foreign-key match)"
             )
-        return self.node(ast.Aggregate, start, op=op, entity=entity, predicates=tuple(predicates), field=field)
+        return self.node(
+            ast.Aggregate, start, op=op, entity=entity, predicates=tuple(predicates), field=field
+        )
 
 
 def _index_property(index: ast.Expr) -> str:

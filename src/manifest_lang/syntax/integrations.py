@@ -82,7 +82,12 @@ class IntegrationParser(WorkflowParser):
                 raise self.fail("Signature tolerance must be a non-negative number of seconds")
             sig["toleranceSeconds"] = self.advance().number
             return
-        labels = {"algorithm": "algorithm", "header": "header name", "secret": "secret path", "scheme": "scheme"}
+        labels = {
+            "algorithm": "algorithm",
+            "header": "header name",
+            "secret": "secret path",
+            "scheme": "scheme",
+        }
         if field not in labels:
             self.advance()
             return
@@ -90,7 +95,9 @@ class IntegrationParser(WorkflowParser):
             raise self.fail(f"Expected string {labels[field]} in signature block")
         value = self.advance().value
         if field == "algorithm" and value not in SIGNATURE_ALGORITHMS:
-            raise self.fail(f"Unsupported signature algorithm '{value}'. Supported: hmac-sha256, hmac-sha512", token)
+            raise self.fail(
+                f"Unsupported signature algorithm '{value}'. Supported: hmac-sha256, hmac-sha512", token
+            )
         if field == "scheme" and value not in SIGNATURE_SCHEMES:
             raise self.fail(f"Unsupported signature scheme '{value}'. Supported: prefixed-hex, stripe", token)
         sig[field] = value
@@ -127,7 +134,13 @@ class IntegrationParser(WorkflowParser):
                 self.accept(",")
             self.advance()
         return self.node(
-            ast.Schedule, start, name=name, kind=kind, value=value, entity=entity, command=command,
+            ast.Schedule,
+            start,
+            name=name,
+            kind=kind,
+            value=value,
+            entity=entity,
+            command=command,
             params=tuple(params),
         )
 

@@ -12,12 +12,33 @@ from .seed import SeedParser
 from .tokens import Token, TokenKind
 
 _PROGRAM_LISTS = (
-    "modules", "entities", "enums", "values", "commands", "policies", "stores", "events", "reactions",
-    "sagas", "roles", "webhooks", "schedules", "unlowered",
+    "modules",
+    "entities",
+    "enums",
+    "values",
+    "commands",
+    "policies",
+    "stores",
+    "events",
+    "reactions",
+    "sagas",
+    "roles",
+    "webhooks",
+    "schedules",
+    "unlowered",
 )
 _MODULE_LISTS = (
-    "entities", "enums", "commands", "policies", "stores", "events", "reactions", "sagas", "roles",
-    "webhooks", "schedules",
+    "entities",
+    "enums",
+    "commands",
+    "policies",
+    "stores",
+    "events",
+    "reactions",
+    "sagas",
+    "roles",
+    "webhooks",
+    "schedules",
 )
 #: declarations allowed inside a module body
 _MODULE_MEMBERS = frozenset(
@@ -132,8 +153,8 @@ class Parser(SeedParser):
         elif value == "constraint":
             constraint = self.constraint_decl()
             self.warning(
-                f"Constraint '{constraint.name}' is declared outside any entity and is not lowered to IR; it has "
-                "no effect at runtime. Move it inside the entity it should guard.",
+                f"Constraint '{constraint.name}' is declared outside any entity and is not lowered "
+                "to IR; it has no effect at runtime. Move it inside the entity it should guard.",
                 token,
             )
         else:

@@ -12,7 +12,8 @@ N = TypeVar("N", bound=ast.Node)
 
 #: recovery after a thrown parse error resumes at the next token whose VALUE is one of these
 SYNC_VALUES = frozenset(
-    "entity enum flow effect expose compose module command policy store event tenant async saga role webhook".split()
+    "entity enum flow effect expose compose module command policy store event tenant async saga role "
+    "webhook".split()
 )
 
 

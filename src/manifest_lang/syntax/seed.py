@@ -46,9 +46,17 @@ class SeedParser(DeclarationParser):
         if "expression" not in values:
             raise self.fail(f"Constraint '{name}' needs a 'when <expression>' clause")
         return self.node(
-            ast.Constraint, start, name=name, expression=values["expression"], severity=values.get("severity"),
-            code=values.get("code"), fail_when=fail_when, message=values.get("message"),
-            overrideable=overrideable, override_policy=values.get("overridePolicy"), seed=True,
+            ast.Constraint,
+            start,
+            name=name,
+            expression=values["expression"],
+            severity=values.get("severity"),
+            code=values.get("code"),
+            fail_when=fail_when,
+            message=values.get("message"),
+            overrideable=overrideable,
+            override_policy=values.get("overridePolicy"),
+            seed=True,
         )
 
     def _next_clause(self) -> bool:

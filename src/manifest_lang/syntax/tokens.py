@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class TokenKind(str, Enum):
+class TokenKind(StrEnum):
     IDENTIFIER = "IDENTIFIER"
     KEYWORD = "KEYWORD"
     STRING = "STRING"

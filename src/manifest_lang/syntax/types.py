@@ -81,10 +81,20 @@ class TypeParser(ExpressionParser):
                 self.error(f"'unmask when' requires the 'masked' modifier on property '{name}'", unmask_token)
             else:
                 mask = self.node(
-                    ast.MaskSpec, unmask_token, strategy=mask.strategy, params=mask.params, unmask_when=condition
+                    ast.MaskSpec,
+                    unmask_token,
+                    strategy=mask.strategy,
+                    params=mask.params,
+                    unmask_when=condition,
                 )
         return self.node(
-            ast.Property, start, name=name, type=type_ref, modifiers=tuple(modifiers), default=default, mask=mask
+            ast.Property,
+            start,
+            name=name,
+            type=type_ref,
+            modifiers=tuple(modifiers),
+            default=default,
+            mask=mask,
         )
 
     def _mask_spec(self, token: object) -> ast.MaskSpec:
@@ -160,8 +170,16 @@ class TypeParser(ExpressionParser):
         if self.accept("onUpdate"):
             on_update = self.any_value()
         return self.node(
-            ast.Relationship, start, name=name, kind=start.value, target=target, through=through,
-            fields=fields, references=references, on_delete=on_delete, on_update=on_update,
+            ast.Relationship,
+            start,
+            name=name,
+            kind=start.value,
+            target=target,
+            through=through,
+            fields=fields,
+            references=references,
+            on_delete=on_delete,
+            on_update=on_update,
         )
 
     def ident_list(self) -> tuple[str, ...]:

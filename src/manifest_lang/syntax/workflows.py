@@ -30,8 +30,14 @@ class WorkflowParser(CommandParser):
         if "command" not in fields:
             raise self.fail(f"Approval '{name}' must specify a command", start)
         return self.node(
-            ast.Approval, start, name=name, command=fields["command"], stages=tuple(fields["stages"]),
-            emits=tuple(fields["emits"]), timeout=fields.get("timeout"), on_timeout=fields.get("on_timeout"),
+            ast.Approval,
+            start,
+            name=name,
+            command=fields["command"],
+            stages=tuple(fields["stages"]),
+            emits=tuple(fields["emits"]),
+            timeout=fields.get("timeout"),
+            on_timeout=fields.get("on_timeout"),
         )
 
     def _approval_field(self, fields: dict[str, Any]) -> None:
@@ -85,7 +91,9 @@ class WorkflowParser(CommandParser):
             self.advance()
             if policy is None:
                 raise self.fail(f"Approval stage '{name}' requires a policy expression")
-            stages.append(self.node(ast.ApprovalStage, start, name=name, policy=policy, required=required, when=when))
+            stages.append(
+                self.node(ast.ApprovalStage, start, name=name, policy=policy, required=required, when=when)
+            )
             self.skip_newlines()
         self.advance()
         return stages
@@ -117,7 +125,9 @@ class WorkflowParser(CommandParser):
         elif field == "status":
             status = self.advance().value
             if status not in ESCALATE_STATUSES:
-                raise self.fail(f"Invalid escalate status '{status}' (expected pending, granted, denied, or expired)")
+                raise self.fail(
+                    f"Invalid escalate status '{status}' (expected pending, granted, denied, or expired)"
+                )
             values["status"] = status
         elif field == "timeout":
             token = self.advance()
@@ -127,7 +137,8 @@ class WorkflowParser(CommandParser):
                 values["timeout"] = token.value
             else:
                 raise self.fail(
-                    f"Invalid escalate timeout '{token.value}' (expected a number of hours, none, or reset)", token
+                    f"Invalid escalate timeout '{token.value}' (expected a number of hours, none, or reset)",
+                    token,
                 )
         elif field == "reset_timeout":
             values["reset_timeout"] = self.advance().value == "true"
@@ -154,8 +165,15 @@ class WorkflowParser(CommandParser):
             match, else_create = self._match_clause()
         params = self._reaction_params()
         return self.node(
-            ast.Reaction, start, event=event, target_entity=target_entity, target_command=target_command,
-            resolve=resolve, match=match, else_create=else_create, params=params,
+            ast.Reaction,
+            start,
+            event=event,
+            target_entity=target_entity,
+            target_command=target_command,
+            resolve=resolve,
+            match=match,
+            else_create=else_create,
+            params=params,
         )
 
     def _fan_out_reaction(self, start: Token, event: str) -> ast.Reaction:
@@ -180,8 +198,15 @@ class WorkflowParser(CommandParser):
         params = self._reaction_params()
         fan_out = (match_field, match_source, match_entity if explicit and explicit != match_entity else None)
         return self.node(
-            ast.Reaction, start, event=event, target_entity=target_entity, target_command=target_command,
-            match=match, else_create=else_create, fan_out=fan_out, params=params,
+            ast.Reaction,
+            start,
+            event=event,
+            target_entity=target_entity,
+            target_command=target_command,
+            match=match,
+            else_create=else_create,
+            fan_out=fan_out,
+            params=params,
         )
 
     def _match_clause(self) -> tuple[tuple[tuple[str, ast.Expr], ...], bool]:
@@ -256,7 +281,9 @@ class WorkflowParser(CommandParser):
         self.advance()
         if not steps:
             raise self.fail(f"Saga '{name}' must declare at least one step", start)
-        return self.node(ast.Saga, start, name=name, steps=tuple(steps), on_failure=on_failure, emits=tuple(emits))
+        return self.node(
+            ast.Saga, start, name=name, steps=tuple(steps), on_failure=on_failure, emits=tuple(emits)
+        )
 
     def _saga_step(self) -> ast.SagaStep:
         self.advance()
@@ -301,7 +328,9 @@ class WorkflowParser(CommandParser):
                 bucket = allow if self.advance().value == "allow" else deny
                 action_token = self.advance()
                 target = self.identifier() if self.at_kind(TokenKind.IDENTIFIER) else None
-                bucket.append(self.node(ast.Permission, action_token, action=action_token.value, target=target))
+                bucket.append(
+                    self.node(ast.Permission, action_token, action=action_token.value, target=target)
+                )
             else:
                 self.skip_token("role")
             self.skip_newlines()
