@@ -1,0 +1,235 @@
+"""PostgreSQL store: psycopg 3 with a connection pool, JSONB rows, one transaction per commit.
+
+Rows are JSONB (the model's properties change with the model; typed columns would need a
+migration per model change) with a GIN ``jsonb_path_ops`` index, so ``scan(where=...)`` becomes
+``data @> '{...}'`` and uses the index. The revision check is ``UPDATE … WHERE revision = %s``
+under READ COMMITTED: a concurrent writer of the same row waits for the row lock, re-checks the
+revision and finds it moved, so exactly one of two racing commands commits.
+
+A connection that died while idle in the pool (server restart, ``pg_terminate_backend``) is
+detected on first use; the transaction had not been committed, so it is run again on a fresh
+connection. A connection lost *during* COMMIT leaves the outcome unknown: that is reported as
+``StoreUnavailableError`` and never retried here, because re-running a committed command would
+apply it twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.types.json import set_json_loads
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..errors import StoreConflictError, StoreError, StoreUnavailableError
+from .sql_common import Clock, Cursor, SqlStore, T, Tables, dumps, quote_ident, split_where
+
+_CONFLICTS = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.LockNotAvailable)
+
+
+def translate(exc: BaseException) -> StoreError:
+    """The one place psycopg errors become store errors."""
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, _CONFLICTS):
+        return StoreConflictError(f"PostgreSQL transaction conflict: {exc}")
+    if isinstance(exc, PoolTimeout | psycopg.OperationalError | psycopg.InterfaceError):
+        return StoreUnavailableError(f"PostgreSQL unavailable: {str(exc).strip()}")
+    return StoreError(f"PostgreSQL error: {str(exc).strip()}")
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and not isinstance(
+        exc, _CONFLICTS
+    )
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    set_json_loads(orjson.loads, conn)
+
+
+class PostgresStore(SqlStore):
+    """The store protocol over PostgreSQL tables ``<schema>.<prefix>instances`` etc."""
+
+    json_param = "?::jsonb"
+    no_limit = None
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "public",
+        prefix: str = "manifest_",
+        pool_size: int = 4,
+        pool_timeout: float = 10.0,
+        connect_timeout: int = 5,
+        tenant_field: str | None = "tenantId",
+        idempotency_ttl_seconds: float | None = None,
+        record_outbox: bool = True,
+        record_audit: bool = True,
+        clock: Clock = time.time,
+    ) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        super().__init__(
+            Tables(prefix, schema),
+            tenant_field=tenant_field,
+            idempotency_ttl_seconds=idempotency_ttl_seconds,
+            record_outbox=record_outbox,
+            record_audit=record_audit,
+            clock=clock,
+        )
+        self._lock_namespace = f"{schema}.{prefix}"
+        #: ``application_name`` of this store's connections (operators can find them in pg_stat_activity)
+        self.application_name = f"manifest:{schema}.{prefix}"[:63]
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max(1, pool_size),
+            timeout=pool_timeout,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": connect_timeout,
+                "application_name": self.application_name,
+            },
+            configure=_configure,
+            open=False,
+            name=f"manifest-{schema}.{prefix}",
+        )
+        try:
+            self._pool.open(wait=True, timeout=pool_timeout)
+        except Exception as exc:  # PoolTimeout, or a bad DSN
+            self._pool.close()
+            raise translate(exc) from None
+        self._attempts = max(1, pool_size) + 1
+        self._create_schema()
+
+    # -- dialect ---------------------------------------------------------------------------------
+    def _q(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def _decode(self, value: Any) -> Any:
+        return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+    def _transact(self, work: Callable[[Cursor], T]) -> T:
+        for attempt in range(self._attempts):
+            committing = False
+            try:
+                with self._pool.connection() as conn:
+                    with conn.transaction():
+                        with conn.cursor() as cur:
+                            result = work(cur)
+                        committing = True
+                return result
+            except StoreError:
+                raise
+            except Exception as exc:
+                if committing and _connection_lost(exc):
+                    raise StoreUnavailableError(
+                        f"PostgreSQL connection lost during COMMIT; outcome unknown: {str(exc).strip()}"
+                    ) from None
+                if not _connection_lost(exc) or attempt + 1 == self._attempts:
+                    raise translate(exc) from None
+                self._pool.check()  # drop the other dead idle connections before retrying
+        raise AssertionError("unreachable")
+
+    def _fetch(self, stmt: str, params: Sequence[Any] = ()) -> list[Any]:
+        for attempt in range(self._attempts):
+            try:
+                with self._pool.connection() as conn:
+                    return conn.execute(stmt, params).fetchall()
+            except Exception as exc:
+                if not _connection_lost(exc) or attempt + 1 == self._attempts:
+                    raise translate(exc) from None
+                self._pool.check()
+        raise AssertionError("unreachable")
+
+    def _where(self, where: Mapping[str, Any]) -> tuple[list[str], list[Any], dict[str, Any]]:
+        contained: dict[str, Any] = {}
+        conds: list[str] = []
+        params: list[Any] = []
+        for field, value, scalar in split_where(where):
+            if scalar:
+                contained[field] = value  # one containment test, answered by the GIN index
+            else:
+                conds.append("data -> ? = ?::jsonb")
+                params += [field, dumps(value)]
+        if contained:
+            conds.insert(0, "data @> ?::jsonb")
+            params.insert(0, dumps(contained))
+        return conds, params, {}
+
+    def _lock_subjects(self, cur: Cursor, subjects: list[tuple[str, str]]) -> None:
+        # A transaction-scoped advisory lock per instance: two commands that emit events for one
+        # instance without writing its row still append to the outbox one after the other.
+        for entity, instance_id in subjects:
+            key = f"{self._lock_namespace}\x1f{entity}\x1f{instance_id}"
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+    # -- schema ----------------------------------------------------------------------------------
+    def _create_schema(self) -> None:
+        t = self.tables
+        ix = t.index
+        statements = [
+            f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}",
+            f"CREATE TABLE IF NOT EXISTS {t.instances} (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+            "entity TEXT NOT NULL, id TEXT NOT NULL, tenant TEXT, data JSONB NOT NULL, "
+            "revision BIGINT NOT NULL, UNIQUE (entity, id))",
+            f"CREATE INDEX IF NOT EXISTS {ix('instances_scan')} ON {t.instances} (entity, seq)",
+            f"CREATE INDEX IF NOT EXISTS {ix('instances_tenant')} ON {t.instances} (entity, tenant, seq)",
+            f"CREATE INDEX IF NOT EXISTS {ix('instances_data')} ON {t.instances} "
+            "USING GIN (data jsonb_path_ops)",
+            f"CREATE TABLE IF NOT EXISTS {t.outbox} (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+            "entry_id TEXT NOT NULL UNIQUE, entity TEXT NOT NULL, instance_id TEXT NOT NULL, "
+            "channel TEXT NOT NULL, name TEXT NOT NULL, tenant TEXT, event JSONB NOT NULL, "
+            "enqueued_at JSONB, "
+            "status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'published', 'dead')), "
+            "attempts INT NOT NULL DEFAULT 0, last_error TEXT, "
+            "available_at DOUBLE PRECISION NOT NULL DEFAULT 0, "
+            "published_at DOUBLE PRECISION)",
+            f"CREATE INDEX IF NOT EXISTS {ix('outbox_pending')} ON {t.outbox} "
+            "(entity, instance_id, seq) WHERE status = 'pending'",
+            f"CREATE INDEX IF NOT EXISTS {ix('outbox_pending_seq')} ON {t.outbox} (seq) "
+            "WHERE status = 'pending'",
+            f"CREATE TABLE IF NOT EXISTS {t.idempotency} (key TEXT PRIMARY KEY, state TEXT NOT NULL, "
+            "result JSONB, expires_at DOUBLE PRECISION)",
+            f"CREATE TABLE IF NOT EXISTS {t.audit} (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+            "record_id TEXT, occurred_at JSONB, command TEXT NOT NULL, outcome TEXT NOT NULL, tenant TEXT, "
+            "record JSONB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {t.lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+            "expires_at DOUBLE PRECISION NOT NULL)",
+        ]
+
+        def work(cur: Cursor) -> None:
+            # Several workers may start at once; CREATE … IF NOT EXISTS is not race-free by itself.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('manifest-lang schema', 0))")
+            for stmt in statements:
+                cur.execute(stmt)
+
+        self._transact(work)
+
+    def drop_schema(self, *, drop_namespace: bool = False) -> None:
+        """Drop this prefix's tables, or the whole schema (tests and benchmarks)."""
+        t = self.tables
+
+        def work(cur: Cursor) -> None:
+            if drop_namespace:
+                cur.execute(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE")
+                return
+            for table in (t.instances, t.outbox, t.idempotency, t.audit, t.lease):
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+        self._transact(work)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore(schema={self.schema!r}, prefix={self.tables.prefix!r})"
+
+
+__all__ = ["PostgresStore", "translate"]

@@ -1,0 +1,396 @@
+"""The algorithm both SQL stores share; ``sqlite`` and ``postgres`` only supply the dialect.
+
+One ``commit`` is one database transaction: the instance writes (each checked against the
+revision it was computed from), the outbox rows, the idempotency record and the audit record.
+Statements are written once with ``?`` placeholders; the PostgreSQL subclass rewrites them to
+``%s``. Every identifier comes from ``quote_ident`` and every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import orjson
+
+from ..errors import StoreConflictError, StoreError
+from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
+from .base import NEW_ROW, RowWrite, StoredRow, UnitOfWork, rows_matching
+
+Cursor = Any  # a DB-API cursor (sqlite3.Cursor or psycopg.Cursor)
+Clock = Callable[[], float]
+T = TypeVar("T")
+
+_PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+_RELAY_LEASE = "relay"
+
+
+def quote_ident(name: str) -> str:
+    """A double-quoted SQL identifier (both dialects), safe for any name."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def check_prefix(prefix: str) -> str:
+    if not _PREFIX_RE.match(prefix):
+        raise StoreError(f"invalid table prefix {prefix!r}: use letters, digits and '_' (max 41)")
+    return prefix
+
+
+def dumps(value: Any) -> str:
+    """JSON text of a row or event. Non-finite numbers become null, as JSON.stringify does."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:
+        raise StoreError(f"value is not JSON-serialisable: {exc}") from None
+
+
+def conflict(entity: str, id: str, expected: int, detail: str) -> StoreConflictError:
+    return StoreConflictError(
+        f"{entity}#{id} changed concurrently (expected revision {expected}, {detail})",
+        entity=entity,
+        id=id,
+    )
+
+
+class Tables:
+    """Quoted table names for one prefix."""
+
+    def __init__(self, prefix: str, schema: str | None = None) -> None:
+        check_prefix(prefix)
+        qualify = (quote_ident(schema) + ".") if schema else ""
+        self.prefix = prefix
+        self.instances = qualify + quote_ident(prefix + "instances")
+        self.outbox = qualify + quote_ident(prefix + "outbox")
+        self.idempotency = qualify + quote_ident(prefix + "idempotency")
+        self.audit = qualify + quote_ident(prefix + "audit")
+        self.lease = qualify + quote_ident(prefix + "relay_lease")
+
+    def index(self, name: str) -> str:
+        """An index name (unqualified: indexes live in their table's schema)."""
+        return quote_ident(self.prefix + name)
+
+
+class SqlStore:
+    """Store protocol + outbox source + idempotency table over a DB-API connection."""
+
+    #: bound-parameter form of a JSON document in an INSERT / UPDATE
+    json_param = "?"
+    #: the LIMIT value meaning "no limit"
+    no_limit: Any = -1
+
+    def __init__(
+        self,
+        tables: Tables,
+        *,
+        tenant_field: str | None = "tenantId",
+        idempotency_ttl_seconds: float | None = None,
+        record_outbox: bool = True,
+        record_audit: bool = True,
+        clock: Clock = time.time,
+    ) -> None:
+        self.records_outbox = record_outbox
+        self.records_audit = record_audit
+        self.tenant_field = tenant_field
+        self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        self.tables = tables
+        self._clock = clock
+        self._sql = self._statements(tables)
+
+    # -- dialect hooks -------------------------------------------------------------------------
+    def _transact(self, work: Callable[[Cursor], T]) -> T:
+        """Run ``work`` in one write transaction: committed if it returns, rolled back if it raises.
+        A backend may run ``work`` again on a fresh connection if the first one was dead."""
+        raise NotImplementedError
+
+    def _fetch(self, stmt: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of one read-only statement."""
+        raise NotImplementedError
+
+    def _execute(self, stmt: str, params: Sequence[Any] = ()) -> int:
+        """One write statement in its own transaction; its rowcount."""
+        return self._transact(lambda cur: _rowcount(cur, stmt, params))
+
+    def _where(self, where: Mapping[str, Any]) -> tuple[list[str], list[Any], dict[str, Any]]:
+        """(SQL conditions, their parameters, the residual filter applied in Python)."""
+        raise NotImplementedError
+
+    def _decode(self, value: Any) -> Any:
+        return orjson.loads(value)
+
+    def _q(self, sql: str) -> str:
+        return sql
+
+    def _lock_subjects(self, cur: Cursor, subjects: list[tuple[str, str]]) -> None:
+        """Serialise outbox appends per instance (no-op where writers are serialised anyway)."""
+
+    # -- statements ----------------------------------------------------------------------------
+    def _statements(self, t: Tables) -> dict[str, str]:
+        j = self.json_param
+        sql = {
+            "load": f"SELECT data, revision FROM {t.instances} WHERE entity = ? AND id = ?",
+            "load_t": f"SELECT data, revision FROM {t.instances} WHERE entity = ? AND id = ? AND tenant = ?",
+            "insert": f"INSERT INTO {t.instances} (entity, id, tenant, data, revision) "
+            f"VALUES (?, ?, ?, {j}, 1) ON CONFLICT (entity, id) DO NOTHING",
+            "update": f"UPDATE {t.instances} SET data = {j}, tenant = ?, revision = revision + 1 "
+            "WHERE entity = ? AND id = ? AND revision = ?",
+            "delete": f"DELETE FROM {t.instances} WHERE entity = ? AND id = ? AND revision = ?",
+            "exists": f"SELECT revision FROM {t.instances} WHERE entity = ? AND id = ?",
+            "clear": f"DELETE FROM {t.instances} WHERE entity = ?",
+            "outbox_insert": f"INSERT INTO {t.outbox} (entry_id, entity, instance_id, channel, name, tenant, "
+            f"event, enqueued_at, available_at) VALUES (?, ?, ?, ?, ?, ?, {j}, {j}, 0) "
+            "ON CONFLICT (entry_id) DO NOTHING",
+            "audit_insert": f"INSERT INTO {t.audit} "
+            "(record_id, occurred_at, command, outcome, tenant, record) "
+            f"VALUES (?, {j}, ?, ?, ?, {j})",
+            # A completed, unexpired record wins: the second writer's whole transaction rolls back.
+            "idem_complete": f"INSERT INTO {t.idempotency} AS i (key, state, result, expires_at) "
+            f"VALUES (?, 'completed', {j}, ?) ON CONFLICT (key) DO UPDATE SET state = 'completed', "
+            "result = excluded.result, expires_at = excluded.expires_at "
+            "WHERE i.state = 'in_progress' OR (i.expires_at IS NOT NULL AND i.expires_at <= ?)",
+            "idem_claim": f"INSERT INTO {t.idempotency} AS i (key, state, result, expires_at) "
+            "VALUES (?, 'in_progress', NULL, ?) ON CONFLICT (key) DO UPDATE SET state = 'in_progress', "
+            "result = NULL, expires_at = excluded.expires_at "
+            "WHERE i.expires_at IS NOT NULL AND i.expires_at <= ?",
+            "idem_get": f"SELECT state, result FROM {t.idempotency} WHERE key = ? "
+            "AND (expires_at IS NULL OR expires_at > ?)",
+            "idem_release": f"DELETE FROM {t.idempotency} WHERE key = ? AND state = 'in_progress'",
+            "claim": "SELECT seq, entry_id, entity, instance_id, channel, name, event, enqueued_at, attempts "
+            f"FROM {t.outbox} o WHERE o.status = '{PENDING}' AND NOT EXISTS (SELECT 1 FROM {t.outbox} p "
+            f"WHERE p.status = '{PENDING}' AND p.entity = o.entity AND p.instance_id = o.instance_id "
+            "AND p.seq <= o.seq AND p.available_at > ?) ORDER BY o.seq LIMIT ?",
+            "published": f"UPDATE {t.outbox} SET status = '{PUBLISHED}', published_at = ?, "
+            "attempts = attempts + 1 WHERE seq = ?",
+            "failed": f"UPDATE {t.outbox} SET status = ?, attempts = attempts + 1, last_error = ?, "
+            "available_at = ? WHERE seq = ?",
+            "counts": f"SELECT status, attempts > 0, count(*) FROM {t.outbox} GROUP BY status, attempts > 0",
+            "lease": f"INSERT INTO {t.lease} AS l (name, holder, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+            "WHERE l.holder = excluded.holder OR l.expires_at <= ?",
+            "lease_release": f"DELETE FROM {t.lease} WHERE name = ? AND holder = ?",
+            "audit_read": f"SELECT record FROM {t.audit} ORDER BY seq",
+        }
+        return {name: self._q(text) for name, text in sql.items()}
+
+    # -- Store protocol ------------------------------------------------------------------------
+    def load(self, entity: str, id: str, *, tenant: str | None = None) -> StoredRow | None:
+        """The row, or None; with ``tenant`` a row of another tenant is not visible."""
+        if tenant is None:
+            found = self._fetch(self._sql["load"], (entity, id))
+        else:
+            found = self._fetch(self._sql["load_t"], (entity, id, tenant))
+        if not found:
+            return None
+        return StoredRow(self._decode(found[0][0]), int(found[0][1]))
+
+    def scan(
+        self,
+        entity: str,
+        where: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        tenant: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of ``entity`` in insertion order whose fields equal ``where`` (pushed into SQL)."""
+        conds: list[str] = ["entity = ?"]
+        params: list[Any] = [entity]
+        if tenant is not None:
+            conds.append("tenant = ?")
+            params.append(tenant)
+        residual: dict[str, Any] = {}
+        if where:
+            extra, extra_params, residual = self._where(where)
+            conds += extra
+            params += extra_params
+        stmt = f"SELECT data FROM {self.tables.instances} WHERE {' AND '.join(conds)} ORDER BY seq"
+        if not residual and (limit is not None or offset):
+            stmt += " LIMIT ? OFFSET ?"
+            params += [self.no_limit if limit is None else limit, offset]
+        rows = [self._decode(r[0]) for r in self._fetch(self._q(stmt), params)]
+        if residual:
+            rows = rows_matching(rows, residual)
+            end = None if limit is None else offset + limit
+            rows = rows[offset:end]
+        return rows
+
+    def commit(self, uow: UnitOfWork) -> None:
+        if uow.is_empty():
+            return
+        now = self._clock()
+        # A fixed lock order keeps two commands that touch the same rows from deadlocking.
+        writes = sorted(uow.writes, key=lambda w: (w.entity, w.id))
+
+        def work(cur: Cursor) -> None:
+            for w in writes:
+                self._apply_write(cur, w)
+            if uow.outbox:
+                self._append_outbox(cur, uow.outbox, {(w.entity, w.id) for w in writes})
+            if uow.idempotency is not None:
+                self._complete_idempotency(cur, uow.idempotency, now)
+            if uow.audit is not None:
+                self._append_audit(cur, uow.audit)
+
+        self._transact(work)
+
+    def clear(self, entity: str) -> None:
+        self._execute(self._sql["clear"], (entity,))
+
+    # -- commit parts --------------------------------------------------------------------------
+    def _tenant_of(self, row: Mapping[str, Any]) -> str | None:
+        if self.tenant_field is None:
+            return None
+        value = row.get(self.tenant_field)
+        return None if value is None else str(value)
+
+    def _apply_write(self, cur: Cursor, w: RowWrite) -> None:
+        if w.row is None:
+            if w.expected_revision == NEW_ROW:
+                cur.execute(self._sql["exists"], (w.entity, w.id))
+                found = cur.fetchone()
+                if found is not None:
+                    raise conflict(w.entity, w.id, NEW_ROW, f"found {found[0]}")
+                return
+            cur.execute(self._sql["delete"], (w.entity, w.id, w.expected_revision))
+            if cur.rowcount != 1:
+                raise conflict(w.entity, w.id, w.expected_revision, "row moved or was deleted")
+            return
+        data = dumps(w.row)
+        tenant = self._tenant_of(w.row)
+        if w.expected_revision == NEW_ROW:
+            cur.execute(self._sql["insert"], (w.entity, w.id, tenant, data))
+            if cur.rowcount != 1:
+                raise conflict(w.entity, w.id, NEW_ROW, "the row already exists")
+            return
+        cur.execute(self._sql["update"], (data, tenant, w.entity, w.id, w.expected_revision))
+        if cur.rowcount != 1:
+            raise conflict(w.entity, w.id, w.expected_revision, "row moved or was deleted")
+
+    def _append_outbox(
+        self, cur: Cursor, entries: list[dict[str, Any]], written: set[tuple[str, str]]
+    ) -> None:
+        rows = []
+        for entry in entries:
+            entity, instance_id, channel, name = subject_of(entry)
+            event = entry.get("event") or {}
+            rows.append(
+                (
+                    str(entry["entryId"]),
+                    entity,
+                    instance_id,
+                    channel,
+                    name,
+                    self._tenant_of(event.get("payload") or {}) if isinstance(event, dict) else None,
+                    dumps(event),
+                    dumps(entry.get("enqueuedAt")),
+                )
+            )
+        # Rows this transaction wrote are already locked; other subjects need a lock so that
+        # per-instance commit order equals per-instance sequence order.
+        others = sorted({(r[1], r[2]) for r in rows} - written)
+        if others:
+            self._lock_subjects(cur, others)
+        cur.executemany(self._sql["outbox_insert"], rows)
+
+    def _complete_idempotency(self, cur: Cursor, record: tuple[str, dict[str, Any]], now: float) -> None:
+        key, result = record
+        ttl = self.idempotency_ttl_seconds
+        expires = None if ttl is None else now + ttl
+        cur.execute(self._sql["idem_complete"], (key, dumps(result), expires, now))
+        if cur.rowcount != 1:
+            raise StoreConflictError(
+                f"idempotency key {key!r} was completed by another request", idempotency_key=key
+            )
+
+    def _append_audit(self, cur: Cursor, audit: dict[str, Any]) -> None:
+        cur.execute(
+            self._sql["audit_insert"],
+            (
+                None if audit.get("recordId") is None else str(audit.get("recordId")),
+                dumps(audit.get("occurredAt")),
+                str(audit.get("command") or ""),
+                str(audit.get("outcome") or ""),
+                None if audit.get("tenantId") is None else str(audit.get("tenantId")),
+                dumps(audit),
+            ),
+        )
+
+    def audit_records(self) -> list[dict[str, Any]]:
+        """Every audit record in commit order (for tests and tooling)."""
+        return [self._decode(r[0]) for r in self._fetch(self._sql["audit_read"])]
+
+    # -- idempotency table (used by SqlIdempotencyStore) ---------------------------------------
+    def idempotency_get(self, key: str) -> dict[str, Any] | None:
+        found = self._fetch(self._sql["idem_get"], (key, self._clock()))
+        if not found or found[0][0] != "completed":
+            return None
+        result: dict[str, Any] = self._decode(found[0][1])
+        return result
+
+    def idempotency_claim(self, key: str, ttl_seconds: float) -> bool:
+        now = self._clock()
+        return self._execute(self._sql["idem_claim"], (key, now + ttl_seconds, now)) == 1
+
+    def idempotency_set(self, key: str, result: dict[str, Any]) -> None:
+        """Record a result outside a command's transaction (first completed write wins)."""
+        try:
+            now = self._clock()
+            self._transact(lambda cur: self._complete_idempotency(cur, (key, result), now))
+        except StoreConflictError:
+            pass
+
+    def idempotency_release(self, key: str) -> None:
+        self._execute(self._sql["idem_release"], (key,))
+
+    # -- OutboxSource ----------------------------------------------------------------------------
+    def claim_outbox(self, limit: int, *, now: float) -> list[OutboxRow]:
+        found = self._fetch(self._sql["claim"], (now, limit))
+        return [
+            OutboxRow(
+                seq=int(r[0]),
+                entry_id=r[1],
+                entity=r[2],
+                instance_id=r[3],
+                channel=r[4],
+                name=r[5],
+                event=self._decode(r[6]),
+                enqueued_at=self._decode(r[7]),
+                attempts=int(r[8]),
+            )
+            for r in found
+        ]
+
+    def mark_published(self, seqs: Sequence[int], *, now: float) -> None:
+        if seqs:
+            stmt, rows = self._sql["published"], [(now, s) for s in seqs]
+            self._transact(lambda cur: cur.executemany(stmt, rows))
+
+    def mark_failed(self, seq: int, error: str, *, retry_at: float, dead: bool) -> None:
+        self._execute(self._sql["failed"], (DEAD if dead else PENDING, error[:2000], retry_at, seq))
+
+    def outbox_counts(self) -> OutboxCounts:
+        found = self._fetch(self._sql["counts"])
+        by: dict[str, int] = {PENDING: 0, PUBLISHED: 0, DEAD: 0, "failed": 0}
+        for status, tried, n in found:
+            by[status] = by.get(status, 0) + int(n)
+            if status == PENDING and tried:
+                by["failed"] += int(n)
+        return OutboxCounts(by[PENDING], by[PUBLISHED], by["failed"], by[DEAD])
+
+    def acquire_relay_lease(self, holder: str, ttl_seconds: float, *, now: float) -> bool:
+        return self._execute(self._sql["lease"], (_RELAY_LEASE, holder, now + ttl_seconds, now)) == 1
+
+    def release_relay_lease(self, holder: str) -> None:
+        self._execute(self._sql["lease_release"], (_RELAY_LEASE, holder))
+
+
+def split_where(where: Mapping[str, Any]) -> Iterator[tuple[str, Any, bool]]:
+    """(field, value, is_scalar) for each condition of a ``where`` mapping."""
+    for key, value in where.items():
+        yield str(key), value, value is None or isinstance(value, str | bool | int | float)
+
+
+def _rowcount(cur: Cursor, stmt: str, params: Sequence[Any]) -> int:
+    cur.execute(stmt, params)
+    return int(cur.rowcount)

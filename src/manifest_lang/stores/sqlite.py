@@ -1,0 +1,233 @@
+"""SQLite store: one file, stdlib ``sqlite3``, safe across threads and processes.
+
+Every write is ``BEGIN IMMEDIATE`` … ``COMMIT``: the write lock is taken up front, so two writers
+never both read-then-upgrade and deadlock, and SQLite's single writer makes per-instance commit
+order equal to outbox sequence order for free. WAL lets readers run during a write; the busy
+timeout makes a writer wait for the lock instead of failing. ``synchronous=NORMAL`` (the default)
+survives an application crash; a power loss can drop the last transactions (use ``FULL`` then).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError, StoreUnavailableError
+from .sql_common import Clock, SqlStore, T, Tables, quote_ident, split_where
+
+_SYNC_MODES = {"OFF", "NORMAL", "FULL", "EXTRA"}
+_PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly")
+
+
+def translate(exc: sqlite3.Error) -> StoreError:
+    """The one place SQLite errors become store errors."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and any(t in text.lower() for t in _TRANSIENT):
+        return StoreUnavailableError(f"SQLite unavailable: {text}")
+    return StoreError(f"SQLite error: {text}")
+
+
+def _json_path(field: str) -> tuple[str, list[Any]]:
+    """A JSON path as SQL: a literal for plain names (so expression indexes match), else bound."""
+    if _PLAIN_FIELD.match(field):
+        return f"'$.{field}'", []
+    return "?", ['$."' + field.replace("\\", "\\\\").replace('"', '\\"') + '"']
+
+
+class SQLiteStore(SqlStore):
+    """The store protocol over one SQLite file (``":memory:"`` gives a private in-memory db)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        prefix: str = "manifest_",
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 30_000,
+        tenant_field: str | None = "tenantId",
+        idempotency_ttl_seconds: float | None = None,
+        record_outbox: bool = True,
+        record_audit: bool = True,
+        clock: Clock = time.time,
+    ) -> None:
+        if synchronous.upper() not in _SYNC_MODES:
+            raise StoreError(f"synchronous must be one of {sorted(_SYNC_MODES)}, not {synchronous!r}")
+        self.path = str(path)
+        self.synchronous = synchronous.upper()
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        self._memory = self.path == ":memory:"
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._guard = threading.RLock()  # only for ":memory:", where all threads share one connection
+        super().__init__(
+            Tables(prefix),
+            tenant_field=tenant_field,
+            idempotency_ttl_seconds=idempotency_ttl_seconds,
+            record_outbox=record_outbox,
+            record_audit=record_audit,
+            clock=clock,
+        )
+        if not self._memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._create_schema()
+
+    # -- connections -----------------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per (process, thread): sqlite3 objects must not cross a fork.
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
+        if self._memory and self._conns:
+            return self._conns[0]
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            if not self._memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        except sqlite3.Error as exc:
+            raise translate(exc) from None
+        self._local.conn, self._local.pid = conn, os.getpid()
+        with self._guard:
+            self._conns.append(conn)
+        return conn
+
+    def _serialised(self) -> AbstractContextManager[Any]:
+        return self._guard if self._memory else nullcontext()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        with self._serialised():
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise translate(exc) from None
+            try:
+                yield conn.cursor()
+            except BaseException as exc:
+                _rollback(conn)
+                if isinstance(exc, sqlite3.Error):
+                    raise translate(exc) from None
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise translate(exc) from None
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Cursor]:
+        with self._serialised():
+            conn = self._connection()
+            try:
+                yield conn.cursor()
+            except sqlite3.Error as exc:
+                raise translate(exc) from None
+
+    def _transact(self, work: Callable[[sqlite3.Cursor], T]) -> T:
+        with self._write() as cur:
+            return work(cur)
+
+    def _fetch(self, stmt: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._read() as cur:
+            cur.execute(stmt, params)
+            return cur.fetchall()
+
+    def close(self) -> None:
+        with self._guard:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        self._local = threading.local()
+
+    # -- dialect ---------------------------------------------------------------------------------
+    def _where(self, where: Mapping[str, Any]) -> tuple[list[str], list[Any], dict[str, Any]]:
+        conds: list[str] = []
+        params: list[Any] = []
+        residual: dict[str, Any] = {}
+        for field, value, scalar in split_where(where):
+            if not scalar:
+                residual[field] = value  # containers compare in Python (key order must not matter)
+                continue
+            path, path_params = _json_path(field)
+            jtype = f"json_type(data, {path})"
+            if value is None or isinstance(value, bool):
+                conds.append(f"{jtype} = ?")
+                params += [*path_params, "null" if value is None else ("true" if value else "false")]
+            else:
+                kinds = "= 'text'" if isinstance(value, str) else "IN ('integer', 'real')"
+                conds.append(f"json_extract(data, {path}) = ? AND {jtype} {kinds}")
+                params += [*path_params, value, *path_params]
+        return conds, params, residual
+
+    def create_index(self, field: str) -> None:
+        """An expression index on ``field`` so ``scan(where={field: ...})`` avoids a full scan."""
+        if not _PLAIN_FIELD.match(field):
+            raise StoreError(f"only plain field names can be indexed, not {field!r}")
+        name = self.tables.index("ix_field_" + field.lower())
+        self._execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON {self.tables.instances} "
+            f"(entity, json_extract(data, '$.{field}'))"
+        )
+
+    def _create_schema(self) -> None:
+        t = self.tables
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {t.instances} (seq INTEGER PRIMARY KEY, entity TEXT NOT NULL, "
+            "id TEXT NOT NULL, tenant TEXT, data TEXT NOT NULL, revision INTEGER NOT NULL, "
+            "UNIQUE (entity, id))",
+            f"CREATE INDEX IF NOT EXISTS {t.index('instances_tenant')} ON {t.instances} (entity, tenant)",
+            # AUTOINCREMENT: a sequence number is never reused, even after old rows are purged.
+            f"CREATE TABLE IF NOT EXISTS {t.outbox} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "entry_id TEXT NOT NULL UNIQUE, entity TEXT NOT NULL, instance_id TEXT NOT NULL, "
+            "channel TEXT NOT NULL, name TEXT NOT NULL, tenant TEXT, event TEXT NOT NULL, enqueued_at, "
+            "status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'published', 'dead')), "
+            "attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, available_at REAL NOT NULL DEFAULT 0, "
+            "published_at REAL)",
+            f"CREATE INDEX IF NOT EXISTS {t.index('outbox_pending')} ON {t.outbox} "
+            "(entity, instance_id, seq) WHERE status = 'pending'",
+            f"CREATE INDEX IF NOT EXISTS {t.index('outbox_status')} ON {t.outbox} (status, seq)",
+            f"CREATE TABLE IF NOT EXISTS {t.idempotency} (key TEXT PRIMARY KEY, state TEXT NOT NULL, "
+            "result TEXT, expires_at REAL)",
+            f"CREATE TABLE IF NOT EXISTS {t.audit} (seq INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT, "
+            "occurred_at, command TEXT NOT NULL, outcome TEXT NOT NULL, tenant TEXT, record TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {t.lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+            "expires_at REAL NOT NULL)",
+        ]
+        with self._write() as cur:
+            for stmt in statements:
+                cur.execute(stmt)
+
+    def drop_schema(self) -> None:
+        """Drop this prefix's tables (tests and benchmarks)."""
+        t = self.tables
+        with self._write() as cur:
+            for table in (t.instances, t.outbox, t.idempotency, t.audit, t.lease):
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r}, prefix={self.tables.prefix!r})"
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # the transaction is already gone (SQLite rolled it back itself)
+
+
+__all__ = ["SQLiteStore", "quote_ident", "translate"]
