@@ -61,8 +61,11 @@ class Store(Protocol):
     records_outbox: bool
     records_audit: bool
 
-    def load(self, entity: str, id: str) -> StoredRow | None:
-        """The row and its revision, or None. Callers must not mutate ``row``."""
+    def load(self, entity: str, id: str, *, tenant: str | None = None) -> StoredRow | None:
+        """The row and its revision, or None. Callers must not mutate ``row``.
+
+        With ``tenant``, a row whose tenant field (``tenantId`` by default) holds another value
+        is not visible: the durable stores filter on an indexed tenant column."""
         ...
 
     def scan(
@@ -72,8 +75,10 @@ class Store(Protocol):
         *,
         limit: int | None = None,
         offset: int = 0,
+        tenant: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows of ``entity`` whose fields equal every value in ``where`` (insertion order)."""
+        """Rows of ``entity`` whose fields equal every value in ``where`` (insertion order),
+        limited to ``tenant``'s rows when it is given."""
         ...
 
     def commit(self, uow: UnitOfWork) -> None:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import StoreConflictError
+from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
 from .base import NEW_ROW, StoredRow, UnitOfWork, rows_matching
 
 
 class MemoryStore:
     """Rows in dicts (insertion order), revisions checked on commit under a lock."""
 
-    def __init__(self, *, record_outbox: bool = False, record_audit: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        record_outbox: bool = False,
+        record_audit: bool = False,
+        tenant_field: str | None = "tenantId",
+    ) -> None:
         # An in-process engine usually wants neither (they would grow without bound); the
         # durable stores turn both on so events and audit commit with the instance rows.
         self.records_outbox = record_outbox
@@ -23,10 +30,21 @@ class MemoryStore:
         self.outbox: list[dict[str, Any]] = []
         self.idempotency: dict[str, dict[str, Any]] = {}
         self.audit: list[dict[str, Any]] = []
+        self.tenant_field = tenant_field
+        # relay state of ``outbox[i]``: [status, attempts, last_error, available_at]
+        self._outbox_state: list[list[Any]] = []
+        self._lease: tuple[str, float] | None = None
 
-    def load(self, entity: str, id: str) -> StoredRow | None:
+    def load(self, entity: str, id: str, *, tenant: str | None = None) -> StoredRow | None:
         table = self._tables.get(entity)
-        return table.get(id) if table is not None else None
+        found = table.get(id) if table is not None else None
+        if found is not None and tenant is not None and not self._in_tenant(found.row, tenant):
+            return None
+        return found
+
+    def _in_tenant(self, row: Mapping[str, Any], tenant: str) -> bool:
+        value = row.get(self.tenant_field) if self.tenant_field is not None else None
+        return value is not None and str(value) == tenant
 
     def scan(
         self,
@@ -35,11 +53,15 @@ class MemoryStore:
         *,
         limit: int | None = None,
         offset: int = 0,
+        tenant: str | None = None,
     ) -> list[dict[str, Any]]:
         table = self._tables.get(entity)
         if not table:
             return []
-        rows = rows_matching((s.row for s in table.values()), where)
+        source = (s.row for s in table.values())
+        if tenant is not None:
+            source = (r for r in source if self._in_tenant(r, tenant))
+        rows = rows_matching(source, where)
         end = None if limit is None else offset + limit
         return rows[offset:end] if (offset or end is not None) else rows
 
@@ -56,6 +78,12 @@ class MemoryStore:
                         entity=w.entity,
                         id=w.id,
                     )
+            # Like the SQL stores: a key already completed rolls the whole unit of work back.
+            if uow.idempotency is not None and uow.idempotency[0] in self.idempotency:
+                key = uow.idempotency[0]
+                raise StoreConflictError(
+                    f"idempotency key {key!r} was completed by another request", idempotency_key=key
+                )
             for w in uow.writes:
                 table = self._tables.setdefault(w.entity, {})
                 if w.row is None:
@@ -63,6 +91,7 @@ class MemoryStore:
                 else:
                     table[w.id] = StoredRow(w.row, w.expected_revision + 1)
             self.outbox.extend(uow.outbox)
+            self._outbox_state.extend([PENDING, 0, None, 0.0] for _ in uow.outbox)
             if uow.idempotency is not None:
                 key, result = uow.idempotency
                 self.idempotency.setdefault(key, result)
@@ -75,3 +104,65 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+    # -- OutboxSource (same claim rules as the SQL stores) ---------------------------------------
+    def claim_outbox(self, limit: int, *, now: float) -> list[OutboxRow]:
+        with self._lock:
+            blocked: set[tuple[str, str]] = set()
+            claimed: list[OutboxRow] = []
+            for seq, (entry, state) in enumerate(zip(self.outbox, self._outbox_state, strict=True), 1):
+                if state[0] != PENDING:
+                    continue
+                entity, instance_id, channel, name = subject_of(entry)
+                if (entity, instance_id) in blocked or state[3] > now:
+                    blocked.add((entity, instance_id))
+                    continue
+                claimed.append(
+                    OutboxRow(
+                        seq,
+                        str(entry["entryId"]),
+                        entity,
+                        instance_id,
+                        channel,
+                        name,
+                        dict(entry.get("event") or {}),
+                        entry.get("enqueuedAt"),
+                        state[1],
+                    )
+                )
+                if len(claimed) == limit:
+                    break
+            return claimed
+
+    def mark_published(self, seqs: Sequence[int], *, now: float) -> None:
+        with self._lock:
+            for seq in seqs:
+                state = self._outbox_state[seq - 1]
+                state[0], state[1] = PUBLISHED, state[1] + 1
+
+    def mark_failed(self, seq: int, error: str, *, retry_at: float, dead: bool) -> None:
+        with self._lock:
+            state = self._outbox_state[seq - 1]
+            state[:] = [DEAD if dead else PENDING, state[1] + 1, error, retry_at]
+
+    def outbox_counts(self) -> OutboxCounts:
+        with self._lock:
+            states = list(self._outbox_state)
+        return OutboxCounts(
+            pending=sum(1 for s in states if s[0] == PENDING),
+            published=sum(1 for s in states if s[0] == PUBLISHED),
+            failed=sum(1 for s in states if s[0] == PENDING and s[1] > 0),
+            dead=sum(1 for s in states if s[0] == DEAD),
+        )
+
+    def acquire_relay_lease(self, holder: str, ttl_seconds: float, *, now: float) -> bool:
+        with self._lock:
+            if self._lease is not None and self._lease[0] != holder and self._lease[1] > now:
+                return False
+            self._lease = (holder, now + ttl_seconds)
+            return True
+
+    def release_relay_lease(self, holder: str) -> None:
+        with self._lock:
+            if self._lease is not None and self._lease[0] == holder:
+                self._lease = None
