@@ -105,3 +105,10 @@ class IdempotencyInProgressError(ManifestError):
     """Another request holds the same idempotency key and has not finished."""
 
     code = "IDEMPOTENCY_IN_PROGRESS"
+
+
+class ExpressionTypeError(ManifestError):
+    """An expression did something JavaScript throws a TypeError for (e.g. ``replace`` with a
+    non-string search value). Inside a command it becomes a failed result."""
+
+    code = "EXPRESSION_TYPE_ERROR"

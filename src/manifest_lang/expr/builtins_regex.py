@@ -1,0 +1,242 @@
+"""Translate JavaScript regular expressions (no flags, Annex B) into Python ``re`` patterns.
+
+``matches(s, pattern)`` is ``new RegExp(pattern).test(s)`` in the reference. The two dialects
+agree on most syntax; the differences handled here are the ones users hit:
+  * ``\\d \\w \\b`` are ASCII-only in JS (compiled with ``re.ASCII``); ``\\s`` is Unicode whitespace;
+  * ``.`` excludes all four JS line terminators; ``$`` matches only at the very end;
+  * ``(?<name>…)`` / ``\\k<name>`` named groups; ``[^]`` (any) and ``[]`` (nothing);
+  * identity escapes of letters (``\\A`` is "A" in JS, an anchor in Python); a ``{`` that does not
+    start a quantifier is literal;
+  * Python-only syntax that JS rejects (inline flags, atomic groups, possessive quantifiers) is
+    reported invalid, so ``matches`` gives false like the reference.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from functools import lru_cache
+
+_JS_SPACE_CHARS = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+_SPACE_SET = "".join(re.escape(c) for c in _JS_SPACE_CHARS)
+_DOT = "[^\\n\\r\\u2028\\u2029]"
+_QUANTIFIER_RE = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
+_NAMED_GROUP_RE = re.compile(r"<([A-Za-z_$][A-Za-z0-9_$]*)>")
+_HEX2_RE = re.compile(r"[0-9a-fA-F]{2}")
+_HEX4_RE = re.compile(r"[0-9a-fA-F]{4}")
+_CLASS_ESCAPE_KEEP = frozenset("dDwWbfnrtv0")
+_ESCAPE_KEEP = frozenset("dDwWbBfnrtv0")
+
+
+class JsRegexSyntaxError(ValueError):
+    """The pattern is not valid in the JavaScript dialect (or has no faithful Python equivalent)."""
+
+
+@lru_cache(maxsize=512)
+def compile_js_regex(pattern: str) -> re.Pattern[str] | None:
+    """The compiled equivalent of ``new RegExp(pattern)``, or ``None`` if JS would throw."""
+    try:
+        translated = _Translator(pattern).translate()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return re.compile(translated, re.ASCII)
+    except (JsRegexSyntaxError, re.error, OverflowError, RecursionError):
+        return None
+
+
+class _Translator:
+    def __init__(self, pattern: str) -> None:
+        self.src = pattern
+        self.i = 0
+        self.out: list[str] = []
+        self.group_count = _count_groups(pattern)
+
+    def translate(self) -> str:
+        src = self.src
+        while self.i < len(src):
+            c = src[self.i]
+            if c == "\\":
+                self._escape(in_class=False)
+            elif c == "[":
+                self._char_class()
+            elif c == "(":
+                self._group()
+            elif c == ".":
+                self.out.append(_DOT)
+                self.i += 1
+            elif c == "$":
+                self.out.append("\\Z")
+                self.i += 1
+            elif c in "*+?":
+                self.out.append(c)
+                self.i += 1
+                self._after_quantifier()
+            elif c == "{":
+                self._brace()
+            elif c == "}":
+                self.out.append("\\}")
+                self.i += 1
+            else:
+                self.out.append(c)
+                self.i += 1
+        return "".join(self.out)
+
+    def _after_quantifier(self) -> None:
+        """Consume a lazy ``?``; a second quantifier is "Nothing to repeat" in JS."""
+        src = self.src
+        if self.i < len(src) and src[self.i] == "?":
+            self.out.append("?")
+            self.i += 1
+        if self.i < len(src) and (src[self.i] in "*+?" or _QUANTIFIER_RE.match(src, self.i)):
+            raise JsRegexSyntaxError("nothing to repeat")
+
+    def _brace(self) -> None:
+        m = _QUANTIFIER_RE.match(self.src, self.i)
+        if m is None:
+            self.out.append("\\{")  # Annex B: a brace that is not a quantifier is literal
+            self.i += 1
+            return
+        self.out.append(m.group(0))
+        self.i = m.end()
+        self._after_quantifier()
+
+    def _group(self) -> None:
+        src = self.src
+        if not src.startswith("(?", self.i):
+            self.out.append("(")
+            self.i += 1
+            return
+        rest = src[self.i + 2 : self.i + 4]
+        if rest[:1] in (":", "=", "!") or rest in ("<=", "<!"):
+            self.out.append("(?")
+            self.i += 2
+            return
+        named = _NAMED_GROUP_RE.match(src, self.i + 2)
+        if named is None:
+            raise JsRegexSyntaxError("invalid group")
+        self.out.append(f"(?P<{_group_name(named.group(1))}>")
+        self.i = named.end()
+
+    def _char_class(self) -> None:
+        src = self.src
+        if src.startswith("[]", self.i):
+            self.out.append("(?!)")
+            self.i += 2
+            return
+        if src.startswith("[^]", self.i):
+            self.out.append("[\\s\\S]")
+            self.i += 3
+            return
+        self.out.append("[")
+        self.i += 1
+        if self.i < len(src) and src[self.i] == "^":
+            self.out.append("^")
+            self.i += 1
+        while self.i < len(src):
+            c = src[self.i]
+            if c == "]":
+                self.out.append("]")
+                self.i += 1
+                return
+            if c == "\\":
+                self._escape(in_class=True)
+                continue
+            # literal in JS, but set operators / nested sets in Python's future syntax
+            self.out.append("\\" + c if c in "[&~|" else c)
+            self.i += 1
+        raise JsRegexSyntaxError("unterminated character class")
+
+    def _escape(self, in_class: bool) -> None:
+        src = self.src
+        if self.i + 1 >= len(src):
+            raise JsRegexSyntaxError("\\ at end of pattern")
+        c = src[self.i + 1]
+        self.i += 2
+        if c == "s":
+            self.out.append(_SPACE_SET if in_class else f"[{_SPACE_SET}]")
+        elif c == "S":
+            self.out.append("\\S" if in_class else f"[^{_SPACE_SET}]")
+        elif c in (_CLASS_ESCAPE_KEEP if in_class else _ESCAPE_KEEP):
+            self.out.append("\\" + c)
+        elif c == "c":
+            self._control_escape()
+        elif c == "x":
+            self._hex_escape(_HEX2_RE, "x")
+        elif c == "u":
+            self._hex_escape(_HEX4_RE, "u")
+        elif c == "k" and not in_class:
+            self._named_backreference()
+        elif c.isdigit() and c.isascii():
+            self._backreference(in_class)
+        else:
+            # identity escape: a letter stands for itself in JS (non-unicode mode)
+            self.out.append(re.escape(c))
+
+    def _control_escape(self) -> None:
+        src = self.src
+        if self.i < len(src) and src[self.i].isascii() and src[self.i].isalpha():
+            self.out.append(re.escape(chr(ord(src[self.i]) % 32)))
+            self.i += 1
+        else:
+            self.out.append("\\\\c")  # Annex B: "\c" not followed by a letter is a literal backslash-c
+
+    def _hex_escape(self, digits_re: re.Pattern[str], letter: str) -> None:
+        m = digits_re.match(self.src, self.i)
+        if m is None:
+            self.out.append(letter)
+            return
+        self.out.append(re.escape(chr(int(m.group(0), 16))))
+        self.i = m.end()
+
+    def _named_backreference(self) -> None:
+        named = _NAMED_GROUP_RE.match(self.src, self.i)
+        if named is None or "(?<" + named.group(1) + ">" not in self.src:
+            self.out.append("k")
+            return
+        self.out.append(f"(?P={_group_name(named.group(1))})")
+        self.i = named.end()
+
+    def _backreference(self, in_class: bool) -> None:
+        src = self.src
+        start = self.i - 1
+        while self.i < len(src) and src[self.i].isascii() and src[self.i].isdigit():
+            self.i += 1
+        number = int(src[start : self.i])
+        if not in_class and 0 < number <= self.group_count:
+            self.out.append(f"(?:\\{number})")
+            return
+        # Annex B: not a group number -> a legacy octal escape, or the digits themselves
+        octal = re.match(r"[0-7]{1,3}", src[start : self.i])
+        if octal and int(octal.group(0), 8) < 256:
+            self.out.append(re.escape(chr(int(octal.group(0), 8))))
+            self.out.append(re.escape(src[start + octal.end() : self.i]))
+        else:
+            self.out.append(re.escape(src[start : self.i]))
+
+
+def _group_name(name: str) -> str:
+    # JS names may contain "$", Python group names may not
+    return name.replace("$", "_S_")
+
+
+def _count_groups(pattern: str) -> int:
+    """Capturing groups: ``(`` not followed by ``?``, plus named groups (outside classes)."""
+    count = 0
+    i = 0
+    in_class = False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(" and (not pattern.startswith("(?", i) or _NAMED_GROUP_RE.match(pattern, i + 2)):
+            count += 1
+        i += 1
+    return count
