@@ -1,0 +1,190 @@
+"""``create_app``: an ASGI (Starlette) application serving one model over HTTP.
+
+Routes (all derived from the IR; see docs/http.md)::
+
+    GET  /{Entity}                         list (limit/offset or cursor; ?prop=value filters)
+    POST /{Entity}                         create (the entity's `create` command, else a plain create)
+    GET  /{Entity}/{id}                    one instance
+    POST /{Entity}/{id}/commands/{cmd}     run an instance command
+    POST /{Entity}/commands/{cmd}          run an allocating command (creates its instance)
+    POST /commands/{cmd}                   run an entity-less command
+    GET  /events                           Server-Sent Events (?correlationId=&entity=)
+    GET  /trace/{correlationId}            causal tree (HTML; JSON with Accept: application/json)
+    GET  /openapi.json, /docs, /healthz
+
+The app is a plain ASGI callable, so it mounts into any Starlette or FastAPI application.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from anyio import CapacityLimiter
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import errors
+from .auth import Authenticator, Context, KeyOrTokenAuth, trusted_headers_auth
+from .body import DEFAULT_MAX_BODY_BYTES
+from .loading import compiled_model
+from .model_index import ModelIndex
+from .openapi import build_openapi
+from .problems import Problem, ProblemError
+from .routes import Api, json_response
+from .service import ModelService
+from .sse import EventHub
+from .tracing import TraceRecorder
+
+log = logging.getLogger("manifest_lang.http")
+
+DEFAULT_MAX_CONCURRENCY = 32
+
+# Library exceptions that can escape the engine, and the problem each one is for the client.
+_ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (errors.IdempotencyInProgressError, "IDEMPOTENCY_IN_PROGRESS"),
+    (errors.StoreConflictError, "CONCURRENCY_CONFLICT"),
+    (errors.StoreUnavailableError, "STORE_UNAVAILABLE"),
+    (errors.UnknownEntityError, "UNKNOWN_ENTITY"),
+    (errors.UnknownCommandError, "UNKNOWN_COMMAND"),
+    (errors.InvalidInputError, "INVALID_INPUT"),
+    (errors.EvaluationBudgetExceededError, "COMMAND_FAILED"),
+)
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE", 413: "BODY_TOO_LARGE"}
+
+
+def _open_store(store: Any) -> tuple[Any, bool]:
+    """(store, owned): a URL is opened (and closed with the app); an object is used as is."""
+    if store is None:
+        from ..stores.memory import MemoryStore
+
+        return MemoryStore(), True
+    if isinstance(store, str):
+        from ..stores.urls import open_store
+
+        return open_store(store), True
+    return store, False
+
+
+def _default_idempotency_store(store: Any) -> Any:
+    """Results keyed by Idempotency-Key live in the same database as the rows when it can."""
+    try:
+        from ..runtime.idempotency import MemoryIdempotencyStore
+    except ImportError:
+        return None
+    factory = getattr(store, "idempotency_store", None)
+    if callable(factory):
+        return factory()
+    return MemoryIdempotencyStore()
+
+
+def _resolve_auth(
+    auth: Authenticator | str | None, api_keys: Mapping[str, Context] | None, secret: str | None
+) -> Authenticator:
+    if auth == "headers":
+        return trusted_headers_auth
+    if callable(auth):
+        return auth
+    if auth is not None:
+        raise TypeError("auth must be a callable request -> context, 'headers', or None")
+    return KeyOrTokenAuth(api_keys=api_keys, secret=secret, allow_anonymous=not api_keys and not secret)
+
+
+def _exception_handlers() -> dict[Any, Any]:
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProblemError)
+        exc.problem.instance = request.url.path
+        return exc.problem.to_response()
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "INTERNAL_ERROR" if exc.status_code >= 500 else "NOT_FOUND")
+        return Problem(code, str(exc.detail), request.url.path, headers=dict(exc.headers or {})).to_response()
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        for error_type, code in _ERROR_CODES:
+            if isinstance(exc, error_type):
+                return Problem(code, str(exc), request.url.path).to_response()
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return Problem(
+            "INTERNAL_ERROR", "The server failed to handle the request", request.url.path
+        ).to_response()
+
+    return {ProblemError: on_problem, HTTPException: on_http, Exception: on_error}
+
+
+def create_app(
+    model: Any,
+    *,
+    store: Any = None,
+    auth: Authenticator | str | None = None,
+    api_keys: Mapping[str, Context] | None = None,
+    secret: str | None = None,
+    idempotency_store: Any = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    engine_options: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    hub: EventHub | None = None,
+    recorder: TraceRecorder | None = None,
+) -> Starlette:
+    """Serve ``model`` (a path, source text, IR dict or CompiledModel) as an HTTP API.
+
+    ``store``: a Store, a URL (``sqlite:///app.db``, ``postgresql://...``) or None for memory.
+    ``auth``: a callable ``request -> context`` (sync or async; raise ``ProblemError
+    ("UNAUTHENTICATED")`` to refuse), ``"headers"`` to trust X-User-Id / X-User-Role /
+    X-Tenant-Id (development only), or None for API keys / HMAC bearer tokens
+    (``api_keys``, ``secret``); with neither configured every request is anonymous.
+    ``engine_options``: extra keyword arguments for each ``RuntimeEngine`` (``now``, ...).
+    """
+    compiled = compiled_model(model)
+    index = ModelIndex(compiled.ir)
+    opened_store, owned = _open_store(store)
+    service = ModelService(
+        compiled,
+        index,
+        opened_store,
+        hub=hub or EventHub(),
+        recorder=recorder or TraceRecorder(),
+        idempotency_store=idempotency_store or _default_idempotency_store(opened_store),
+        engine_options=engine_options,
+    )
+    api = Api(
+        service,
+        _resolve_auth(auth, api_keys, secret),
+        max_body_bytes=max_body_bytes,
+        limiter=CapacityLimiter(max_concurrency),
+        openapi=build_openapi(index, title=title),
+    )
+
+    async def healthz(request: Request) -> Response:
+        return json_response({"status": "ok", "entities": len(index.entities)})
+
+    routes = [
+        Route("/openapi.json", api.openapi_json, methods=["GET"]),
+        Route("/docs", api.docs, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/events", api.events, methods=["GET"]),
+        Route("/trace/{correlationId}", api.trace, methods=["GET"]),
+        Route("/commands/{command}", api.global_command, methods=["POST"]),
+        Route("/{entity}", api.list_rows, methods=["GET"]),
+        Route("/{entity}", api.create, methods=["POST"]),
+        Route("/{entity}/commands/{command}", api.entity_command, methods=["POST"]),
+        Route("/{entity}/{id}", api.get_row, methods=["GET"]),
+        Route("/{entity}/{id}/commands/{command}", api.entity_command, methods=["POST"]),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if owned:
+            opened_store.close()
+
+    app = Starlette(routes=routes, exception_handlers=_exception_handlers(), lifespan=lifespan)
+    app.state.manifest = service
+    return app

@@ -1,0 +1,89 @@
+"""Reading request bodies: size limit enforced while streaming, JSON parsing, the command envelope.
+
+A command body is either the bare input object ``{"quantity": 2}`` or the envelope
+``{"input": {...}, "overrideRequests": [{"constraintCode", "reason", "authorizedBy"}]}``.
+The envelope is recognised only when its keys are a subset of those two, ``input`` is an
+object, and the command has no parameter named ``input`` (then the bare form is meant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from .problems import ProblemError
+
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+_ENVELOPE_KEYS = frozenset({"input", "overrideRequests"})
+_OVERRIDE_FIELDS = ("constraintCode", "reason", "authorizedBy")
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The parsed JSON body (``{}`` when empty); 413 past ``limit`` bytes, 400 if malformed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:  # stop reading: a lying or absent Content-Length cannot exhaust memory
+            raise _too_large(limit)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ProblemError("MALFORMED_JSON", f"Malformed JSON: {exc}") from None
+
+
+def _too_large(limit: int) -> ProblemError:
+    return ProblemError("BODY_TOO_LARGE", f"Request body exceeds {limit} bytes", limit=limit)
+
+
+@dataclass(slots=True)
+class CommandBody:
+    input: dict[str, Any]
+    override_requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+def split_command_body(data: Any, parameter_names: frozenset[str]) -> CommandBody:
+    if not isinstance(data, dict):
+        raise ProblemError("INVALID_INPUT", "The body must be a JSON object")
+    is_envelope = (
+        "input" in data
+        and set(data) <= _ENVELOPE_KEYS
+        and isinstance(data["input"], dict)
+        and "input" not in parameter_names
+    ) or (set(data) == {"overrideRequests"} and "overrideRequests" not in parameter_names)
+    if not is_envelope:
+        return CommandBody(input=data)
+    return CommandBody(
+        input=dict(data.get("input") or {}),
+        override_requests=_override_requests(data.get("overrideRequests")),
+    )
+
+
+def _override_requests(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ProblemError("INVALID_INPUT", "overrideRequests must be an array")
+    requests: list[dict[str, Any]] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise ProblemError("INVALID_INPUT", f"overrideRequests/{index} must be an object")
+        for name in _OVERRIDE_FIELDS:
+            if not isinstance(item.get(name), str):
+                raise ProblemError("INVALID_INPUT", f"overrideRequests/{index}/{name} must be a string")
+        request = {name: item[name] for name in _OVERRIDE_FIELDS}
+        if isinstance(item.get("timestamp"), (int, float)) and not isinstance(item["timestamp"], bool):
+            request["timestamp"] = item["timestamp"]
+        requests.append(request)
+    return requests

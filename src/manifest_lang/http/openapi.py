@@ -1,0 +1,295 @@
+"""OpenAPI 3.1 from the IR: one path per entity and command, input schemas from the parameters.
+
+The same ``TypeSchemas`` mapping validates requests, so the document describes exactly what
+the server accepts. ``GET /events`` (an endless SSE stream) is described in the info text
+rather than as an operation, so generic API clients and fuzzers do not hang on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model_index import CommandInfo, EntityInfo, ModelIndex
+from .problems import PROBLEM_KINDS, PROBLEM_MEDIA_TYPE
+
+_REF = "#/components/schemas/"
+
+_COMMAND_HEADERS = [
+    {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Retries with the same key return the first result; the command runs once.",
+    },
+    {
+        "name": "X-Correlation-Id",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Workflow id copied onto every emitted event (see /trace/{correlationId}).",
+    },
+    {
+        "name": "X-Causation-Id",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "What caused this command (an event name or reference, or any caller id).",
+    },
+]
+
+_COMMON_SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status", "code"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "code": {"type": "string", "enum": sorted(PROBLEM_KINDS)},
+            "detail": {"type": "string"},
+            "result": {"$ref": _REF + "CommandResult"},
+        },
+    },
+    "EmittedEvent": {
+        "type": "object",
+        "required": ["name", "channel", "payload", "timestamp"],
+        "properties": {
+            "name": {"type": "string"},
+            "channel": {"type": "string"},
+            "payload": {},
+            "subject": {"type": "object"},
+            "timestamp": {"type": "number"},
+            "correlationId": {"type": "string"},
+            "causationId": {"type": "string"},
+            "emitIndex": {"type": "integer"},
+        },
+    },
+    "ConstraintOutcome": {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string"},
+            "constraintName": {"type": "string"},
+            "severity": {"type": "string", "enum": ["ok", "warn", "block"]},
+            "formatted": {"type": "string"},
+            "message": {"type": "string"},
+            "passed": {"type": "boolean"},
+            "overridden": {"type": "boolean"},
+            "overriddenBy": {"type": "string"},
+        },
+    },
+    "OverrideRequest": {
+        "type": "object",
+        "required": ["constraintCode", "reason", "authorizedBy"],
+        "properties": {
+            "constraintCode": {"type": "string"},
+            "reason": {"type": "string"},
+            "authorizedBy": {"type": "string"},
+            "timestamp": {"type": "number"},
+        },
+    },
+    "CommandResult": {
+        "type": "object",
+        "required": ["success", "emittedEvents"],
+        "properties": {
+            "success": {"type": "boolean"},
+            "result": {},
+            "instance": {"type": "object"},
+            "error": {"type": "string"},
+            "deniedBy": {"type": "string"},
+            "guardFailure": {"type": "object"},
+            "policyDenial": {"type": "object"},
+            "constraintOutcomes": {"type": "array", "items": {"$ref": _REF + "ConstraintOutcome"}},
+            "concurrencyConflict": {"type": "object"},
+            "correlationId": {"type": "string"},
+            "causationId": {"type": "string"},
+            "emittedEvents": {"type": "array", "items": {"$ref": _REF + "EmittedEvent"}},
+        },
+    },
+    "Trace": {
+        "type": "object",
+        "required": ["correlationId", "roots"],
+        "properties": {"correlationId": {"type": "string"}, "roots": {"type": "array"}},
+    },
+}
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for status in statuses:
+        codes = sorted(k.code for k in PROBLEM_KINDS.values() if k.status == status)
+        out[str(status)] = {
+            "description": ", ".join(codes),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _REF + "Problem"}}},
+        }
+    return out
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _command_body(info: CommandInfo, input_ref: str) -> dict[str, Any]:
+    envelope = {
+        "type": "object",
+        "properties": {
+            "input": {"$ref": input_ref},
+            "overrideRequests": {"type": "array", "items": {"$ref": _REF + "OverrideRequest"}},
+        },
+        "additionalProperties": False,
+    }
+    schema = (
+        {"$ref": input_ref} if "input" in info.parameter_names else {"anyOf": [{"$ref": input_ref}, envelope]}
+    )
+    return {"required": False, "content": {"application/json": {"schema": schema}}}
+
+
+def _command_operation(
+    info: CommandInfo, input_ref: str, path_params: list[dict[str, Any]]
+) -> dict[str, Any]:
+    target = f"{info.entity}.{info.name}" if info.entity else info.name
+    return {
+        "operationId": f"run_{(info.entity or 'global')}_{info.name}",
+        "summary": f"Run {target}",
+        "tags": [info.entity or "commands"],
+        "parameters": [*path_params, *_COMMAND_HEADERS],
+        "requestBody": _command_body(info, input_ref),
+        "responses": {
+            "200": _json({"$ref": _REF + "CommandResult"}, "The command succeeded (warnings included)"),
+            **_problems(400, 401, 403, 404, 409, 413, 422, 429),
+        },
+    }
+
+
+_ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+_PAGE_PARAMS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+    },
+    {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+]
+
+
+def _filter_params(index: ModelIndex, entity: EntityInfo) -> list[dict[str, Any]]:
+    params = []
+    for name, prop in entity.properties.items():
+        schema = index.types.for_type(prop.get("type"))
+        if schema.get("type") not in {"string", "number", "integer", "boolean"}:
+            continue  # only scalar properties can be filtered from a query string
+        params.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": schema,
+                "description": f"Only rows whose {name} equals this value",
+            }
+        )
+    return params
+
+
+def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, Any]:
+    row_ref = _REF + f"{entity.name}"
+    schemas[entity.name] = entity.row_schema
+    page = {
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": row_ref}},
+            "nextCursor": {"type": ["string", "null"]},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+        },
+    }
+    create = entity.create_command
+    if create is not None:
+        schemas[f"{entity.name}_create_Input"] = create.input_schema
+        create_body = _command_body(create, _REF + f"{entity.name}_create_Input")
+        created = _json({"$ref": _REF + "CommandResult"}, "Created by the entity's create command")
+    else:
+        strict_row = {**entity.row_schema, "additionalProperties": False}
+        create_body = {"required": False, "content": {"application/json": {"schema": strict_row}}}
+        created = _json({"$ref": row_ref}, "The created instance")
+    paths: dict[str, Any] = {
+        f"/{entity.name}": {
+            "get": {
+                "operationId": f"list_{entity.name}",
+                "summary": f"List {entity.name}",
+                "tags": [entity.name],
+                "parameters": [*_PAGE_PARAMS, *_filter_params(index, entity)],
+                "responses": {"200": _json(page, "One page of rows"), **_problems(400, 401, 403, 404)},
+            },
+            "post": {
+                "operationId": f"create_{entity.name}",
+                "summary": f"Create a {entity.name}",
+                "tags": [entity.name],
+                "parameters": list(_COMMAND_HEADERS) if create else [],
+                "requestBody": create_body,
+                "responses": {"201": created, **_problems(400, 401, 403, 404, 409, 413, 422, 429)},
+            },
+        },
+        f"/{entity.name}/{{id}}": {
+            "get": {
+                "operationId": f"get_{entity.name}",
+                "summary": f"Get one {entity.name}",
+                "tags": [entity.name],
+                "parameters": [_ID_PARAM],
+                "responses": {"200": _json({"$ref": row_ref}, "The instance"), **_problems(401, 403, 404)},
+            },
+        },
+    }
+    for info in entity.commands.values():
+        input_name = f"{entity.name}_{info.name}_Input"
+        schemas[input_name] = info.input_schema
+        if info.allocating:
+            path, params = f"/{entity.name}/commands/{info.name}", []
+        else:
+            path, params = f"/{entity.name}/{{id}}/commands/{info.name}", [_ID_PARAM]
+        paths[path] = {"post": _command_operation(info, _REF + input_name, params)}
+    return paths
+
+
+def build_openapi(index: ModelIndex, *, title: str | None = None) -> dict[str, Any]:
+    schemas: dict[str, Any] = dict(_COMMON_SCHEMAS)
+    paths: dict[str, Any] = {}
+    for entity in index.entities.values():
+        paths.update(_entity_paths(index, entity, schemas))
+    for info in index.global_commands.values():
+        input_name = f"command_{info.name}_Input"
+        schemas[input_name] = info.input_schema
+        paths[f"/commands/{info.name}"] = {"post": _command_operation(info, _REF + input_name, [])}
+    paths["/trace/{correlationId}"] = {
+        "get": {
+            "operationId": "get_trace",
+            "summary": "Causal tree of a workflow (HTML, or JSON by Accept)",
+            "tags": ["workflows"],
+            "parameters": [
+                {"name": "correlationId", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {"200": _json({"$ref": _REF + "Trace"}, "The causal tree"), **_problems(401, 403)},
+        },
+    }
+    modules = [m.get("name") for m in index.ir.get("modules") or [] if m.get("name")]
+    provenance = index.ir.get("provenance") or {}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title or (f"{modules[0]} API" if modules else "Manifest API"),
+            "version": str(provenance.get("irHash") or provenance.get("contentHash") or "1.0")[:12],
+            "description": "Generated from the model's IR. Live events: GET /events (Server-Sent Events, "
+            "filters correlationId and entity). Errors are RFC 9457 application/problem+json.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+        "security": [{"apiKey": []}, {"bearer": []}, {}],
+    }

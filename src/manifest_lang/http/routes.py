@@ -1,0 +1,251 @@
+"""Request handlers: parse and validate on the event loop, run the engine in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import orjson
+from anyio import CapacityLimiter
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+
+from .auth import Authenticator, Context
+from .body import CommandBody, read_json, split_command_body
+from .model_index import CommandInfo, EntityInfo
+from .outcomes import problem_for_result
+from .pages import docs_page, trace_page
+from .problems import ProblemError, json_default
+from .schema import python_value
+from .service import ModelService, RequestMeta
+from .sse import EventFilter
+from .tracing import build_trace, durable_events
+
+T = TypeVar("T")
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+_PAGE_KEYS = frozenset({"limit", "offset", "cursor"})
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(data, default=json_default), status_code=status, media_type="application/json"
+    )
+
+
+class Api:
+    """The handlers of one app; ``create_app`` wires them to routes."""
+
+    def __init__(
+        self,
+        service: ModelService,
+        auth: Authenticator,
+        *,
+        max_body_bytes: int,
+        limiter: CapacityLimiter,
+        openapi: dict[str, Any],
+    ) -> None:
+        self.service = service
+        self.index = service.index
+        self.auth = auth
+        self.max_body_bytes = max_body_bytes
+        self.limiter = limiter
+        self.openapi = openapi
+
+    async def _sync(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.limiter)
+
+    async def context(self, request: Request) -> Context:
+        result = self.auth(request)
+        if inspect.isawaitable(result):
+            result = await result
+        return dict(result)
+
+    # -- reads -----------------------------------------------------------------------------------
+    async def list_rows(self, request: Request) -> Response:
+        entity = self.index.entity(request.path_params["entity"])
+        context = await self.context(request)
+        limit, offset = _page(request)
+        where = self._filters(request, entity)
+        rows, more = await self._sync(self.service.list, context, entity, where, limit, offset)
+        next_cursor = _encode_cursor(offset + limit) if more else None
+        return json_response({"items": rows, "limit": limit, "offset": offset, "nextCursor": next_cursor})
+
+    def _filters(self, request: Request, entity: EntityInfo) -> dict[str, Any]:
+        where: dict[str, Any] = {}
+        for key, value in request.query_params.multi_items():
+            if key in _PAGE_KEYS:
+                continue
+            prop = entity.properties.get(key)
+            if prop is None:
+                raise ProblemError("INVALID_QUERY", f"{entity.name} has no property '{key}' to filter on")
+            try:
+                where[key] = python_value(value, prop.get("type"))
+            except ValueError as exc:
+                raise ProblemError("INVALID_QUERY", f"{key}: {exc}") from None
+        return where
+
+    async def get_row(self, request: Request) -> Response:
+        entity = self.index.entity(request.path_params["entity"])
+        context = await self.context(request)
+        row = await self._sync(self.service.get, context, entity, request.path_params["id"])
+        return json_response(row)
+
+    # -- commands --------------------------------------------------------------------------------
+    async def create(self, request: Request) -> Response:
+        entity = self.index.entity(request.path_params["entity"])
+        context = await self.context(request)
+        data = await read_json(request, self.max_body_bytes)
+        command = entity.create_command
+        if command is not None:
+            return await self._run(request, context, command, data, None, created=True)
+        if not isinstance(data, dict):
+            raise ProblemError("INVALID_INPUT", "The body must be a JSON object")
+        entity.validate_row(data)
+        row = await self._sync(self.service.create_plain, context, entity, data)
+        return json_response(row, 201)
+
+    async def entity_command(self, request: Request) -> Response:
+        entity = self.index.entity(request.path_params["entity"])
+        command = self.index.entity_command(entity, request.path_params["command"])
+        instance_id = request.path_params.get("id")
+        if instance_id is None and not command.allocating:
+            raise ProblemError(
+                "INSTANCE_NOT_FOUND",
+                f"{entity.name}.{command.name} runs on an instance: "
+                f"POST /{entity.name}/{{id}}/commands/{command.name}",
+            )
+        context = await self.context(request)
+        data = await read_json(request, self.max_body_bytes)
+        return await self._run(request, context, command, data, instance_id)
+
+    async def global_command(self, request: Request) -> Response:
+        command = self.index.global_command(request.path_params["command"])
+        context = await self.context(request)
+        data = await read_json(request, self.max_body_bytes)
+        return await self._run(request, context, command, data, None)
+
+    async def _run(
+        self,
+        request: Request,
+        context: Context,
+        command: CommandInfo,
+        data: Any,
+        instance_id: str | None,
+        *,
+        created: bool = False,
+    ) -> Response:
+        body: CommandBody = split_command_body(data, command.parameter_names)
+        command.validate(body.input)
+        headers = request.headers
+        meta = RequestMeta(
+            correlation_id=headers.get("x-correlation-id") or None,
+            causation_id=headers.get("x-causation-id") or None,
+            idempotency_key=headers.get("idempotency-key") or None,
+        )
+        result = await self._sync(
+            self.service.run, context, command, body.input, body.override_requests, meta, instance_id
+        )
+        if not result.get("success"):
+            raise problem_for_result(result)
+        return json_response(result, 201 if created else 200)
+
+    # -- events and traces -----------------------------------------------------------------------
+    async def events(self, request: Request) -> Response:
+        context = await self.context(request)
+        # Bound here rather than in a lifespan hook: a mounted sub-app never sees lifespan events.
+        self.service.hub.bind_loop(asyncio.get_running_loop())
+        tenant = (
+            self.service.require_tenant(context)
+            if self.index.declares_tenant
+            else self.service.tenant_of(context)
+        )
+        entity = request.query_params.get("entity")
+        if entity is not None:
+            entity = self.index.entity(entity).name
+        sub = self.service.hub.subscribe(
+            EventFilter(
+                tenant=tenant, correlation_id=request.query_params.get("correlationId"), entity=entity
+            )
+        )
+        return StreamingResponse(
+            self.service.hub.stream(sub),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def trace(self, request: Request) -> Response:
+        correlation_id = request.path_params["correlationId"]
+        context = await self.context(request)
+        trace = await self._sync(self._build_trace, context, correlation_id)
+        if _wants_json(request):
+            return json_response(trace.to_dict())
+        return HTMLResponse(trace_page(trace))
+
+    def _build_trace(self, context: Context, correlation_id: str) -> Any:
+        tenant = (
+            self.service.require_tenant(context)
+            if self.index.declares_tenant
+            else self.service.tenant_of(context)
+        )
+        records = self.service.recorder.records(correlation_id, tenant)
+        events = [
+            e for e in durable_events(self.service.store, correlation_id) if self._event_visible(context, e)
+        ]
+        return build_trace(correlation_id, records, events)
+
+    def _event_visible(self, context: Context, event: dict[str, Any]) -> bool:
+        """A durable event is shown only if the caller may see the instance it is about."""
+        subject = event.get("subject") or {}
+        entity = self.index.entities.get(subject.get("entity") or "")
+        if entity is None or self.index.scoping_property(entity) is None:
+            return not self.index.declares_tenant
+        try:
+            self.service.get(context, entity, str(subject.get("id")))
+        except ProblemError:
+            return False
+        return True
+
+    async def openapi_json(self, request: Request) -> Response:
+        return json_response(self.openapi)
+
+    async def docs(self, request: Request) -> Response:
+        return HTMLResponse(docs_page(self.openapi))
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept or request.query_params.get("format") == "json"
+
+
+def _page(request: Request) -> tuple[int, int]:
+    params = request.query_params
+    try:
+        limit = int(params.get("limit", DEFAULT_PAGE_SIZE))
+        offset = _decode_cursor(params["cursor"]) if "cursor" in params else int(params.get("offset", 0))
+    except ValueError:
+        raise ProblemError(
+            "INVALID_QUERY", "limit and offset must be integers; cursor must come from nextCursor"
+        ) from None
+    if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
+        raise ProblemError("INVALID_QUERY", f"limit must be 1..{MAX_PAGE_SIZE} and offset >= 0")
+    return limit, offset
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("bad cursor") from None
+    if not text.startswith("o:"):
+        raise ValueError("bad cursor")
+    return int(text[2:])

@@ -1,0 +1,210 @@
+"""The synchronous side of the API: one engine per request, tenant scoping, result recording.
+
+Everything here runs in a worker thread (the engine and the stores are synchronous by design);
+``routes`` awaits it through a bounded thread limiter so the event loop never blocks.
+Engines are cheap: each request gets one bound to its caller's context, sharing the app's
+``CompiledModel``, store and idempotency store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .model_index import CommandInfo, EntityInfo, ModelIndex
+from .problems import ProblemError
+from .sse import EventHub
+from .tracing import TraceRecorder
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    idempotency_key: str | None = None
+
+
+def tenant_value(context: Mapping[str, Any], context_path: str | None) -> Any:
+    """The caller's tenant: the declared ``tenant ... from context.x.y`` path, else ``tenantId``."""
+    if not context_path:
+        return context.get("tenantId")
+    node: Any = context
+    for index, part in enumerate(context_path.split(".")):
+        if index == 0 and part == "context":
+            continue
+        if index == 0 and part == "user":
+            node = context.get("user")
+            continue
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+class ModelService:
+    """Runs reads and commands of one model against one store for many callers."""
+
+    def __init__(
+        self,
+        model: Any,
+        index: ModelIndex,
+        store: Any,
+        *,
+        hub: EventHub,
+        recorder: TraceRecorder,
+        idempotency_store: Any = None,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.index = index
+        self.store = store
+        self.hub = hub
+        self.recorder = recorder
+        self.idempotency_store = idempotency_store
+        self.engine_options = dict(engine_options or {})
+        tenant = index.ir.get("tenant") or {}
+        self._tenant_path: str | None = tenant.get("contextPath")
+
+    # -- engines ---------------------------------------------------------------------------------
+    def engine(self, context: dict[str, Any], *, idempotent: bool = False) -> Any:
+        from ..runtime.engine import RuntimeEngine
+
+        options = dict(self.engine_options)
+        # The reference refuses every keyless command once an idempotency store is bound, so
+        # only requests that carry an Idempotency-Key get one.
+        if idempotent and self.idempotency_store is not None:
+            options["idempotency_store"] = self.idempotency_store
+        engine = RuntimeEngine(self.model, context, store_provider=self.store, **options)
+        tenant = self.tenant_of(context)
+        publish: Callable[[Any], None] = lambda event: self.hub.publish(_event_dict(event), tenant)  # noqa: E731
+        engine.on_event(publish)
+        return engine
+
+    def tenant_of(self, context: Mapping[str, Any]) -> Any:
+        return tenant_value(context, self._tenant_path)
+
+    def require_tenant(self, context: Mapping[str, Any]) -> Any:
+        """A declared tenant makes every route fail closed for callers without a tenant."""
+        tenant = self.tenant_of(context)
+        if self.index.declares_tenant and not (isinstance(tenant, str) and tenant):
+            raise ProblemError(
+                "MISSING_TENANT_CONTEXT", "This model is tenant-scoped and the caller has no tenant"
+            )
+        return tenant
+
+    def visible(self, entity: EntityInfo, row: Mapping[str, Any] | None, context: Mapping[str, Any]) -> bool:
+        if row is None:
+            return False
+        prop = self.index.scoping_property(entity)
+        return prop is None or row.get(prop) == self.tenant_of(context)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def get(self, context: dict[str, Any], entity: EntityInfo, instance_id: str) -> dict[str, Any]:
+        self.require_tenant(context)
+        row = self.engine(context).get_instance(entity.name, instance_id)
+        if row is None or not self.visible(entity, row, context):
+            # Another tenant's row is indistinguishable from a missing one.
+            raise ProblemError(
+                "INSTANCE_NOT_FOUND", f"{entity.name} '{instance_id}' not found", id=instance_id
+            )
+        return dict(row)
+
+    def list(
+        self, context: dict[str, Any], entity: EntityInfo, where: dict[str, Any], limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of rows (and whether more follow) visible to the caller."""
+        self.require_tenant(context)
+        prop = self.index.scoping_property(entity)
+        if prop is not None:
+            where = {**where, prop: self.tenant_of(context)}
+        if self._can_scan_directly(entity):
+            rows = self.store.scan(entity.name, where or None, limit=limit + 1, offset=offset)
+        else:
+            engine = self.engine(context)
+            found = (
+                engine.find_instances(entity.name, where) if where else engine.get_all_instances(entity.name)
+            )
+            rows = [r for r in found if self.visible(entity, r, context)][offset : offset + limit + 1]
+        return [dict(r) for r in rows[:limit]], len(rows) > limit
+
+    def _can_scan_directly(self, entity: EntityInfo) -> bool:
+        """Rows can be paged in the store unless reads go through policies or masking."""
+        if any(
+            p.get("maskStrategy") or "encrypted" in (p.get("modifiers") or [])
+            for p in entity.properties.values()
+        ):
+            return False
+        read_actions = {"read", "all"}
+        return not any(
+            p.get("entity") in (None, entity.name) and p.get("action", "all") in read_actions
+            for p in self.index.ir.get("policies") or []
+        )
+
+    # -- writes ----------------------------------------------------------------------------------
+    def run(
+        self,
+        context: dict[str, Any],
+        command: CommandInfo,
+        data: dict[str, Any],
+        overrides: list[dict[str, Any]],
+        meta: RequestMeta,
+        instance_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Run a command; return its result dict (the reference JSON shape), success or not."""
+        tenant = self.require_tenant(context) if command.entity else self.tenant_of(context)
+        engine = self.engine(context, idempotent=meta.idempotency_key is not None)
+        entity = self.index.entities.get(command.entity) if command.entity else None
+        if entity is not None and instance_id is not None:
+            self.get(context, entity, instance_id)  # 404 before anything runs for foreign rows
+        if entity is not None and instance_id is None:
+            data = self._stamp_tenant(entity, data, context)
+        result = engine.run_command(
+            command.name,
+            data,
+            entity_name=command.entity,
+            instance_id=instance_id,
+            override_requests=overrides or None,
+            correlation_id=meta.correlation_id,
+            causation_id=meta.causation_id,
+            idempotency_key=_scoped_key(meta.idempotency_key, tenant),
+        )
+        result_dict = _result_dict(result)
+        self.recorder.record_command(command, instance_id, meta, result_dict, tenant)
+        return result_dict
+
+    def _stamp_tenant(
+        self, entity: EntityInfo, data: dict[str, Any], context: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Conventional ``tenantId`` scoping: creates get the caller's tenant, whatever they sent."""
+        if self.index.declares_tenant or self.index.scoping_property(entity) is None:
+            return data  # a declared tenant is stamped by the runtime itself
+        return {**data, "tenantId": self.tenant_of(context)}
+
+    def create_plain(
+        self, context: dict[str, Any], entity: EntityInfo, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``POST /{entity}`` for an entity without a ``create`` command."""
+        self.require_tenant(context)
+        data = self._stamp_tenant(entity, data, context)
+        instance = self.engine(context).create_instance(entity.name, data)
+        if instance is None:
+            raise ProblemError(
+                "CONSTRAINT_BLOCKED", f"{entity.name} could not be created: a blocking constraint failed"
+            )
+        return dict(instance)
+
+
+def _scoped_key(key: str | None, tenant: Any) -> str | None:
+    # Keys are namespaced by tenant so one tenant can never replay another's stored result.
+    if key is None:
+        return None
+    return f"{tenant}:{key}" if tenant is not None else key
+
+
+def _result_dict(result: Any) -> dict[str, Any]:
+    to_dict = getattr(result, "to_dict", None)
+    return dict(to_dict()) if callable(to_dict) else dict(result)
+
+
+def _event_dict(event: Any) -> dict[str, Any]:
+    to_dict = getattr(event, "to_dict", None)
+    return dict(to_dict()) if callable(to_dict) else dict(event)
