@@ -72,14 +72,15 @@ def _open_store(store: Any) -> tuple[Any, bool]:
 
 
 def _default_idempotency_store(store: Any) -> Any:
-    """Results keyed by Idempotency-Key live in the same database as the rows when it can."""
-    try:
-        from ..runtime.idempotency import MemoryIdempotencyStore
-    except ImportError:
-        return None
-    factory = getattr(store, "idempotency_store", None)
-    if callable(factory):
-        return factory()
+    """Results keyed by Idempotency-Key live in the same database as the rows when it can,
+    so a retry after a restart still finds the first result."""
+    from ..runtime.idempotency import MemoryIdempotencyStore
+    from ..stores.sql_common import SqlStore
+
+    if isinstance(store, SqlStore):
+        from ..stores.sql_idempotency import SqlIdempotencyStore
+
+        return SqlIdempotencyStore(store)
     return MemoryIdempotencyStore()
 
 

@@ -1,0 +1,147 @@
+"""``manifest serve`` and ``manifest trace``.
+
+``serve`` checks the model before starting anything (a bad file is one line on stderr and exit
+status 1), then runs uvicorn. The app is built by a factory that reads its settings from the
+environment, so ``--workers N`` and ``--reload`` (which start fresh processes) build the same app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import CompileError, ManifestError
+
+DEFAULT_DB = "sqlite:///manifest.db"
+_ENV = {
+    "model": "MANIFEST_SERVE_MODEL",
+    "db": "MANIFEST_SERVE_DB",
+    "secret": "MANIFEST_SERVE_SECRET",
+    "api_keys": "MANIFEST_SERVE_API_KEYS_FILE",
+    "trust_headers": "MANIFEST_SERVE_TRUST_HEADERS",
+    "max_body": "MANIFEST_SERVE_MAX_BODY_BYTES",
+}
+
+
+def app_from_env() -> Any:
+    """uvicorn factory: the app described by the ``MANIFEST_SERVE_*`` environment variables."""
+    from .app import create_app
+    from .auth import KeyOrTokenAuth
+
+    env = os.environ
+    auth: Any = "headers" if env.get(_ENV["trust_headers"]) == "1" else None
+    if auth is None:
+        auth = KeyOrTokenAuth.from_env(
+            secret=env.get(_ENV["secret"]) or None, api_keys_file=env.get(_ENV["api_keys"])
+        )
+    return create_app(
+        Path(env[_ENV["model"]]),
+        store=env.get(_ENV["db"], DEFAULT_DB),
+        auth=auth,
+        max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),
+    )
+
+
+def _fail(message: str) -> None:
+    click.echo(f"manifest: {message}", err=True)
+    sys.exit(1)
+
+
+def _check_model(path: Path) -> None:
+    """Compile and index the model now, so a bad file never reaches uvicorn."""
+    from .loading import compiled_model
+    from .model_index import ModelIndex
+
+    try:
+        ModelIndex(compiled_model(path).ir)
+    except CompileError as exc:
+        _fail(exc.message)
+    except ManifestError as exc:
+        _fail(f"{path}: {exc.message}")
+
+
+@click.command("serve")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--db", default=DEFAULT_DB, show_default=True, help="Store URL (sqlite:///…, postgresql://…, memory://)."
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--reload", is_flag=True, help="Restart when files change (development).")
+@click.option("--secret", envvar="MANIFEST_SECRET", help="HMAC secret for bearer tokens.")
+@click.option("--api-keys", type=click.Path(dir_okay=False, exists=True), help="JSON/TOML file of API keys.")
+@click.option("--trust-headers", is_flag=True, help="Trust X-User-Id/X-User-Role/X-Tenant-Id (dev only).")
+@click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(min=1))
+def serve_command(
+    file: Path,
+    db: str,
+    host: str,
+    port: int,
+    workers: int,
+    reload: bool,
+    secret: str | None,
+    api_keys: str | None,
+    trust_headers: bool,
+    max_body_bytes: int,
+) -> None:
+    """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
+    import uvicorn
+
+    if not file.is_file():
+        _fail(f"{file}: no such file")
+    _check_model(file)
+    values = {
+        "model": str(file.resolve()),
+        "db": db,
+        "secret": secret or "",
+        "api_keys": str(Path(api_keys).resolve()) if api_keys else "",
+        "trust_headers": "1" if trust_headers else "",
+        "max_body": str(max_body_bytes),
+    }
+    for key, value in values.items():
+        os.environ[_ENV[key]] = value
+    try:
+        app_from_env()  # open the store once here so a bad --db is one line, not a traceback
+    except ManifestError as exc:
+        _fail(exc.message)
+    url = f"http://{host}:{port}"
+    mode = "trusted headers" if trust_headers else ("API keys/tokens" if secret or api_keys else "anonymous")
+    click.echo(f"manifest: serving {file} on {url} (store {db}, auth {mode}) · docs {url}/docs", err=True)
+    uvicorn.run(
+        "manifest_lang.http.cli:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@click.command("trace")
+@click.argument("correlation_id")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Store URL to read the outbox from.")
+@click.option("--json", "as_json", is_flag=True, help="Print the tree as JSON.")
+def trace_command(correlation_id: str, db: str, as_json: bool) -> None:
+    """Print the causal tree of the workflow CORRELATION_ID from a store's outbox."""
+    from ..stores.urls import open_store
+    from .tracing import build_trace, durable_events, render_text
+
+    try:
+        store = open_store(db)
+    except ManifestError as exc:
+        _fail(exc.message)
+    try:
+        trace = build_trace(correlation_id, [], durable_events(store, correlation_id))
+    except ManifestError as exc:
+        _fail(exc.message)
+    finally:
+        store.close()
+    click.echo(json.dumps(trace.to_dict(), indent=2, default=str) if as_json else render_text(trace))
