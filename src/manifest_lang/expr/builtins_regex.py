@@ -17,11 +17,9 @@ import re
 import warnings
 from functools import lru_cache
 
-_JS_SPACE_CHARS = (
-    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-_SPACE_SET = "".join(re.escape(c) for c in _JS_SPACE_CHARS)
+from manifest_lang.expr.values import JS_WHITESPACE
+
+_SPACE_SET = "".join(re.escape(c) for c in JS_WHITESPACE)
 _DOT = "[^\\n\\r\\u2028\\u2029]"
 _QUANTIFIER_RE = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 _NAMED_GROUP_RE = re.compile(r"<([A-Za-z_$][A-Za-z0-9_$]*)>")

@@ -13,12 +13,8 @@ from typing import Any
 from manifest_lang.errors import ExpressionTypeError
 from manifest_lang.expr.builtins_base import Builtin, BuiltinHost, arg
 from manifest_lang.expr.builtins_regex import compile_js_regex
-from manifest_lang.expr.values import UNDEFINED, to_js_string, to_number, utf16_length
+from manifest_lang.expr.values import JS_WHITESPACE, UNDEFINED, to_js_string, to_number, utf16_length
 
-_JS_WHITESPACE = (
-    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
 _TOKEN_SPLIT_RE = re.compile(r"[^a-z0-9]+")
 
 
@@ -48,7 +44,7 @@ def _to_integer(v: Any) -> int | float:
 
 def trim(host: BuiltinHost, args: list[Any]) -> Any:
     s = arg(args, 0)
-    return s.strip(_JS_WHITESPACE) if type(s) is str else s
+    return s.strip(JS_WHITESPACE) if type(s) is str else s
 
 
 def to_upper_case(host: BuiltinHost, args: list[Any]) -> Any:
