@@ -177,8 +177,8 @@ _PAGE_PARAMS = [
 def _filter_params(index: ModelIndex, entity: EntityInfo) -> list[dict[str, Any]]:
     params = []
     for name, prop in entity.properties.items():
-        schema = index.types.for_type(prop.get("type"))
-        if schema.get("type") not in {"string", "number", "integer", "boolean"}:
+        schema = index.types.query_scalar(prop.get("type"))
+        if schema is None:
             continue  # only scalar properties can be filtered from a query string
         params.append(
             {

@@ -82,8 +82,10 @@ class Api:
             if key in _PAGE_KEYS:
                 continue
             prop = entity.properties.get(key)
-            if prop is None:
-                raise ProblemError("INVALID_QUERY", f"{entity.name} has no property '{key}' to filter on")
+            if prop is None or self.index.types.query_scalar(prop.get("type")) is None:
+                raise ProblemError(
+                    "INVALID_QUERY", f"{entity.name} has no scalar property '{key}' to filter on"
+                )
             try:
                 where[key] = python_value(value, prop.get("type"))
             except ValueError as exc:

@@ -34,6 +34,14 @@ class TypeSchemas:
             return {"anyOf": [schema, {"type": "null"}]}
         return schema
 
+    def query_scalar(self, ir_type: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """Schema of a query-string filter on a property of ``ir_type``; None if not filterable."""
+        schema = self._base(ir_type or {})
+        kind = schema.get("type")
+        if kind == ["string", "number"]:
+            return {"type": "string"}
+        return schema if kind in ("string", "number", "integer", "boolean") else None
+
     def _base(self, ir_type: Mapping[str, Any]) -> dict[str, Any]:
         name = str(ir_type.get("name", "any"))
         if name == "string":
