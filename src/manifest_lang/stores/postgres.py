@@ -101,6 +101,9 @@ class PostgresStore(SqlStore):
             name=f"manifest-{schema}.{prefix}",
         )
         try:
+            # One direct connection first: a wrong DSN or a stopped server fails in
+            # ``connect_timeout`` with the driver's message, not after the pool's retries.
+            psycopg.connect(dsn, connect_timeout=connect_timeout).close()
             self._pool.open(wait=True, timeout=pool_timeout)
         except Exception as exc:  # PoolTimeout, or a bad DSN
             self._pool.close()
