@@ -25,7 +25,7 @@ from .eventlog import events_for_correlation
 
 def compile_model(model: Any) -> Any:
     """Source text, an IR dict or a ``CompiledModel`` -> a ``CompiledModel`` (compiled once)."""
-    from .model import CompiledModel
+    from .model import CompiledModel, compiled_model
 
     if isinstance(model, CompiledModel):
         return model
@@ -38,7 +38,7 @@ def compile_model(model: Any) -> Any:
             first = getattr(errors[0], "message", str(errors[0])) if errors else "no IR produced"
             raise CompileError(f"model does not compile: {first}", list(compiled.diagnostics))
         model = compiled.ir
-    return CompiledModel(model)
+    return compiled_model(model)
 
 
 def model_ir(model: Any) -> dict[str, Any]:
@@ -131,16 +131,13 @@ class RuntimeFactory:
         engine = RuntimeEngine(
             self.model,
             dict(context),
-            store_provider=self._store_for,
+            store_provider=self.store,
             command_hooks=self.command_hooks,
             **self._options,
         )
         if self._events is not None:
             engine.on_event(self._record_event)
         return engine
-
-    def _store_for(self, entity: str) -> Any:
-        return self.store
 
     # -- queries -------------------------------------------------------------------------------
 

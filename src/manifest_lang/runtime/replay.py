@@ -126,7 +126,7 @@ class _Replayer:
                 "now": self.clock,
                 "generate_id": self.ids,
                 "deterministic_mode": True,
-                "store_provider": lambda _entity: self.store,
+                "store_provider": self.store,
             }
             if self.idempotency is not None:
                 options["idempotency_store"] = self.idempotency
