@@ -1,0 +1,199 @@
+"""Load benchmark for ``manifest serve`` (a benchmark, not a test).
+
+Starts ``manifest serve`` on loopback in a subprocess (SQLite, then PostgreSQL), seeds
+inventory items, then runs a catering-like workload from 64 concurrent async clients for a
+bounded time: 60% reserve (a command that writes, with constraint outcomes and an event),
+25% read one item, 15% list a page. Prints requests/s, p50/p99 latency and the error count.
+
+    .venv/bin/python bench/http_load.py                      # 64 clients, 10 s per store
+    .venv/bin/python bench/http_load.py --duration 30 --workers 2 --stores sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = REPO / "tests" / "http" / "models" / "kitchen.manifest"
+PG_URL = os.environ.get("MANIFEST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+HEADERS = {"X-User-Id": "bench", "X-User-Role": "chef", "X-Tenant-Id": "bench-tenant"}
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def add(self, seconds: float, status: int | str) -> None:
+        self.latencies.append(seconds)
+        if not (isinstance(status, int) and 200 <= status < 300):
+            self.errors[str(status)] = self.errors.get(str(status), 0) + 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(db: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "manifest_lang",
+        "serve",
+        str(MODEL),
+        "--db",
+        db,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--trust-headers",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+async def _seed(client: httpx.AsyncClient, items: int) -> list[str]:
+    ids = []
+    for i in range(items):
+        body = {"name": f"item-{i}", "quantityOnHand": 1_000_000_000, "parLevel": 10}
+        response = await client.post("/InventoryItem", json=body, headers=HEADERS)
+        response.raise_for_status()
+        payload = response.json()
+        ids.append((payload.get("instance") or payload["result"])["id"])
+    return ids
+
+
+async def _one(client: httpx.AsyncClient, ids: list[str], rng: random.Random, n: int) -> int:
+    roll = rng.random()
+    item = rng.choice(ids)
+    if roll < 0.60:
+        body = {"quantity": 1, "eventId": f"event-{n % 50}"}
+        headers = {**HEADERS, "X-Correlation-Id": f"prep-{n % 500}"}
+        response = await client.post(f"/InventoryItem/{item}/commands/reserve", json=body, headers=headers)
+    elif roll < 0.85:
+        response = await client.get(f"/InventoryItem/{item}", headers=HEADERS)
+    else:
+        response = await client.get("/InventoryItem?limit=20", headers=HEADERS)
+    return response.status_code
+
+
+async def _client_loop(url: str, ids: list[str], deadline: float, stats: Stats, seed: int) -> None:
+    rng = random.Random(seed)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        n = 0
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            try:
+                status: int | str = await _one(client, ids, rng, n)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            stats.add(time.perf_counter() - start, status)
+            n += 1
+
+
+async def _run(url: str, clients: int, duration: float, items: int) -> tuple[Stats, float]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as seeder:
+        ids = await _seed(seeder, items)
+    stats = Stats()
+    started = time.monotonic()
+    deadline = started + duration
+    await asyncio.gather(*(_client_loop(url, ids, deadline, stats, i) for i in range(clients)))
+    return stats, time.monotonic() - started
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+
+def _pg_reset(schema: str, drop: bool) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if not drop:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+
+
+def bench_store(name: str, args: argparse.Namespace) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix="manifest-http-bench-"))
+    schema = f"httpbench_{os.getpid()}"
+    db = f"sqlite:///{tmp / 'bench.db'}" if name == "sqlite" else f"{PG_URL}?schema={schema}"
+    if name == "postgres":
+        _pg_reset(schema, drop=False)
+    proc, url = _start(db, args.workers)
+    try:
+        stats, elapsed = asyncio.run(_run(url, args.clients, args.duration, args.items))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if name == "postgres":
+            _pg_reset(schema, drop=True)
+    return {
+        "store": name,
+        "requests": len(stats.latencies),
+        "rps": len(stats.latencies) / elapsed,
+        "p50_ms": _pct(stats.latencies, 0.50),
+        "p99_ms": _pct(stats.latencies, 0.99),
+        "errors": sum(stats.errors.values()),
+        "error_kinds": stats.errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per store")
+    parser.add_argument("--items", type=int, default=200, help="inventory items seeded before the load")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--stores", default="sqlite,postgres")
+    args = parser.parse_args()
+    print(
+        f"manifest serve · {args.clients} clients · {args.duration:.0f}s · workers={args.workers} · "
+        "60% reserve / 25% get / 15% list"
+    )
+    print(f"{'store':<10}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    failed = False
+    for name in args.stores.split(","):
+        row = bench_store(name.strip(), args)
+        print(
+            f"{row['store']:<10}{row['requests']:>10}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}"
+            f"{row['p99_ms']:>10.1f}{row['errors']:>8}" + (f"  {row['error_kinds']}" if row["errors"] else "")
+        )
+        failed = failed or bool(row["errors"])
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
