@@ -35,11 +35,14 @@ def translate(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"SQLite error: {text}")
 
 
-def _json_path(field: str) -> tuple[str, list[Any]]:
-    """A JSON path as SQL: a literal for plain names (so expression indexes match), else bound."""
+def _json_path(field: str) -> tuple[str, list[Any]] | None:
+    """A JSON path as SQL: a literal for plain names (so expression indexes match), else bound.
+    None for a name SQLite's path syntax cannot quote (it contains ``"``)."""
     if _PLAIN_FIELD.match(field):
         return f"'$.{field}'", []
-    return "?", ['$."' + field.replace("\\", "\\\\").replace('"', '\\"') + '"']
+    if '"' in field:
+        return None
+    return "?", ['$."' + field + '"']
 
 
 class SQLiteStore(SqlStore):
@@ -160,10 +163,11 @@ class SQLiteStore(SqlStore):
         params: list[Any] = []
         residual: dict[str, Any] = {}
         for field, value, scalar in split_where(where):
-            if not scalar:
+            quoted = _json_path(field)
+            if not scalar or quoted is None:
                 residual[field] = value  # containers compare in Python (key order must not matter)
                 continue
-            path, path_params = _json_path(field)
+            path, path_params = quoted
             jtype = f"json_type(data, {path})"
             if value is None or isinstance(value, bool):
                 conds.append(f"{jtype} = ?")
