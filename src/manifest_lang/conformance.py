@@ -1,0 +1,277 @@
+"""Runner for a conformance directory (``fixtures/``, ``expected/``; see its README).
+
+Compilation checks go through ``manifest_lang.compiler.api.compile_source``; runtime checks run
+every case of ``expected/*.results.json`` on a fresh engine with deterministic ids and clock.
+Results are values (``CaseResult``), so the CLI, pytest and other tools share one runner.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ManifestError
+from .expr.values import to_json_value
+
+FIXED_NOW = 1000000000000
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    fixture: str
+    case: str
+    kind: str  # "compile" | "command" | "computed" | "create" | "persistence" | "constraint" | "fixed"
+    passed: bool
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fixture": self.fixture,
+            "case": self.case,
+            "kind": self.kind,
+            "passed": self.passed,
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class ConformanceReport:
+    results: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for r in self.results if r.passed)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.results if not r.passed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "failed": self.failed, "results": [r.to_dict() for r in self.results]}
+
+
+class CheckFailed(Exception):
+    pass
+
+
+# --- JSON comparison --------------------------------------------------------------------------
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Deep equality of JSON values: key order ignored, ``1 == 1.0``, but ``True != 1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def _expect(cond: bool, message: str) -> None:
+    if not cond:
+        raise CheckFailed(message)
+
+
+def _show(v: Any) -> str:
+    return json.dumps(to_json_value(v), sort_keys=True)[:300]
+
+
+# --- engines ----------------------------------------------------------------------------------
+
+
+def deterministic_engine(ir: Any, context: dict[str, Any] | None = None) -> Any:
+    from .runtime.engine import RuntimeEngine
+
+    counter = iter(range(1, 1 << 62))
+    return RuntimeEngine(
+        ir,
+        dict(context or {}),
+        now=lambda: FIXED_NOW,
+        generate_id=lambda: f"test-id-{next(counter)}",
+    )
+
+
+def _setup(engine: Any, setup: dict[str, Any] | None) -> None:
+    if not setup:
+        return
+    items = []
+    if "createInstance" in setup:
+        items.append(setup["createInstance"])
+    items.extend(setup.get("createInstances", []))
+    for item in items:
+        engine.create_instance(item["entity"], item.get("data", {}))
+
+
+# --- case kinds -------------------------------------------------------------------------------
+
+
+def _check_command(ir: Any, case: dict[str, Any]) -> None:
+    engine = deterministic_engine(ir, case.get("context"))
+    _setup(engine, case.get("setup"))
+    command = case["command"]
+    kwargs = {
+        "entity_name": command.get("entityName"),
+        "instance_id": command.get("instanceId"),
+        "override_requests": command.get("overrideRequests"),
+    }
+    for _ in range(int(command.get("warmupCount", case.get("warmupCount", 0)))):
+        engine.run_command(command["name"], command.get("input", {}), **kwargs)
+    result = engine.run_command(command["name"], command.get("input", {}), **kwargs).to_dict()
+    expected = case.get("expectedResult", {})
+    _check_result(result, expected)
+    _check_diagnostics(result, case)
+    if "expectedInstanceState" in case:
+        state = engine.get_instance(command.get("entityName"), command.get("instanceId"))
+        _expect(
+            json_equal(to_json_value(state), case["expectedInstanceState"]),
+            f"instance state {_show(state)} != {_show(case['expectedInstanceState'])}",
+        )
+
+
+def _check_result(result: dict[str, Any], expected: dict[str, Any]) -> None:
+    if "success" in expected:
+        _expect(
+            result["success"] == expected["success"],
+            f"success {result['success']} != {expected['success']} (error: {result.get('error')})",
+        )
+    for key in ("error", "deniedBy"):
+        if key in expected:
+            _expect(result.get(key) == expected[key], f"{key} {result.get(key)!r} != {expected[key]!r}")
+    if "result" in expected:
+        _expect(
+            json_equal(result.get("result"), expected["result"]),
+            f"result {_show(result.get('result'))} != {_show(expected['result'])}",
+        )
+    if "emittedEvents" in expected:
+        got, want = result["emittedEvents"], expected["emittedEvents"]
+        _expect(
+            len(got) == len(want),
+            f"{len(got)} events {[e['name'] for e in got]} != {len(want)} {[e['name'] for e in want]}",
+        )
+        for g, w in zip(got, want, strict=True):
+            for key in ("name", "channel", "timestamp"):
+                _expect(g.get(key) == w.get(key), f"event {key} {g.get(key)!r} != {w.get(key)!r}")
+            if "payload" in w:
+                _expect(
+                    json_equal(g.get("payload"), w["payload"]),
+                    f"event {w['name']} payload {_show(g.get('payload'))} != {_show(w['payload'])}",
+                )
+
+
+def _check_diagnostics(result: dict[str, Any], case: dict[str, Any]) -> None:
+    if "expectedGuardFailure" in case:
+        want, got = case["expectedGuardFailure"], result.get("guardFailure")
+        _expect(got is not None, "no guardFailure")
+        _expect(got["index"] == want["index"], f"guard index {got['index']} != {want['index']}")
+        _expect(
+            want.get("formatted", "") in got["formatted"] or want.get("expression", "") in got["formatted"],
+            f"guard formatted {got['formatted']!r} lacks {want}",
+        )
+    if "expectedPolicyDenial" in case:
+        want, got = case["expectedPolicyDenial"], result.get("policyDenial")
+        _expect(got is not None, "no policyDenial")
+        _expect(
+            got["policyName"] == want["policyName"], f"policy {got['policyName']} != {want['policyName']}"
+        )
+        _expect(want.get("expression", "") in got["formatted"], f"policy formatted {got['formatted']!r}")
+        _expect(isinstance(got.get("resolved"), list), "policyDenial.resolved is not a list")
+    if "expectedConcurrencyConflict" in case:
+        want, got = case["expectedConcurrencyConflict"], result.get("concurrencyConflict")
+        _expect(
+            got is not None and all(json_equal(got.get(k), v) for k, v in want.items()),
+            f"concurrencyConflict {got} != {want}",
+        )
+
+
+def _check_computed(ir: Any, case: dict[str, Any]) -> None:
+    engine = deterministic_engine(ir, case.get("context"))
+    _setup(engine, case.get("setup"))
+    spec = case["computedProperty"]
+    value = engine.evaluate_computed(spec["entity"], spec["instanceId"], spec["property"])
+    _expect(
+        json_equal(to_json_value(value), case["expectedValue"]),
+        f"computed {_show(value)} != {_show(case['expectedValue'])}",
+    )
+
+
+def _check_create(ir: Any, case: dict[str, Any]) -> None:
+    engine = deterministic_engine(ir, case.get("context"))
+    _setup(engine, case.get("setup"))
+    spec = case["createInstance"]
+    instance = engine.create_instance(spec["entity"], spec.get("data", {}))
+    _expect(
+        json_equal(to_json_value(instance), case.get("expectedInstance")),
+        f"created {_show(instance)} != {_show(case.get('expectedInstance'))}",
+    )
+
+
+def _check_persistence(ir: Any, case: dict[str, Any]) -> None:
+    spec = case["persistenceTest"]
+    first = deterministic_engine(ir, case.get("context"))
+    created = first.create_instance(spec["entity"], spec.get("createData", {}))
+    _expect(created is not None, "create returned None")
+    second = deterministic_engine(ir, case.get("context"))
+    second.restore(first.serialize())
+    got = second.get_instance(spec["entity"], created["id"])
+    _expect(
+        json_equal(to_json_value(got), spec["expectedAfterRestore"]),
+        f"restored {_show(got)} != {_show(spec['expectedAfterRestore'])}",
+    )
+
+
+def _check_constraints(ir: Any, case: dict[str, Any]) -> None:
+    engine = deterministic_engine(ir, case.get("context"))
+    _setup(engine, case.get("setup"))
+    outcomes = engine.check_constraints(case["entity"], case.get("data", {}))
+    want = case["expectedConstraintFailures"]
+    _expect(
+        len(outcomes) == len(want),
+        f"{len(outcomes)} failures {[o.constraint_name for o in outcomes]} != {len(want)}",
+    )
+    for got, w in zip(outcomes, want, strict=True):
+        _expect(got.constraint_name == w.get("constraintName"), f"constraint {got.constraint_name} != {w}")
+        _expect(
+            w.get("expression", "") in got.formatted,
+            f"formatted {got.formatted!r} lacks {w.get('expression')}",
+        )
+        _expect(isinstance(got.resolved, list), "resolved is not a list")
+
+
+_RUNTIME_KINDS: list[tuple[str, str, Callable[[Any, dict[str, Any]], None]]] = [
+    ("command", "command", _check_command),
+    ("computedProperty", "computed", _check_computed),
+    ("persistenceTest", "persistence", _check_persistence),
+    ("expectedConstraintFailures", "constraint", _check_constraints),
+    ("createInstance", "create", _check_create),
+]
+
+
+def case_kind(case: dict[str, Any]) -> tuple[str, Callable[[Any, dict[str, Any]], None]] | None:
+    if "policy" in case and "command" not in case:
+        return None
+    if "readModel" in case:
+        return None
+    for key, kind, check in _RUNTIME_KINDS:
+        if key in case:
+            return kind, check
+    return None
+
+
+def run_case(ir: Any, fixture: str, case: dict[str, Any]) -> CaseResult | None:
+    found = case_kind(case)
+    if found is None:
+        return None
+    kind, check = found
+    name = str(case.get("name", "?"))
+    try:
+        check(ir, case)
+    except CheckFailed as exc:
+        return CaseResult(fixture, name, kind, False, str(exc))
+    except (ManifestError, Exception) as exc:  # a crash is a failed case, reported with its type
+        return CaseResult(fixture, name, kind, False, f"{type(exc).__name__}: {exc}")
+    return CaseResult(fixture, name, kind, True)

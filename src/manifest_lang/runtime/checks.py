@@ -1,0 +1,158 @@
+"""Policies, constraints (with overrides) and the ``resolved`` reports of failed checks."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from ..expr.values import UNDEFINED, to_js_string, truthy
+from .model import Checked, ConstraintModel, PolicyModel
+from .results import ConstraintOutcome, EmittedEvent, OverrideRequest, PolicyDenial
+
+if TYPE_CHECKING:
+    from .execution import Execution
+
+
+def resolved(check: Checked, scope: dict[str, Any], ex: Execution) -> list[dict[str, Any]]:
+    """``[{expression, value}]`` for the leaves of a check, re-evaluated in ``scope``."""
+    out: list[dict[str, Any]] = []
+    for text, fn in check.leaves:
+        try:
+            value = fn(scope, ex)
+        except Exception as exc:  # a report must not fail; the budget error still propagates
+            if getattr(exc, "code", None) == "EVALUATION_BUDGET_EXCEEDED":
+                raise
+            value = UNDEFINED
+        out.append({"expression": text, "value": value})
+    return out
+
+
+def policy_denial(policy: PolicyModel, scope: dict[str, Any] | None, ex: Execution) -> PolicyDenial:
+    return PolicyDenial(
+        policy_name=policy.name,
+        expression=policy.check.ir,
+        formatted=policy.check.formatted,
+        context_keys=policy.context_keys,
+        message=policy.message,
+        resolved=resolved(policy.check, scope, ex) if scope is not None else None,
+    )
+
+
+def evaluate_constraint(c: ConstraintModel, scope: dict[str, Any], ex: Execution) -> ConstraintOutcome:
+    value = c.check.fn(scope, ex)
+    if c.severity == "ok":
+        passed = True
+    else:
+        passed = not truthy(value) if c.fail_when else truthy(value)
+    details = {k: fn(scope, ex) for k, fn in c.details} if c.details else None
+    report = resolved(c.check, scope, ex)
+    message = c.message
+    if not message and c.message_template:
+        message = _render_template(c.message_template, details or {}, report, scope)
+    return ConstraintOutcome(
+        code=c.code,
+        constraint_name=c.name,
+        severity=c.severity,
+        formatted=c.check.formatted,
+        passed=passed,
+        message=message,
+        details=details,
+        resolved=report,
+    )
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
+def _render_template(
+    template: str, details: dict[str, Any], report: list[dict[str, Any]], scope: dict[str, Any]
+) -> str:
+    by_text = {r["expression"]: r["value"] for r in report}
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1).strip()
+        for source in (details, by_text, scope):
+            if name in source:
+                value = source[name]
+                return name if value is UNDEFINED else to_js_string(value)
+        return m.group(0)
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+def is_blocking(o: ConstraintOutcome) -> bool:
+    return not o.passed and o.severity == "block" and not o.overridden
+
+
+class OverrideContext:
+    """What an override decision needs about the running command."""
+
+    __slots__ = ("command", "entity", "instance_id", "requests")
+
+    def __init__(
+        self, command: str, entity: str | None, instance_id: str | None, requests: list[OverrideRequest]
+    ) -> None:
+        self.command = command
+        self.entity = entity
+        self.instance_id = instance_id
+        self.requests = requests
+
+
+def try_override(
+    c: ConstraintModel,
+    outcome: ConstraintOutcome,
+    scope: dict[str, Any],
+    ex: Execution,
+    oc: OverrideContext,
+) -> EmittedEvent | None:
+    """Override a failed overrideable block constraint; returns the OverrideApplied event."""
+    if not c.overrideable:
+        return None
+    policy = ex.model.policies.get(c.override_policy) if c.override_policy else None
+    request = next((r for r in oc.requests if r.constraint_code == c.code), None)
+    if request is not None:
+        if not _authorized(policy, c, request, scope, ex):
+            return None
+        reason, by = request.reason, request.authorized_by
+        outcome.overridden_by = request.authorized_by
+    elif policy is not None and truthy(policy.check.fn(scope, ex)):
+        user = ex.engine.context.get("user")
+        by = user.get("id") if isinstance(user, dict) else UNDEFINED
+        reason = f"Auto-authorized by policy '{policy.name}'"
+        outcome.overridden_by = f"policy:{policy.name}"
+    else:
+        return None
+    outcome.overridden = True
+    now = ex.engine.now()
+    payload: dict[str, Any] = {
+        "constraintCode": c.code,
+        "reason": reason,
+        "authorizedBy": by,
+        "timestamp": request.timestamp if request is not None and request.timestamp is not None else now,
+        "commandName": oc.command,
+    }
+    if oc.entity is not None:
+        payload["entityName"] = oc.entity
+    if oc.instance_id is not None:
+        payload["instanceId"] = oc.instance_id
+    return EmittedEvent("OverrideApplied", "system", payload, now, provenance=ex.model.provenance)
+
+
+def _authorized(
+    policy: PolicyModel | None,
+    c: ConstraintModel,
+    request: OverrideRequest,
+    scope: dict[str, Any],
+    ex: Execution,
+) -> bool:
+    if policy is None:
+        user = ex.engine.context.get("user")
+        return isinstance(user, dict) and user.get("role") == "admin"
+    bound = dict(scope)
+    bound["_override"] = {
+        "constraintCode": request.constraint_code,
+        "constraintName": c.name,
+        "reason": request.reason,
+        "authorizedBy": request.authorized_by,
+    }
+    return truthy(policy.check.fn(bound, ex))

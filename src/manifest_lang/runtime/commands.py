@@ -1,0 +1,506 @@
+"""The command pipeline: params → draft → load → policies → constraints → guards → actions →
+flush (into the execution's buffer) → emits → reactions. Failures are returned, not raised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ManifestEffectBoundaryError
+from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
+from .checks import OverrideContext, evaluate_constraint, is_blocking, policy_denial, resolved, try_override
+from .instances import WriteRejected, apply_defaults, check_entity_constraints, check_unique, prepare_create
+from .model import NO_DEFAULT, CommandModel, EntityModel
+from .ratelimit import check_rate_limit
+from .results import (
+    CommandResult,
+    ConcurrencyConflict,
+    ConstraintOutcome,
+    EmittedEvent,
+    GuardFailure,
+    OverrideRequest,
+)
+
+if TYPE_CHECKING:
+    from .execution import Execution
+
+_ADAPTER_ACTIONS = frozenset({"persist", "publish", "effect"})
+
+
+@dataclass(slots=True)
+class CallOptions:
+    entity_name: str | None = None
+    instance_id: str | None = None
+    override_requests: list[OverrideRequest] | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+
+class _Fail(Exception):
+    """Internal: ends the pipeline with a failed result."""
+
+    def __init__(self, result: CommandResult) -> None:
+        self.result = result
+
+
+class CommandRun:
+    """State of one command execution (nested reaction commands get their own)."""
+
+    def __init__(self, ex: Execution, cmd: CommandModel, opts: CallOptions) -> None:
+        self.ex = ex
+        self.engine = ex.engine
+        self.cmd = cmd
+        self.opts = opts
+        self.entity: EntityModel | None = (
+            ex.model.entities.get(opts.entity_name) if opts.entity_name else None
+        )
+        self.instance_id = opts.instance_id
+        self.wc: dict[str, Any] | None = None  # working copy of the target (with _entity)
+        self.revision = 0
+        self.init_mode = False
+        self.version_bumped = False
+        self.dirty = False
+        self.shadowed: set[str] = set()
+        self.events: list[EmittedEvent] = []
+        self.emit_counter = 0
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def fail(self, error: str, **fields: Any) -> _Fail:
+        return _Fail(
+            CommandResult(
+                success=False,
+                error=error,
+                correlation_id=self.opts.correlation_id,
+                causation_id=self.opts.causation_id,
+                **fields,
+            )
+        )
+
+    def run(self, raw_input: dict[str, Any]) -> CommandResult:
+        try:
+            return self._run(raw_input)
+        except _Fail as f:
+            return f.result
+
+    def _run(self, raw_input: dict[str, Any]) -> CommandResult:
+        cmd = self.cmd
+        inp = self._params(raw_input)
+        eval_input = inp
+        draft: dict[str, Any] | None = None
+        if self.entity is not None and not self.instance_id and (cmd.initialization or cmd.name == "create"):
+            draft = self._draft(inp)
+            eval_input = dict(inp)
+            eval_input["id"] = draft["id"]
+        self._load(draft)
+        scope = self._scope(eval_input)
+        self._rate_limit()
+        self._policies(scope)
+        outcomes, override_events = self._command_constraints(scope)
+        self._guards(scope, outcomes)
+        if draft is not None:
+            self.instance_id = draft["id"]
+            self.init_mode = True
+        self.events = list(override_events)
+        self.emit_counter = len(override_events)
+        result = self._actions(scope, inp)
+        instance = None
+        if self.init_mode:
+            instance = self._flush_create()
+            result = instance
+        else:
+            self._flush_update(scope)
+        self._emit_declared(scope, inp, result)
+        if self.ex.model.reactions:
+            from .reactions import run_reactions
+
+            run_reactions(self, len(self.events))
+        return CommandResult(
+            success=True,
+            result=result,
+            instance=instance,
+            constraint_outcomes=outcomes or None,
+            correlation_id=self.opts.correlation_id,
+            causation_id=self.opts.causation_id,
+            emitted_events=self.events,
+        )
+
+    # --- parameters and draft -----------------------------------------------------------------
+
+    def _params(self, raw: dict[str, Any]) -> dict[str, Any]:
+        inp = dict(raw)
+        context = self.engine.context
+        for p in self.cmd.params:
+            if p.trusted_path is not None:
+                inp.pop(p.name, None)
+                value = _context_path(context, p.trusted_path)
+                if value is not None and value is not UNDEFINED:
+                    inp[p.name] = value
+                    continue
+                code = "MISSING_TRUSTED_CONTEXT"
+            else:
+                if inp.get(p.name, UNDEFINED) is not UNDEFINED:
+                    continue
+                code = "MISSING_REQUIRED_PARAMETER"
+            if p.default is not NO_DEFAULT:
+                inp[p.name] = p.default
+            elif p.required:
+                failure: dict[str, Any] = {"parameter": p.name}
+                if p.type_name:
+                    failure["expectedType"] = p.type_name
+                if p.trusted_path is not None:
+                    failure["code"] = code
+                raise self.fail(
+                    f"{code}: command '{self.cmd.name}' requires parameter '{p.name}'",
+                    parameter_failure=failure,
+                )
+        return inp
+
+    def _draft(self, inp: dict[str, Any]) -> dict[str, Any]:
+        em = self.entity
+        assert em is not None
+        given = inp.get("id")
+        draft_id = given if type(given) is str and given else self.engine.generate_id()
+        data = {k: v for k, v in inp.items() if k in em.properties}
+        data["id"] = draft_id
+        draft = apply_defaults(self.ex, em, data)
+        draft["id"] = draft_id
+        return draft
+
+    def _load(self, draft: dict[str, Any] | None) -> None:
+        em = self.entity
+        if em is None:
+            return
+        if draft is not None:
+            self.wc = dict(draft)
+            self.wc["_entity"] = em.name
+            return
+        if not self.instance_id:
+            return
+        row, self.revision = self.ex.load_visible(em.name, self.instance_id)
+        if row is None:
+            raise self.fail(f"Instance '{self.instance_id}' of entity '{em.name}' not found")
+        self.wc = dict(row)
+        self.wc["_entity"] = em.name
+
+    def _scope(self, eval_input: dict[str, Any]) -> dict[str, Any]:
+        context = self.engine.context
+        wc = self.wc
+        scope: dict[str, Any] = dict(wc) if wc is not None else {}
+        if wc is None and self.entity is not None:
+            scope["_entity"] = self.entity.name
+        scope.update(eval_input)
+        scope["self"] = wc
+        scope["this"] = wc
+        scope["user"] = context.get("user", None)
+        scope["context"] = context
+        self.eval_input = eval_input
+        return scope
+
+    # --- checks -------------------------------------------------------------------------------
+
+    def _rate_limit(self) -> None:
+        limit = self.cmd.rate_limit
+        if limit is None:
+            return
+        denial = check_rate_limit(self.ex, limit, f"command:{self.cmd.entity or ''}.{self.cmd.name}:")
+        if denial is not None:
+            raise self.fail(f"Rate limit exceeded for scope {denial['scopeKey']}", rate_limit_denial=denial)
+
+    def _policies(self, scope: dict[str, Any]) -> None:
+        for policy in self.cmd.policies:
+            if policy.rate_limit is not None:
+                denial = check_rate_limit(self.ex, policy.rate_limit, f"policy:{policy.name}:")
+                if denial is not None:
+                    raise self.fail(
+                        policy.message or f"Rate limit exceeded for policy '{policy.name}'",
+                        denied_by=policy.name,
+                        policy_denial=policy_denial(policy, None, self.ex),
+                    )
+            if not truthy(policy.check.fn(scope, self.ex)):
+                raise self.fail(
+                    policy.message or f"Denied by policy '{policy.name}'",
+                    denied_by=policy.name,
+                    policy_denial=policy_denial(policy, scope, self.ex),
+                )
+
+    def _override_context(self) -> OverrideContext:
+        return OverrideContext(
+            self.cmd.name, self.opts.entity_name, self.instance_id, self.opts.override_requests or []
+        )
+
+    def _command_constraints(
+        self, scope: dict[str, Any]
+    ) -> tuple[list[ConstraintOutcome], list[EmittedEvent]]:
+        outcomes: list[ConstraintOutcome] = []
+        events: list[EmittedEvent] = []
+        if not self.cmd.constraints:
+            return outcomes, events
+        oc = self._override_context()
+        for c in self.cmd.constraints:
+            outcome = evaluate_constraint(c, scope, self.ex)
+            outcomes.append(outcome)
+            if outcome.passed or outcome.severity != "block":
+                continue
+            event = try_override(c, outcome, scope, self.ex, oc)
+            if event is not None:
+                events.append(event)
+                continue
+            raise self.fail(
+                c.message or f"Command blocked by constraint '{c.name}'",
+                constraint_outcomes=outcomes,
+                override_requests=self.opts.override_requests or None,
+                emitted_events=events,
+            )
+        return outcomes, events
+
+    def _guards(self, scope: dict[str, Any], outcomes: list[ConstraintOutcome]) -> None:
+        ex = self.ex
+        for i, guard in enumerate(self.cmd.guards):
+            if not truthy(guard.fn(scope, ex)):
+                failure = GuardFailure(i + 1, guard.ir, guard.formatted, resolved(guard, scope, ex))
+                raise self.fail(
+                    f"Guard condition failed for command '{self.cmd.name}'",
+                    guard_failure=failure,
+                    constraint_outcomes=outcomes or None,
+                )
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def _actions(self, scope: dict[str, Any], inp: dict[str, Any]) -> Any:
+        result: Any = UNDEFINED
+        ex = self.ex
+        deterministic = self.engine.is_deterministic()
+        for action in self.cmd.actions:
+            kind = action.kind
+            if deterministic and kind in _ADAPTER_ACTIONS:
+                raise ManifestEffectBoundaryError(kind)
+            value = action.fn(scope, ex)
+            if kind == "mutate":
+                if self.wc is not None and action.target is not None:
+                    self._mutate(scope, inp, action.target, value)
+            elif kind == "compute":
+                if action.target is not None:
+                    scope[action.target] = value
+                    self.shadowed.add(action.target)
+            elif kind == "emit":
+                self._emit_action(action.target, value)
+            elif kind == "publish":
+                if not self.engine.store_for(self.cmd.entity or "").records_outbox:
+                    raise self.fail(
+                        f"MISSING_OUTBOX_STORE: publish action in command '{self.cmd.name}' requires "
+                        "RuntimeOptions.outboxStore, but none is configured"
+                    )
+                self._emit_action(action.target, value)
+            elif kind == "effect":
+                value = self._effect(action.target, value)
+            result = value
+        return result
+
+    def _effect(self, name: str | None, value: Any) -> Any:
+        handler = self.engine.effect_handler
+        if handler is None:
+            raise self.fail(
+                f"MISSING_EFFECT_HANDLER: effect action in command '{self.cmd.name}' requires "
+                "RuntimeOptions.effectHandler, but none is configured"
+            )
+        info: dict[str, Any] = {"value": value, "commandName": self.cmd.name, "context": self.engine.context}
+        if name is not None:
+            info["name"] = name
+        if self.opts.entity_name:
+            info["entityName"] = self.opts.entity_name
+        if self.instance_id:
+            info["instanceId"] = self.instance_id
+        return handler(info)
+
+    def _mutate(self, scope: dict[str, Any], inp: dict[str, Any], target: str, value: Any) -> None:
+        wc = self.wc
+        em = self.entity
+        assert wc is not None and em is not None
+        changed = [target]
+        if (
+            target in em.readonly
+            and not self.init_mode
+            and not strict_equals(wc.get(target, UNDEFINED), value)
+        ):
+            self._reject(
+                WriteRejected(
+                    "E_READONLY",
+                    f"Property '{target}' is readonly and cannot be modified after creation",
+                    target,
+                )
+            )
+        if target in em.unique:
+            probe = dict(wc)
+            probe[target] = value
+            try:
+                check_unique(self.ex, em, probe, (target,))
+            except WriteRejected as rejected:
+                self._reject(rejected)
+        vp = em.version_property
+        if vp is not None:
+            if target == vp:
+                existing = wc.get(vp, UNDEFINED)
+                if (
+                    existing is not UNDEFINED
+                    and value is not UNDEFINED
+                    and not strict_equals(existing, value)
+                ):
+                    self._conflict(existing, value)
+            elif not self.version_bumped and not self.init_mode:
+                current = wc.get(vp, UNDEFINED)
+                wc[vp] = (current if truthy(current) else 0) + 1
+                self.version_bumped = True
+                changed.append(vp)
+        if not self.init_mode:
+            if em.version_at_property:
+                wc[em.version_at_property] = self.engine.now()
+                changed.append(em.version_at_property)
+            if em.timestamps:
+                wc["updatedAt"] = self.engine.now()
+                changed.append("updatedAt")
+            rules = em.transitions.get(target)
+            if rules is not None:
+                self._check_transition(target, rules, wc.get(target, UNDEFINED), value)
+        wc[target] = value
+        self.dirty = True
+        for k in changed:
+            if k not in inp:
+                scope[k] = wc[k]
+        if self.shadowed:
+            for k in self.shadowed:
+                if k in inp:
+                    scope[k] = inp[k]
+                elif k in wc:
+                    scope[k] = wc[k]
+            self.shadowed.clear()
+
+    def _reject(self, rejected: WriteRejected) -> None:
+        raise self.fail(str(rejected), constraint_outcomes=[rejected.outcome()])
+
+    def _check_transition(self, prop: str, rules: dict[str, list[str]], current: Any, new: Any) -> None:
+        if current is UNDEFINED:
+            return
+        cur = to_js_string(current)
+        allowed = rules.get(cur)
+        if allowed is None or to_js_string(new) in allowed:
+            return
+        listed = ", ".join(f"'{a}'" for a in allowed)
+        raise self.fail(
+            f"Invalid state transition for '{prop}': '{cur}' -> '{to_js_string(new)}' is not allowed. "
+            f"Allowed from '{cur}': [{listed}]"
+        )
+
+    def _conflict(self, actual: Any, expected: Any) -> None:
+        em = self.entity
+        assert em is not None
+        entity_id = str(self.instance_id)
+        conflict = ConcurrencyConflict(em.name, entity_id, expected, actual, "VERSION_MISMATCH")
+        now = self.engine.now()
+        payload = dict(conflict.to_dict())
+        payload["timestamp"] = now
+        self.ex.log_only.append(
+            EmittedEvent("ConcurrencyConflict", "system", payload, now, provenance=self.ex.model.provenance)
+        )
+        raise self.fail(
+            f"Concurrency conflict on {em.name}#{entity_id}: expected version "
+            f"{to_js_string(expected)}, actual {to_js_string(actual)}",
+            concurrency_conflict=conflict,
+        )
+
+    # --- flush --------------------------------------------------------------------------------
+
+    def _final_row(self) -> dict[str, Any]:
+        assert self.wc is not None
+        row = dict(self.wc)
+        row.pop("_entity", None)
+        return row
+
+    def _flush_create(self) -> dict[str, Any]:
+        em = self.entity
+        assert em is not None
+        try:
+            doc, _ = prepare_create(self.ex, em, self._final_row())
+        except WriteRejected as rejected:
+            raise self.fail(str(rejected), constraint_outcomes=rejected.outcomes) from None
+        self.ex.write(em.name, doc["id"], doc, self.ex.load(em.name, doc["id"])[1])
+        self.ex.just_created.add((em.name, doc["id"]))
+        return doc
+
+    def _flush_update(self, scope: dict[str, Any]) -> None:
+        if not self.dirty or self.entity is None or self.instance_id is None:
+            return
+        em = self.entity
+        row = self._final_row()
+        if em.constraints:
+            outcomes = check_entity_constraints(self.ex, em, row)
+            blocking = next((o for o in outcomes if is_blocking(o)), None)
+            if blocking is not None:
+                raise self.fail(
+                    blocking.message or f"Command blocked by constraint '{blocking.constraint_name}'",
+                    constraint_outcomes=outcomes,
+                )
+        self.ex.write(em.name, self.instance_id, row, self.revision)
+
+    # --- events -------------------------------------------------------------------------------
+
+    def _subject(self) -> dict[str, Any]:
+        subject: dict[str, Any] = {"command": self.cmd.name}
+        if self.opts.entity_name:
+            subject["entity"] = self.opts.entity_name
+        if self.instance_id:
+            subject["id"] = self.instance_id
+        return subject
+
+    def _event(self, name: str, payload: dict[str, Any], subject: dict[str, Any]) -> EmittedEvent:
+        event = EmittedEvent(
+            name=name,
+            channel=self.ex.model.events.get(name) or name,
+            payload=payload,
+            timestamp=self.engine.now(),
+            subject=subject,
+            correlation_id=self.opts.correlation_id,
+            causation_id=self.opts.causation_id,
+            emit_index=self.emit_counter,
+            provenance=self.ex.model.provenance,
+        )
+        self.emit_counter += 1
+        self.events.append(event)
+        return event
+
+    def _emit_action(self, target: str | None, value: Any) -> None:
+        if value is None or value is UNDEFINED:
+            payload: dict[str, Any] = {}
+        elif type(value) is dict:
+            payload = value
+        else:
+            payload = {"result": value}
+        self._event(target or "action_event", payload, self._subject())
+
+    def _emit_declared(self, scope: dict[str, Any], inp: dict[str, Any], result: Any) -> None:
+        if not self.cmd.emits:
+            return
+        subject = self._subject()
+        for name in self.cmd.emits:
+            payload = dict(inp)
+            payload["result"] = result
+            fields = self.cmd.emit_payloads.get(name)
+            if fields:
+                for field_name, fn in fields:
+                    payload[field_name] = fn(scope, self.ex)
+            ev_subject = subject
+            if "id" not in subject:
+                pid = payload.get("id")
+                if type(pid) is str and pid:
+                    ev_subject = dict(subject, id=pid)
+            self._event(name, payload, ev_subject)
+
+
+def _context_path(context: dict[str, Any], path: list[str]) -> Any:
+    value: Any = context
+    parts = path[1:] if path and path[0] == "context" else path
+    for part in parts:
+        if type(value) is not dict:
+            return UNDEFINED
+        value = value.get(part, UNDEFINED)
+    return value

@@ -1,0 +1,327 @@
+"""``RuntimeEngine``: runs commands of a compiled model against a store.
+
+An engine is cheap (one per request, tenant or user is fine): the heavy work is in the shared
+``CompiledModel``. Each top-level call gets an ``Execution`` (budget + write buffer); a command's
+writes, outbox entries, idempotency record and audit record are committed as ONE unit of work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ..errors import (
+    EvaluationBudgetExceededError,
+    InvalidInputError,
+    UnknownEntityError,
+)
+from ..expr.budget import Budget, EvaluationLimits
+from ..expr.values import UNDEFINED
+from ..stores.base import Store, UnitOfWork
+from ..stores.memory import MemoryStore
+from .commands import CallOptions, CommandRun
+from .computed import evaluate_computed
+from .direct import create_row, delete_row, update_row
+from .events import EventLog
+from .execution import Execution
+from .instances import check_entity_constraints, present
+from .model import CompiledModel, EntityModel, compiled_model
+from .ratelimit import MemoryRateLimitStore
+from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent, OverrideRequest
+from .toplevel import TopLevel
+
+log = logging.getLogger("manifest_lang.runtime")
+
+Listener = Callable[[EmittedEvent], Any]
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _random_id() -> str:
+    return str(uuid.uuid4())
+
+
+class RuntimeEngine:
+    """Executes commands and reads/writes instances of one model for one context."""
+
+    def __init__(
+        self,
+        ir: dict[str, Any] | CompiledModel,
+        context: dict[str, Any] | None = None,
+        *,
+        now: Callable[[], float] | None = None,
+        generate_id: Callable[[], str] | None = None,
+        evaluation_limits: EvaluationLimits | Mapping[str, int] | None = None,
+        idempotency_store: Any = None,
+        deterministic_mode: bool | None = None,
+        store_provider: Store | Callable[[str], Store | None] | None = None,
+        conflict_retries: int = 3,
+        command_hooks: Sequence[Any] = (),
+        effect_handler: Callable[[dict[str, Any]], Any] | None = None,
+        flags: Mapping[str, Any] | None = None,
+        flag_provider: Callable[[str], Any] | None = None,
+        require_tenant_context: bool = False,
+        rate_limit_store: MemoryRateLimitStore | None = None,
+        job_queue: Any = None,
+    ) -> None:
+        self.model = compiled_model(ir)
+        if context is not None and not isinstance(context, dict):
+            raise InvalidInputError(f"context must be a dict, not {type(context).__name__}")
+        self.context: dict[str, Any] = context if context is not None else {}
+        self.now: Callable[[], float] = now or _wall_clock_ms
+        self.generate_id: Callable[[], str] = generate_id or _random_id
+        self.limits = EvaluationLimits.coerce(evaluation_limits)
+        self.idempotency_store = idempotency_store
+        self.deterministic_mode = deterministic_mode
+        self.conflict_retries = max(0, int(conflict_retries))
+        self.command_hooks = tuple(command_hooks)
+        self.effect_handler = effect_handler
+        self.flags = dict(flags or {})
+        self.roles = self.model.roles  # BuiltinHost: role -> effective permissions
+        self.flag_provider = flag_provider
+        self.require_tenant_context = require_tenant_context
+        self.rate_limits = rate_limit_store if rate_limit_store is not None else MemoryRateLimitStore()
+        self.job_queue = job_queue
+        self.events = EventLog()
+        self._setup_stores(store_provider)
+        self._top = TopLevel(self)
+
+    def _setup_stores(self, provider: Any) -> None:
+        if provider is None:
+            provider = MemoryStore()
+        if hasattr(provider, "load") and hasattr(provider, "commit"):
+            store: Store = provider
+            self.store = store
+            self.store_for: Callable[[str], Store] = lambda entity: store
+            self._stores: dict[str, Store] = {}
+            return
+        if not callable(provider):
+            raise InvalidInputError("store_provider must be a Store or a callable entity -> Store")
+        default = MemoryStore()
+        self.store = default
+        stores = {name: (provider(name) or default) for name in self.model.entities}
+        self._stores = stores
+        self.store_for = lambda entity: stores.get(entity, default)
+
+    # --- context and options ------------------------------------------------------------------
+
+    def get_context(self) -> dict[str, Any]:
+        return self.context
+
+    def set_context(self, patch: Mapping[str, Any]) -> None:
+        """Merge ``patch`` into the context (the reference's ``setContext``)."""
+        self.context.update(patch)
+
+    def replace_context(self, context: dict[str, Any]) -> None:
+        self.context = context
+
+    def is_deterministic(self) -> bool:
+        if self.deterministic_mode is not None:
+            return bool(self.deterministic_mode)
+        return bool(self.context.get("deterministic", False))
+
+    def flag(self, name: str) -> Any:
+        if self.flag_provider is not None:
+            return self.flag_provider(name)
+        return self.flags.get(name, False)
+
+    def tenant_value(self) -> str | None:
+        """The tenant of the context, through the IR's ``tenant ... from <path>`` (strings only)."""
+        tenant = self.model.tenant
+        if tenant is None:
+            return None
+        path = str(tenant.get("contextPath") or "context.tenantId").split(".")
+        head, rest = path[0], path[1:]
+        if head == "context":
+            value: Any = self.context
+        elif head == "user":
+            value = self.context.get("user")
+        else:
+            value = self.context.get(head)
+        for part in rest:
+            value = value.get(part) if isinstance(value, dict) else None
+        return value if isinstance(value, str) else None
+
+    def new_execution(self, *, budget: bool = True) -> Execution:
+        return Execution(self, Budget(self.limits) if budget else None)
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def run_command(
+        self,
+        name: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        entity_name: str | None = None,
+        instance_id: str | None = None,
+        override_requests: Iterable[OverrideRequest | Mapping[str, Any]] | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """Run a command; refusals and failures come back as ``success=False`` results."""
+        try:
+            requests = [OverrideRequest.coerce(r) for r in override_requests] if override_requests else None
+        except TypeError as exc:
+            return CommandResult(success=False, error=str(exc))
+        opts = CallOptions(entity_name, instance_id, requests, correlation_id, causation_id)
+        if not self.command_hooks:
+            return self._top.run(name, input, opts, idempotency_key)
+        options = {
+            "entity_name": entity_name,
+            "instance_id": instance_id,
+            "correlation_id": correlation_id,
+            "causation_id": causation_id,
+            "idempotency_key": idempotency_key,
+        }
+        tokens = [h.before_command(self, name, input, options) for h in self.command_hooks]
+        result = self._top.run(name, input, opts, idempotency_key)
+        for hook, token in zip(self.command_hooks, tokens, strict=True):
+            hook.after_command(token, result)
+        return result
+
+    def execute_in(self, ex: Execution, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
+        """Run a command inside an existing execution (top level, reactions, saga steps)."""
+        cmd = self.model.command(name, opts.entity_name)
+        if cmd is None:
+            return CommandResult(success=False, error=f"Command '{name}' not found")
+        try:
+            return CommandRun(ex, cmd, opts).run(input)
+        except EvaluationBudgetExceededError as exc:
+            return CommandResult(success=False, error=exc.message)
+
+    # --- instances ----------------------------------------------------------------------------
+
+    def _entity(self, name: str) -> EntityModel:
+        em = self.model.entities.get(name) if isinstance(name, str) else None
+        if em is None:
+            raise UnknownEntityError(f"Unknown entity '{name}'", entity=name)
+        return em
+
+    def _commit(self, ex: Execution) -> None:
+        writes = ex.row_writes()
+        if not writes:
+            return
+        by_store: dict[int, tuple[Store, UnitOfWork]] = {}
+        for w in writes:
+            store = self.store_for(w.entity)
+            by_store.setdefault(id(store), (store, UnitOfWork()))[1].writes.append(w)
+        for store, uow in by_store.values():
+            store.commit(uow)
+
+    def create_instance(self, entity: str, data: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """Create an instance (defaults, required, unique, constraints); None if a rule blocks it."""
+        em = self._entity(entity)
+        ex = self.new_execution()
+        doc = create_row(ex, em, _json_object(data, "instance data"))
+        if doc is None:
+            return None
+        self._commit(ex)
+        return dict(doc)
+
+    def update_instance(self, entity: str, id: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
+        em = self._entity(entity)
+        ex = self.new_execution()
+        row = update_row(ex, em, str(id), _json_object(data, "update data"))
+        if row is None:
+            return None
+        self._commit(ex)
+        self.events.publish(ex.log_only)
+        return dict(row)
+
+    def delete_instance(self, entity: str, id: str) -> bool:
+        em = self._entity(entity)
+        ex = self.new_execution()
+        if not delete_row(ex, em, str(id)):
+            return False
+        self._commit(ex)
+        return True
+
+    def get_instance(self, entity: str, id: str) -> dict[str, Any] | None:
+        """The instance as a reader sees it (tenant filter, read policies, masking)."""
+        em = self._entity(entity)
+        ex = self.new_execution()
+        row, _ = ex.load_visible(em.name, str(id))
+        return present(ex, em, row) if row is not None else None
+
+    def get_all_instances(self, entity: str) -> list[dict[str, Any]]:
+        em = self._entity(entity)
+        ex = self.new_execution()
+        return [p for p in (present(ex, em, r) for r in ex.scan(em.name)) if p is not None]
+
+    def find_instances(self, entity: str, where: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Instances whose fields equal every value of ``where`` (pushed down to the store)."""
+        em = self._entity(entity)
+        ex = self.new_execution()
+        rows = self.store_for(em.name).scan(em.name, dict(where))
+        return [p for p in (present(ex, em, r) for r in rows if ex.tenant_allows(r)) if p is not None]
+
+    def check_constraints(self, entity: str, data: Mapping[str, Any]) -> list[ConstraintOutcome]:
+        """The failing outcomes (warn included) of the entity's constraints on raw ``data``."""
+        em = self._entity(entity)
+        ex = self.new_execution()
+        return [o for o in check_entity_constraints(ex, em, _json_object(data, "data")) if not o.passed]
+
+    def evaluate_computed(self, entity: str, id: str, prop: str) -> Any:
+        em = self.model.entities.get(entity)
+        if em is None:
+            return UNDEFINED
+        return evaluate_computed(self.new_execution(), em, str(id), prop)
+
+    def evaluate_expression(self, expr: dict[str, Any], context: Mapping[str, Any]) -> Any:
+        """Evaluate an IR expression in ``context`` (no budget, as the reference)."""
+        fn = self.model.compile(expr)
+        return fn(dict(context), self.new_execution(budget=False))
+
+    # --- events -------------------------------------------------------------------------------
+
+    def get_event_log(self) -> list[EmittedEvent]:
+        return self.events.all()
+
+    def clear_event_log(self) -> None:
+        self.events.clear()
+
+    def on_event(self, listener: Listener) -> Callable[[], None]:
+        return self.events.subscribe(listener)
+
+    def events_for_correlation(self, correlation_id: str) -> list[EmittedEvent]:
+        return self.events.for_correlation(correlation_id)
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def serialize(self) -> dict[str, Any]:
+        return {"stores": {name: self.store_for(name).scan(name) for name in self.model.entities}}
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        stores = snapshot.get("stores") if isinstance(snapshot, Mapping) else None
+        if not isinstance(stores, Mapping):
+            raise InvalidInputError("restore() expects {'stores': {Entity: [rows]}}")
+        for name, rows in stores.items():
+            if name not in self.model.entities or not isinstance(rows, list):
+                continue
+            store = self.store_for(name)
+            store.clear(name)
+            ex = self.new_execution(budget=False)
+            for row in rows:
+                if isinstance(row, dict):
+                    doc = dict(row)
+                    if not doc.get("id"):
+                        doc["id"] = self.generate_id()
+                    ex.write(name, str(doc["id"]), doc, ex.load(name, str(doc["id"]))[1])
+            self._commit(ex)
+
+
+def _json_object(data: Any, what: str) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise InvalidInputError(f"{what} must be an object, not {type(data).__name__}")
+    return dict(data)
+
+
+__all__ = ["RuntimeEngine", "CommandResult", "ConcurrencyConflict"]

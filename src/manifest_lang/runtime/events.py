@@ -1,0 +1,50 @@
+"""The engine's in-process event log: append-only, indexed by correlation id, with listeners."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .results import EmittedEvent
+
+log = logging.getLogger("manifest_lang.runtime")
+
+
+class EventLog:
+    def __init__(self) -> None:
+        self._events: list[EmittedEvent] = []
+        self._by_correlation: dict[str, list[EmittedEvent]] = {}
+        self._listeners: list[Callable[[EmittedEvent], Any]] = []
+
+    def publish(self, events: Iterable[EmittedEvent]) -> None:
+        """Append committed events and notify listeners (listener errors are logged, not raised)."""
+        for event in events:
+            self._events.append(event)
+            cid = event.correlation_id
+            if cid is not None:
+                self._by_correlation.setdefault(cid, []).append(event)
+            for listener in tuple(self._listeners):
+                try:
+                    listener(event)
+                except Exception:  # one bad listener must not break a committed command
+                    log.exception("event listener failed for %s", event.name)
+
+    def all(self) -> list[EmittedEvent]:
+        return list(self._events)
+
+    def for_correlation(self, correlation_id: str) -> list[EmittedEvent]:
+        return list(self._by_correlation.get(correlation_id, ()))
+
+    def clear(self) -> None:
+        self._events.clear()
+        self._by_correlation.clear()
+
+    def subscribe(self, listener: Callable[[EmittedEvent], Any]) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe

@@ -1,0 +1,141 @@
+"""One top-level call's working state: budget, buffered writes and the data access around them.
+
+An ``Execution`` is the evaluation runtime compiled expressions call back into (relationships,
+aggregates, built-ins). It reads through the store, overlays the writes buffered so far (so a
+command and the reactions it triggers see their own writes) and hands the engine ONE
+``UnitOfWork`` at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..expr.budget import Budget
+from ..expr.compile import NOT_A_RELATION
+from ..expr.values import UNDEFINED, strict_equals, to_number
+from ..stores.base import NEW_ROW, RowWrite
+from .relations import resolve_relation
+
+if TYPE_CHECKING:
+    from .engine import RuntimeEngine
+    from .results import EmittedEvent
+
+
+@dataclass(slots=True)
+class Pending:
+    row: dict[str, Any] | None
+    expected_revision: int
+
+
+class Execution:
+    """Evaluation runtime + unit-of-work buffer of one top-level call (shared by nested commands)."""
+
+    def __init__(self, engine: RuntimeEngine, budget: Budget | None) -> None:
+        self.engine = engine
+        self.model = engine.model
+        self.store = engine.store_for
+        self.budget = budget
+        self.host = engine
+        self.pending: dict[tuple[str, str], Pending] = {}
+        self.pending_entities: set[str] = set()
+        self.memo: dict[tuple[str, str, str], Any] = {}
+        self.log_only: list[EmittedEvent] = []  # events logged even when the call fails
+        self.reaction_depth = 0
+        self.just_created: set[tuple[str, str]] = set()
+        self.tenant_value = engine.tenant_value()
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def load(self, entity: str, id: str) -> tuple[dict[str, Any] | None, int]:
+        """The newest row (buffered or stored) and the store revision a write must be based on."""
+        p = self.pending.get((entity, id)) if self.pending else None
+        if p is not None:
+            return p.row, p.expected_revision
+        stored = self.store(entity).load(entity, id)
+        if stored is None:
+            return None, NEW_ROW
+        return stored.row, stored.revision
+
+    def load_visible(self, entity: str, id: str) -> tuple[dict[str, Any] | None, int]:
+        """``load`` with the tenant filter applied."""
+        row, revision = self.load(entity, id)
+        if row is not None and not self.tenant_allows(row):
+            return None, revision
+        return row, revision
+
+    def tenant_allows(self, row: dict[str, Any]) -> bool:
+        tenant = self.model.tenant
+        if tenant is None or self.tenant_value is None:
+            return True
+        return row.get(tenant["property"]) == self.tenant_value
+
+    def scan(self, entity: str) -> list[dict[str, Any]]:
+        """Every visible row of ``entity`` (buffered writes included), in insertion order."""
+        rows = self.store(entity).scan(entity)
+        if entity in self.pending_entities:
+            rows = self._overlay(entity, rows)
+        tenant = self.model.tenant
+        if tenant is not None and self.tenant_value is not None:
+            prop, value = tenant["property"], self.tenant_value
+            rows = [r for r in rows if r.get(prop) == value]
+        return rows
+
+    def _overlay(self, entity: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        seen: set[Any] = set()
+        for r in rows:
+            rid = r.get("id")
+            p = self.pending.get((entity, rid))  # type: ignore[arg-type]
+            seen.add(rid)
+            if p is None:
+                out.append(r)
+            elif p.row is not None:
+                out.append(p.row)
+        for (e, rid), p in self.pending.items():
+            if e == entity and rid not in seen and p.row is not None:
+                out.append(p.row)
+        return out
+
+    # --- buffered writes ----------------------------------------------------------------------
+
+    def write(self, entity: str, id: str, row: dict[str, Any] | None, expected_revision: int) -> None:
+        key = (entity, id)
+        p = self.pending.get(key)
+        if p is None:
+            self.pending[key] = Pending(row, expected_revision)
+            self.pending_entities.add(entity)
+        else:
+            p.row = row
+        self.memo.clear()
+
+    def row_writes(self) -> list[RowWrite]:
+        return [RowWrite(e, i, p.row, p.expected_revision) for (e, i), p in self.pending.items()]
+
+    # --- EvalRuntime --------------------------------------------------------------------------
+
+    def relation(self, obj: dict[str, Any], prop: str) -> Any:
+        entity = obj.get("_entity")
+        em = self.model.entities.get(entity) if type(entity) is str else None
+        rel = em.relations.get(prop) if em is not None else None
+        if rel is None:
+            return NOT_A_RELATION
+        key = (em.name, obj["id"], prop)  # type: ignore[union-attr]
+        if key in self.memo:
+            return self.memo[key]
+        value = resolve_relation(self, em, rel, obj)  # type: ignore[arg-type]
+        self.memo[key] = value
+        return value
+
+    def aggregate(self, op: str, entity: str, predicates: list[tuple[str, Any]], field: str | None) -> Any:
+        rows = [
+            r for r in self.scan(entity) if all(strict_equals(r.get(f, UNDEFINED), v) for f, v in predicates)
+        ]
+        if op == "count":
+            return len(rows)
+        total: int | float = 0
+        for r in rows:
+            n = to_number(r.get(field, UNDEFINED)) if field else 0
+            if n == n and n not in (float("inf"), float("-inf")):
+                total += n
+        return total

@@ -1,0 +1,49 @@
+"""Idempotency stores: a repeated key returns the first result instead of re-executing.
+
+Optional capabilities the engine looks for (duck-typed, so backends stay independent):
+- ``transactional_store``: if it *is* the engine's store, the record goes into the command's
+  ``UnitOfWork`` and commits atomically with the instance rows (SQL stores);
+- ``claim(key) -> bool`` / ``release(key)``: an in-progress marker so two concurrent requests with
+  the same key do not both execute (Redis).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class IdempotencyStore(Protocol):
+    def has(self, key: str) -> bool: ...
+
+    def get(self, key: str) -> Any:
+        """The recorded result (a ``CommandResult`` or its dict), or None."""
+        ...
+
+    def set(self, key: str, result: Any) -> None: ...
+
+
+class MemoryIdempotencyStore:
+    """In-process store; the first write for a key wins."""
+
+    def __init__(self) -> None:
+        self._results: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def has(self, key: str) -> bool:
+        return key in self._results
+
+    def get(self, key: str) -> Any:
+        return self._results.get(key)
+
+    def set(self, key: str, result: Any) -> None:
+        with self._lock:
+            self._results.setdefault(key, result)
+
+    def size(self) -> int:
+        return len(self._results)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._results.clear()

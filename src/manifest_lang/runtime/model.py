@@ -1,0 +1,442 @@
+"""``CompiledModel``: an IR document validated, indexed and compiled once, shared by engines.
+
+Everything the command path needs is looked up in dicts built here (entity, command by name and
+by (entity, name), event channel, policies of a command, reactions of an event), and every IR
+expression is compiled to a closure exactly once, so running a command never scans a list by
+name and its cost does not grow with the size of the model.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from ..errors import IRError
+from ..expr.builtins import roles_from_ir
+from ..expr.compile import CompileContext, Evaluator, compile_expression, ir_value
+from ..expr.format import context_keys, format_expression, resolved_nodes
+from .builtins_bridge import builtins_with
+
+_VALIDATOR: Any = None
+_VALIDATOR_LOCK = threading.Lock()
+
+
+def _validator() -> Any:
+    global _VALIDATOR
+    with _VALIDATOR_LOCK:
+        if _VALIDATOR is None:
+            import jsonschema
+
+            text = resources.files(__package__).joinpath("ir-v1.schema.json").read_text("utf-8")
+            schema = json.loads(text)
+            cls = jsonschema.validators.validator_for(schema)
+            _VALIDATOR = cls(schema)
+        return _VALIDATOR
+
+
+def validate_ir(ir: Any) -> None:
+    """Raise ``IRError`` naming the first schema violation of ``ir``."""
+    if not isinstance(ir, dict):
+        raise IRError(f"IR must be a JSON object, got {type(ir).__name__}")
+    errors = sorted(_validator().iter_errors(ir), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+        raise IRError(f"IR does not match ir-v1.schema.json at {where}: {first.message}", path=where)
+
+
+@dataclass(slots=True)
+class Checked:
+    """A compiled expression with what a failure report needs (text and leaves to re-evaluate)."""
+
+    ir: dict[str, Any]
+    fn: Evaluator
+    formatted: str
+    leaves: list[tuple[str, Evaluator]]
+
+
+@dataclass(slots=True)
+class ConstraintModel:
+    name: str
+    code: str
+    severity: str
+    fail_when: bool
+    message: str | None
+    message_template: str | None
+    details: list[tuple[str, Evaluator]]
+    overrideable: bool
+    override_policy: str | None
+    check: Checked
+
+
+@dataclass(slots=True)
+class PolicyModel:
+    name: str
+    entity: str | None
+    action: str
+    message: str | None
+    check: Checked
+    context_keys: list[str]
+    rate_limit: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class ParamModel:
+    name: str
+    type_name: str | None
+    required: bool
+    default: Any  # UNDEFINED-free: _NO_DEFAULT when absent
+    trusted_path: list[str] | None
+
+
+@dataclass(slots=True)
+class ActionModel:
+    kind: str
+    target: str | None
+    fn: Evaluator
+
+
+@dataclass(slots=True)
+class CommandModel:
+    name: str
+    entity: str | None
+    params: list[ParamModel]
+    guards: list[Checked]
+    constraints: list[ConstraintModel]
+    policies: list[PolicyModel]
+    actions: list[ActionModel]
+    emits: list[str]
+    emit_payloads: dict[str, list[tuple[str, Evaluator]]]
+    rate_limit: dict[str, Any] | None
+    retry: dict[str, Any] | None
+    is_async: bool
+    initialization: dict[str, Any] | None
+    ir: dict[str, Any]
+
+
+@dataclass(slots=True)
+class PropertyModel:
+    name: str
+    type_name: str
+    nullable: bool
+    default: Any
+    has_default: bool
+    auto_now: bool
+    modifiers: frozenset[str]
+    mask: dict[str, Any] | None
+    unmask_when: Evaluator | None
+
+
+@dataclass(slots=True)
+class ComputedModel:
+    name: str
+    fn: Evaluator
+    dependencies: list[str]
+
+
+@dataclass(slots=True)
+class RelationModel:
+    name: str
+    kind: str
+    target: str
+    fk_fields: list[str]
+    fk_refs: list[str]
+    through: str | None
+
+
+@dataclass(slots=True)
+class EntityModel:
+    name: str
+    properties: dict[str, PropertyModel]
+    computed: dict[str, ComputedModel]
+    relations: dict[str, RelationModel]
+    constraints: list[ConstraintModel]
+    commands: frozenset[str]
+    key: list[str] | None
+    alternate_keys: list[list[str]]
+    version_property: str | None
+    version_at_property: str | None
+    timestamps: bool
+    transitions: dict[str, dict[str, list[str]]]
+    read_policies: list[PolicyModel]
+    approvals: list[dict[str, Any]]
+    required: list[str] = field(default_factory=list)
+    unique: list[str] = field(default_factory=list)
+    readonly: frozenset[str] = frozenset()
+    private: frozenset[str] = frozenset()
+    masked: list[PropertyModel] = field(default_factory=list)
+
+
+_NO_DEFAULT: Any = object()
+
+#: IR type name -> default of a property without ``= value`` (anything else: null)
+_TYPE_DEFAULTS: dict[str, Any] = {"string": "", "number": 0, "boolean": False}
+_CONTAINER_DEFAULTS: dict[str, type] = {"list": list, "array": list, "map": dict}
+
+
+def type_default(type_name: str, nullable: bool) -> Any:
+    if nullable:
+        return None
+    if type_name in _CONTAINER_DEFAULTS:
+        return _CONTAINER_DEFAULTS[type_name]()
+    return _TYPE_DEFAULTS.get(type_name)
+
+
+class CompiledModel:
+    """An IR v1 document, validated, indexed and compiled. Immutable after construction."""
+
+    def __init__(self, ir: dict[str, Any], *, validate: bool = True) -> None:
+        if validate:
+            validate_ir(ir)
+        self.ir = ir
+        self.provenance = _event_provenance(ir.get("provenance"))
+        self.ir_hash = (ir.get("provenance") or {}).get("irHash")
+        relation_names = frozenset(
+            r["name"] for e in ir.get("entities", []) for r in e.get("relationships", [])
+        )
+        self._cc = CompileContext(relation_names=relation_names, builtins=builtins_with())
+        self.events: dict[str, str] = {}
+        for ev in ir.get("events", []):
+            self.events.setdefault(ev["name"], ev.get("channel") or ev["name"])
+        self.policies: dict[str, PolicyModel] = {}
+        self.policy_list: list[PolicyModel] = []
+        for p in ir.get("policies", []):
+            pm = self._policy(p)
+            self.policy_list.append(pm)
+            self.policies.setdefault(pm.name, pm)
+        self.entities: dict[str, EntityModel] = {}
+        for e in ir.get("entities", []):
+            self.entities.setdefault(e["name"], self._entity(e))
+        self.commands_by_name: dict[str, CommandModel] = {}
+        self.commands_by_entity: dict[tuple[str, str], CommandModel] = {}
+        for c in ir.get("commands", []):
+            cm = self._command(c)
+            self.commands_by_name.setdefault(cm.name, cm)
+            if cm.entity is not None:
+                self.commands_by_entity.setdefault((cm.entity, cm.name), cm)
+        self.reactions: dict[str, list[dict[str, Any]]] = {}
+        for r in ir.get("reactions", []) or []:
+            self.reactions.setdefault(r["event"], []).append(self._reaction(r))
+        self.tenant: dict[str, Any] | None = ir.get("tenant")
+        self.roles = roles_from_ir(ir.get("roles"))
+        self.sagas: dict[str, dict[str, Any]] = {s["name"]: s for s in ir.get("sagas", []) or []}
+        self.schedules: dict[str, dict[str, Any]] = {s["name"]: s for s in ir.get("schedules", []) or []}
+
+    # --- lookups ------------------------------------------------------------------------------
+
+    def command(self, name: str, entity: str | None = None) -> CommandModel | None:
+        if entity is None:
+            return self.commands_by_name.get(name)
+        em = self.entities.get(entity)
+        if em is None or name not in em.commands:
+            return None
+        return self.commands_by_entity.get((entity, name)) or self.commands_by_name.get(name)
+
+    def compile(self, expr: Any) -> Evaluator:
+        return compile_expression(expr, self._cc)
+
+    # --- builders -----------------------------------------------------------------------------
+
+    def checked(self, expr: dict[str, Any]) -> Checked:
+        return Checked(
+            ir=expr,
+            fn=self.compile(expr),
+            formatted=format_expression(expr),
+            leaves=[(text, self.compile(node)) for text, node in resolved_nodes(expr)],
+        )
+
+    def _policy(self, p: dict[str, Any]) -> PolicyModel:
+        return PolicyModel(
+            name=p["name"],
+            entity=p.get("entity"),
+            action=p.get("action", "execute"),
+            message=p.get("message") or None,
+            check=self.checked(p["expression"]),
+            context_keys=context_keys(p["expression"]),
+            rate_limit=p.get("rateLimit"),
+        )
+
+    def _constraint(self, c: dict[str, Any]) -> ConstraintModel:
+        details = c.get("detailsMapping") or {}
+        return ConstraintModel(
+            name=c["name"],
+            code=c.get("code") or c["name"],
+            severity=c.get("severity") or "block",
+            fail_when=bool(c.get("failWhen", False)),
+            message=c.get("message"),
+            message_template=c.get("messageTemplate"),
+            details=[(k, self.compile(v)) for k, v in details.items()],
+            overrideable=bool(c.get("overrideable", False)),
+            override_policy=c.get("overridePolicyRef"),
+            check=self.checked(c["expression"]),
+        )
+
+    def _property(self, p: dict[str, Any]) -> PropertyModel:
+        t = p.get("type") or {}
+        mask = p.get("maskStrategy")
+        unmask = mask.get("unmaskWhen") if mask else None
+        has_default = "defaultValue" in p
+        return PropertyModel(
+            name=p["name"],
+            type_name=t.get("name", "string"),
+            nullable=bool(t.get("nullable", False)),
+            default=ir_value(p["defaultValue"]) if has_default else None,
+            has_default=has_default,
+            auto_now=bool(p.get("autoNow", False)),
+            modifiers=frozenset(p.get("modifiers", [])),
+            mask=mask,
+            unmask_when=self.compile(unmask) if unmask else None,
+        )
+
+    def _entity(self, e: dict[str, Any]) -> EntityModel:
+        props = {p["name"]: self._property(p) for p in e.get("properties", [])}
+        transitions: dict[str, dict[str, list[str]]] = {}
+        for t in e.get("transitions", []) or []:
+            transitions.setdefault(t["property"], {})[t["from"]] = list(t.get("to", []))
+        name = e["name"]
+        em = EntityModel(
+            name=name,
+            properties=props,
+            computed={
+                c["name"]: ComputedModel(
+                    c["name"], self.compile(c["expression"]), list(c.get("dependencies", []))
+                )
+                for c in e.get("computedProperties", [])
+            },
+            relations={r["name"]: _relation(r) for r in e.get("relationships", [])},
+            constraints=[self._constraint(c) for c in e.get("constraints", [])],
+            commands=frozenset(e.get("commands", [])),
+            key=list(e["key"]) if e.get("key") else None,
+            alternate_keys=[list(k) for k in e.get("alternateKeys", []) or []],
+            version_property=e.get("versionProperty"),
+            version_at_property=e.get("versionAtProperty"),
+            timestamps=bool(e.get("timestamps", False)),
+            transitions=transitions,
+            read_policies=[
+                p
+                for p in self.policy_list
+                if p.action in ("read", "all") and (p.entity is None or p.entity == name)
+            ],
+            approvals=list(e.get("approvals", []) or []),
+        )
+        em.required = [p.name for p in props.values() if "required" in p.modifiers]
+        em.unique = [p.name for p in props.values() if "unique" in p.modifiers]
+        em.readonly = frozenset(p.name for p in props.values() if "readonly" in p.modifiers)
+        em.private = frozenset(p.name for p in props.values() if "private" in p.modifiers)
+        em.masked = [p for p in props.values() if p.mask is not None]
+        return em
+
+    def _command(self, c: dict[str, Any]) -> CommandModel:
+        entity = c.get("entity")
+        names = c.get("policies") or []
+        if names:
+            wanted = set(names)
+            policies = [p for p in self.policy_list if p.name in wanted]
+        else:
+            # Legacy filter: every execute/all policy that applies to the command's entity.
+            policies = [
+                p
+                for p in self.policy_list
+                if p.action in ("all", "execute") and (not p.entity or not entity or p.entity == entity)
+            ]
+        return CommandModel(
+            name=c["name"],
+            entity=entity,
+            params=[_param(p) for p in c.get("parameters", [])],
+            guards=[self.checked(g) for g in c.get("guards", [])],
+            constraints=[self._constraint(x) for x in c.get("constraints", []) or []],
+            policies=policies,
+            actions=[
+                ActionModel(a["kind"], a.get("target"), self.compile(a["expression"])) for a in c["actions"]
+            ],
+            emits=list(c.get("emits", [])),
+            emit_payloads={
+                ep["eventName"]: [(f["name"], self.compile(f["expression"])) for f in ep.get("fields", [])]
+                for ep in c.get("emitPayloads", []) or []
+            },
+            rate_limit=c.get("rateLimit"),
+            retry=c.get("retry"),
+            is_async=bool(c.get("async", False)),
+            initialization=c.get("initialization"),
+            ir=c,
+        )
+
+    def _reaction(self, r: dict[str, Any]) -> dict[str, Any]:
+        out = dict(r)
+        out["_params"] = [(p["name"], self.compile(p["expression"])) for p in r.get("params", []) or []]
+        if r.get("resolve") is not None:
+            out["_resolve"] = self.compile(r["resolve"])
+        out["_match"] = [(m["field"], self.compile(m["value"])) for m in _match_list(r.get("match"))]
+        fan = r.get("fanOut")
+        if fan and isinstance(fan.get("matchSource"), dict):
+            out["_fan_source"] = self.compile(fan["matchSource"])
+        return out
+
+
+def _match_list(match: Any) -> list[dict[str, Any]]:
+    if isinstance(match, list):
+        return [m for m in match if isinstance(m, dict) and "field" in m and "value" in m]
+    return []
+
+
+def _relation(r: dict[str, Any]) -> RelationModel:
+    fk = r.get("foreignKey") or {}
+    return RelationModel(
+        name=r["name"],
+        kind=r["kind"],
+        target=r["target"],
+        fk_fields=list(fk.get("fields", [])),
+        fk_refs=list(fk.get("references", [])),
+        through=r.get("through"),
+    )
+
+
+def _param(p: dict[str, Any]) -> ParamModel:
+    trusted = p.get("trustedSource")
+    return ParamModel(
+        name=p["name"],
+        type_name=(p.get("type") or {}).get("name"),
+        required=bool(p.get("required", True)),
+        default=ir_value(p["defaultValue"]) if "defaultValue" in p else _NO_DEFAULT,
+        trusted_path=str(trusted).split(".") if trusted else None,
+    )
+
+
+def _event_provenance(prov: Any) -> dict[str, Any] | None:
+    if not isinstance(prov, dict):
+        return None
+    return {
+        "contentHash": prov.get("contentHash"),
+        "compilerVersion": prov.get("compilerVersion"),
+        "schemaVersion": prov.get("schemaVersion"),
+    }
+
+
+NO_DEFAULT = _NO_DEFAULT
+
+_CACHE: dict[Any, CompiledModel] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_LIMIT = 64
+
+
+def compiled_model(ir: dict[str, Any] | CompiledModel) -> CompiledModel:
+    """The shared ``CompiledModel`` of ``ir`` (cached by irHash, else by object identity)."""
+    if isinstance(ir, CompiledModel):
+        return ir
+    if not isinstance(ir, dict):
+        raise IRError(f"IR must be a dict or CompiledModel, got {type(ir).__name__}")
+    ir_hash = (ir.get("provenance") or {}).get("irHash") if isinstance(ir.get("provenance"), dict) else None
+    key: Any = ("hash", ir_hash) if ir_hash and ir_hash != "normalized-ir-hash" else ("id", id(ir))
+    with _CACHE_LOCK:
+        model = _CACHE.get(key)
+        if model is not None and (key[0] == "hash" or model.ir is ir):
+            return model
+    model = CompiledModel(ir)
+    with _CACHE_LOCK:
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = model
+    return model

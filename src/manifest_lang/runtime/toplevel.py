@@ -1,0 +1,177 @@
+"""The outer wrapper of ``run_command``: tenant gate, idempotency, async enqueue, the retry loop
+around store conflicts, the single commit (rows + outbox + idempotency + audit), then events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StoreConflictError
+from ..stores.base import UnitOfWork
+from .audit import audit_record
+from .commands import CallOptions
+from .execution import Execution
+from .results import CommandResult, ConcurrencyConflict
+
+if TYPE_CHECKING:
+    from .engine import RuntimeEngine
+
+log = logging.getLogger("manifest_lang.runtime")
+
+MISSING_KEY = "IdempotencyStore is configured but no idempotencyKey was provided"
+MISSING_JOB_QUEUE = "MISSING_JOB_QUEUE: async command invoked but no jobQueue is configured in RuntimeOptions"
+MISSING_TENANT = "MISSING_TENANT_CONTEXT: tenant-scoped command invoked without context.tenantId"
+
+
+class TopLevel:
+    def __init__(self, engine: RuntimeEngine) -> None:
+        self.engine = engine
+
+    def run(self, name: str, input: Any, opts: CallOptions, key: str | None) -> CommandResult:
+        engine = self.engine
+        if input is None:
+            input = {}
+        elif not isinstance(input, Mapping):
+            return CommandResult(
+                success=False, error=f"Command input must be an object, not {type(input).__name__}"
+            )
+        if (engine.model.tenant is not None or engine.require_tenant_context) and not self._tenant_present():
+            return CommandResult(success=False, error=MISSING_TENANT)
+        idem = engine.idempotency_store
+        if idem is None:
+            return self._execute(name, dict(input), opts, None)
+        if key is None:
+            return CommandResult(success=False, error=MISSING_KEY)
+        cached = idem.get(key)
+        if cached is not None:
+            return cached if isinstance(cached, CommandResult) else CommandResult.from_dict(cached)
+        claim = getattr(idem, "claim", None)
+        if claim is not None and not claim(key):
+            return CommandResult(
+                success=False, error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key}' is still running"
+            )
+        try:
+            return self._execute(name, dict(input), opts, key)
+        except BaseException:
+            release = getattr(idem, "release", None)
+            if release is not None:
+                release(key)
+            raise
+
+    def _tenant_present(self) -> bool:
+        engine = self.engine
+        if engine.model.tenant is not None:
+            return bool(engine.tenant_value())
+        return bool(engine.context.get("tenantId"))
+
+    def _execute(self, name: str, input: dict[str, Any], opts: CallOptions, key: str | None) -> CommandResult:
+        engine = self.engine
+        store = engine.store_for(opts.entity_name or "")
+        audit_id = engine.generate_id() if store.records_audit else None
+        audit_at = engine.now() if audit_id is not None else 0
+        cmd = engine.model.command(name, opts.entity_name)
+        if cmd is not None and cmd.is_async and engine.context.get("source") != "job":
+            return self._enqueue(name, input, opts)
+        attempts = engine.conflict_retries + 1
+        for attempt in range(attempts):
+            ex = engine.new_execution()
+            result = engine.execute_in(ex, name, input, opts)
+            uow = self._unit_of_work(ex, result, key, store)
+            if audit_id is not None:
+                uow.audit = audit_record(
+                    audit_id, audit_at, name, opts.entity_name, engine.context, engine.model.ir_hash, result
+                )
+            try:
+                self._commit(ex, uow, store)
+            except StoreConflictError as exc:
+                if attempt + 1 < attempts:
+                    continue
+                result = _store_conflict_result(exc, opts)
+                self._finish_idempotency(key, result, store, committed=False)
+                return result
+            break
+        if result.success:
+            engine.events.publish(result.emitted_events)
+        else:
+            engine.events.publish(ex.log_only)
+        self._finish_idempotency(key, result, store, committed=True)
+        return result
+
+    def _unit_of_work(self, ex: Execution, result: CommandResult, key: str | None, store: Any) -> UnitOfWork:
+        uow = UnitOfWork()
+        if not result.success:
+            return uow
+        uow.writes = ex.row_writes()
+        if store.records_outbox and result.emitted_events:
+            engine = self.engine
+            entries = [{"entryId": engine.generate_id(), "event": e.to_dict()} for e in result.emitted_events]
+            at = engine.now()
+            for entry in entries:
+                entry["enqueuedAt"] = at
+            uow.outbox = entries
+        if key is not None and self._transactional_idempotency(store):
+            uow.idempotency = (key, result.to_dict())
+        return uow
+
+    def _transactional_idempotency(self, store: Any) -> bool:
+        idem = self.engine.idempotency_store
+        return idem is not None and getattr(idem, "transactional_store", None) is store
+
+    def _commit(self, ex: Execution, uow: UnitOfWork, store: Any) -> None:
+        if uow.is_empty():
+            return
+        other = [w for w in uow.writes if self.engine.store_for(w.entity) is not store]
+        if other:
+            # Per-entity stores from a provider: each store commits its own rows.
+            uow.writes = [w for w in uow.writes if w not in other]
+            for w in other:
+                self.engine.store_for(w.entity).commit(UnitOfWork(writes=[w]))
+        store.commit(uow)
+
+    def _finish_idempotency(
+        self, key: str | None, result: CommandResult, store: Any, *, committed: bool
+    ) -> None:
+        idem = self.engine.idempotency_store
+        if idem is None or key is None:
+            return
+        if self._transactional_idempotency(store):
+            # Recorded inside the unit of work on success; a failure is not cached (retry re-executes).
+            release = getattr(idem, "release", None)
+            if release is not None and not (result.success and committed):
+                release(key)
+            return
+        idem.set(key, result.to_dict())
+
+    def _enqueue(self, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
+        engine = self.engine
+        queue = engine.job_queue
+        if queue is None:
+            return CommandResult(success=False, error=MISSING_JOB_QUEUE)
+        job = {
+            "jobId": engine.generate_id(),
+            "commandName": name,
+            "entityName": opts.entity_name,
+            "instanceId": opts.instance_id,
+            "input": input,
+            "correlationId": opts.correlation_id,
+            "causationId": opts.causation_id,
+            "enqueuedAt": engine.now(),
+            "status": "pending",
+        }
+        queue.enqueue(job)
+        return CommandResult(
+            success=True, result={"jobId": job["jobId"], "status": "pending", "enqueuedAt": job["enqueuedAt"]}
+        )
+
+
+def _store_conflict_result(exc: StoreConflictError, opts: CallOptions) -> CommandResult:
+    entity = str(exc.details.get("entity", opts.entity_name or ""))
+    entity_id = str(exc.details.get("id", opts.instance_id or ""))
+    return CommandResult(
+        success=False,
+        error=f"STORE_CONFLICT: {exc.message}",
+        concurrency_conflict=ConcurrencyConflict(entity, entity_id, None, None, "STORE_CONFLICT"),
+        correlation_id=opts.correlation_id,
+        causation_id=opts.causation_id,
+    )
