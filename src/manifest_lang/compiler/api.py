@@ -1,0 +1,63 @@
+"""Public compiler API: ``compile_source`` / ``compile_file``. Never raises on any input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..syntax.parser import parse
+from .diagnostics import Diagnostic, DiagnosticSink
+from .pipeline import Pipeline
+from .provenance import build_provenance
+
+
+@dataclass
+class CompileResult:
+    ir: dict[str, Any] | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.ir is not None and not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+
+def compile_source(source: str, *, filename: str | None = None, now: datetime | None = None) -> CompileResult:
+    """Compile Manifest ``source`` to IR v1. Errors come back as diagnostics, never as exceptions."""
+    try:
+        return _compile(source, now)
+    except RecursionError:
+        return CompileResult(None, [Diagnostic("error", "Source nests too deeply to compile")])
+    except Exception as exc:  # noqa: BLE001 - the API contract is "never raises"; report instead
+        return CompileResult(None, [Diagnostic("error", f"Internal compiler error: {type(exc).__name__}: {exc}")])
+
+
+def _compile(source: str, now: datetime | None) -> CompileResult:
+    parsed = parse(source)
+    diagnostics = [Diagnostic(d.severity, d.message, d.line, d.column, d.code) for d in parsed.diagnostics]
+    if any(d.severity == "error" for d in diagnostics):
+        return CompileResult(None, diagnostics)
+    sink = DiagnosticSink()
+    sink.items = diagnostics
+    ir = Pipeline(parsed.program, sink).run()
+    if ir is None or sink.has_errors:
+        return CompileResult(None, sink.items)
+    body = {k: v for k, v in ir.items() if k != "provenance"}
+    provenance = build_provenance(source, __version__, {"version": ir["version"], **body}, now=now)
+    final = {"version": ir["version"], "provenance": provenance, **{k: v for k, v in body.items() if k != "version"}}
+    return CompileResult(final, sink.items)
+
+
+def compile_file(path: str | Path) -> CompileResult:
+    """Compile a file; unreadable or non-UTF-8 files come back as one error diagnostic."""
+    try:
+        source = Path(path).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return CompileResult(None, [Diagnostic("error", f"Cannot read {path}: {exc}")])
+    return compile_source(source, filename=str(path))

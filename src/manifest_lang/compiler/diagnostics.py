@@ -1,0 +1,48 @@
+"""Compiler diagnostics: values, never exceptions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    severity: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"severity": self.severity, "message": self.message}
+        if self.line is not None:
+            data["line"] = self.line
+        if self.column is not None:
+            data["column"] = self.column
+        if self.code is not None:
+            data["code"] = self.code
+        return data
+
+    def format(self, filename: str = "<source>") -> str:
+        """``file:line:col: severity: message`` (line/col default to 1 when the check has none)."""
+        return f"{filename}:{self.line or 1}:{self.column or 1}: {self.severity}: {self.message}"
+
+
+class DiagnosticSink:
+    """Collects diagnostics in emission order (order is part of the contract)."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def error(self, message: str, *, line: int | None = None, column: int | None = None,
+              code: str | None = None) -> None:
+        self.items.append(Diagnostic("error", message, line, column, code))
+
+    def warning(self, message: str, *, line: int | None = None, column: int | None = None,
+                code: str | None = None) -> None:
+        self.items.append(Diagnostic("warning", message, line, column, code))
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.items)

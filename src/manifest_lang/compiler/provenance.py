@@ -1,0 +1,109 @@
+"""Provenance and the canonical IR hash.
+
+Deliberately free of any parser import: the runtime uses ``compute_ir_hash`` to verify an IR
+document it receives. The hash is SHA-256 of ``JSON.stringify`` of the IR (provenance without
+``irHash``) with every object's keys ordered like JavaScript ``localeCompare`` (ICU root
+collation: punctuation < digits < letters, case-insensitive first, lowercase before uppercase).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+IR_VERSION = "1.0"
+
+# ICU root order of ASCII punctuation and symbols (non-ignorable), before digits and letters.
+_PUNCTUATION_ORDER = "_-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$"
+_PUNCT_RANK = {ch: index for index, ch in enumerate(_PUNCTUATION_ORDER)}
+
+
+@lru_cache(maxsize=65536)
+def collation_key(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Sort key approximating ``a.localeCompare(b)`` for identifier-like strings."""
+    primary: list[int] = []
+    tertiary: list[int] = []
+    for ch in text:
+        if ch.isspace():
+            primary.append(0)
+        elif ch in _PUNCT_RANK:
+            primary.append(10 + _PUNCT_RANK[ch])
+        elif ch.isdigit():
+            primary.append(100 + ord(ch))
+        elif ch.isalpha():
+            primary.append(1000 + ord(ch.lower()))
+        else:
+            primary.append(500 + ord(ch))
+        tertiary.append(1 if ch.isupper() else 0)
+    return tuple(primary), tuple(tertiary)
+
+
+def locale_sorted(items: Any, key: Any = None) -> list[Any]:
+    if key is None:
+        return sorted(items, key=collation_key)
+    return sorted(items, key=lambda item: collation_key(key(item)))
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _canonical(value[k]) for k in sorted(value, key=collation_key)}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float):
+        return _js_number(value)
+    return value
+
+
+def _js_number(value: float) -> Any:
+    if math.isnan(value) or math.isinf(value):
+        return None  # JSON.stringify prints null
+    if value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    """``JSON.stringify`` of ``value`` with locale-ordered keys (no whitespace)."""
+    return json.dumps(_canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def compute_ir_hash(ir: dict[str, Any]) -> str:
+    """The reference's irHash: provenance without ``irHash`` and ``sources``-free when absent."""
+    provenance = {k: v for k, v in (ir.get("provenance") or {}).items() if k != "irHash"}
+    document = {**ir, "provenance": provenance}
+    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+
+
+def content_hash(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def compiled_at(now: datetime | None = None) -> str:
+    moment = now or datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def verify_ir_hash(ir: dict[str, Any], expected: str | None = None) -> bool:
+    provenance = ir.get("provenance") or {}
+    target = expected if expected is not None else provenance.get("irHash")
+    return isinstance(target, str) and compute_ir_hash(ir) == target
+
+
+def build_provenance(source: str, compiler_version: str, ir_without_provenance: dict[str, Any],
+                     *, now: datetime | None = None) -> dict[str, Any]:
+    """Provenance block in the reference key order; ``irHash`` is computed over the whole IR."""
+    provenance: dict[str, Any] = {
+        "contentHash": content_hash(source),
+        "irHash": "",
+        "compilerVersion": compiler_version,
+        "schemaVersion": SCHEMA_VERSION,
+        "compiledAt": compiled_at(now),
+    }
+    ir_without_provenance["provenance"] = provenance
+    provenance["irHash"] = compute_ir_hash(ir_without_provenance)
+    return provenance
