@@ -1,36 +1,15 @@
-"""Fixtures for the HTTP tests: the kitchen model, in-process clients, live servers."""
+"""Fixtures for the HTTP tests: in-process clients of the kitchen model."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
+from httpkit import KITCHEN
 from starlette.testclient import TestClient
 
 from manifest_lang.http.app import create_app
-
-MODELS = Path(__file__).parent / "models"
-KITCHEN = MODELS / "kitchen.manifest"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def who(user: str = "chef-1", role: str = "chef", tenant: str | None = "t-a") -> dict[str, str]:
-    """Headers for ``auth="headers"`` apps."""
-    headers = {"X-User-Id": user, "X-User-Role": role}
-    if tenant is not None:
-        headers["X-Tenant-Id"] = tenant
-    return headers
 
 
 @pytest.fixture
@@ -53,92 +32,3 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LiveServer:
-    """uvicorn serving an app in a background thread on a free loopback port."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        wait_until_up(self.url)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def wait_until_up(url: str, timeout: float = 20.0, proc: subprocess.Popen[Any] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server at {url} did not come up")
-
-
-class ServeProcess:
-    """``manifest serve`` in a subprocess (the real CLI, real uvicorn)."""
-
-    def __init__(self, model: Path, db: str, *extra: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.args = [
-            sys.executable,
-            "-m",
-            "manifest_lang",
-            "serve",
-            str(model),
-            "--db",
-            db,
-            "--port",
-            str(self.port),
-            *extra,
-        ]
-        self.proc: subprocess.Popen[str] | None = None
-
-    def __enter__(self) -> ServeProcess:
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            wait_until_up(self.url, proc=self.proc)
-        except RuntimeError:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def chromium_path() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    if IN_CI:
-        pytest.fail("chromium is not installed (CI=true: it must be)")
-    pytest.skip("chromium is not installed (apt-get install -y chromium)")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from httpkit import who
 from starlette.testclient import TestClient
-
-from .conftest import who
 
 PROBLEM = "application/problem+json"
 
@@ -78,10 +77,11 @@ def test_warn_block_override_and_guard(kitchen_client: TestClient) -> None:
     allowed = reserve(kitchen_client, item, body, user="mgr-1", role="manager")
     assert allowed.status_code == 200, allowed.text
     assert [e["name"] for e in allowed.json()["emittedEvents"]][:1] == ["OverrideApplied"]
-    guard = problem(reserve(kitchen_client, item, {"quantity": 0, "eventId": "e1"}), 422, "GUARD_FAILED")
-    assert guard["result"]["guardFailure"]["index"] == 1
     state = kitchen_client.get(f"/InventoryItem/{item}", headers=who()).json()
     assert state["quantityReserved"] == 56
+    fresh = create_item(kitchen_client, on_hand=10, par=0)
+    guard = problem(reserve(kitchen_client, fresh, {"quantity": 0, "eventId": "e1"}), 422, "GUARD_FAILED")
+    assert guard["result"]["guardFailure"]["index"] == 1
 
 
 def test_policy_denial_and_authentication(make_client: Callable[..., TestClient]) -> None:
