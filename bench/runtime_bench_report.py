@@ -1,0 +1,107 @@
+"""The comparison table of ``runtime_bench.py``: our figures, the reference's, and ours/reference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: (label, path in our result, path in the reference result, higher is better)
+METRICS: list[tuple[str, str, str, bool]] = [
+    ("compile cold median (ms)", "compile.medianMs", "compile.medianMs", False),
+    ("engine construction (ms)", "compile.engineConstructMedianMs", "compile.engineConstructMedianMs", False),
+    ("hot (ops/s)", "hot.opsPerSec", "hot.opsPerSec", True),
+    ("hot p50 latency (us)", "hot.latencyUs.p50", "hot.latencyUs.p50", False),
+    ("hot p99 latency (us)", "hot.latencyUs.p99", "hot.latencyUs.p99", False),
+    ("10k round-robin (ops/s)", "rr.opsPerSec", "rr.opsPerSec", True),
+    ("seed createInstance (/s)", "rr.seedPerSec", "rr.seedPerSec", True),
+    ("+ idempotency, unique keys (ops/s)", "idem.unique.opsPerSec", "idem.unique.opsPerSec", True),
+    ("+ idempotency, replay (ops/s)", "idem.replay.opsPerSec", "idem.replay.opsPerSec", True),
+    ("+ correlation/causation (ops/s)", "corr.opsPerSec", "corr.opsPerSec", True),
+    ("memory: create (/s)", "memory.createPerSec", "memory.createPerSec", True),
+    (
+        "memory: bytes/instance (RSS vs V8 heap)",
+        "memory.rssBytesPerInstance",
+        "memory.heapBytesPerInstance",
+        False,
+    ),
+    ("memory: peak RSS (MB)", "memory.peakRssMB", "memory.peakRssMB", False),
+    (
+        "eventlog: filter by correlation (ms)",
+        "eventlog.filterByCorrelationMedianMs",
+        "eventlog.filterByCorrelationMedianMs",
+        False,
+    ),
+    (
+        "eventlog: indexed lookup vs ref filter (ms)",
+        "eventlog.indexedLookupMedianMs",
+        "eventlog.filterByCorrelationMedianMs",
+        False,
+    ),
+    (
+        "eventlog: bytes/event (RSS vs V8 heap)",
+        "eventlog.rssBytesPerEvent",
+        "eventlog.heapBytesPerEvent",
+        False,
+    ),
+]
+
+
+def dig(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def ratios(ours: dict[str, Any], ref: dict[str, Any] | None) -> dict[str, float]:
+    """ours/reference for every metric both sides measured (see METRICS for which way is better)."""
+    out: dict[str, float] = {}
+    if not ref:
+        return out
+    for label, ours_path, ref_path, _ in METRICS:
+        a, b = dig(ours, ours_path), dig(ref, ref_path)
+        if isinstance(a, int | float) and isinstance(b, int | float) and b:
+            out[label] = round(a / b, 3)
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def print_table(name: str, ours: dict[str, Any], ref: dict[str, Any] | None) -> None:
+    r = ratios(ours, ref)
+    print(f"\n## {name}  (IR from {ours.get('irSource')})")
+    if ref and ref.get("error"):
+        print(f"reference: {ref['error']}")
+    if ref and ref.get("validation") and not ref["validation"].get("ok"):
+        print(f"reference validation MISMATCH: {ref['validation'].get('mismatches')}")
+    if not ours["validation"]["ok"]:
+        print(f"ours: validation MISMATCH {ours['validation']['mismatches']} (exit 3)")
+        return
+    rows = [("metric", "ours", "reference", "ours/ref", "better")]
+    for label, ours_path, ref_path, higher in METRICS:
+        a, b = dig(ours, ours_path), dig(ref, ref_path) if ref else None
+        if a is None and b is None:
+            continue
+        ratio = r.get(label)
+        rows.append(
+            (
+                label,
+                _fmt(a),
+                _fmt(b),
+                f"{ratio:.2f}x" if ratio is not None else "-",
+                "higher" if higher else "lower",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for i, row in enumerate(rows):
+        print("| " + " | ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)) + " |")
+        if i == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
