@@ -378,6 +378,19 @@ class SqlStore:
                 by["failed"] += int(n)
         return OutboxCounts(by[PENDING], by[PUBLISHED], by["failed"], by[DEAD])
 
+    def outbox_events(self, correlation_id: str) -> list[dict[str, Any]]:
+        """The committed events of one workflow, in commit order (``manifest trace``, /trace).
+
+        Added by the HTTP layer. A text LIKE narrows the rows in the database (portable across
+        SQLite TEXT and PostgreSQL JSONB); the exact match on ``correlationId`` is done here.
+        """
+        encoded = dumps(correlation_id)[1:-1]  # as the id appears inside the stored JSON text
+        pattern = "%" + encoded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        table = self.tables.outbox
+        stmt = f"SELECT event FROM {table} WHERE CAST(event AS TEXT) LIKE ? ESCAPE '\\' ORDER BY seq"
+        events = (self._decode(r[0]) for r in self._fetch(self._q(stmt), (pattern,)))
+        return [e for e in events if isinstance(e, dict) and e.get("correlationId") == correlation_id]
+
     def acquire_relay_lease(self, holder: str, ttl_seconds: float, *, now: float) -> bool:
         return self._execute(self._sql["lease"], (_RELAY_LEASE, holder, now + ttl_seconds, now)) == 1
 
