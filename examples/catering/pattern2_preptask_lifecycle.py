@@ -25,12 +25,17 @@ def claim_prep_task(engine: Any, tenant_id: str, user_id: str, task_id: str, eve
     result = engine.run_command("claim", {"userId": user_id}, **options)
     if not result.success:
         return {"success": False, "error": result.error}
+    logged = len(engine.get_event_log())
     duplicate = engine.run_command("claim", {"userId": user_id}, **options)
     return {
         "success": True,
         "events": [e.name for e in result.emitted_events],
-        "duplicate_events": [e.name for e in duplicate.emitted_events],
+        "warnings": [
+            w.code for w in result.constraint_outcomes or () if w.severity == "warn" and not w.passed
+        ],
+        # the duplicate is the first result, replayed from the idempotency store: nothing ran again
         "duplicate_is_cached": duplicate.to_dict() == result.to_dict(),
+        "events_emitted_by_duplicate": len(engine.get_event_log()) - logged,
     }
 
 

@@ -261,6 +261,10 @@ class CommandJournal:
             entry.expected = {"success": False, "error": "command raised", "raised": True, "events": []}
         else:
             entry.expected = summarize_result(result)
+            if "overrideRequests" not in entry.options:
+                recovered = _override_requests_of(result)
+                if recovered:
+                    entry.options["overrideRequests"] = recovered
         with self._lock:
             self._seq += 1
             entry.seq = self._seq
@@ -359,6 +363,27 @@ class CommandJournal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _override_requests_of(result: Any) -> list[dict[str, Any]]:
+    """The override requests behind a result, for engines whose hooks do not pass them.
+
+    A failed result echoes the requests; a successful one shows each applied override as an
+    ``OverrideApplied`` event. Requests that changed nothing (their constraint passed) do not
+    affect the result, so a replay without them reproduces it all the same.
+    """
+    echoed = getattr(result, "override_requests", None)
+    if echoed:
+        return [to_json(r) for r in echoed]
+    found = []
+    for event in getattr(result, "emitted_events", None) or ():
+        if getattr(event, "name", None) != "OverrideApplied":
+            continue
+        payload = getattr(event, "payload", None) or {}
+        if str(payload.get("reason", "")).startswith("Auto-authorized by policy"):
+            continue  # granted by policy without a request
+        found.append({k: payload.get(k) for k in ("constraintCode", "reason", "authorizedBy")})
+    return found
 
 
 def _engine_context(engine: Any) -> Any:
