@@ -164,22 +164,31 @@ class KeyOrTokenAuth:
 
     def __call__(self, request: Request) -> Context:
         key = request.headers.get(API_KEY_HEADER)
+        token = _bearer(request)
+        if not key and not token and request.method == "GET":
+            # Browsers cannot add headers to a page link or an EventSource: GET requests may
+            # carry the credential as ?api_key= or ?access_token= (RFC 6750 section 2.3).
+            key = request.query_params.get("api_key")
+            token = request.query_params.get("access_token")
         if key:
             context = self._keys.get(_digest(key))
             if context is None:
                 raise ProblemError("UNAUTHENTICATED", "Unknown API key")
             return {**context, "user": dict(context.get("user") or {})}
-        authorization = request.headers.get("authorization", "")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() == "bearer" and token:
+        if token:
             if self._secret is None:
                 raise ProblemError("UNAUTHENTICATED", "Bearer tokens are not enabled", headers=_CHALLENGE)
-            return verify_token(self._secret, token.strip())
+            return verify_token(self._secret, token)
         if self.allow_anonymous:
             return {}
         raise ProblemError(
             "UNAUTHENTICATED", "Send an X-API-Key header or a bearer token", headers=_CHALLENGE
         )
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def trusted_headers_auth(request: Request) -> Context:

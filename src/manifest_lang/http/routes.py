@@ -29,7 +29,8 @@ from .tracing import build_trace, durable_events
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
-_PAGE_KEYS = frozenset({"limit", "offset", "cursor"})
+#: query keys that are never property filters (paging, and credentials for browser links)
+_RESERVED_QUERY_KEYS = frozenset({"limit", "offset", "cursor", "api_key", "access_token"})
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -79,7 +80,7 @@ class Api:
     def _filters(self, request: Request, entity: EntityInfo) -> dict[str, Any]:
         where: dict[str, Any] = {}
         for key, value in request.query_params.multi_items():
-            if key in _PAGE_KEYS:
+            if key in _RESERVED_QUERY_KEYS:
                 continue
             prop = entity.properties.get(key)
             if prop is None or self.index.types.query_scalar(prop.get("type")) is None:
