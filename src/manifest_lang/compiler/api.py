@@ -35,7 +35,9 @@ def compile_source(source: str, *, filename: str | None = None, now: datetime | 
     except RecursionError:
         return CompileResult(None, [Diagnostic("error", "Source nests too deeply to compile")])
     except Exception as exc:  # noqa: BLE001 - the API contract is "never raises"; report instead
-        return CompileResult(None, [Diagnostic("error", f"Internal compiler error: {type(exc).__name__}: {exc}")])
+        return CompileResult(
+            None, [Diagnostic("error", f"Internal compiler error: {type(exc).__name__}: {exc}")]
+        )
 
 
 def _compile(source: str, now: datetime | None) -> CompileResult:
@@ -50,7 +52,11 @@ def _compile(source: str, now: datetime | None) -> CompileResult:
         return CompileResult(None, sink.items)
     body = {k: v for k, v in ir.items() if k != "provenance"}
     provenance = build_provenance(source, __version__, {"version": ir["version"], **body}, now=now)
-    final = {"version": ir["version"], "provenance": provenance, **{k: v for k, v in body.items() if k != "version"}}
+    final = {
+        "version": ir["version"],
+        "provenance": provenance,
+        **{k: v for k, v in body.items() if k != "version"},
+    }
     return CompileResult(final, sink.items)
 
 

@@ -7,10 +7,12 @@ from typing import Any
 from .diagnostics import DiagnosticSink
 
 AUTO_PROVIDED = frozenset(
-    "tenantId orgId organizationId userId createdById updatedById actorId requestId correlationId causationId".split()
+    "tenantId orgId organizationId userId createdById updatedById actorId "
+    "requestId correlationId causationId".split()
 )
 NOT_PARENT_FIELDS = frozenset(
-    "tenantId orgId organizationId userId ownerId createdById updatedById requestId correlationId causationId".split()
+    "tenantId orgId organizationId userId ownerId createdById updatedById "
+    "requestId correlationId causationId".split()
 )
 SHARED_ID_EXCLUDED = frozenset(
     "id tenantId status createdAt updatedAt deletedAt name title notes description tags type version".split()
@@ -61,22 +63,29 @@ def check_domain_completeness(ir: dict[str, Any], sink: DiagnosticSink) -> None:
 
 def _reachability(entity: dict[str, Any], index: _Index, sink: DiagnosticSink) -> None:
     name = entity["name"]
-    unused = (name not in index.commands_by_entity and name not in index.targets
-              and not entity["computedProperties"])
+    unused = (
+        name not in index.commands_by_entity
+        and name not in index.targets
+        and not entity["computedProperties"]
+    )
     if not unused:
         return
     q = _qualified(entity)
     if name in index.stored:
-        message = (f"Entity '{q}' is persisted (has store) but has no commands and is not referenced by any "
-                   "relationship — it is unreachable in the product. Add commands or relationships, or remove "
-                   "the entity.")
+        message = (
+            f"Entity '{q}' is persisted (has store) but has no commands and is not referenced by any "
+            "relationship — it is unreachable in the product. Add commands or relationships, or remove "
+            "the entity."
+        )
         if not entity["constraints"] and _has_wiring_signals(entity, index):
             sink.error(message)
         else:
             sink.warning(message)
     else:
-        sink.warning(f"Entity '{q}' is declared but unused: no store, no entity-scoped commands, and not "
-                     "referenced by any relationship. Remove it or wire it into the domain.")
+        sink.warning(
+            f"Entity '{q}' is declared but unused: no store, no entity-scoped commands, and not "
+            "referenced by any relationship. Remove it or wire it into the domain."
+        )
 
 
 def _has_wiring_signals(entity: dict[str, Any], index: _Index) -> bool:
@@ -90,23 +99,29 @@ def _fk_fields(rel: dict[str, Any]) -> list[str]:
     return list(fk["fields"]) if fk else [f"{rel['name']}Id"]
 
 
-def _create_params(entity: dict[str, Any], create: dict[str, Any], index: _Index, sink: DiagnosticSink) -> None:
+def _create_params(
+    entity: dict[str, Any], create: dict[str, Any], index: _Index, sink: DiagnosticSink
+) -> None:
     q = _qualified(entity)
     tenant = (index.ir.get("tenant") or {}).get("property")
     auto = set(AUTO_PROVIDED) | ({tenant} if tenant else set())
     if entity.get("timestamps"):
         auto |= {"createdAt", "updatedAt"}
     auto |= {entity[k] for k in ("versionProperty", "versionAtProperty") if k in entity}
-    fk_fields = {f for r in entity["relationships"] if r["kind"] in ("belongsTo", "ref") for f in _fk_fields(r)}
+    fk_fields = {
+        f for r in entity["relationships"] if r["kind"] in ("belongsTo", "ref") for f in _fk_fields(r)
+    }
     props = {p["name"]: p for p in entity["properties"]}
     for param in create["parameters"]:
         if not param["required"] or "trustedSource" in param:
             continue
         name = param["name"]
         if name in auto:
-            sink.error(f"Command '{q}.create' requires '{name}' but the runtime or compiler auto-provides that "
-                       "field — remove it from create parameters so callers are not forced to supply a value they "
-                       "cannot access.")
+            sink.error(
+                f"Command '{q}.create' requires '{name}' but the runtime or compiler auto-provides that "
+                "field — remove it from create parameters so callers are not forced to supply a value they "
+                "cannot access."
+            )
             continue
         if not name.endswith("Id") or name in SHARED_ID_EXCLUDED or name in fk_fields:
             continue
@@ -116,15 +131,22 @@ def _create_params(entity: dict[str, Any], create: dict[str, Any], index: _Index
                 continue
             parent_prop = next((p for p in parent["properties"] if p["name"] == name), None)
             own = props.get(name)
-            if parent_prop and own and parent_prop["type"]["name"] == own["type"]["name"] == param["type"]["name"]:
-                sink.warning(f"Command '{q}.create' takes '{name}', which is also owned by parent "
-                             f"'{parent['name']}' — consider populating it via parent-context propagation (create "
-                             "from the parent) instead of re-entering it.")
+            if (
+                parent_prop
+                and own
+                and parent_prop["type"]["name"] == own["type"]["name"] == param["type"]["name"]
+            ):
+                sink.warning(
+                    f"Command '{q}.create' takes '{name}', which is also owned by parent "
+                    f"'{parent['name']}' — consider populating it via parent-context propagation (create "
+                    "from the parent) instead of re-entering it."
+                )
                 break
 
 
-def _fk_wiring(entity: dict[str, Any], create: dict[str, Any] | None, index: _Index,
-               sink: DiagnosticSink) -> None:
+def _fk_wiring(
+    entity: dict[str, Any], create: dict[str, Any] | None, index: _Index, sink: DiagnosticSink
+) -> None:
     q = _qualified(entity)
     candidates = [p["name"] for p in entity["properties"] if p["name"].endswith("Id") and p["name"] != "id"]
     required_params = [p["name"] for p in (create or {}).get("parameters", []) if p["required"]]
@@ -135,23 +157,35 @@ def _fk_wiring(entity: dict[str, Any], create: dict[str, Any] | None, index: _In
             continue
         parent = index.entities[parent_name]
         pq = _qualified(parent)
-        covering = [r for r in entity["relationships"]
-                    if r["kind"] in ("belongsTo", "ref") and r["target"] == parent_name and field in _fk_fields(r)]
+        covering = [
+            r
+            for r in entity["relationships"]
+            if r["kind"] in ("belongsTo", "ref") and r["target"] == parent_name and field in _fk_fields(r)
+        ]
         if not covering:
-            sink.error(f"Entity '{q}' references parent '{parent_name}' via '{field}' but declares no belongsTo/ref "
-                       f"relationship to '{parent_name}'. Add 'belongsTo {field[:-2]}: {parent_name}' (or rename the "
-                       f"FK), or add a nested command on '{pq}' that sets the FK from self.id.")
+            sink.error(
+                f"Entity '{q}' references parent '{parent_name}' via '{field}' but declares no belongsTo/ref "
+                f"relationship to '{parent_name}'. Add 'belongsTo {field[:-2]}: {parent_name}' (or rename "
+                f"the "
+                f"FK), or add a nested command on '{pq}' that sets the FK from self.id."
+            )
             continue
-        if not any(r["kind"] in ("hasMany", "hasOne") and r["target"] == entity["name"]
-                   for r in parent["relationships"]):
+        if not any(
+            r["kind"] in ("hasMany", "hasOne") and r["target"] == entity["name"]
+            for r in parent["relationships"]
+        ):
             lowered = entity["name"][:1].lower() + entity["name"][1:]
-            sink.warning(f"Entity '{q}' belongsTo '{parent_name}' but '{pq}' has no hasMany/hasOne back to "
-                         f"'{entity['name']}'. Add 'hasMany {lowered}s: {entity['name']}' on the parent, or a "
-                         "nested create command on the parent so the child FK is implicit.")
+            sink.warning(
+                f"Entity '{q}' belongsTo '{parent_name}' but '{pq}' has no hasMany/hasOne back to "
+                f"'{entity['name']}'. Add 'hasMany {lowered}s: {entity['name']}' on the parent, or a "
+                "nested create command on the parent so the child FK is implicit."
+            )
         if field in required_params and not _fk_supplied(entity, parent, field, index):
-            sink.warning(f"Command '{q}.create' takes a manual '{field}' with no nested create on '{pq}' (e.g. "
-                         "addMilestone) and no event reaction that supplies it. Consider a parent command that sets "
-                         f"the FK from self.id, or an on Event reaction with params {{ {field}: ... }}.")
+            sink.warning(
+                f"Command '{q}.create' takes a manual '{field}' with no nested create on '{pq}' (e.g. "
+                "addMilestone) and no event reaction that supplies it. Consider a parent command that sets "
+                f"the FK from self.id, or an on Event reaction with params {{ {field}: ... }}."
+            )
 
 
 def _fk_supplied(entity: dict[str, Any], parent: dict[str, Any], field: str, index: _Index) -> bool:
@@ -181,7 +215,9 @@ def check_required_on_create(ir: dict[str, Any], sink: DiagnosticSink) -> None:
         if entity.get("timestamps"):
             skip |= {"createdAt", "updatedAt"}
         skip |= set(entity.get("key", []))
-        skip |= {f for r in entity["relationships"] if r["kind"] in ("belongsTo", "ref") for f in _fk_fields(r)}
+        skip |= {
+            f for r in entity["relationships"] if r["kind"] in ("belongsTo", "ref") for f in _fk_fields(r)
+        }
         covered = set(plan["draftFields"]) | set(plan["commandOwnedFields"])
         props = {p["name"]: p for p in entity["properties"]}
         for name in plan["finalDocumentRequirements"]:
@@ -191,9 +227,12 @@ def check_required_on_create(ir: dict[str, Any], sink: DiagnosticSink) -> None:
                 continue
             q = _qualified(entity)
             sink.warning(
-                f"Initialization command '{q}.{command['name']}' cannot construct a complete '{entity['name']}': "
-                f"non-null field '{name}' (type '{type_name}') has no default, ownership source, initialization "
-                f"input, or command mutation. Add 'mutate {name} = ...', give '{name}' a default, accept it as a "
+                f"Initialization command '{q}.{command['name']}' cannot construct a complete "
+                f"'{entity['name']}': "
+                f"non-null field '{name}' (type '{type_name}') has no default, ownership source, "
+                f"initialization "
+                f"input, or command mutation. Add 'mutate {name} = ...', give '{name}' a default, accept "
+                f"it as a "
                 f"command parameter, or make it optional ('{name}: {type_name}?')."
             )
 
@@ -204,5 +243,7 @@ def check_reaction_completeness(ir: dict[str, Any], sink: DiagnosticSink) -> Non
         if reaction["event"] in emitted:
             continue
         label = f"{reaction['event']} \u2192 {reaction['targetEntity']}.{reaction['targetCommand']}"
-        sink.error(f"Reaction '{label}' listens for event '{reaction['event']}' but no command emits that event — "
-                   "the reaction can never fire.")
+        sink.error(
+            f"Reaction '{label}' listens for event '{reaction['event']}' but no command emits that event — "
+            "the reaction can never fire."
+        )

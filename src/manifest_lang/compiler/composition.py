@@ -35,12 +35,22 @@ class EntityView:
     @classmethod
     def of(cls, node: ast.Entity, module: str | None) -> EntityView:
         return cls(
-            node=node, module=module, name=node.name, properties=list(node.properties),
-            computed=list(node.computed), relationships=list(node.relationships),
-            constraints=list(node.constraints), policies=list(node.policies), commands=list(node.commands),
-            parent=node.parent, mixins=node.mixins, stores=list(node.stores),
+            node=node,
+            module=module,
+            name=node.name,
+            properties=list(node.properties),
+            computed=list(node.computed),
+            relationships=list(node.relationships),
+            constraints=list(node.constraints),
+            policies=list(node.policies),
+            commands=list(node.commands),
+            parent=node.parent,
+            mixins=node.mixins,
+            stores=list(node.stores),
             extra={
-                "key": node.key, "timestamps": node.timestamps, "realtime": node.realtime,
+                "key": node.key,
+                "timestamps": node.timestamps,
+                "realtime": node.realtime,
             },
         )
 
@@ -52,7 +62,9 @@ def expand_generics(views: list[EntityView], sink: DiagnosticSink) -> list[Entit
         if node.instantiation is None:
             continue
         if node.type_params:
-            sink.error(f"Entity '{view.name}' cannot declare both type parameters and a generic instantiation")
+            sink.error(
+                f"Entity '{view.name}' cannot declare both type parameters and a generic instantiation"
+            )
             continue
         template_name, args = node.instantiation
         template = by_name.get(template_name)

@@ -24,8 +24,11 @@ def _referenced(expr: ast.Expr, computed: dict[str, ast.Computed]) -> list[str]:
         name = None
         if isinstance(node, ast.Identifier):
             name = node.name
-        elif (isinstance(node, ast.Member) and isinstance(node.object, ast.Identifier)
-              and node.object.name in ("self", "this")):
+        elif (
+            isinstance(node, ast.Member)
+            and isinstance(node.object, ast.Identifier)
+            and node.object.name in ("self", "this")
+        ):
             name = node.property
         if name is not None and name in computed:
             found.setdefault(name)
@@ -43,8 +46,10 @@ def check_computed_references(views: list[EntityView], sink: DiagnosticSink) -> 
         for command in view.commands:
             for guard in command.guards:
                 for name in _referenced(guard, computed):
-                    sink.error(f"Guard on command '{qualified}.{command.name}' references computed property "
-                               f"'{name}', which is not available during guard evaluation. {_TAIL}")
+                    sink.error(
+                        f"Guard on command '{qualified}.{command.name}' references computed property "
+                        f"'{name}', which is not available during guard evaluation. {_TAIL}"
+                    )
             for constraint in command.constraints:
                 _constraint(constraint, computed, f"on command '{qualified}.{command.name}'", sink, inlined)
         for constraint in view.constraints:
@@ -52,8 +57,13 @@ def check_computed_references(views: list[EntityView], sink: DiagnosticSink) -> 
     return inlined
 
 
-def _constraint(c: ast.Constraint, computed: dict[str, ast.Computed], where: str, sink: DiagnosticSink,
-                inlined: dict[int, ast.Expr]) -> None:
+def _constraint(
+    c: ast.Constraint,
+    computed: dict[str, ast.Computed],
+    where: str,
+    sink: DiagnosticSink,
+    inlined: dict[int, ast.Expr],
+) -> None:
     names = _referenced(c.expression, computed)
     if not names:
         return
@@ -61,17 +71,24 @@ def _constraint(c: ast.Constraint, computed: dict[str, ast.Computed], where: str
         inlined[id(c)] = inline_computed(c.expression, computed)
         return
     for name in names:
-        sink.error(f"Constraint '{c.code or c.name}' {where} references computed property '{name}', which is not "
-                   f"available during constraint evaluation. {_TAIL}")
+        sink.error(
+            f"Constraint '{c.code or c.name}' {where} references computed property '{name}', which is not "
+            f"available during constraint evaluation. {_TAIL}"
+        )
 
 
-def inline_computed(expr: ast.Expr, computed: dict[str, ast.Computed], active: frozenset[str] = frozenset()) -> Any:
+def inline_computed(
+    expr: ast.Expr, computed: dict[str, ast.Computed], active: frozenset[str] = frozenset()
+) -> Any:
     """``expr`` with every reference to a computed property replaced by its formula."""
     name = None
     if isinstance(expr, ast.Identifier):
         name = expr.name
-    elif (isinstance(expr, ast.Member) and isinstance(expr.object, ast.Identifier)
-          and expr.object.name in ("self", "this")):
+    elif (
+        isinstance(expr, ast.Member)
+        and isinstance(expr.object, ast.Identifier)
+        and expr.object.name in ("self", "this")
+    ):
         name = expr.property
     if name is not None and name in computed and name not in active:
         return inline_computed(computed[name].expression, computed, active | {name})
@@ -88,8 +105,9 @@ def _map_children(expr: ast.Expr, fn: Any) -> ast.Expr:
     if isinstance(expr, ast.Call):
         return replace(expr, callee=fn(expr.callee), args=tuple(fn(a) for a in expr.args))
     if isinstance(expr, ast.Conditional):
-        return replace(expr, condition=fn(expr.condition), consequent=fn(expr.consequent),
-                       alternate=fn(expr.alternate))
+        return replace(
+            expr, condition=fn(expr.condition), consequent=fn(expr.consequent), alternate=fn(expr.alternate)
+        )
     if isinstance(expr, ast.ArrayLit):
         return replace(expr, elements=tuple(fn(e) for e in expr.elements))
     if isinstance(expr, ast.ObjectLit):

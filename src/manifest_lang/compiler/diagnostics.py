@@ -35,12 +35,14 @@ class DiagnosticSink:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
-    def error(self, message: str, *, line: int | None = None, column: int | None = None,
-              code: str | None = None) -> None:
+    def error(
+        self, message: str, *, line: int | None = None, column: int | None = None, code: str | None = None
+    ) -> None:
         self.items.append(Diagnostic("error", message, line, column, code))
 
-    def warning(self, message: str, *, line: int | None = None, column: int | None = None,
-                code: str | None = None) -> None:
+    def warning(
+        self, message: str, *, line: int | None = None, column: int | None = None, code: str | None = None
+    ) -> None:
         self.items.append(Diagnostic("warning", message, line, column, code))
 
     @property

@@ -61,7 +61,10 @@ def _lower_other(node: ast.Expr) -> dict[str, Any]:
     if isinstance(node, ast.ArrayLit):
         return {"kind": "array", "elements": [lower_expr(e) for e in node.elements]}
     if isinstance(node, ast.ObjectLit):
-        return {"kind": "object", "properties": [{"key": k, "value": lower_expr(v)} for k, v in node.properties]}
+        return {
+            "kind": "object",
+            "properties": [{"key": k, "value": lower_expr(v)} for k, v in node.properties],
+        }
     if isinstance(node, ast.Lambda):
         return {"kind": "lambda", "params": list(node.params), "body": lower_expr(node.body)}
     if isinstance(node, ast.Aggregate):

@@ -47,12 +47,19 @@ def _has_signal(command: dict[str, Any], props: dict[str, dict[str, Any]], owned
             first_mutate.setdefault(action["target"], action["expression"])
     for target in owned:
         prop = props[target]
-        if ("required" not in prop["modifiers"] or "defaultValue" in prop or prop.get("autoNow")
-                or target == "id" or target not in first_mutate):
+        if (
+            "required" not in prop["modifiers"]
+            or "defaultValue" in prop
+            or prop.get("autoNow")
+            or target == "id"
+            or target not in first_mutate
+        ):
             continue
         expr = first_mutate[target]
-        if expr["kind"] == "literal" or _is_now_call(expr) or (
-            expr["kind"] == "identifier" and expr["name"] in params
+        if (
+            expr["kind"] == "literal"
+            or _is_now_call(expr)
+            or (expr["kind"] == "identifier" and expr["name"] in params)
         ):
             return True
     null_guarded = {_null_asserted(g) for g in command["guards"]}
@@ -64,10 +71,11 @@ def _has_signal(command: dict[str, Any], props: dict[str, dict[str, Any]], owned
 
 def build_plan(command: dict[str, Any], entity: dict[str, Any], tenant: dict[str, Any] | None) -> Any:
     props = {p["name"]: p for p in entity["properties"]}
-    owned = locale_sorted(dict.fromkeys(
-        a["target"] for a in command["actions"]
-        if a["kind"] in _OWNING_KINDS and a.get("target") in props
-    ))
+    owned = locale_sorted(
+        dict.fromkeys(
+            a["target"] for a in command["actions"] if a["kind"] in _OWNING_KINDS and a.get("target") in props
+        )
+    )
     if not _has_signal(command, props, owned) or (not owned and command["name"] != "create"):
         return None
     params = command["parameters"]
@@ -85,7 +93,8 @@ def build_plan(command: dict[str, Any], entity: dict[str, Any], tenant: dict[str
     draft = {"id", *ownership, *(d["property"] for d in defaults), *(item["property"] for item in lifecycle)}
     draft.update(name for name in inputs if name in props)
     required = [
-        p["name"] for p in entity["properties"]
+        p["name"]
+        for p in entity["properties"]
         if "required" in p["modifiers"] and not p["type"]["nullable"] and p["name"] != "id"
     ]
     owned_set = set(owned)
@@ -105,7 +114,9 @@ def build_plan(command: dict[str, Any], entity: dict[str, Any], tenant: dict[str
     }
 
 
-def _declared_defaults(entity: dict[str, Any], owned: list[str], optional_params: set[str]) -> list[dict[str, str]]:
+def _declared_defaults(
+    entity: dict[str, Any], owned: list[str], optional_params: set[str]
+) -> list[dict[str, str]]:
     owned_set = set(owned)
     defaults: list[dict[str, str]] = []
     for prop in entity["properties"]:
@@ -117,8 +128,10 @@ def _declared_defaults(entity: dict[str, Any], owned: list[str], optional_params
         elif prop.get("autoNow"):
             defaults.append({"property": name, "source": "autoNow"})
     if entity.get("timestamps"):
-        defaults += [{"property": "createdAt", "source": "timestamps"},
-                     {"property": "updatedAt", "source": "timestamps"}]
+        defaults += [
+            {"property": "createdAt", "source": "timestamps"},
+            {"property": "updatedAt", "source": "timestamps"},
+        ]
     for key in ("versionProperty", "versionAtProperty"):
         if key in entity:
             defaults.append({"property": entity[key], "source": "version"})

@@ -11,9 +11,16 @@ from .exprs import expr_to_value, lower_expr, number
 from .lower_members import check_duplicate_codes, lower_constraint, lower_type
 
 INTENT_VERBS = (
-    ("create", "create"), ("add", "create"), ("new", "create"),
-    ("update", "update"), ("edit", "update"), ("modify", "update"),
-    ("delete", "delete"), ("remove", "delete"), ("deactivate", "delete"), ("archive", "delete"),
+    ("create", "create"),
+    ("add", "create"),
+    ("new", "create"),
+    ("update", "update"),
+    ("edit", "update"),
+    ("modify", "update"),
+    ("delete", "delete"),
+    ("remove", "delete"),
+    ("deactivate", "delete"),
+    ("archive", "delete"),
 )
 
 
@@ -91,23 +98,27 @@ class CommandLowering:
         if a.kind in ("emit", "publish"):
             if a.target is None:
                 self.sink.error(
-                    f"EMIT_ACTION_UNKNOWN_EVENT: {a.kind} action in command '{command}' must name an event to "
+                    f"EMIT_ACTION_UNKNOWN_EVENT: {a.kind} action in command '{command}' must name an event "
+                    f"to "
                     f"{a.kind}, e.g. '{a.kind} SomeEvent'.",
-                    line=a.line, column=a.column,
+                    line=a.line,
+                    column=a.column,
                 )
             elif a.target not in self.declared_events:
                 self.sink.error(
                     f"EMIT_ACTION_UNKNOWN_EVENT: {a.kind} action in command '{command}' targets event "
                     f"'{a.target}', which is not declared. Declare 'event {a.target} {{ ... }}' or reference "
                     "an existing event.",
-                    line=a.line, column=a.column,
+                    line=a.line,
+                    column=a.column,
                 )
         elif a.kind == "compute" and a.target is not None and a.target in properties:
             self.sink.warning(
                 f"COMPUTE_USED_AS_MUTATE: compute '{a.target}' in command '{command}' assigns to a declared "
                 f"property but 'compute' no longer persists. Change 'compute' to 'mutate' to keep persisting "
                 f"'{a.target}', or keep 'compute' for an ephemeral local binding.",
-                line=a.line, column=a.column,
+                line=a.line,
+                column=a.column,
             )
         return result
 
@@ -157,7 +168,9 @@ def lower_rate_limit(fields: dict[str, Any], sink: DiagnosticSink) -> dict[str, 
     return result
 
 
-def lower_policy(p: ast.Policy, module: str | None, entity: str | None, sink: DiagnosticSink) -> dict[str, Any]:
+def lower_policy(
+    p: ast.Policy, module: str | None, entity: str | None, sink: DiagnosticSink
+) -> dict[str, Any]:
     result: dict[str, Any] = {"name": p.name}
     if module is not None:
         result["module"] = module
@@ -180,14 +193,14 @@ def canonical_intent(command: str, entity: str | None) -> str:
         while changed:
             changed = False
             if text.startswith(stem) and len(text) > len(stem):
-                text, changed = text[len(stem):], True
+                text, changed = text[len(stem) :], True
             if text.endswith(stem) and len(text) > len(stem):
                 text, changed = text[: -len(stem)], True
     best = max((verb for verb, _ in INTENT_VERBS if text.startswith(verb)), key=len, default=None)
     if best is None:
         return f"custom:{text}"
     canonical = dict(INTENT_VERBS)[best]
-    return f"{canonical}:{text[len(best):]}"
+    return f"{canonical}:{text[len(best) :]}"
 
 
 def check_command_intents(commands: list[dict[str, Any]], sink: DiagnosticSink) -> None:

@@ -63,7 +63,8 @@ def lower_property(prop: ast.Property, sink: DiagnosticSink) -> dict[str, Any]:
             value = expr_to_value(default)
             if value is None:
                 sink.warning(
-                    f"Property '{prop.name}': default expression is not a supported default and has no effect "
+                    f"Property '{prop.name}': default expression is not a supported default and has no "
+                    f"effect "
                     "at runtime. Supported call defaults: now(), today(). Use a literal default or set the "
                     "value in the command."
                 )
@@ -94,16 +95,22 @@ def _lower_mask(prop: ast.Property, sink: DiagnosticSink) -> dict[str, Any]:
     prefix = f"Property '{prop.name}': "
     count = len(mask.params)
     if arity is None:
-        sink.error(f"{prefix}Unknown masking strategy '{mask.strategy}'. Known strategies: "
-                   "redact, partial, email, phone, last4.")
+        sink.error(
+            f"{prefix}Unknown masking strategy '{mask.strategy}'. Known strategies: "
+            "redact, partial, email, phone, last4."
+        )
     elif arity == 0 and count:
         sink.error(f"{prefix}masking strategy '{mask.strategy}' takes no parameters (got {count}).")
     elif arity and count != arity:
-        sink.error(f"{prefix}masking strategy '{mask.strategy}' requires exactly {arity} parameters (got {count}).")
+        sink.error(
+            f"{prefix}masking strategy '{mask.strategy}' requires exactly {arity} parameters (got {count})."
+        )
     elif any(p < 0 or int(p) != p for p in mask.params):
         shown = ", ".join(str(number(p)) for p in mask.params)
-        sink.error(f"{prefix}masking strategy '{mask.strategy}' parameters must be non-negative integers "
-                   f"(got {shown}).")
+        sink.error(
+            f"{prefix}masking strategy '{mask.strategy}' parameters must be non-negative integers "
+            f"(got {shown})."
+        )
     return strategy
 
 
@@ -151,7 +158,9 @@ def lower_relationship(rel: ast.Relationship, entity: str, sink: DiagnosticSink)
     return result
 
 
-def lower_constraint(c: ast.Constraint, sink: DiagnosticSink, expression: ast.Expr | None = None) -> dict[str, Any]:
+def lower_constraint(
+    c: ast.Constraint, sink: DiagnosticSink, expression: ast.Expr | None = None
+) -> dict[str, Any]:
     """``expression`` overrides the written one (seed constraints with inlined computed refs)."""
     expr = expression if expression is not None else c.expression
     result: dict[str, Any] = {
@@ -164,8 +173,10 @@ def lower_constraint(c: ast.Constraint, sink: DiagnosticSink, expression: ast.Ex
     if fail_when is None and c.name.startswith("severity"):
         fail_when = True
         sink.warning(
-            f"CONSTRAINT_POLARITY_NAME_HEURISTIC: Constraint '{c.name}' uses the legacy name-prefix heuristic "
-            "for negative polarity. Declare 'failWhen: true' explicitly and rename the constraint to suppress "
+            f"CONSTRAINT_POLARITY_NAME_HEURISTIC: Constraint '{c.name}' uses the legacy name-prefix "
+            f"heuristic "
+            "for negative polarity. Declare 'failWhen: true' explicitly and rename the constraint to "
+            "suppress "
             "this warning."
         )
     check_regex(expr, sink)
@@ -205,6 +216,8 @@ def check_duplicate_codes(constraints: list[dict[str, Any]], scope: str, sink: D
     for constraint in constraints:
         code = constraint["code"]
         if code in first:
-            sink.error(f"Duplicate constraint code '{code}' in {scope}. First defined at constraint '{first[code]}'.")
+            sink.error(
+                f"Duplicate constraint code '{code}' in {scope}. First defined at constraint '{first[code]}'."
+            )
         else:
             first[code] = constraint["name"]

@@ -10,16 +10,28 @@ from .diagnostics import DiagnosticSink
 from .exprs import lower_expr, number
 from .provenance import locale_sorted
 
-_DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000,
-                   "week": 604_800_000, "weeks": 604_800_000, "": 1}
+_DURATION_UNITS = {
+    "ms": 1,
+    "s": 1000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "week": 604_800_000,
+    "weeks": 604_800_000,
+    "": 1,
+}
 
 
 def lower_approval(a: ast.Approval, entity: str, commands: list[str], sink: DiagnosticSink) -> dict[str, Any]:
     result: dict[str, Any] = {"name": a.name, "command": a.command, "stages": [], "emits": list(a.emits)}
     if a.command not in commands:
         available = ", ".join(commands) if commands else "(none)"
-        sink.error(f"Approval '{a.name}' references command '{a.command}' which does not exist on entity "
-                   f"'{entity}'. Available commands: {available}", line=a.line, column=a.column)
+        sink.error(
+            f"Approval '{a.name}' references command '{a.command}' which does not exist on entity "
+            f"'{entity}'. Available commands: {available}",
+            line=a.line,
+            column=a.column,
+        )
     if not a.stages:
         sink.error(f"Approval '{a.name}' must declare at least one stage", line=a.line, column=a.column)
     seen: set[str] = set()
@@ -27,8 +39,11 @@ def lower_approval(a: ast.Approval, entity: str, commands: list[str], sink: Diag
         if stage.name in seen:
             sink.error(f"Duplicate stage name '{stage.name}' in approval '{a.name}'")
         seen.add(stage.name)
-        lowered: dict[str, Any] = {"name": stage.name, "policy": lower_expr(stage.policy),
-                                   "required": number(stage.required)}
+        lowered: dict[str, Any] = {
+            "name": stage.name,
+            "policy": lower_expr(stage.policy),
+            "required": number(stage.required),
+        }
         if stage.when is not None:
             lowered["when"] = lower_expr(stage.when)
         result["stages"].append(lowered)
@@ -48,7 +63,9 @@ def _lower_escalate(a: ast.Approval, e: ast.Escalate, sink: DiagnosticSink) -> d
         sink.error(
             f"Approval '{a.name}' declares bare on_timeout: escalate without a block. Provide escalate "
             "{ to: <expr>, status: <pending|granted|denied|expired>, timeout: <hours|none|reset> }.",
-            line=a.line, column=a.column, code="APPROVAL_ONTIMEOUT_ESCALATE_INCOMPLETE",
+            line=a.line,
+            column=a.column,
+            code="APPROVAL_ONTIMEOUT_ESCALATE_INCOMPLETE",
         )
         return None
     where = {"line": e.line, "column": e.column}
@@ -59,11 +76,18 @@ def _lower_escalate(a: ast.Approval, e: ast.Escalate, sink: DiagnosticSink) -> d
     ]
     for field, absent, code, hint in missing:
         if absent:
-            sink.error(f"Approval '{a.name}' escalate block is missing required field '{field}' {hint}.",
-                       code=f"APPROVAL_ESCALATE_MISSING_{code}", **where)
+            sink.error(
+                f"Approval '{a.name}' escalate block is missing required field '{field}' {hint}.",
+                code=f"APPROVAL_ESCALATE_MISSING_{code}",
+                **where,
+            )
     if e.timeout == "reset" and a.timeout is None:
-        sink.error(f"Approval '{a.name}' escalate timeout: reset requires the approval to declare a numeric "
-                   "timeout.", code="APPROVAL_ESCALATE_RESET_WITHOUT_TIMEOUT", **where)
+        sink.error(
+            f"Approval '{a.name}' escalate timeout: reset requires the approval to declare a numeric "
+            "timeout.",
+            code="APPROVAL_ESCALATE_RESET_WITHOUT_TIMEOUT",
+            **where,
+        )
     if e.to is None or e.status is None or e.timeout is None:
         return None
     timeout = e.timeout if isinstance(e.timeout, str) else number(e.timeout)
@@ -71,7 +95,11 @@ def _lower_escalate(a: ast.Approval, e: ast.Escalate, sink: DiagnosticSink) -> d
 
 
 def lower_reaction(r: ast.Reaction, module: str | None, entity: str | None) -> dict[str, Any]:
-    result: dict[str, Any] = {"event": r.event, "targetEntity": r.target_entity, "targetCommand": r.target_command}
+    result: dict[str, Any] = {
+        "event": r.event,
+        "targetEntity": r.target_entity,
+        "targetCommand": r.target_command,
+    }
     if r.resolve is not None:
         result["resolve"] = lower_expr(r.resolve)
     if r.match:
@@ -150,7 +178,7 @@ def _role_cycles(by_name: dict[str, ast.Role], sink: DiagnosticSink) -> bool:
         current = by_name[name].parent
         while current is not None and current in by_name:
             if current in chain:
-                cycle = chain[chain.index(current):] + [current]
+                cycle = chain[chain.index(current) :] + [current]
                 sink.error("Role cycle detected: " + " -> ".join(cycle))
                 return True
             chain.append(current)
@@ -188,7 +216,9 @@ def lower_webhook(w: ast.Webhook, module: str | None) -> dict[str, Any]:
         result["entity"] = w.entity
     if w.signature is not None:
         sig = w.signature
-        lowered = {k: sig[k] for k in ("algorithm", "header", "secret", "scheme", "toleranceSeconds") if k in sig}
+        lowered = {
+            k: sig[k] for k in ("algorithm", "header", "secret", "scheme", "toleranceSeconds") if k in sig
+        }
         if "toleranceSeconds" in lowered:
             lowered["toleranceSeconds"] = number(lowered["toleranceSeconds"])
         result["signature"] = lowered
@@ -209,8 +239,10 @@ def lower_schedule(s: ast.Schedule, sink: DiagnosticSink) -> dict[str, Any]:
         if not cron:
             sink.error(f"Cron schedule '{s.name}' missing cronExpression")
         elif len(cron.split()) != 5:
-            sink.error(f"Invalid cron expression '{cron}' in schedule '{s.name}' "
-                       "(expected 5 fields: minute hour day month dayOfWeek)")
+            sink.error(
+                f"Invalid cron expression '{cron}' in schedule '{s.name}' "
+                "(expected 5 fields: minute hour day month dayOfWeek)"
+            )
         result["trigger"] = {"kind": "cron", "cron": cron}
     else:
         duration, problem = parse_duration(s.value)

@@ -21,11 +21,22 @@ from .lower_members import (
     lower_relationship,
     lower_type,
 )
-from .lower_workflows import lower_approval, lower_reaction, lower_roles, lower_saga, lower_schedule, lower_webhook
+from .lower_workflows import (
+    lower_approval,
+    lower_reaction,
+    lower_roles,
+    lower_saga,
+    lower_schedule,
+    lower_webhook,
+)
 
 _TIMESTAMP_TYPE = {"name": "datetime", "nullable": False}
-_UNLOWERED_LABEL = {"flow": "Flow '{}'", "effect": "Effect '{}'", "expose": "Expose of entity '{}'",
-                    "compose": "Composition '{}'"}
+_UNLOWERED_LABEL = {
+    "flow": "Flow '{}'",
+    "effect": "Effect '{}'",
+    "expose": "Expose of entity '{}'",
+    "compose": "Composition '{}'",
+}
 
 
 @dataclass
@@ -58,7 +69,8 @@ class Pipeline:
         program, sink = self.program, self.sink
         modules = [self._module(m, views) for m in program.modules]
         values = [
-            {"name": v.name, "properties": [lower_property(p, sink) for p in v.properties]} for v in program.values
+            {"name": v.name, "properties": [lower_property(p, sink) for p in v.properties]}
+            for v in program.values
         ]
         lowered = [self._entity(view, inlined) for view in views]
         self._check_through(lowered)
@@ -66,8 +78,11 @@ class Pipeline:
         enums += [_enum(e, m.name) for m in program.modules for e in m.enums]
         stores = [_store(s) for s in program.stores]
         stores += [_store(s) for m in program.modules for s in m.stores]
-        stores += [{"entity": item.view.name, "target": s.target, "config": {}}
-                   for item in lowered for s in item.view.stores]
+        stores += [
+            {"entity": item.view.name, "target": s.target, "config": {}}
+            for item in lowered
+            for s in item.view.stores
+        ]
         events = [_event(e) for e in program.events] + [_event(e) for m in program.modules for e in m.events]
         commands = self._commands(lowered, events, inlined)
         events += self._async_events(commands, events)
@@ -75,19 +90,35 @@ class Pipeline:
         policies = self._policies(lowered)
         reactions = [lower_reaction(r, None, None) for r in program.reactions]
         reactions += [lower_reaction(r, m.name, None) for m in program.modules for r in m.reactions]
-        reactions += [lower_reaction(r, item.view.module, item.view.name)
-                      for item in lowered for r in item.view.node.reactions]
+        reactions += [
+            lower_reaction(r, item.view.module, item.view.name)
+            for item in lowered
+            for r in item.view.node.reactions
+        ]
         ir: dict[str, Any] = {"version": "1.0", "provenance": {}}
         if program.tenant is not None:
             t = program.tenant
             ir["tenant"] = {"property": t.property, "type": lower_type(t.type), "contextPath": t.context_path}
-        ir.update(modules=modules, values=values, entities=[item.ir for item in lowered], enums=enums,
-                  stores=stores, events=events, commands=commands, policies=policies, reactions=reactions)
+        ir.update(
+            modules=modules,
+            values=values,
+            entities=[item.ir for item in lowered],
+            enums=enums,
+            stores=stores,
+            events=events,
+            commands=commands,
+            policies=policies,
+            reactions=reactions,
+        )
         self._workflows(ir)
         if program.tenant is not None:
             ir["tenant"] = ir.pop("tenant")  # keep reference key order: tenant after provenance
-            ir = {"version": ir.pop("version"), "provenance": ir.pop("provenance"), "tenant": ir.pop("tenant"),
-                  **ir}
+            ir = {
+                "version": ir.pop("version"),
+                "provenance": ir.pop("provenance"),
+                "tenant": ir.pop("tenant"),
+                **ir,
+            }
         attach_initialization_plans(ir)
         check_required_on_create(ir, sink)
         _check_duplicate_events(program, sink)
@@ -100,8 +131,10 @@ class Pipeline:
         sink, node = self.sink, view.node
         for behavior in node.behaviors:
             sink.error(
-                f"Entity '{view.name}' declares behavior '{behavior.trigger}', which is not supported in this "
-                "version. Use a top-level reaction ('on Event run Entity.command') or command actions instead.",
+                f"Entity '{view.name}' declares behavior '{behavior.trigger}', which is not supported in "
+                f"this "
+                "version. Use a top-level reaction ('on Event run Entity.command') or command actions "
+                "instead.",
                 code="ENTITY_BEHAVIOR_UNSUPPORTED",
             )
         constraints = [lower_constraint(c, sink, inlined.get(id(c))) for c in view.constraints]
@@ -110,14 +143,17 @@ class Pipeline:
         for prop in properties:
             if "searchable" in prop["modifiers"] and prop["type"]["name"] != "string":
                 sink.error(
-                    f"Property '{prop['name']}' on entity '{view.name}': 'searchable' modifier is only valid on "
+                    f"Property '{prop['name']}' on entity '{view.name}': 'searchable' modifier is only "
+                    f"valid on "
                     f"string properties (got '{prop['type']['name']}')."
                 )
         if view.extra.get("timestamps"):
             names = {p["name"] for p in properties}
             for stamp in ("createdAt", "updatedAt"):
                 if stamp not in names:
-                    properties.append({"name": stamp, "type": dict(_TIMESTAMP_TYPE), "modifiers": ["readonly"]})
+                    properties.append(
+                        {"name": stamp, "type": dict(_TIMESTAMP_TYPE), "modifiers": ["readonly"]}
+                    )
         types = {p["name"]: p["type"] for p in properties}
         computed = [lower_computed(c, types) for c in view.computed]
         relationships = [lower_relationship(r, view.name, sink) for r in view.relationships]
@@ -127,9 +163,14 @@ class Pipeline:
         ir: dict[str, Any] = {"name": view.name}
         if view.module is not None:
             ir["module"] = view.module
-        ir.update(properties=properties, computedProperties=computed, relationships=relationships,
-                  commands=view.inherited_commands + own_commands, constraints=constraints,
-                  policies=[p.name for p in view.policies if not p.is_default])
+        ir.update(
+            properties=properties,
+            computedProperties=computed,
+            relationships=relationships,
+            commands=view.inherited_commands + own_commands,
+            constraints=constraints,
+            policies=[p.name for p in view.policies if not p.is_default],
+        )
         self._entity_options(view, ir, defaults)
         if approvals:
             ir["approvals"] = approvals
@@ -158,8 +199,10 @@ class Pipeline:
         if node.external:
             ir["external"] = True
         if node.transitions:
-            ir["transitions"] = [{"property": t.property, "from": t.from_state, "to": list(t.to_states)}
-                                 for t in node.transitions]
+            ir["transitions"] = [
+                {"property": t.property, "from": t.from_state, "to": list(t.to_states)}
+                for t in node.transitions
+            ]
 
     def _check_through(self, lowered: list[Lowered]) -> None:
         entities = {item.view.name: item.ir for item in lowered}
@@ -172,32 +215,47 @@ class Pipeline:
                 owner, target = item.view.name, rel["target"]
                 prefix = f"Relationship '{rel['name']}' on entity '{owner}'"
                 if join is None:
-                    self.sink.error(f"{prefix} uses through '{join_name}', but no entity '{join_name}' is "
-                                    "declared.", code="RELATION_THROUGH_JOIN_INVALID")
+                    self.sink.error(
+                        f"{prefix} uses through '{join_name}', but no entity '{join_name}' is declared.",
+                        code="RELATION_THROUGH_JOIN_INVALID",
+                    )
                     continue
                 parents = {r["target"] for r in join["relationships"] if r["kind"] in ("belongsTo", "ref")}
                 if owner not in parents or target not in parents:
-                    self.sink.error(f"{prefix} through '{join_name}' requires '{join_name}' to declare "
-                                    f"belongsTo/ref to '{owner}' and to '{target}'.",
-                                    code="RELATION_THROUGH_JOIN_INVALID")
+                    self.sink.error(
+                        f"{prefix} through '{join_name}' requires '{join_name}' to declare "
+                        f"belongsTo/ref to '{owner}' and to '{target}'.",
+                        code="RELATION_THROUGH_JOIN_INVALID",
+                    )
 
     # ------------------------------------------------------------------ commands and policies
-    def _commands(self, lowered: list[Lowered], events: list[dict[str, Any]],
-                  inlined: dict[int, ast.Expr]) -> list[dict[str, Any]]:
+    def _commands(
+        self, lowered: list[Lowered], events: list[dict[str, Any]], inlined: dict[int, ast.Expr]
+    ) -> list[dict[str, Any]]:
         program = self.program
         declared = {e["name"] for e in events}
-        declared.update(f"{c.name}{suffix}" for c in _all_async(program, lowered) for suffix in ("Completed", "Failed"))
+        declared.update(
+            f"{c.name}{suffix}" for c in _all_async(program, lowered) for suffix in ("Completed", "Failed")
+        )
         lowering = CommandLowering(self.sink, declared)
         result = []
 
         def add(cmd: ast.Command, module: str | None, item: Lowered | None) -> None:
             entity = item.view.name if item else None
-            qualified = (f"{item.view.module}.{entity}" if item and item.view.module else entity)
+            qualified = f"{item.view.module}.{entity}" if item and item.view.module else entity
             props = {p["name"] for p in item.ir["properties"]} if item else set()
             exprs = {i: inlined[id(c)] for i, c in enumerate(cmd.constraints) if id(c) in inlined}
-            result.append(lowering.lower(cmd, module=module, entity=entity, qualified=qualified,
-                                         properties=props, default_policies=item.default_policies if item else [],
-                                         constraint_exprs=exprs))
+            result.append(
+                lowering.lower(
+                    cmd,
+                    module=module,
+                    entity=entity,
+                    qualified=qualified,
+                    properties=props,
+                    default_policies=item.default_policies if item else [],
+                    constraint_exprs=exprs,
+                )
+            )
 
         for cmd in program.commands:
             add(cmd, None, None)
@@ -209,7 +267,9 @@ class Pipeline:
                 add(cmd, item.view.module, item)
         return result
 
-    def _async_events(self, commands: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _async_events(
+        self, commands: list[dict[str, Any]], events: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         declared = {e["name"] for e in events}
         synthesized: list[dict[str, Any]] = []
         for command in commands:
@@ -218,8 +278,10 @@ class Pipeline:
             name = command["name"]
             for event_name in (f"{name}Completed", f"{name}Failed"):
                 if event_name in declared:
-                    self.sink.error(f"Async command '{name}' auto-generates event '{event_name}' which collides "
-                                    "with a user-declared event of the same name.")
+                    self.sink.error(
+                        f"Async command '{name}' auto-generates event '{event_name}' which collides "
+                        "with a user-declared event of the same name."
+                    )
             synthesized.append(_async_event(name, completed=True))
             synthesized.append(_async_event(name, completed=False))
         from .provenance import locale_sorted
@@ -259,13 +321,19 @@ class Pipeline:
         program, sink = self.program, self.sink
         sagas = [lower_saga(s, None) for s in program.sagas]
         sagas += [lower_saga(s, m.name) for m in program.modules for s in m.sagas]
-        roles = lower_roles([(r, None) for r in program.roles]
-                            + [(r, m.name) for m in program.modules for r in m.roles], sink)
+        roles = lower_roles(
+            [(r, None) for r in program.roles] + [(r, m.name) for m in program.modules for r in m.roles], sink
+        )
         webhooks = [lower_webhook(w, None) for w in program.webhooks]
         webhooks += [lower_webhook(w, m.name) for m in program.modules for w in m.webhooks]
         schedules = [lower_schedule(s, sink) for s in program.schedules]
         schedules += [lower_schedule(s, sink) for m in program.modules for s in m.schedules]
-        for key, value in (("sagas", sagas), ("roles", roles), ("schedules", schedules), ("webhooks", webhooks)):
+        for key, value in (
+            ("sagas", sagas),
+            ("roles", roles),
+            ("schedules", schedules),
+            ("webhooks", webhooks),
+        ):
             if value:
                 ir[key] = value
 
@@ -281,7 +349,11 @@ def _async_event(command: str, *, completed: bool) -> dict[str, Any]:
         return {"name": name, "type": {"name": type_name, "nullable": nullable}, "required": required}
 
     if completed:
-        payload = [field("jobId", "string"), field("result", "any", False, True), field("completedAt", "number")]
+        payload = [
+            field("jobId", "string"),
+            field("result", "any", False, True),
+            field("completedAt", "number"),
+        ]
         return {"name": f"{command}Completed", "channel": f"jobs.{command}", "payload": payload}
     payload = [field("jobId", "string"), field("error", "string"), field("failedAt", "number")]
     return {"name": f"{command}Failed", "channel": f"jobs.{command}", "payload": payload}
@@ -329,6 +401,8 @@ def _check_duplicate_events(program: ast.Program, sink: DiagnosticSink) -> None:
     for event in list(program.events) + [e for m in program.modules for e in m.events]:
         if event.name in seen and event.name not in reported:
             reported.add(event.name)
-            sink.warning(f"Duplicate event name '{event.name}': declared more than once, so one declaration "
-                         "shadows the other in the event registry. Rename one.")
+            sink.warning(
+                f"Duplicate event name '{event.name}': declared more than once, so one declaration "
+                "shadows the other in the event registry. Rename one."
+            )
         seen.add(event.name)

@@ -72,11 +72,22 @@ def canonical_json(value: Any) -> str:
     return json.dumps(_canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def compute_ir_hash(ir: dict[str, Any]) -> str:
-    """The reference's irHash: provenance without ``irHash`` and ``sources``-free when absent."""
+def compute_ir_hash(ir: dict[str, Any], *, collation: str = "locale") -> str:
+    """The reference's irHash over the IR with provenance minus ``irHash``.
+
+    ``collation="locale"`` is the current reference (``localeCompare`` key order);
+    ``"codepoint"`` is the older published package (3.4.x), whose ``irHash`` used a plain sort.
+    """
     provenance = {k: v for k, v in (ir.get("provenance") or {}).items() if k != "irHash"}
     document = {**ir, "provenance": provenance}
-    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+    text = canonical_json(document) if collation == "locale" else _codepoint_json(document)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _codepoint_json(value: Any) -> str:
+    return json.dumps(
+        _canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True
+    )
 
 
 def content_hash(source: str) -> str:
@@ -91,11 +102,14 @@ def compiled_at(now: datetime | None = None) -> str:
 def verify_ir_hash(ir: dict[str, Any], expected: str | None = None) -> bool:
     provenance = ir.get("provenance") or {}
     target = expected if expected is not None else provenance.get("irHash")
-    return isinstance(target, str) and compute_ir_hash(ir) == target
+    if not isinstance(target, str):
+        return False
+    return compute_ir_hash(ir) == target or compute_ir_hash(ir, collation="codepoint") == target
 
 
-def build_provenance(source: str, compiler_version: str, ir_without_provenance: dict[str, Any],
-                     *, now: datetime | None = None) -> dict[str, Any]:
+def build_provenance(
+    source: str, compiler_version: str, ir_without_provenance: dict[str, Any], *, now: datetime | None = None
+) -> dict[str, Any]:
     """Provenance block in the reference key order; ``irHash`` is computed over the whole IR."""
     provenance: dict[str, Any] = {
         "contentHash": content_hash(source),
