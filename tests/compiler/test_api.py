@@ -1,0 +1,86 @@
+"""compile_source never raises; diagnostics shape; provenance."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from manifest_lang.compiler.api import compile_file, compile_source
+from manifest_lang.compiler.diagnostics import Diagnostic
+from manifest_lang.compiler.provenance import collation_key, compute_ir_hash, content_hash, verify_ir_hash
+
+WORDS = st.sampled_from(
+    "entity property command mutate emit guard store in memory event policy constraint { } ( ) : = "
+    '== and or not ? . , [ ] \n A B x y 1 2.5 "s" self user computed hasMany on run module enum # '
+    "approval stages saga role webhook schedule cron every fanOut match else create params".split(" ")
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=300))
+def test_arbitrary_text_only_returns_diagnostics(text: str) -> None:
+    result = compile_source(text)
+    assert all(isinstance(d, Diagnostic) for d in result.diagnostics)
+    assert (result.ir is None) == any(d.severity == "error" for d in result.diagnostics)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(WORDS, max_size=80).map(" ".join))
+def test_token_soup_only_returns_diagnostics(text: str) -> None:
+    result = compile_source(text)
+    if result.ir is None:
+        assert any(d.severity == "error" for d in result.diagnostics)
+    assert not any("Internal compiler error" in d.message for d in result.diagnostics)
+
+
+def test_deep_nesting_is_a_diagnostic_not_a_crash() -> None:
+    result = compile_source("entity A {\n  computed x: number = " + "(" * 5000 + "1" + ")" * 5000 + "\n}\n")
+    assert result.ir is None and result.diagnostics
+
+
+def test_diagnostic_to_dict_omits_absent_fields() -> None:
+    assert Diagnostic("warning", "m").to_dict() == {"severity": "warning", "message": "m"}
+    assert Diagnostic("error", "m", 1, 2, "C").to_dict() == {
+        "severity": "error",
+        "message": "m",
+        "line": 1,
+        "column": 2,
+        "code": "C",
+    }
+
+
+def test_provenance_fields() -> None:
+    source = "entity A {\n  property x: number = 0\n  command c() {\n    mutate x = 1\n  }\n}\n"
+    result = compile_source(source, now=datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=UTC))
+    assert result.ir is not None
+    prov = result.ir["provenance"]
+    assert list(prov) == ["contentHash", "irHash", "compilerVersion", "schemaVersion", "compiledAt"]
+    assert prov["contentHash"] == content_hash(source)
+    assert prov["compiledAt"] == "2024-05-06T07:08:09.123Z"
+    assert prov["irHash"] == compute_ir_hash(result.ir) and verify_ir_hash(result.ir)
+    result.ir["entities"][0]["name"] = "B"
+    assert not verify_ir_hash(result.ir)
+
+
+def test_locale_collation_orders_like_localecompare() -> None:
+    keys = ["overridePolicyRef", "overrideable", "_b", "a1", "B", "b", "10", "Zed"]
+    assert sorted(keys, key=collation_key) == [
+        "_b",
+        "10",
+        "a1",
+        "b",
+        "B",
+        "overrideable",
+        "overridePolicyRef",
+        "Zed",
+    ]
+
+
+def test_compile_file_reports_unreadable_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.manifest"
+    bad.write_bytes(b"\xff\xfe")
+    result = compile_file(bad)
+    assert result.ir is None and result.diagnostics[0].message.startswith("Cannot read")
+    assert compile_file(tmp_path / "missing.manifest").ir is None
