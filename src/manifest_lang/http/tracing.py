@@ -13,6 +13,7 @@ any other causation id becomes a root, and commands without one sit under ``root
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class CommandRecord:
     warnings: list[dict[str, Any]]
     tenant: Any = None
     timestamp: float = 0.0
+    idempotency_key: str | None = None
 
 
 class TraceRecorder:
@@ -69,10 +71,16 @@ class TraceRecorder:
                 if o.get("severity") == "warn" and not o.get("passed")
             ],
             tenant=tenant,
-            timestamp=min((_ts(e) for e in events), default=0.0),
+            # Events carry the engine's clock; a command without events is placed by wall time.
+            timestamp=min((_ts(e) for e in events), default=time.time() * 1000),
+            idempotency_key=meta.idempotency_key,
         )
         with self._lock:
             records = self._by_correlation.setdefault(correlation, [])
+            if record.idempotency_key and any(
+                (r.idempotency_key, r.tenant) == (record.idempotency_key, tenant) for r in records
+            ):
+                return  # a retry answered from the idempotency store: nothing ran again
             records.append(record)
             self._by_correlation.move_to_end(correlation)
             while len(self._by_correlation) > self.max_workflows:
