@@ -9,7 +9,10 @@ from click.testing import CliRunner
 
 from manifest_lang.cli import main
 
-GOOD = "entity A {\n  property x: number = 0\n  command set(v: number) {\n    mutate x = v\n  }\n}\nstore A in memory\n"
+GOOD = (
+    "entity A {\n  property x: number = 0\n  command set(v: number) {\n    mutate x = v\n  }\n}\n"
+    "store A in memory\n"
+)
 BAD = "entity A {\n  property x string\n}\n"
 
 
