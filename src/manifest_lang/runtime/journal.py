@@ -64,7 +64,9 @@ def _json_default(value: Any) -> Any:
 
 def to_json(value: Any) -> Any:
     """``value`` as plain JSON data (what a journal stores and what a replay compares)."""
-    return orjson.loads(orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS))
+    # Dataclasses go through their to_dict() (camelCase), not orjson's field-name serialisation.
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+    return orjson.loads(orjson.dumps(value, default=_json_default, option=options))
 
 
 def _get(obj: Any, snake: str, camel: str) -> Any:
