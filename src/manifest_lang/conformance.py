@@ -8,8 +8,9 @@ Results are values (``CaseResult``), so the CLI, pytest and other tools share on
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import ManifestError
@@ -275,3 +276,232 @@ def run_case(ir: Any, fixture: str, case: dict[str, Any]) -> CaseResult | None:
     except (ManifestError, Exception) as exc:  # a crash is a failed case, reported with its type
         return CaseResult(fixture, name, kind, False, f"{type(exc).__name__}: {exc}")
     return CaseResult(fixture, name, kind, True)
+
+
+# --- directory runner -------------------------------------------------------------------------
+
+_NORMALIZED_PROVENANCE = {
+    "compiledAt": "2024-01-01T00:00:00.000Z",
+    "contentHash": "normalized-content-hash",
+    "irHash": "normalized-ir-hash",
+    "compilerVersion": "normalized-compiler-version",
+}
+
+
+def normalize_ir(ir: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``ir`` with the run-specific provenance fields replaced by fixed values."""
+    out = dict(ir)
+    prov = dict(out.get("provenance") or {})
+    prov.update(_NORMALIZED_PROVENANCE)
+    out["provenance"] = prov
+    return out
+
+
+@dataclass(slots=True)
+class Fixture:
+    name: str
+    source: Path
+    expected: Path
+
+    def _json(self, suffix: str) -> Any:
+        path = self.expected / f"{self.name}.{suffix}.json"
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text("utf-8"))
+        except ValueError:
+            return _INVALID
+
+    @property
+    def diagnostics(self) -> Any:
+        return self._json("diagnostics")
+
+    @property
+    def expected_ir(self) -> Any:
+        return self._json("ir")
+
+    @property
+    def results(self) -> Any:
+        return self._json("results")
+
+    @property
+    def should_fail(self) -> bool:
+        diags = self.diagnostics
+        return isinstance(diags, dict) and bool(diags.get("shouldFail"))
+
+
+_INVALID: Any = object()
+
+
+def fixtures(directory: Path | str) -> list[Fixture]:
+    root = Path(directory)
+    return [
+        Fixture(p.stem, p, root / "expected")
+        for p in sorted((root / "fixtures").glob("*.manifest"), key=lambda p: p.name)
+    ]
+
+
+def _compiler() -> Callable[..., Any] | None:
+    try:
+        from .compiler.api import compile_source
+    except ImportError:
+        return None
+    return compile_source
+
+
+def check_compilation(fx: Fixture) -> CaseResult:
+    compile_source = _compiler()
+    if compile_source is None:
+        return CaseResult(fx.name, "compile", "compile", False, "compiler unavailable")
+    result = compile_source(fx.source.read_text("utf-8"), filename=str(fx.source))
+    try:
+        _check_compiled(fx, result)
+    except CheckFailed as exc:
+        return CaseResult(fx.name, "compile", "compile", False, str(exc))
+    return CaseResult(fx.name, "compile", "compile", True)
+
+
+def _check_compiled(fx: Fixture, result: Any) -> None:
+    from .runtime.model import validate_ir
+
+    diags = fx.diagnostics
+    errors = [d for d in result.diagnostics if d.severity == "error"]
+    if isinstance(diags, dict):
+        if diags.get("shouldFail"):
+            _expect(result.ir is None and bool(errors), "expected compilation to fail")
+        elif result.ir is not None:
+            _validate(validate_ir, result.ir)
+        want = diags.get("diagnostics", diags.get("expectedDiagnostics", []))
+        got = result.diagnostics
+        _expect(len(got) == len(want), f"{len(got)} diagnostics != {len(want)}: {[d.message for d in got]}")
+        for g, w in zip(got, want, strict=True):
+            for key in ("severity", "message", "line", "column", "code"):
+                if key in w or key in ("severity", "message"):
+                    _expect(
+                        getattr(g, key) == w.get(key),
+                        f"diagnostic {key} {getattr(g, key)!r} != {w.get(key)!r}",
+                    )
+        return
+    _expect(not errors, f"unexpected errors: {[d.message for d in errors]}")
+    _expect(result.ir is not None, "no IR produced")
+    _validate(validate_ir, result.ir)
+    expected = fx.expected_ir
+    if expected is not None and expected is not _INVALID:
+        _expect(json_equal(normalize_ir(result.ir), normalize_ir(expected)), "IR differs from expected")
+
+
+def _validate(validate: Callable[[Any], None], ir: Any) -> None:
+    try:
+        validate(ir)
+    except ManifestError as exc:
+        raise CheckFailed(str(exc)) from None
+
+
+def runtime_cases(fx: Fixture, ir: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The runnable cases of a fixture (none for shouldFail fixtures or unparsable results)."""
+    if fx.should_fail:
+        return
+    results = fx.results
+    if not isinstance(results, dict):
+        return
+    for case in results.get("testCases", []):
+        if isinstance(case, dict) and case_kind(case) is not None:
+            yield str(case.get("name", "?")), case
+
+
+def fixture_ir(fx: Fixture, *, prefer: str = "compiled") -> tuple[Any, str]:
+    """IR to run the fixture's cases on: the compiler's, or the expected file's when asked or needed."""
+    if prefer == "compiled":
+        compile_source = _compiler()
+        if compile_source is not None:
+            result = compile_source(fx.source.read_text("utf-8"), filename=str(fx.source))
+            if result.ir is not None:
+                return result.ir, "compiled"
+    expected = fx.expected_ir
+    return (expected if expected is not _INVALID else None), "expected"
+
+
+def fixed_checks(directory: Path | str, *, prefer: str = "compiled") -> list[CaseResult]:
+    """The README's three fixed checks (guard on completed Task, admin-only policy, stable compile)."""
+    by_name = {fx.name.split("-", 1)[0]: fx for fx in fixtures(directory)}
+    out: list[CaseResult] = []
+    out.append(_fixed(by_name.get("05"), "completed task guard", prefer, _fixed_guard))
+    out.append(_fixed(by_name.get("06"), "admin-only policy", prefer, _fixed_policy))
+    out.append(_fixed(by_name.get("04"), "stable compilation", prefer, _fixed_stable))
+    return out
+
+
+def _fixed(fx: Fixture | None, name: str, prefer: str, check: Callable[[Fixture, str], None]) -> CaseResult:
+    if fx is None:
+        return CaseResult("-", name, "fixed", False, "fixture missing")
+    try:
+        check(fx, prefer)
+    except CheckFailed as exc:
+        return CaseResult(fx.name, name, "fixed", False, str(exc))
+    except Exception as exc:  # reported, not raised: one broken check must not stop the run
+        return CaseResult(fx.name, name, "fixed", False, f"{type(exc).__name__}: {exc}")
+    return CaseResult(fx.name, name, "fixed", True)
+
+
+def _fixed_guard(fx: Fixture, prefer: str) -> None:
+    ir, _ = fixture_ir(fx, prefer=prefer)
+    engine = deterministic_engine(ir)
+    engine.create_instance("Task", {"id": "t-fixed", "title": "Done", "completed": True})
+    result = engine.run_command("complete", {}, entity_name="Task", instance_id="t-fixed")
+    _expect(not result.success, "completing a completed task succeeded")
+    _expect(result.error == "Guard condition failed for command 'complete'", f"error {result.error!r}")
+
+
+def _fixed_policy(fx: Fixture, prefer: str) -> None:
+    ir, _ = fixture_ir(fx, prefer=prefer)
+    engine = deterministic_engine(ir, {"user": {"id": "user-1", "role": "user"}})
+    engine.create_instance("Document", {"id": "d-fixed", "title": "Doc", "isPublic": False})
+    result = engine.run_command("makePublic", {}, entity_name="Document", instance_id="d-fixed")
+    _expect(not result.success, "non-admin makePublic succeeded")
+    _expect(result.error == "Only administrators can execute commands", f"error {result.error!r}")
+    _expect(result.denied_by == "adminOnly", f"deniedBy {result.denied_by!r}")
+
+
+def _fixed_stable(fx: Fixture, prefer: str) -> None:
+    compile_source = _compiler()
+    _expect(compile_source is not None, "compiler unavailable")
+    source = fx.source.read_text("utf-8")
+    irs = [compile_source(source, filename=str(fx.source)).ir for _ in range(3)]
+    _expect(all(ir is not None for ir in irs), "compilation failed")
+    first = normalize_ir(irs[0])  # type: ignore[arg-type]
+    _expect(all(json_equal(first, normalize_ir(ir)) for ir in irs[1:]), "IR differs between compilations")
+
+
+def run_directory(
+    directory: Path | str,
+    *,
+    prefer: str = "compiled",
+    compile_checks: bool = True,
+    progress: Callable[[CaseResult], None] | None = None,
+) -> ConformanceReport:
+    """Every check of a conformance directory, in fixture order."""
+    report = ConformanceReport()
+
+    def add(result: CaseResult) -> None:
+        report.results.append(result)
+        if progress is not None:
+            progress(result)
+
+    for fx in fixtures(directory):
+        if compile_checks:
+            add(check_compilation(fx))
+        cases = list(runtime_cases(fx, None))
+        if not cases:
+            continue
+        ir, _ = fixture_ir(fx, prefer=prefer)
+        if ir is None:
+            for name, _case in cases:
+                add(CaseResult(fx.name, name, "runtime", False, "no IR to run"))
+            continue
+        for _name, case in cases:
+            result = run_case(ir, fx.name, case)
+            if result is not None:
+                add(result)
+    for result in fixed_checks(directory, prefer=prefer):
+        add(result)
+    return report

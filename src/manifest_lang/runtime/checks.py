@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 def resolved(check: Checked, scope: dict[str, Any], ex: Execution) -> list[dict[str, Any]]:
     """``[{expression, value}]`` for the leaves of a check, re-evaluated in ``scope``."""
     out: list[dict[str, Any]] = []
+    budget = ex.budget
+    if budget is not None and check.leaf_steps:
+        budget.charge(check.leaf_steps, check.leaf_depth)
     for text, fn in check.leaves:
         try:
             value = fn(scope, ex)
@@ -36,6 +39,14 @@ def policy_denial(policy: PolicyModel, scope: dict[str, Any] | None, ex: Executi
         message=policy.message,
         resolved=resolved(policy.check, scope, ex) if scope is not None else None,
     )
+
+
+def constraint_passes(c: ConstraintModel, scope: dict[str, Any], ex: Execution) -> bool:
+    """Whether the constraint does not block, without building its report."""
+    if c.severity != "block":
+        return True
+    value = truthy(c.check.fn(scope, ex))
+    return not value if c.fail_when else value
 
 
 def evaluate_constraint(c: ConstraintModel, scope: dict[str, Any], ex: Execution) -> ConstraintOutcome:

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ManifestEffectBoundaryError
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
 from .checks import OverrideContext, evaluate_constraint, is_blocking, policy_denial, resolved, try_override
-from .instances import WriteRejected, apply_defaults, check_entity_constraints, check_unique, prepare_create
+from .instances import (
+    WriteRejected,
+    all_constraints_pass,
+    apply_defaults,
+    check_entity_constraints,
+    check_unique,
+    prepare_create,
+)
 from .model import NO_DEFAULT, CommandModel, EntityModel
 from .ratelimit import check_rate_limit
 from .results import (
@@ -128,6 +135,8 @@ class CommandRun:
     # --- parameters and draft -----------------------------------------------------------------
 
     def _params(self, raw: dict[str, Any]) -> dict[str, Any]:
+        if not self.cmd.params:
+            return raw
         inp = dict(raw)
         context = self.engine.context
         for p in self.cmd.params:
@@ -432,7 +441,7 @@ class CommandRun:
             return
         em = self.entity
         row = self._final_row()
-        if em.constraints:
+        if em.constraints and not all_constraints_pass(self.ex, em, self.wc):  # type: ignore[arg-type]
             outcomes = check_entity_constraints(self.ex, em, row)
             blocking = next((o for o in outcomes if is_blocking(o)), None)
             if blocking is not None:

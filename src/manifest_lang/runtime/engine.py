@@ -28,7 +28,7 @@ from .direct import create_row, delete_row, update_row
 from .events import EventLog
 from .execution import Execution
 from .instances import check_entity_constraints, present
-from .model import CompiledModel, EntityModel, compiled_model
+from .model import CommandModel, CompiledModel, EntityModel, compiled_model
 from .ratelimit import MemoryRateLimitStore
 from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent, OverrideRequest
 from .toplevel import TopLevel
@@ -99,6 +99,7 @@ class RuntimeEngine:
             self.store = store
             self.store_for: Callable[[str], Store] = lambda entity: store
             self._stores: dict[str, Store] = {}
+            self.multi_store = False
             return
         if not callable(provider):
             raise InvalidInputError("store_provider must be a Store or a callable entity -> Store")
@@ -106,6 +107,7 @@ class RuntimeEngine:
         self.store = default
         stores = {name: (provider(name) or default) for name in self.model.entities}
         self._stores = stores
+        self.multi_store = True
         self.store_for = lambda entity: stores.get(entity, default)
 
     # --- context and options ------------------------------------------------------------------
@@ -185,9 +187,17 @@ class RuntimeEngine:
             hook.after_command(token, result)
         return result
 
-    def execute_in(self, ex: Execution, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
+    def execute_in(
+        self,
+        ex: Execution,
+        name: str,
+        input: dict[str, Any],
+        opts: CallOptions,
+        cmd: CommandModel | None = None,
+    ) -> CommandResult:
         """Run a command inside an existing execution (top level, reactions, saga steps)."""
-        cmd = self.model.command(name, opts.entity_name)
+        if cmd is None:
+            cmd = self.model.command(name, opts.entity_name)
         if cmd is None:
             return CommandResult(success=False, error=f"Command '{name}' not found")
         try:

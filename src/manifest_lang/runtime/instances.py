@@ -7,7 +7,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
-from .checks import evaluate_constraint, is_blocking
+from .checks import constraint_passes, evaluate_constraint, is_blocking
 from .model import EntityModel, type_default
 from .relations import composite_id
 from .results import ConstraintOutcome
@@ -56,6 +56,19 @@ def check_entity_constraints(ex: Execution, em: EntityModel, data: dict[str, Any
         return []
     scope = entity_scope(ex, em, data)
     return [evaluate_constraint(c, scope, ex) for c in em.constraints]
+
+
+def all_constraints_pass(ex: Execution, em: EntityModel, tagged: dict[str, Any]) -> bool:
+    """Fast path of a write: no blocking constraint fails (the full report is built only if one does).
+
+    ``tagged`` is the row with ``_entity`` set (a command's working copy); it is not modified.
+    """
+    context = ex.engine.context
+    scope = dict(tagged)
+    scope["self"] = scope["this"] = tagged
+    scope["user"] = context.get("user", None)
+    scope["context"] = context
+    return all(constraint_passes(c, scope, ex) for c in em.constraints)
 
 
 def _auto_managed(em: EntityModel, tenant_prop: str | None) -> set[str]:

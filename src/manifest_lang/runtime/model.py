@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import IRError
 from ..expr.builtins import roles_from_ir
-from ..expr.compile import CompileContext, Evaluator, compile_expression, ir_value
+from ..expr.compile import CompileContext, Evaluator, compile_expression, compile_raw, ir_value
 from ..expr.format import context_keys, format_expression, resolved_nodes
 from .builtins_bridge import builtins_with
 
@@ -55,7 +55,10 @@ class Checked:
     ir: dict[str, Any]
     fn: Evaluator
     formatted: str
+    #: leaves of the ``resolved`` report: unwrapped evaluators, charged together
     leaves: list[tuple[str, Evaluator]]
+    leaf_steps: int
+    leaf_depth: int
 
 
 @dataclass(slots=True)
@@ -241,11 +244,14 @@ class CompiledModel:
     # --- builders -----------------------------------------------------------------------------
 
     def checked(self, expr: dict[str, Any]) -> Checked:
+        leaves = [(text, compile_raw(node, self._cc)) for text, node in resolved_nodes(expr)]
         return Checked(
             ir=expr,
             fn=self.compile(expr),
             formatted=format_expression(expr),
-            leaves=[(text, self.compile(node)) for text, node in resolved_nodes(expr)],
+            leaves=[(text, fn) for text, (fn, _, _) in leaves],
+            leaf_steps=sum(steps for _, (_, steps, _) in leaves),
+            leaf_depth=max((depth for _, (_, _, depth) in leaves), default=0),
         )
 
     def _policy(self, p: dict[str, Any]) -> PolicyModel:

@@ -32,7 +32,7 @@ class TopLevel:
         engine = self.engine
         if input is None:
             input = {}
-        elif not isinstance(input, Mapping):
+        elif type(input) is not dict and not isinstance(input, Mapping):
             return CommandResult(
                 success=False, error=f"Command input must be an object, not {type(input).__name__}"
             )
@@ -40,7 +40,7 @@ class TopLevel:
             return CommandResult(success=False, error=MISSING_TENANT)
         idem = engine.idempotency_store
         if idem is None:
-            return self._execute(name, dict(input), opts, None)
+            return self._execute(name, input if type(input) is dict else dict(input), opts, None)
         if key is None:
             return CommandResult(success=False, error=MISSING_KEY)
         cached = idem.get(key)
@@ -52,7 +52,7 @@ class TopLevel:
                 success=False, error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key}' is still running"
             )
         try:
-            return self._execute(name, dict(input), opts, key)
+            return self._execute(name, input if type(input) is dict else dict(input), opts, key)
         except BaseException:
             release = getattr(idem, "release", None)
             if release is not None:
@@ -76,7 +76,7 @@ class TopLevel:
         attempts = engine.conflict_retries + 1
         for attempt in range(attempts):
             ex = engine.new_execution()
-            result = engine.execute_in(ex, name, input, opts)
+            result = engine.execute_in(ex, name, input, opts, cmd)
             uow = self._unit_of_work(ex, result, key, store)
             if audit_id is not None:
                 uow.audit = audit_record(
@@ -121,7 +121,11 @@ class TopLevel:
     def _commit(self, ex: Execution, uow: UnitOfWork, store: Any) -> None:
         if uow.is_empty():
             return
-        other = [w for w in uow.writes if self.engine.store_for(w.entity) is not store]
+        other = (
+            [w for w in uow.writes if self.engine.store_for(w.entity) is not store]
+            if self.engine.multi_store
+            else []
+        )
         if other:
             # Per-entity stores from a provider: each store commits its own rows.
             uow.writes = [w for w in uow.writes if w not in other]
