@@ -29,6 +29,11 @@ def subject_token(text: str) -> str:
     return _BAD_TOKEN.sub("_", text) or "_"
 
 
+def channel_tokens(channel: str) -> str:
+    """A channel as subject tokens: its dots stay levels (``inventory.reserved``)."""
+    return ".".join(subject_token(part) for part in (channel or "default").split("."))
+
+
 async def _log_error(exc: Exception) -> None:
     # nats-py's default prints a traceback per failed connect; one log line is enough.
     log.warning("NATS: %s", exc or type(exc).__name__)
@@ -82,7 +87,7 @@ class NatsPublisher:
             await self._js.add_stream(config)
 
     def subject_for(self, row: OutboxRow) -> str:
-        return f"{self.subject_prefix}.{subject_token(row.channel or 'default')}.{subject_token(row.name)}"
+        return f"{self.subject_prefix}.{channel_tokens(row.channel)}.{subject_token(row.name)}"
 
     def publish(self, groups: Sequence[Sequence[OutboxRow]]) -> PublishOutcome:
         outcome: PublishOutcome = {}

@@ -51,7 +51,8 @@ class RedisStreamsPublisher:
         try:
             replies = pipe.execute(raise_on_error=False)
         except redis_errors.RedisError as exc:
-            return {row.seq: exc for row in rows}
+            # Charge the failure to each instance's first row; the rest wait behind it.
+            return {group[0].seq: exc for group in groups if group}
         outcome: PublishOutcome = {}
         failed: set[tuple[str, str]] = set()
         for row, reply in zip(rows, replies, strict=True):
