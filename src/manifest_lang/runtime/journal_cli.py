@@ -22,21 +22,20 @@ class InputError(click.ClickException):
 
 def _load_model(path: Path) -> Any:
     """A ``.json`` file is IR; anything else is Manifest source, compiled here."""
-    from ..errors import CompileError
+    from ..errors import ManifestError
     from .factory import compile_model
 
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read model {path}: {exc.strerror}") from None
-    if path.suffix == ".json":
-        try:
-            return compile_model(orjson.loads(text))
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"model {path} is not valid JSON: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read model {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
+        if path.suffix == ".json":
+            return compile_model(orjson.loads(text))
         return compile_model(text)
-    except CompileError as exc:
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"model {path} is not valid JSON: {exc}") from None
+    except ManifestError as exc:  # CompileError, IRError
         raise InputError(f"{path}: {exc.message}") from None
 
 
@@ -61,8 +60,8 @@ def replay_command(
     model = _load_model(model_path)
     try:
         recorded = CommandJournal.load(journal)
-    except OSError as exc:
-        raise InputError(f"cannot read journal {journal}: {exc.strerror}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read journal {journal}: {getattr(exc, 'strerror', None) or exc}") from None
     except ValueError as exc:
         raise InputError(str(exc)) from None
     limits = _limits(max_steps, max_depth)
