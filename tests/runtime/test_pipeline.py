@@ -1,0 +1,201 @@
+"""Command pipeline behaviour beyond the conformance cases: bad input, events, persistence."""
+
+from __future__ import annotations
+
+import pytest
+
+from manifest_lang.errors import InvalidInputError, IRError, ManifestEffectBoundaryError, UnknownEntityError
+from manifest_lang.runtime.engine import RuntimeEngine
+from manifest_lang.runtime.results import CommandResult
+
+from .helpers import COUNTER, NOW, compile_ir, make_engine
+
+
+def test_command_mutates_emits_and_persists() -> None:
+    engine = make_engine()
+    engine.create_instance("Counter", {"id": "c1", "value": 1})
+    result = engine.run_command("increment", {"by": 2}, entity_name="Counter", instance_id="c1")
+    assert result.success and result.result == 3
+    assert [e.name for e in result.emitted_events] == ["Incremented"]
+    event = result.emitted_events[0].to_dict()
+    assert event["payload"] == {"by": 2, "result": 3}
+    assert event["subject"] == {"command": "increment", "entity": "Counter", "id": "c1"}
+    assert event["emitIndex"] == 0 and event["timestamp"] == NOW
+    assert engine.get_instance("Counter", "c1")["value"] == 3
+
+
+def test_failed_command_persists_nothing() -> None:
+    engine = make_engine()
+    engine.create_instance("Counter", {"id": "c1", "value": 1})
+    # The entity constraint blocks the final state: the whole command is refused.
+    result = engine.run_command("decrement", {"by": 5}, entity_name="Counter", instance_id="c1")
+    assert not result.success
+    assert result.error == "Value cannot be negative"
+    assert engine.get_instance("Counter", "c1")["value"] == 1
+    assert engine.get_event_log() == []
+
+
+def test_guard_failure_reports_resolved_values() -> None:
+    engine = make_engine()
+    engine.create_instance("Counter", {"id": "c1"})
+    result = engine.run_command("increment", {"by": 0}, entity_name="Counter", instance_id="c1")
+    assert result.error == "Guard condition failed for command 'increment'"
+    failure = result.to_dict()["guardFailure"]
+    assert failure["index"] == 1 and failure["formatted"] == "by > 0"
+    assert failure["resolved"] == [{"expression": "by", "value": 0}, {"expression": "0", "value": 0}]
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "error"),
+    [
+        ("nope", {"entity_name": "Counter", "instance_id": "c1"}, "Command 'nope' not found"),
+        ("increment", {"entity_name": "Nope", "instance_id": "c1"}, "Command 'increment' not found"),
+        ("increment", {"entity_name": "Counter", "instance_id": "missing"}, "Instance 'missing'"),
+    ],
+)
+def test_unknown_names_are_failed_results(name: str, kwargs: dict[str, str], error: str) -> None:
+    engine = make_engine()
+    engine.create_instance("Counter", {"id": "c1"})
+    result = engine.run_command(name, {"by": 1}, **kwargs)
+    assert not result.success and result.error is not None and result.error.startswith(error)
+
+
+def test_missing_parameter_names_it() -> None:
+    engine = make_engine()
+    engine.create_instance("Counter", {"id": "c1"})
+    result = engine.run_command("increment", {}, entity_name="Counter", instance_id="c1")
+    assert result.error == "MISSING_REQUIRED_PARAMETER: command 'increment' requires parameter 'by'"
+    assert result.parameter_failure == {"parameter": "by", "expectedType": "number"}
+
+
+def test_bad_input_types() -> None:
+    engine = make_engine()
+    result = engine.run_command("increment", [1, 2], entity_name="Counter")  # type: ignore[arg-type]
+    assert not result.success and "must be an object" in (result.error or "")
+    bad_override = engine.run_command("increment", {}, override_requests=[42])  # type: ignore[list-item]
+    assert not bad_override.success
+    with pytest.raises(UnknownEntityError):
+        engine.create_instance("Nope", {})
+    with pytest.raises(InvalidInputError):
+        engine.create_instance("Counter", ["x"])  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        RuntimeEngine(compile_ir(COUNTER), context="user")  # type: ignore[arg-type]
+
+
+def test_invalid_ir_is_rejected() -> None:
+    with pytest.raises(IRError):
+        RuntimeEngine({"version": "1.0"})
+    with pytest.raises(IRError):
+        RuntimeEngine("not ir")  # type: ignore[arg-type]
+
+
+def test_event_log_listeners_and_correlation() -> None:
+    engine = make_engine()
+    engine.create_instance("Counter", {"id": "c1"})
+    seen: list[str] = []
+    unsubscribe = engine.on_event(lambda e: seen.append(e.name))
+    engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c1", correlation_id="k1")
+    unsubscribe()
+    engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c1", correlation_id="k2")
+    assert seen == ["Incremented"]
+    assert [e.correlation_id for e in engine.events_for_correlation("k1")] == ["k1"]
+    assert len(engine.get_event_log()) == 2
+    engine.clear_event_log()
+    assert engine.get_event_log() == [] and engine.events_for_correlation("k1") == []
+
+
+def test_failing_listener_does_not_break_the_command() -> None:
+    engine = make_engine()
+    engine.create_instance("Counter", {"id": "c1"})
+
+    def boom(_: object) -> None:
+        raise RuntimeError("listener bug")
+
+    engine.on_event(boom)
+    assert engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c1").success
+
+
+def test_serialize_restore_and_find() -> None:
+    engine = make_engine()
+    engine.create_instance("Counter", {"id": "c1", "value": 4})
+    engine.create_instance("Counter", {"id": "c2", "value": 7})
+    snapshot = engine.serialize()
+    other = make_engine()
+    other.restore(snapshot)
+    assert other.get_instance("Counter", "c2")["value"] == 7
+    assert [r["id"] for r in other.find_instances("Counter", {"value": 4})] == ["c1"]
+    assert len(other.get_all_instances("Counter")) == 2
+    assert other.delete_instance("Counter", "c1") and not other.delete_instance("Counter", "c1")
+    with pytest.raises(InvalidInputError):
+        other.restore({"nope": 1})
+
+
+def test_update_instance_applies_rules() -> None:
+    engine = make_engine()
+    engine.create_instance("Counter", {"id": "c1", "value": 1})
+    assert engine.update_instance("Counter", "c1", {"value": 5})["value"] == 5
+    assert engine.update_instance("Counter", "c1", {"value": -1}) is None  # constraint blocks
+    assert engine.update_instance("Counter", "missing", {"value": 1}) is None
+    assert engine.get_instance("Counter", "c1")["value"] == 5
+
+
+def test_create_applies_defaults_and_generates_ids() -> None:
+    engine = make_engine()
+    created = engine.create_instance("Counter", {"id": ""})
+    assert created == {"id": "id-1", "value": 0, "version": 0}
+    assert engine.create_instance("Counter", {"id": "neg", "value": -3}) is None
+
+
+EFFECTS = """
+entity Job {
+  property required id: string
+  property done: boolean = false
+  command finish() {
+    mutate done = true
+    effect notify = "done"
+  }
+}
+store Job in memory
+"""
+
+
+def test_effects_need_a_handler_and_respect_deterministic_mode() -> None:
+    engine = make_engine(EFFECTS)
+    engine.create_instance("Job", {"id": "j1"})
+    missing = engine.run_command("finish", {}, entity_name="Job", instance_id="j1")
+    assert missing.error is not None and missing.error.startswith("MISSING_EFFECT_HANDLER")
+    calls: list[dict[str, object]] = []
+    handled = make_engine(EFFECTS, effect_handler=lambda info: calls.append(info) or "sent")
+    handled.create_instance("Job", {"id": "j1"})
+    result = handled.run_command("finish", {}, entity_name="Job", instance_id="j1")
+    assert result.success and result.result == "sent"
+    assert calls[0]["name"] == "notify" and calls[0]["value"] == "done"
+    strict = make_engine(EFFECTS, deterministic_mode=True)
+    strict.create_instance("Job", {"id": "j1"})
+    with pytest.raises(ManifestEffectBoundaryError):
+        strict.run_command("finish", {}, entity_name="Job", instance_id="j1")
+
+
+def test_results_round_trip_through_dicts() -> None:
+    engine = make_engine()
+    engine.create_instance("Counter", {"id": "c1"})
+    result = engine.run_command("increment", {"by": 0}, entity_name="Counter", instance_id="c1")
+    again = CommandResult.from_dict(result.to_dict())
+    assert again.to_dict() == result.to_dict()
+
+
+def test_command_hooks_wrap_each_top_level_command() -> None:
+    calls: list[tuple[str, object]] = []
+
+    class Hook:
+        def before_command(self, engine: object, name: str, input: object, options: dict[str, object]) -> str:
+            calls.append(("before", name))
+            return f"token-{name}"
+
+        def after_command(self, token: str, result: CommandResult) -> None:
+            calls.append(("after", (token, result.success)))
+
+    engine = make_engine(command_hooks=[Hook()])
+    engine.create_instance("Counter", {"id": "c1"})
+    engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c1")
+    assert calls == [("before", "increment"), ("after", ("token-increment", True))]
