@@ -53,6 +53,8 @@ def problem_code(result: Mapping[str, Any]) -> str:
             return code
     if error.startswith("Command '") and error.endswith("not found"):
         return "UNKNOWN_COMMAND"
+    if error.startswith("Instance '") and error.endswith("not found"):
+        return "INSTANCE_NOT_FOUND"  # also what another tenant's row looks like
     if blocking_outcomes(result):
         return "CONSTRAINT_BLOCKED"
     return "COMMAND_FAILED"

@@ -153,8 +153,10 @@ class ModelService:
         tenant = self.require_tenant(context) if command.entity else self.tenant_of(context)
         engine = self.engine(context, idempotent=meta.idempotency_key is not None)
         entity = self.index.entities.get(command.entity) if command.entity else None
-        if entity is not None and instance_id is not None:
-            self.get(context, entity, instance_id)  # 404 before anything runs for foreign rows
+        if entity is not None and instance_id is not None and not self.index.declares_tenant:
+            # A declared tenant is enforced by the engine (a foreign row is "not found"); the
+            # conventional tenantId property is ours to check before anything runs.
+            self.get(context, entity, instance_id)
         if entity is not None and instance_id is None:
             data = self._stamp_tenant(entity, data, context)
         result = engine.run_command(
