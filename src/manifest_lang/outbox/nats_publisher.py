@@ -40,7 +40,7 @@ async def _log_error(exc: Exception) -> None:
 
 
 async def _log_disconnect() -> None:
-    log.warning("NATS: disconnected")
+    log.info("NATS: disconnected")
 
 
 class NatsPublisher:
