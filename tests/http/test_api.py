@@ -273,3 +273,23 @@ def test_trace_json_from_recorded_commands(kitchen_client: TestClient) -> None:
     assert other.json()["roots"] == []
     html = kitchen_client.get("/trace/prep-7", headers=who())
     assert html.headers["content-type"].startswith("text/html") and "<svg" in html.text
+
+
+def test_mounted_inside_another_app() -> None:
+    from httpkit import KITCHEN
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from manifest_lang.http.app import create_app
+
+    host = Starlette(routes=[Mount("/kitchen", app=create_app(KITCHEN, auth="headers"))])
+    with TestClient(host) as client:
+        mint = {"name": "Mint", "quantityOnHand": 1, "parLevel": 0}
+        created = client.post("/kitchen/InventoryItem", json=mint, headers=who())
+        assert created.status_code == 201
+        item = created.json()["instance"]["id"]
+        assert client.get(f"/kitchen/InventoryItem/{item}", headers=who()).json()["name"] == "Mint"
+        assert 'href="openapi.json"' in client.get("/kitchen/docs").text  # relative: works under any prefix
+        assert client.get("/kitchen/openapi.json").json()["openapi"] == "3.1.0"
+        missing = client.get("/kitchen/Nope", headers=who())
+        assert missing.status_code == 404 and missing.json()["instance"] == "/kitchen/Nope"
