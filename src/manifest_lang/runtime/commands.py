@@ -279,32 +279,47 @@ class CommandRun:
     def _actions(self, scope: dict[str, Any], inp: dict[str, Any]) -> Any:
         result: Any = UNDEFINED
         ex = self.ex
-        deterministic = self.engine.is_deterministic()
-        for action in self.cmd.actions:
+        cmd = self.cmd
+        deterministic = cmd.has_adapter_actions and self.engine.is_deterministic()
+        wc = self.wc
+        # Plain mutates may skip the per-write rules only on the entity the command was compiled for.
+        fast = wc is not None and self.entity is not None and self.entity.name == cmd.entity
+        for action in cmd.actions:
             kind = action.kind
             if deterministic and kind in _ADAPTER_ACTIONS:
                 raise ManifestEffectBoundaryError(kind)
             value = action.fn(scope, ex)
             if kind == "mutate":
-                if self.wc is not None and action.target is not None:
-                    self._mutate(scope, inp, action.target, value)
+                target = action.target
+                if fast and action.plain and not self.shadowed:
+                    wc[target] = value  # type: ignore[index]
+                    self.dirty = True
+                    if target not in inp:
+                        scope[target] = value  # type: ignore[index]
+                elif wc is not None and target is not None:
+                    self._mutate(scope, inp, target, value)
             elif kind == "compute":
                 if action.target is not None:
                     scope[action.target] = value
                     self.shadowed.add(action.target)
-            elif kind == "emit":
-                self._emit_action(action.target, value)
-            elif kind == "publish":
-                if not self.engine.store_for(self.cmd.entity or "").records_outbox:
-                    raise self.fail(
-                        f"MISSING_OUTBOX_STORE: publish action in command '{self.cmd.name}' requires "
-                        "RuntimeOptions.outboxStore, but none is configured"
-                    )
-                self._emit_action(action.target, value)
-            elif kind == "effect":
-                value = self._effect(action.target, value)
+            else:
+                value = self._adapter_action(kind, action.target, value)
             result = value
         return result
+
+    def _adapter_action(self, kind: str, target: str | None, value: Any) -> Any:
+        if kind == "emit":
+            self._emit_action(target, value)
+        elif kind == "publish":
+            if not self.engine.store_for(self.cmd.entity or "").records_outbox:
+                raise self.fail(
+                    f"MISSING_OUTBOX_STORE: publish action in command '{self.cmd.name}' requires "
+                    "RuntimeOptions.outboxStore, but none is configured"
+                )
+            self._emit_action(target, value)
+        elif kind == "effect":
+            return self._effect(target, value)
+        return value
 
     def _effect(self, name: str | None, value: Any) -> Any:
         handler = self.engine.effect_handler

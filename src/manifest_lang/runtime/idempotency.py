@@ -25,7 +25,14 @@ class IdempotencyStore(Protocol):
 
 
 class MemoryIdempotencyStore:
-    """In-process store; the first write for a key wins."""
+    """In-process store; the first write for a key wins.
+
+    It keeps the ``CommandResult`` object itself (``accepts_results``), so a replay costs a dict
+    lookup; results are values that callers must not mutate.
+    """
+
+    #: the engine may pass ``CommandResult`` objects instead of their JSON dicts
+    accepts_results = True
 
     def __init__(self) -> None:
         self._results: dict[str, Any] = {}

@@ -100,6 +100,9 @@ class ActionModel:
     kind: str
     target: str | None
     fn: Evaluator
+    #: a mutate of a field with no per-write rule (readonly, unique, transitions, version,
+    #: timestamps): the pipeline just assigns it
+    plain: bool = False
 
 
 @dataclass(slots=True)
@@ -118,6 +121,7 @@ class CommandModel:
     is_async: bool
     initialization: dict[str, Any] | None
     ir: dict[str, Any]
+    has_adapter_actions: bool = False
 
 
 @dataclass(slots=True)
@@ -337,6 +341,7 @@ class CompiledModel:
 
     def _command(self, c: dict[str, Any]) -> CommandModel:
         entity = c.get("entity")
+        entity_model = self.entities.get(entity) if entity else None
         names = c.get("policies") or []
         if names:
             wanted = set(names)
@@ -356,7 +361,10 @@ class CompiledModel:
             constraints=[self._constraint(x) for x in c.get("constraints", []) or []],
             policies=policies,
             actions=[
-                ActionModel(a["kind"], a.get("target"), self.compile(a["expression"])) for a in c["actions"]
+                ActionModel(
+                    a["kind"], a.get("target"), self.compile(a["expression"]), _plain_mutate(a, entity_model)
+                )
+                for a in c["actions"]
             ],
             emits=list(c.get("emits", [])),
             emit_payloads={
@@ -368,6 +376,7 @@ class CompiledModel:
             is_async=bool(c.get("async", False)),
             initialization=c.get("initialization"),
             ir=c,
+            has_adapter_actions=any(a["kind"] in ("persist", "publish", "effect") for a in c["actions"]),
         )
 
     def _reaction(self, r: dict[str, Any]) -> dict[str, Any]:
@@ -380,6 +389,20 @@ class CompiledModel:
         if fan and isinstance(fan.get("matchSource"), dict):
             out["_fan_source"] = self.compile(fan["matchSource"])
         return out
+
+
+def _plain_mutate(action: dict[str, Any], em: EntityModel | None) -> bool:
+    target = action.get("target")
+    if action.get("kind") != "mutate" or em is None or not target:
+        return False
+    return not (
+        target in em.readonly
+        or target in em.unique
+        or target in em.transitions
+        or em.version_property
+        or em.version_at_property
+        or em.timestamps
+    )
 
 
 def _match_list(match: Any) -> list[dict[str, Any]]:

@@ -145,7 +145,7 @@ class TopLevel:
             if release is not None and not (result.success and committed):
                 release(key)
             return
-        idem.set(key, result.to_dict())
+        idem.set(key, result if getattr(idem, "accepts_results", False) else result.to_dict())
 
     def _enqueue(self, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
         engine = self.engine
