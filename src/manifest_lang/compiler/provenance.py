@@ -49,12 +49,26 @@ def locale_sorted(items: Any, key: Any = None) -> list[Any]:
     return sorted(items, key=lambda item: collation_key(key(item)))
 
 
+_KEY_ORDER: dict[tuple[str, ...], list[str]] = {}
+
+
+def _sorted_keys(keys: tuple[str, ...]) -> list[str]:
+    """IR objects come in few shapes, so each key tuple is sorted once and remembered."""
+    order = _KEY_ORDER.get(keys)
+    if order is None:
+        order = sorted(keys, key=collation_key)
+        if len(_KEY_ORDER) < 100_000:
+            _KEY_ORDER[keys] = order
+    return order
+
+
 def _canonical(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _canonical(value[k]) for k in sorted(value, key=collation_key)}
-    if isinstance(value, list):
+    kind = type(value)
+    if kind is dict:
+        return {k: _canonical(value[k]) for k in _sorted_keys(tuple(value))}
+    if kind is list:
         return [_canonical(v) for v in value]
-    if isinstance(value, float):
+    if kind is float:
         return _js_number(value)
     return value
 

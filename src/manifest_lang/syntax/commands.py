@@ -232,7 +232,9 @@ class CommandParser(TypeParser):
 
     def action(self) -> ast.Action:
         token = self.tok
-        value = token.value if token.kind is TokenKind.KEYWORD or token.value in ("publish", "persist") else ""
+        value = (
+            token.value if token.kind is TokenKind.KEYWORD or token.value in ("publish", "persist") else ""
+        )
         if value == "mutate":
             self.advance()
             target = self.mutate_target()

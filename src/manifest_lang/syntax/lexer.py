@@ -13,20 +13,23 @@ from dataclasses import dataclass, field
 
 from .tokens import KEYWORDS, Token, TokenKind
 
+# One match per lexeme: leading blanks are folded into the match so they cost nothing extra.
 _SCANNER = re.compile(
     r"""
-    (?P<ws>[ \t\r]+)
-  | (?P<nl>\n)
-  | (?P<line_comment>//[^\n]*)
-  | (?P<block_comment>/\*.*?(?:\*/|\Z))
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<number>[0-9][0-9.]*)
-  | (?P<string>"(?:\\.|[^"\\])*(?:"|\\?\Z)|'(?:\\.|[^'\\])*(?:'|\\?\Z))
-  | (?P<template>`[^`]*`?)
-  | (?P<op2>==|!=|<=|>=|&&|\|\||->|=>|\.\.|\?\.)
-  | (?P<op1>[-+*/%=<>!?:|&.])
-  | (?P<punct>[(){}\[\],;@])
-  | (?P<other>.)
+    [ \t\r]*
+    (?:
+      (?P<nl>\n)
+    | (?P<line_comment>//[^\n]*)
+    | (?P<block_comment>/\*.*?(?:\*/|\Z))
+    | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<number>[0-9][0-9.]*)
+    | (?P<string>"(?:\\.|[^"\\])*(?:"|\\?\Z)|'(?:\\.|[^'\\])*(?:'|\\?\Z))
+    | (?P<template>`[^`]*`?)
+    | (?P<op2>==|!=|<=|>=|&&|\|\||->|=>|\.\.|\?\.)
+    | (?P<op1>[-+*/%=<>!?:|&.])
+    | (?P<punct>[(){}\[\],;@])
+    | (?P<other>.)
+    )
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -62,65 +65,113 @@ def normalise_newlines(source: str) -> str:
 
 
 def tokenize(source: str) -> LexResult:
-    """Tokenize ``source`` (CRLF is normalised first). Never raises."""
+    """Tokenize ``source`` (CRLF is normalised first). Never raises.
+
+    Columns are ``offset - line_start + 1``; ``line_start`` only moves at a NEWLINE token or
+    after a multi-line template/comment, so a raw newline inside a quoted string keeps counting
+    columns on the same line, exactly like the reference.
+    """
     text = normalise_newlines(source)
     tokens: list[Token] = []
     result = LexResult(tokens)
-    line, col = 1, 1
+    line, line_start = 1, 0
     append = tokens.append
+    new = tuple.__new__
+    keywords = KEYWORDS
+    ident_kind, keyword_kind = TokenKind.IDENTIFIER, TokenKind.KEYWORD
     for match in _SCANNER.finditer(text):
         group = match.lastgroup
-        lexeme = match.group()
-        start_col = col
-        if group == "ws":
-            col += len(lexeme)
+        begin, end = match.span(group)
+        if group == "ident":
+            lexeme = text[begin:end]
+            kind = keyword_kind if lexeme in keywords else ident_kind
+            append(
+                new(Token, (kind, lexeme, line, end - line_start + 1, begin - line_start + 1, None, False))
+            )
         elif group == "nl":
-            append(Token(TokenKind.NEWLINE, "\n", line, col, start_col))
-            line, col = line + 1, 1
-        elif group == "ident":
-            col += len(lexeme)
-            kind = TokenKind.KEYWORD if lexeme in KEYWORDS else TokenKind.IDENTIFIER
-            append(Token(kind, lexeme, line, col, start_col))
+            append(
+                new(
+                    Token,
+                    (
+                        TokenKind.NEWLINE,
+                        "\n",
+                        line,
+                        begin - line_start + 1,
+                        begin - line_start + 1,
+                        None,
+                        False,
+                    ),
+                )
+            )
+            line, line_start = line + 1, end
+        elif group in ("op2", "op1", "punct"):
+            kind = TokenKind.PUNCTUATION if group == "punct" else TokenKind.OPERATOR
+            col = begin - line_start + 1
+            append(new(Token, (kind, text[begin:end], line, col, col, None, False)))
         elif group == "number":
-            col += len(lexeme)
-            append(Token(TokenKind.NUMBER, lexeme, line, col, start_col, number=parse_float(lexeme)))
-        elif group == "string":
-            col += len(lexeme)  # raw newlines inside do not bump the line (reference quirk)
-            closed = len(lexeme) >= 2 and lexeme[-1] == lexeme[0] and not _ends_escaped(lexeme)
-            body = lexeme[1:-1] if closed else lexeme[1:]
-            append(Token(TokenKind.STRING, _unescape(body), line, col, start_col, unterminated=not closed))
-        elif group in ("template", "block_comment"):
-            line, col = _advance_multiline(lexeme, line, col)
-            if group == "template":
-                closed = len(lexeme) >= 2 and lexeme.endswith("`")
-                body = lexeme[1:-1] if closed else lexeme[1:]
-                append(Token(TokenKind.STRING, body, line, col, start_col, unterminated=not closed))
-        elif group in ("op2", "op1"):
-            append(Token(TokenKind.OPERATOR, lexeme, line, col, start_col))
-            col += len(lexeme)
-        elif group == "punct":
-            append(Token(TokenKind.PUNCTUATION, lexeme, line, col, start_col))
-            col += 1
+            lexeme = text[begin:end]
+            append(
+                new(
+                    Token,
+                    (
+                        TokenKind.NUMBER,
+                        lexeme,
+                        line,
+                        end - line_start + 1,
+                        begin - line_start + 1,
+                        parse_float(lexeme),
+                        False,
+                    ),
+                )
+            )
         elif group == "line_comment":
-            col += len(lexeme)
-        else:  # unknown character: dropped silently, like the reference
-            if lexeme == "#":
-                result.hashes.append((line, col))
-            else:
-                result.dropped.append((line, col, lexeme))
-            col += 1
-    append(Token(TokenKind.EOF, "", line, col, col))
+            continue
+        else:
+            line, line_start = _special(group, text, begin, end, line, line_start, result)
+    eof_col = len(text) - line_start + 1
+    append(Token(TokenKind.EOF, "", line, eof_col, eof_col))
     return result
+
+
+def _special(
+    group: str | None, text: str, begin: int, end: int, line: int, line_start: int, result: LexResult
+) -> tuple[int, int]:
+    """Strings, templates, block comments and dropped characters; returns the new line state."""
+    lexeme = text[begin:end]
+    start_col = begin - line_start + 1
+    if group == "string":
+        closed = len(lexeme) >= 2 and lexeme[-1] == lexeme[0] and not _ends_escaped(lexeme)
+        body = lexeme[1:-1] if closed else lexeme[1:]
+        result.tokens.append(
+            Token(
+                TokenKind.STRING,
+                _unescape(body),
+                line,
+                end - line_start + 1,
+                start_col,
+                unterminated=not closed,
+            )
+        )
+        return line, line_start
+    if group in ("template", "block_comment"):
+        newlines = lexeme.count("\n")
+        if newlines:
+            line, line_start = line + newlines, begin + lexeme.rfind("\n") + 1
+        if group == "template":
+            closed = len(lexeme) >= 2 and lexeme.endswith("`")
+            body = lexeme[1:-1] if closed else lexeme[1:]
+            result.tokens.append(
+                Token(TokenKind.STRING, body, line, end - line_start + 1, start_col, unterminated=not closed)
+            )
+        return line, line_start
+    if lexeme == "#":
+        result.hashes.append((line, start_col))
+    else:
+        result.dropped.append((line, start_col, lexeme))
+    return line, line_start
 
 
 def _ends_escaped(lexeme: str) -> bool:
     """True when the final quote is escaped (so the string is actually unterminated)."""
     backslashes = len(lexeme) - 1 - len(lexeme[:-1].rstrip("\\"))
     return backslashes % 2 == 1
-
-
-def _advance_multiline(lexeme: str, line: int, col: int) -> tuple[int, int]:
-    newlines = lexeme.count("\n")
-    if not newlines:
-        return line, col + len(lexeme)
-    return line + newlines, len(lexeme) - lexeme.rfind("\n")

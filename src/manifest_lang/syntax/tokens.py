@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class TokenKind(StrEnum):
@@ -41,9 +41,12 @@ ONE_CHAR_OPERATORS: frozenset[str] = frozenset("+-*/%=<>!?:|&.")
 PUNCTUATION: frozenset[str] = frozenset("(){}[],;@")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One lexeme. ``line``/``column`` follow the reference's convention (see lexer)."""
+class Token(NamedTuple):
+    """One lexeme (immutable). ``line``/``column`` follow the reference's convention (see lexer).
+
+    A named tuple rather than a frozen dataclass: the lexer builds one per lexeme and tuple
+    construction is several times cheaper, which matters for large models.
+    """
 
     kind: TokenKind
     value: str
