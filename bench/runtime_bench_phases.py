@@ -68,13 +68,14 @@ def classify(r: Any) -> str:
     """The outcome vocabulary of workload ``expect`` (same order of checks as bench.mjs)."""
     if r.success:
         return "success"
-    if r.policy_denial:
+    # "is not None": an empty report is still a report (JS objects are truthy)
+    if r.policy_denial is not None:
         return "policy"
-    if r.parameter_failure:
+    if r.parameter_failure is not None:
         return "parameter"
-    if r.guard_failure:
+    if r.guard_failure is not None:
         return "guard"
-    if r.concurrency_conflict:
+    if r.concurrency_conflict is not None:
         return "concurrency"
     for o in r.constraint_outcomes or ():
         if not o.passed and not o.overridden and o.severity == "block":

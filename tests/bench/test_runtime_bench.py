@@ -1,0 +1,99 @@
+"""The benchmark harness: its workloads stay valid on our runtime, and its report is well-formed.
+
+Nothing here is timed (speed is measured by ``bench/runtime_bench.py`` itself); these tests make
+sure a benchmark run can be trusted: every workload step ends with its expected outcome.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import runtime_bench as rb  # noqa: E402
+import runtime_bench_phases as phases  # noqa: E402
+from runtime_bench_report import METRICS, dig, ratios  # noqa: E402
+
+needs_scenarios = pytest.mark.skipif(
+    not (rb.SHARED_SCENARIOS / "inventory.workload.json").exists(),
+    reason=f"shared bench scenarios not found in {rb.SHARED_SCENARIOS}",
+)
+
+
+@needs_scenarios
+@pytest.mark.parametrize("name", ["inventory", "preptask", "large_10", "large_10_last"])
+def test_workload_cycles_end_with_their_expected_outcomes(name: str) -> None:
+    sc = rb.resolve_scenario(name)
+    ir, source = rb.load_ir(sc)
+    assert source == "manifest_lang.compile_source"
+    result = phases.phase_validate(ir, sc.workload, phases.prepare_cycle(sc.workload))
+    assert result["mismatches"] == []
+    assert result["ok"]
+
+
+@needs_scenarios
+def test_drive_walks_every_instance_through_the_cycle() -> None:
+    sc = rb.resolve_scenario("preptask")
+    ir, _ = rb.load_ir(sc)
+    cycle = phases.prepare_cycle(sc.workload)
+    engine = phases.make_engine(ir, sc.workload)
+    ids = phases.seed(engine, sc.workload, 3)
+    out = phases.drive(engine, sc.workload, cycle, ids, 3 * len(cycle))
+    expected_success = sum(s.expect == "success" for s in cycle) / len(cycle)
+    assert out["successRate"] == round(expected_success, 3)
+    assert [s["command"] for s in out["perStepMedianUs"]] == [s.command for s in cycle]
+
+
+def _result(**fields: Any) -> SimpleNamespace:
+    base: dict[str, Any] = {
+        "success": False,
+        "policy_denial": None,
+        "parameter_failure": None,
+        "guard_failure": None,
+        "concurrency_conflict": None,
+        "constraint_outcomes": None,
+        "error": None,
+    }
+    return SimpleNamespace(**{**base, **fields})
+
+
+def test_classify_uses_the_order_of_bench_mjs() -> None:
+    blocking = SimpleNamespace(passed=False, overridden=None, severity="block")
+    warning = SimpleNamespace(passed=False, overridden=None, severity="warn")
+    assert phases.classify(_result(success=True)) == "success"
+    assert phases.classify(_result(policy_denial={}, guard_failure={})) == "policy"
+    assert phases.classify(_result(guard_failure={"index": 0})) == "guard"
+    assert phases.classify(_result(constraint_outcomes=[warning, blocking])) == "constraint"
+    assert phases.classify(_result(constraint_outcomes=[warning], error="x")) == "other:x"
+    assert phases.classify(_result(error="Invalid state transition from a to b")) == "transition"
+
+
+def test_round_cycles_and_quick_sizes() -> None:
+    assert phases.round_cycles(25, 10) == 30
+    assert phases.round_cycles(3, 10) == 10
+    assert phases.Sizes().quick() == phases.Sizes(2000, 500, 5000, 5000, 500)
+
+
+def test_ratios_compare_only_metrics_both_sides_measured() -> None:
+    ours = {"hot": {"opsPerSec": 30000}, "memory": {"rssBytesPerInstance": 600}}
+    ref = {"hot": {"opsPerSec": 20000}, "memory": {"heapBytesPerInstance": 300}, "rr": {"opsPerSec": 1}}
+    assert ratios(ours, ref) == {"hot (ops/s)": 1.5, "memory: bytes/instance (RSS vs V8 heap)": 2.0}
+    assert ratios(ours, None) == {}
+    assert dig(ours, "hot.opsPerSec") == 30000
+    assert dig(ours, "hot.missing.deeper") is None
+    assert len({label for label, *_ in METRICS}) == len(METRICS)
+
+
+def test_cli_rejects_unknown_phases_and_bad_sizes() -> None:
+    with pytest.raises(SystemExit):
+        rb.parse_args(["inventory", "--only", "hot,bogus"])
+    with pytest.raises(SystemExit):
+        rb.parse_args(["inventory", "--n", "0"])
+    args = rb.parse_args(["preptask", "--quick", "--only", "hot"])
+    assert args.only == ["hot"] and args.quick
