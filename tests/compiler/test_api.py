@@ -84,3 +84,12 @@ def test_compile_file_reports_unreadable_files(tmp_path) -> None:  # type: ignor
     result = compile_file(bad)
     assert result.ir is None and result.diagnostics[0].message.startswith("Cannot read")
     assert compile_file(tmp_path / "missing.manifest").ir is None
+
+
+def test_compile_restores_garbage_collection() -> None:
+    import gc
+
+    assert gc.isenabled()
+    compile_source("entity A {\n  property x: number = 0\n}\n")
+    compile_source("entity entity {")
+    assert gc.isenabled()

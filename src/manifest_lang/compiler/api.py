@@ -43,6 +43,9 @@ def compile_source(source: str, *, filename: str | None = None, now: datetime | 
         return CompileResult(
             None, [Diagnostic("error", f"Internal compiler error: {type(exc).__name__}: {exc}")]
         )
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def _compile(source: str, now: datetime | None) -> CompileResult:
