@@ -77,7 +77,9 @@ def _get(obj: Any, snake: str, camel: str) -> Any:
 
 def summarize_result(result: Any) -> dict[str, Any]:
     """The parts of a ``CommandResult`` a replay must reproduce, as JSON data."""
-    data = to_json(result)
+    to_dict = getattr(result, "to_dict", None)
+    # CommandResult.to_dict() is JSON-ready already; anything else goes through a JSON round trip.
+    data = to_dict() if callable(to_dict) else to_json(result)
     if not isinstance(data, dict):
         return {"success": False, "error": f"not a command result: {data!r}", "events": []}
     out: dict[str, Any] = {"success": bool(data.get("success"))}
@@ -244,13 +246,14 @@ class CommandJournal:
         for snake, camel in _OPTION_KEYS.items():
             value = options.get(snake, options.get(camel))
             if value is not None and value != [] and value != ():
-                recorded_options[camel] = to_json(value)
-        context = to_json(_engine_context(engine))
+                recorded_options[camel] = value if type(value) is str else to_json(value)
+        context = _engine_context(engine)
         entry = JournalEntry("command", command=name, input=to_json(input or {}), options=recorded_options)
         with self._lock:
+            # Compared before copying: the context rarely changes, so it is copied rarely.
             if context != self._last_context:
-                entry.context = context
-                self._last_context = context
+                entry.context = to_json(context)
+                self._last_context = entry.context
         capture = _Capture()
         self._local.capture = capture
         return _Pending(entry, capture)
@@ -388,13 +391,13 @@ def _override_requests_of(result: Any) -> list[dict[str, Any]]:
     return found
 
 
-def _engine_context(engine: Any) -> Any:
+def _engine_context(engine: Any) -> Mapping[str, Any]:
     for attr in ("context", "get_context"):
         value = getattr(engine, attr, None)
         if callable(value):
             value = value()
         if isinstance(value, Mapping):
-            return dict(value)
+            return value
     return {}
 
 

@@ -117,9 +117,12 @@ class OpenTelemetryHook:
     """A span per top-level command; needs ``opentelemetry-api`` (the ``[otel]`` extra)."""
 
     def __init__(self, tracer_provider: Any = None, tracer: Any = None) -> None:
-        from opentelemetry import trace
+        from opentelemetry import context, trace
+        from opentelemetry.trace import Status, StatusCode
 
         self._trace = trace
+        self._context = context
+        self._status = (Status, StatusCode)
         self.tracer = tracer or trace.get_tracer("manifest_lang", tracer_provider=tracer_provider)
 
     def before_command(self, engine: Any, name: str, input: Any, options: Mapping[str, Any]) -> Any:
@@ -130,16 +133,18 @@ class OpenTelemetryHook:
                 attr = "manifest.entity" if key == "entity_name" else f"manifest.{key}"
                 attributes[attr] = str(value)
         span = self.tracer.start_span(SPAN_NAME, attributes=attributes)
+        if not span.is_recording():
+            # No SDK installed or the span was sampled out: nothing to record or propagate.
+            return None
         # Make the span current so spans opened by stores or listeners nest under it.
-        from opentelemetry import context
-
-        token = context.attach(self._trace.set_span_in_context(span))
+        token = self._context.attach(self._trace.set_span_in_context(span))
         return span, token
 
     def after_command(self, token: Any, result: Any) -> None:
+        if token is None:
+            return
         span, ctx_token = token
-        from opentelemetry import context
-        from opentelemetry.trace import Status, StatusCode
+        Status, StatusCode = self._status
 
         try:
             outcome = classify_outcome(result)
@@ -154,7 +159,7 @@ class OpenTelemetryHook:
                 span.set_attribute("manifest.error", error)
                 span.set_status(Status(StatusCode.ERROR, error))
         finally:
-            context.detach(ctx_token)
+            self._context.detach(ctx_token)
             span.end()
 
 
