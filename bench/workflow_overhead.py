@@ -13,7 +13,8 @@ Each variant runs the same workload cycle on one instance (the ``hot`` phase of
   factory      a new engine from a RuntimeFactory for every command (short-lived engines)
 
 Variants run round-robin (in a rotated order each round) for ``--rounds`` rounds; the median
-ops/s of each is compared with the baseline's. Target: tracing off (empty-hooks, corr) within 5% of the baseline.
+ops/s of each is compared with the baseline's. Target: tracing off (empty-hooks, corr) within 5%
+of the baseline.
 
   .venv/bin/python bench/workflow_overhead.py                 # inventory + preptask, ~1 min
   .venv/bin/python bench/workflow_overhead.py --quick         # smoke test
