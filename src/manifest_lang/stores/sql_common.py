@@ -291,7 +291,9 @@ class SqlStore:
         others = sorted({(r[1], r[2]) for r in rows} - written)
         if others:
             self._lock_subjects(cur, others)
-        cur.executemany(self._sql["outbox_insert"], rows)
+        stmt = self._sql["outbox_insert"]
+        for row in rows:  # usually one or two rows: execute() is cheaper than executemany() here
+            cur.execute(stmt, row)
 
     def _complete_idempotency(self, cur: Cursor, record: tuple[str, dict[str, Any]], now: float) -> None:
         key, result = record

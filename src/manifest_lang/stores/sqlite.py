@@ -14,8 +14,8 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +108,8 @@ class SQLiteStore(SqlStore):
     def _serialised(self) -> AbstractContextManager[Any]:
         return self._guard if self._memory else nullcontext()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
+    # Plain try/except rather than generator context managers: this is the per-command path.
+    def _transact(self, work: Callable[[sqlite3.Cursor], T]) -> T:
         with self._serialised():
             conn = self._connection()
             try:
@@ -117,35 +117,21 @@ class SQLiteStore(SqlStore):
             except sqlite3.Error as exc:
                 raise translate(exc) from None
             try:
-                yield conn.cursor()
+                result = work(conn.cursor())
+                conn.execute("COMMIT")
             except BaseException as exc:
                 _rollback(conn)
                 if isinstance(exc, sqlite3.Error):
                     raise translate(exc) from None
                 raise
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                _rollback(conn)
-                raise translate(exc) from None
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Cursor]:
-        with self._serialised():
-            conn = self._connection()
-            try:
-                yield conn.cursor()
-            except sqlite3.Error as exc:
-                raise translate(exc) from None
-
-    def _transact(self, work: Callable[[sqlite3.Cursor], T]) -> T:
-        with self._write() as cur:
-            return work(cur)
+            return result
 
     def _fetch(self, stmt: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._read() as cur:
-            cur.execute(stmt, params)
-            return cur.fetchall()
+        with self._serialised():
+            try:
+                return self._connection().execute(stmt, params).fetchall()
+            except sqlite3.Error as exc:
+                raise translate(exc) from None
 
     def close(self) -> None:
         with self._guard:
@@ -212,19 +198,21 @@ class SQLiteStore(SqlStore):
             f"CREATE TABLE IF NOT EXISTS {t.lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
             "expires_at REAL NOT NULL)",
         ]
-        with self._write() as cur:
-            for stmt in statements:
-                cur.execute(stmt)
+        self._transact(lambda cur: _run_all(cur, statements))
 
     def drop_schema(self) -> None:
         """Drop this prefix's tables (tests and benchmarks)."""
         t = self.tables
-        with self._write() as cur:
-            for table in (t.instances, t.outbox, t.idempotency, t.audit, t.lease):
-                cur.execute(f"DROP TABLE IF EXISTS {table}")
+        tables = (t.instances, t.outbox, t.idempotency, t.audit, t.lease)
+        self._transact(lambda cur: _run_all(cur, [f"DROP TABLE IF EXISTS {table}" for table in tables]))
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r}, prefix={self.tables.prefix!r})"
+
+
+def _run_all(cur: sqlite3.Cursor, statements: list[str]) -> None:
+    for stmt in statements:
+        cur.execute(stmt)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
