@@ -245,13 +245,12 @@ class CommandRun:
         events: list[EmittedEvent] = []
         if not self.cmd.constraints:
             return outcomes, events
-        oc = self._override_context()
         for c in self.cmd.constraints:
             outcome = evaluate_constraint(c, scope, self.ex)
             outcomes.append(outcome)
             if outcome.passed or outcome.severity != "block":
                 continue
-            event = try_override(c, outcome, scope, self.ex, oc)
+            event = try_override(c, outcome, scope, self.ex, self._override_context())
             if event is not None:
                 events.append(event)
                 continue

@@ -43,7 +43,7 @@ class Execution:
         self.log_only: list[EmittedEvent] = []  # events logged even when the call fails
         self.reaction_depth = 0
         self.just_created: set[tuple[str, str]] = set()
-        self.tenant_value = engine.tenant_value()
+        self.tenant_value = engine.tenant_value() if self.model.tenant is not None else None
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -59,6 +59,9 @@ class Execution:
 
     def load_visible(self, entity: str, id: str) -> tuple[dict[str, Any] | None, int]:
         """``load`` with the tenant filter applied."""
+        if not self.pending and self.tenant_value is None:
+            stored = self.store(entity).load(entity, id)
+            return (None, NEW_ROW) if stored is None else (stored.row, stored.revision)
         row, revision = self.load(entity, id)
         if row is not None and not self.tenant_allows(row):
             return None, revision

@@ -99,10 +99,9 @@ class TopLevel:
         return result
 
     def _unit_of_work(self, ex: Execution, result: CommandResult, key: str | None, store: Any) -> UnitOfWork:
-        uow = UnitOfWork()
         if not result.success:
-            return uow
-        uow.writes = ex.row_writes()
+            return UnitOfWork([], [], None, None)
+        uow = UnitOfWork(ex.row_writes(), [], None, None)
         if store.records_outbox and result.emitted_events:
             engine = self.engine
             entries = [{"entryId": engine.generate_id(), "event": e.to_dict()} for e in result.emitted_events]
