@@ -384,7 +384,7 @@ class CompiledModel:
         out["_params"] = [(p["name"], self.compile(p["expression"])) for p in r.get("params", []) or []]
         if r.get("resolve") is not None:
             out["_resolve"] = self.compile(r["resolve"])
-        out["_match"] = [(m["field"], self.compile(m["value"])) for m in _match_list(r.get("match"))]
+        out["_match"] = [(field, self.compile(source)) for field, source in _match_list(r.get("match"))]
         fan = r.get("fanOut")
         if fan and isinstance(fan.get("matchSource"), dict):
             out["_fan_source"] = self.compile(fan["matchSource"])
@@ -405,10 +405,16 @@ def _plain_mutate(action: dict[str, Any], em: EntityModel | None) -> bool:
     )
 
 
-def _match_list(match: Any) -> list[dict[str, Any]]:
-    if isinstance(match, list):
-        return [m for m in match if isinstance(m, dict) and "field" in m and "value" in m]
-    return []
+def _match_list(match: Any) -> list[tuple[str, dict[str, Any]]]:
+    """``match field = expr, ...`` predicates of a reaction (the expression is ``source``)."""
+    if not isinstance(match, list):
+        return []
+    out = []
+    for m in match:
+        source = m.get("source", m.get("value")) if isinstance(m, dict) else None
+        if isinstance(source, dict) and isinstance(m.get("field"), str):
+            out.append((m["field"], source))
+    return out
 
 
 def _relation(r: dict[str, Any]) -> RelationModel:
