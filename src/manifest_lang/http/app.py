@@ -36,7 +36,7 @@ from .loading import compiled_model
 from .model_index import ModelIndex
 from .openapi import build_openapi
 from .problems import Problem, ProblemError
-from .routes import Api, json_response
+from .routes import Api
 from .service import ModelService
 from .sse import EventHub
 from .tracing import TraceRecorder
@@ -119,6 +119,23 @@ def _exception_handlers() -> dict[Any, Any]:
     return {ProblemError: on_problem, HTTPException: on_http, Exception: on_error}
 
 
+def _routes(api: Api) -> list[Route]:
+    # Fixed paths first: they shadow an entity of the same name (documented).
+    return [
+        Route("/openapi.json", api.openapi_json, methods=["GET"]),
+        Route("/docs", api.docs, methods=["GET"]),
+        Route("/healthz", api.healthz, methods=["GET"]),
+        Route("/events", api.events, methods=["GET"]),
+        Route("/trace/{correlationId}", api.trace, methods=["GET"]),
+        Route("/commands/{command}", api.global_command, methods=["POST"]),
+        Route("/{entity}", api.list_rows, methods=["GET"]),
+        Route("/{entity}", api.create, methods=["POST"]),
+        Route("/{entity}/commands/{command}", api.entity_command, methods=["POST"]),
+        Route("/{entity}/{id}", api.get_row, methods=["GET"]),
+        Route("/{entity}/{id}/commands/{command}", api.entity_command, methods=["POST"]),
+    ]
+
+
 def create_app(
     model: Any,
     *,
@@ -163,29 +180,12 @@ def create_app(
         openapi=build_openapi(index, title=title),
     )
 
-    async def healthz(request: Request) -> Response:
-        return json_response({"status": "ok", "entities": len(index.entities)})
-
-    routes = [
-        Route("/openapi.json", api.openapi_json, methods=["GET"]),
-        Route("/docs", api.docs, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/events", api.events, methods=["GET"]),
-        Route("/trace/{correlationId}", api.trace, methods=["GET"]),
-        Route("/commands/{command}", api.global_command, methods=["POST"]),
-        Route("/{entity}", api.list_rows, methods=["GET"]),
-        Route("/{entity}", api.create, methods=["POST"]),
-        Route("/{entity}/commands/{command}", api.entity_command, methods=["POST"]),
-        Route("/{entity}/{id}", api.get_row, methods=["GET"]),
-        Route("/{entity}/{id}/commands/{command}", api.entity_command, methods=["POST"]),
-    ]
-
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         if owned:
             opened_store.close()
 
-    app = Starlette(routes=routes, exception_handlers=_exception_handlers(), lifespan=lifespan)
+    app = Starlette(routes=_routes(api), exception_handlers=_exception_handlers(), lifespan=lifespan)
     app.state.manifest = service
     return app

@@ -169,7 +169,12 @@ _PAGE_PARAMS = [
         "required": False,
         "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
     },
-    {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+    {
+        "name": "offset",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},
+    },
     {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
 ]
 
@@ -192,10 +197,8 @@ def _filter_params(index: ModelIndex, entity: EntityInfo) -> list[dict[str, Any]
     return params
 
 
-def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, Any]:
-    row_ref = _REF + f"{entity.name}"
-    schemas[entity.name] = entity.row_schema
-    page = {
+def _page_schema(row_ref: str) -> dict[str, Any]:
+    return {
         "type": "object",
         "required": ["items"],
         "properties": {
@@ -205,15 +208,31 @@ def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]
             "offset": {"type": "integer"},
         },
     }
+
+
+def _create_operation(entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, Any]:
     create = entity.create_command
     if create is not None:
         schemas[f"{entity.name}_create_Input"] = create.input_schema
-        create_body = _command_body(create, _REF + f"{entity.name}_create_Input")
+        body = _command_body(create, _REF + f"{entity.name}_create_Input")
         created = _json({"$ref": _REF + "CommandResult"}, "Created by the entity's create command")
     else:
         strict_row = {**entity.row_schema, "additionalProperties": False}
-        create_body = {"required": False, "content": {"application/json": {"schema": strict_row}}}
-        created = _json({"$ref": row_ref}, "The created instance")
+        body = {"required": False, "content": {"application/json": {"schema": strict_row}}}
+        created = _json({"$ref": _REF + entity.name}, "The created instance")
+    return {
+        "operationId": f"create_{entity.name}",
+        "summary": f"Create a {entity.name}",
+        "tags": [entity.name],
+        "parameters": list(_COMMAND_HEADERS) if create else [],
+        "requestBody": body,
+        "responses": {"201": created, **_problems(400, 401, 403, 404, 409, 413, 422, 429)},
+    }
+
+
+def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, Any]:
+    row_ref = _REF + entity.name
+    schemas[entity.name] = entity.row_schema
     paths: dict[str, Any] = {
         f"/{entity.name}": {
             "get": {
@@ -221,16 +240,12 @@ def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]
                 "summary": f"List {entity.name}",
                 "tags": [entity.name],
                 "parameters": [*_PAGE_PARAMS, *_filter_params(index, entity)],
-                "responses": {"200": _json(page, "One page of rows"), **_problems(400, 401, 403, 404)},
+                "responses": {
+                    "200": _json(_page_schema(row_ref), "One page of rows"),
+                    **_problems(400, 401, 403, 404),
+                },
             },
-            "post": {
-                "operationId": f"create_{entity.name}",
-                "summary": f"Create a {entity.name}",
-                "tags": [entity.name],
-                "parameters": list(_COMMAND_HEADERS) if create else [],
-                "requestBody": create_body,
-                "responses": {"201": created, **_problems(400, 401, 403, 404, 409, 413, 422, 429)},
-            },
+            "post": _create_operation(entity, schemas),
         },
         f"/{entity.name}/{{id}}": {
             "get": {

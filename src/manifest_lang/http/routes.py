@@ -29,6 +29,7 @@ from .tracing import build_trace, durable_events
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 2**53 - 1  # beyond this an offset is not a JSON-safe integer
 #: query keys that are never property filters (paging, and credentials for browser links)
 _RESERVED_QUERY_KEYS = frozenset({"limit", "offset", "cursor", "api_key", "access_token"})
 
@@ -73,7 +74,7 @@ class Api:
         context = await self.context(request)
         limit, offset = _page(request)
         where = self._filters(request, entity)
-        rows, more = await self._sync(self.service.list, context, entity, where, limit, offset)
+        rows, more = await self._sync(self.service.page, context, entity, where, limit, offset)
         next_cursor = _encode_cursor(offset + limit) if more else None
         return json_response({"items": rows, "limit": limit, "offset": offset, "nextCursor": next_cursor})
 
@@ -220,6 +221,9 @@ class Api:
     async def docs(self, request: Request) -> Response:
         return HTMLResponse(docs_page(self.openapi))
 
+    async def healthz(self, request: Request) -> Response:
+        return json_response({"status": "ok", "entities": len(self.index.entities)})
+
 
 def _wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
@@ -235,8 +239,8 @@ def _page(request: Request) -> tuple[int, int]:
         raise ProblemError(
             "INVALID_QUERY", "limit and offset must be integers; cursor must come from nextCursor"
         ) from None
-    if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
-        raise ProblemError("INVALID_QUERY", f"limit must be 1..{MAX_PAGE_SIZE} and offset >= 0")
+    if not 1 <= limit <= MAX_PAGE_SIZE or not 0 <= offset <= MAX_OFFSET:
+        raise ProblemError("INVALID_QUERY", f"limit must be 1..{MAX_PAGE_SIZE} and offset 0..{MAX_OFFSET}")
     return limit, offset
 
 

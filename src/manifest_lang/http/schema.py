@@ -112,7 +112,8 @@ def python_value(text: str, ir_type: Mapping[str, Any] | None) -> Any:
         number = float(text)
         if number != number or number in (float("inf"), float("-inf")):
             raise ValueError(f"not a finite number: {text!r}")
-        return int(number) if number.is_integer() and name in _INTEGER | {"number"} else number
+        safe = number.is_integer() and abs(number) <= 2**53
+        return int(number) if safe and name in _INTEGER | {"number"} else number
     if name in {"boolean", "bool"}:
         if text not in {"true", "false"}:
             raise ValueError(f"not a boolean: {text!r}")

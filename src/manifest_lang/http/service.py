@@ -108,7 +108,7 @@ class ModelService:
             )
         return dict(row)
 
-    def list(
+    def page(
         self, context: dict[str, Any], entity: EntityInfo, where: dict[str, Any], limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], bool]:
         """One page of rows (and whether more follow) visible to the caller."""

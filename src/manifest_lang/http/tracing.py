@@ -98,6 +98,10 @@ def _created_id(result: Mapping[str, Any], events: list[dict[str, Any]]) -> str 
     return next((sid for e in events if (sid := subject_id(e))), None)
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _ts(event: Mapping[str, Any]) -> float:
     value = event.get("timestamp")
     return float(value) if isinstance(value, int | float) else 0.0
@@ -155,7 +159,7 @@ def _records_from_events(events: Iterable[Mapping[str, Any]]) -> list[CommandRec
     """Regroup durable events (no command record survived) into the commands that emitted them."""
     groups: dict[tuple[Any, ...], CommandRecord] = {}
     for event in events:
-        subject = event.get("subject") if isinstance(event.get("subject"), Mapping) else {}
+        subject = _mapping(event.get("subject"))
         key = (
             subject.get("command"),
             subject.get("entity"),
@@ -228,7 +232,7 @@ def _command_node(record: CommandRecord) -> TraceNode:
 
 def _event_label(event: Mapping[str, Any]) -> str:
     if event.get("name") == OVERRIDE_EVENT:
-        payload = event.get("payload") if isinstance(event.get("payload"), Mapping) else {}
+        payload = _mapping(event.get("payload"))
         return (
             f"override {payload.get('constraintCode')} by {payload.get('authorizedBy')}"
             f": {payload.get('reason')}"
