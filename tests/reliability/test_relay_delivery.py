@@ -195,3 +195,28 @@ def test_an_unreachable_broker_backs_off_and_keeps_rows_pending(tmp_path: Any, r
     assert store.outbox_counts().to_dict() == {"pending": 2, "published": 0, "failed": 1, "dead": 0}  # type: ignore[attr-defined]
     publisher.close()
     store.close()
+
+
+def test_sigterm_stops_a_running_relay_cleanly(tmp_path: Any, redis_url: str) -> None:
+    b = Broker("redis", redis_url)
+    db = f"sqlite:///{tmp_path}/t.db"
+    store = open_store(db)
+    expected = fill(store, per_instance=5)
+    proc = relay_process(db, b.url)
+    try:
+        deadline = time.monotonic() + 30
+        while store.outbox_counts().published < len(expected) and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "SIGTERM received" in err
+        assert f"relay: done published={len(expected)}" in out
+        assert sorted(b.received()) == sorted(expected)
+        # The lease was released: another relay can start at once.
+        assert store.acquire_relay_lease("next", 5.0, now=time.time())  # type: ignore[attr-defined]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        b.remove()
+        store.close()

@@ -1,6 +1,6 @@
 """``open_store(url)``: one string names a backend, for the CLI, the HTTP server and workers.
 
-- ``memory://``                                   in-process (outbox and audit recorded)
+- ``memory://``                                   in-process, like the engine's default store
 - ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:``
 - ``postgresql://user@host:5432/db?schema=s&prefix=p_&pool_size=4`` (``postgres://`` too)
 
@@ -42,7 +42,8 @@ def open_store(url: str, **overrides: Any) -> Store:
     if scheme == "memory":
         from .memory import MemoryStore
 
-        return MemoryStore(record_outbox=True, record_audit=True)
+        # Nothing else can read an in-process outbox, so record none (it would only grow).
+        return MemoryStore()
     if scheme == "sqlite":
         from .sqlite import SQLiteStore
 
