@@ -353,6 +353,27 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _traced_bytes(fn: Callable[[], Any]) -> int:
+    """Python heap bytes still allocated after ``fn`` (and a full collection): like V8's heapUsed delta."""
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        keep = fn()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    del keep
+    return grown
+
+
+#: tracemalloc slows allocation several times: heap bytes are measured on a sample this large
+_TRACED_SAMPLE = 20_000
+
+
 def child_memory(ir: Any, workload: dict[str, Any], sizes: Sizes) -> dict[str, Any]:
     engine = make_engine(ir, workload)
     gc.collect()
@@ -364,7 +385,13 @@ def child_memory(ir: Any, workload: dict[str, Any], sizes: Sizes) -> dict[str, A
     gc.collect()
     after = _rss_bytes()
     stored = len(engine.get_all_instances(workload["entity"]))
+    del engine
+    sample = min(sizes.mem_instances, _TRACED_SAMPLE)
+    traced_engine = make_engine(ir, workload)
+    heap = _traced_bytes(lambda: seed(traced_engine, workload, sample))
     return {
+        "heapBytesPerInstance": round(heap / sample),
+        "heapSampleInstances": sample,
         "instances": sizes.mem_instances,
         "storedInstances": stored,
         "createMs": round(create_s * 1000, 3),
@@ -387,16 +414,14 @@ def _timed_ms(fn: Callable[[], Any], runs: int = 21) -> tuple[float, Any]:
     return round(statistics.median(times), 3), result
 
 
-def child_eventlog(ir: Any, workload: dict[str, Any], cycle: list[Step], sizes: Sizes) -> dict[str, Any]:
-    engine = make_engine(ir, workload)
-    ids = seed(engine, workload, 1000)
-    gc.collect()
-    rss0 = _rss_bytes()
+def _generate_events(
+    engine: RuntimeEngine, workload: dict[str, Any], cycle: list[Step], ids: list[str], count: int
+) -> int:
+    """Round-robin commands with 1000 correlation ids until ``count`` events exist; returns commands run."""
     n, length = len(ids), len(cycle)
     current_user = engine.get_context().get("user")
     events = k = 0
-    t0 = time.perf_counter()
-    while events < sizes.events:
+    while events < count:
         step = cycle[(k // n) % length]
         if step.user is not current_user:
             engine.set_context({"user": step.user})
@@ -404,6 +429,26 @@ def child_eventlog(ir: Any, workload: dict[str, Any], cycle: list[Step], sizes: 
         extra = {"correlation_id": f"corr-{k % 1000}", "causation_id": f"cause-{k}"}
         events += len(_run_op(engine, workload, step, ids[k % n], extra).emitted_events)
         k += 1
+    return k
+
+
+def _event_heap_sample(ir: Any, workload: dict[str, Any], cycle: list[Step], count: int) -> dict[str, Any]:
+    engine = make_engine(ir, workload)
+    ids = seed(engine, workload, 1000)
+    _generate_events(engine, workload, cycle, ids, 2000)  # steady state: every instance touched
+    before = len(engine.get_event_log())
+    heap = _traced_bytes(lambda: _generate_events(engine, workload, cycle, ids, count))
+    grown = len(engine.get_event_log()) - before
+    return {"heapBytesPerEvent": round(heap / max(grown, 1)), "heapSampleEvents": grown}
+
+
+def child_eventlog(ir: Any, workload: dict[str, Any], cycle: list[Step], sizes: Sizes) -> dict[str, Any]:
+    engine = make_engine(ir, workload)
+    ids = seed(engine, workload, 1000)
+    gc.collect()
+    rss0 = _rss_bytes()
+    t0 = time.perf_counter()
+    k = _generate_events(engine, workload, cycle, ids, sizes.events)
     gen_s = time.perf_counter() - t0
     gc.collect()
     total = len(engine.get_event_log())
@@ -423,5 +468,6 @@ def child_eventlog(ir: Any, workload: dict[str, Any], cycle: list[Step], sizes: 
         "indexedLookupMedianMs": index_ms,
         "indexedMatched": len(indexed),
         "rssBytesPerEvent": round((_rss_bytes() - rss0) / max(total, 1)),
+        **_event_heap_sample(ir, workload, cycle, min(sizes.events, _TRACED_SAMPLE)),
         "peakRssMB": _peak_rss_mb(),
     }

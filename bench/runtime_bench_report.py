@@ -17,8 +17,9 @@ METRICS: list[tuple[str, str, str, bool]] = [
     ("+ idempotency, replay (ops/s)", "idem.replay.opsPerSec", "idem.replay.opsPerSec", True),
     ("+ correlation/causation (ops/s)", "corr.opsPerSec", "corr.opsPerSec", True),
     ("memory: create (/s)", "memory.createPerSec", "memory.createPerSec", True),
+    ("memory: heap bytes/instance", "memory.heapBytesPerInstance", "memory.heapBytesPerInstance", False),
     (
-        "memory: bytes/instance (RSS vs V8 heap)",
+        "memory: RSS bytes/instance (vs V8 heap)",
         "memory.rssBytesPerInstance",
         "memory.heapBytesPerInstance",
         False,
@@ -36,12 +37,7 @@ METRICS: list[tuple[str, str, str, bool]] = [
         "eventlog.filterByCorrelationMedianMs",
         False,
     ),
-    (
-        "eventlog: bytes/event (RSS vs V8 heap)",
-        "eventlog.rssBytesPerEvent",
-        "eventlog.heapBytesPerEvent",
-        False,
-    ),
+    ("eventlog: heap bytes/event", "eventlog.heapBytesPerEvent", "eventlog.heapBytesPerEvent", False),
 ]
 
 

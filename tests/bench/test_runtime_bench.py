@@ -83,7 +83,7 @@ def test_round_cycles_and_quick_sizes() -> None:
 def test_ratios_compare_only_metrics_both_sides_measured() -> None:
     ours = {"hot": {"opsPerSec": 30000}, "memory": {"rssBytesPerInstance": 600}}
     ref = {"hot": {"opsPerSec": 20000}, "memory": {"heapBytesPerInstance": 300}, "rr": {"opsPerSec": 1}}
-    assert ratios(ours, ref) == {"hot (ops/s)": 1.5, "memory: bytes/instance (RSS vs V8 heap)": 2.0}
+    assert ratios(ours, ref) == {"hot (ops/s)": 1.5, "memory: RSS bytes/instance (vs V8 heap)": 2.0}
     assert ratios(ours, None) == {}
     assert dig(ours, "hot.opsPerSec") == 30000
     assert dig(ours, "hot.missing.deeper") is None
