@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestEffectBoundaryError
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
+from .approvals import approval_gate
 from .checks import OverrideContext, evaluate_constraint, is_blocking, policy_denial, resolved, try_override
 from .instances import (
     WriteRejected,
@@ -70,6 +71,7 @@ class CommandRun:
         self.shadowed: set[str] = set()
         self.events: list[EmittedEvent] = []
         self.emit_counter = 0
+        self.validate_only = False  # async commands: checks only, the job runs the actions
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -105,6 +107,10 @@ class CommandRun:
         self._policies(scope)
         outcomes, override_events = self._command_constraints(scope)
         self._guards(scope, outcomes)
+        if self.validate_only:
+            return CommandResult(success=True)
+        if self.entity is not None and self.entity.approvals:
+            approval_gate(self, scope)
         if draft is not None:
             self.instance_id = draft["id"]
             self.init_mode = True

@@ -22,12 +22,14 @@ from ..expr.budget import Budget, EvaluationLimits
 from ..expr.values import UNDEFINED
 from ..stores.base import Store, UnitOfWork
 from ..stores.memory import MemoryStore
+from .approvals import MemoryApprovalStore, approve_stage, deny, expire
 from .commands import CallOptions, CommandRun
 from .computed import evaluate_computed
 from .direct import create_row, delete_row, update_row
 from .events import EventLog
 from .execution import Execution
 from .instances import check_entity_constraints, present
+from .jobs import job_event, schedule_params
 from .model import CommandModel, CompiledModel, EntityModel, compiled_model
 from .ratelimit import MemoryRateLimitStore
 from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent, OverrideRequest
@@ -68,6 +70,9 @@ class RuntimeEngine:
         require_tenant_context: bool = False,
         rate_limit_store: MemoryRateLimitStore | None = None,
         job_queue: Any = None,
+        approval_store: Any = None,
+        sleep: Callable[[float], None] | None = None,
+        retry_jitter: Callable[[float], float] | None = None,
     ) -> None:
         self.model = compiled_model(ir)
         if context is not None and not isinstance(context, dict):
@@ -87,6 +92,10 @@ class RuntimeEngine:
         self.require_tenant_context = require_tenant_context
         self.rate_limits = rate_limit_store if rate_limit_store is not None else MemoryRateLimitStore()
         self.job_queue = job_queue
+        self.approval_store = approval_store if approval_store is not None else MemoryApprovalStore()
+        # Retry backoff: no real sleeping unless the application injects it (as the reference).
+        self.sleep: Callable[[float], None] = sleep or (lambda ms: None)
+        self.retry_jitter: Callable[[float], float] = retry_jitter or (lambda ms: ms)
         self.events = EventLog()
         self._setup_stores(store_provider)
         self._top = TopLevel(self)
@@ -204,6 +213,82 @@ class RuntimeEngine:
             return CommandRun(ex, cmd, opts).run(input)
         except EvaluationBudgetExceededError as exc:
             return CommandResult(success=False, error=exc.message)
+
+    # --- workflows: approvals, schedules, async jobs ------------------------------------------
+
+    def approve_stage(self, entity: str, id: str, approval: str, stage: str, approver: Any) -> dict[str, Any]:
+        """Record an approval of ``stage`` by ``approver`` (a user dict or id); ValueError if refused."""
+        return approve_stage(self, entity, id, approval, stage, approver)
+
+    def deny_approval(
+        self, entity: str, id: str, approval: str, by: Any, reason: str | None = None
+    ) -> dict[str, Any]:
+        return deny(self, entity, id, approval, by, reason)
+
+    def get_approval_request(self, entity: str, id: str | None, approval: str) -> dict[str, Any] | None:
+        from .approvals import request_key
+
+        return self.approval_store.load(request_key(entity, id, approval))  # type: ignore[no-any-return]
+
+    def expire_approvals(self, now: float | None = None) -> list[str]:
+        return expire(self, now)
+
+    def get_schedules(self) -> list[dict[str, Any]]:
+        return list(self.model.schedules.values())
+
+    def run_schedule(
+        self, name: str, *, correlation_id: str | None = None, causation_id: str | None = None
+    ) -> CommandResult:
+        """Run a schedule's command now (the caller's scheduler decides when)."""
+        schedule = self.model.schedules.get(name)
+        if schedule is None:
+            return CommandResult(success=False, error=f"Schedule '{name}' not found")
+        previous = {k: self.context[k] for k in ("source", "scheduleName") if k in self.context}
+        self.context.update(source="schedule", scheduleName=name)
+        try:
+            params = schedule_params(self, schedule)
+            return self.run_command(
+                schedule["commandName"],
+                params,
+                entity_name=schedule.get("entityName"),
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+            )
+        finally:
+            for key in ("source", "scheduleName"):
+                self.context.pop(key, None)
+            self.context.update(previous)
+
+    def drain_jobs(self) -> list[CommandResult]:
+        """Execute every pending async job; each result carries its completion/failure event."""
+        queue = self.job_queue
+        if queue is None:
+            return []
+        results = []
+        for job in queue.drain_pending():
+            previous = self.context.get("source", UNDEFINED)
+            self.context["source"] = "job"
+            try:
+                opts = CallOptions(
+                    job.get("entityName"),
+                    job.get("instanceId"),
+                    None,
+                    job.get("correlationId"),
+                    job.get("causationId"),
+                )
+                result = self._top.execute_job(job["commandName"], dict(job.get("input") or {}), opts)
+            finally:
+                if previous is UNDEFINED:
+                    self.context.pop("source", None)
+                else:
+                    self.context["source"] = previous
+            result.emitted_events = [*result.emitted_events, job_event(self, job, result)]
+            status = "completed" if result.success else "failed"
+            queue.update_status(
+                job["jobId"], status, result=result.to_dict().get("result"), error=result.error
+            )
+            results.append(result)
+        return results
 
     # --- instances ----------------------------------------------------------------------------
 

@@ -330,7 +330,7 @@ class CompiledModel:
                 for p in self.policy_list
                 if p.action in ("read", "all") and (p.entity is None or p.entity == name)
             ],
-            approvals=list(e.get("approvals", []) or []),
+            approvals=[self._approval(a) for a in e.get("approvals", []) or []],
         )
         em.required = [p.name for p in props.values() if "required" in p.modifiers]
         em.unique = [p.name for p in props.values() if "unique" in p.modifiers]
@@ -338,6 +338,19 @@ class CompiledModel:
         em.private = frozenset(p.name for p in props.values() if "private" in p.modifiers)
         em.masked = [p for p in props.values() if p.mask is not None]
         return em
+
+    def _approval(self, a: dict[str, Any]) -> dict[str, Any]:
+        out = dict(a)
+        out["_stages"] = [
+            {
+                "name": st["name"],
+                "required": int(st.get("required", 1) or 1),
+                "policy": self.compile(st["policy"]) if st.get("policy") else None,
+                "when": self.compile(st["when"]) if st.get("when") else None,
+            }
+            for st in a.get("stages", [])
+        ]
+        return out
 
     def _command(self, c: dict[str, Any]) -> CommandModel:
         entity = c.get("entity")

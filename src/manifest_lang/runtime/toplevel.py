@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 from ..errors import StoreConflictError
 from ..stores.base import UnitOfWork
 from .audit import audit_record
-from .commands import CallOptions
+from .commands import CallOptions, CommandRun
 from .execution import Execution
+from .jobs import with_retry
+from .model import CommandModel
 from .results import CommandResult, ConcurrencyConflict
 
 if TYPE_CHECKING:
@@ -72,11 +74,18 @@ class TopLevel:
         audit_at = engine.now() if audit_id is not None else 0
         cmd = engine.model.command(name, opts.entity_name)
         if cmd is not None and cmd.is_async and engine.context.get("source") != "job":
-            return self._enqueue(name, input, opts)
+            return self._enqueue(name, input, opts, cmd)
         attempts = engine.conflict_retries + 1
         for attempt in range(attempts):
-            ex = engine.new_execution()
-            result = engine.execute_in(ex, name, input, opts, cmd)
+            if cmd is not None and cmd.retry:
+                ex, result = with_retry(
+                    cmd.retry,
+                    lambda: self._attempt(name, input, opts, cmd),
+                    engine.sleep,
+                    engine.retry_jitter,
+                )
+            else:
+                ex, result = self._attempt(name, input, opts, cmd)
             uow = self._unit_of_work(ex, result, key, store)
             if audit_id is not None:
                 uow.audit = audit_record(
@@ -97,6 +106,16 @@ class TopLevel:
             engine.events.publish(ex.log_only)
         self._finish_idempotency(key, result, store, committed=True)
         return result
+
+    def _attempt(
+        self, name: str, input: dict[str, Any], opts: CallOptions, cmd: CommandModel | None
+    ) -> tuple[Execution, CommandResult]:
+        ex = self.engine.new_execution()
+        return ex, self.engine.execute_in(ex, name, input, opts, cmd)
+
+    def execute_job(self, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
+        """A drained async job: executed and committed, without tenant gate or idempotency."""
+        return self._execute(name, input, opts, None)
 
     def _unit_of_work(self, ex: Execution, result: CommandResult, key: str | None, store: Any) -> UnitOfWork:
         if not result.success:
@@ -146,8 +165,15 @@ class TopLevel:
             return
         idem.set(key, result if getattr(idem, "accepts_results", False) else result.to_dict())
 
-    def _enqueue(self, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
+    def _enqueue(
+        self, name: str, input: dict[str, Any], opts: CallOptions, cmd: CommandModel
+    ) -> CommandResult:
         engine = self.engine
+        check = CommandRun(engine.new_execution(), cmd, opts)
+        check.validate_only = True
+        checked = check.run(input)
+        if not checked.success:
+            return checked
         queue = engine.job_queue
         if queue is None:
             return CommandResult(success=False, error=MISSING_JOB_QUEUE)
