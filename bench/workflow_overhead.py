@@ -12,13 +12,14 @@ Each variant runs the same workload cycle on one instance (the ``hot`` phase of
   journal      a CommandJournal in memory (records input, options, clock, ids and the result)
   factory      a new engine from a RuntimeFactory for every command (short-lived engines)
 
-Variants run round-robin (in a rotated order each round) for ``--rounds`` rounds; the median
-ops/s of each is compared with the baseline's. Target: tracing off (empty-hooks, corr) within 5%
-of the baseline.
+Each variant is paired with a fresh baseline engine; the two run the workload in alternating
+chunks (``--chunk`` commands each), and the reported ratio is the median over the chunk pairs of
+variant ops/s / baseline ops/s. Pairing cancels most of the noise of a shared machine, which
+moves both sides of a pair alike. Target: tracing off (empty-hooks, corr) within 5%.
 
   .venv/bin/python bench/workflow_overhead.py                 # inventory + preptask, ~1 min
   .venv/bin/python bench/workflow_overhead.py --quick         # smoke test
-  .venv/bin/python bench/workflow_overhead.py preptask --n 20000 --rounds 5
+  .venv/bin/python bench/workflow_overhead.py preptask --n 50000 --chunk 1000
 """
 
 from __future__ import annotations
@@ -117,48 +118,73 @@ def setup(workload: dict[str, Any], ir: dict[str, Any], variant: str) -> tuple[R
     return runner, {"entity_name": workload["entity"], "instance_id": instance_id}
 
 
-def timed(workload: dict[str, Any], ir: dict[str, Any], variant: str, n: int, warmup: int) -> float:
-    cycle = prepare_cycle(workload)
-    runner, opts = setup(workload, ir, variant)
-    for k in range(len(cycle) * 2):  # validity: every step ends as the workload expects
-        step = cycle[k % len(cycle)]
-        outcome = classify(runner(step.command, copy.deepcopy(step.input), opts))
-        if outcome != step.expect:
-            raise SystemExit(f"{variant}: {step.command} ended {outcome}, workload expects {step.expect}")
-    for k in range(warmup):
-        step = cycle[k % len(cycle)]
-        runner(step.command, dict(step.input), opts)
-    inputs = [(s.command, s.input) for s in cycle]
+class Driver:
+    """One runner on its own seeded store, checked against the workload, then driven in chunks."""
+
+    def __init__(self, workload: dict[str, Any], ir: dict[str, Any], variant: str) -> None:
+        self.variant = variant
+        cycle = prepare_cycle(workload)
+        self.runner, self.opts = setup(workload, ir, variant)
+        for k in range(len(cycle) * 2):  # validity: every step ends as the workload expects
+            step = cycle[k % len(cycle)]
+            outcome = classify(self.runner(step.command, copy.deepcopy(step.input), self.opts))
+            if outcome != step.expect:
+                raise SystemExit(f"{variant}: {step.command} ended {outcome}, workload expects {step.expect}")
+        self.inputs = [(s.command, s.input) for s in cycle]
+        self.k = 0
+
+    def run(self, n: int) -> float:
+        """Seconds taken by the next ``n`` commands of the cycle."""
+        runner, opts, inputs, k = self.runner, self.opts, self.inputs, self.k
+        start = time.perf_counter()
+        for i in range(k, k + n):
+            name, data = inputs[i % len(inputs)]
+            runner(name, dict(data), opts)
+        self.k = k + n
+        return time.perf_counter() - start
+
+
+VARIANTS = ["empty-hooks", "corr", "noop-hook", "logging", "otel-noop", "journal", "factory"]
+
+
+def paired_ratio(
+    workload: dict[str, Any], ir: dict[str, Any], variant: str, n: int, chunk: int, warmup: int
+) -> tuple[float, float, float]:
+    """Variant vs baseline, in alternating chunks so that both see the same machine load.
+
+    Returns (median ratio of ops/s variant/baseline over the chunk pairs, baseline ops/s,
+    variant ops/s). A shared, noisy machine shifts both sides of a pair alike.
+    """
+    base, other = Driver(workload, ir, "baseline"), Driver(workload, ir, variant)
+    base.run(warmup)
+    other.run(warmup)
+    ratios, t_base, t_other = [], 0.0, 0.0
     gc.collect()
-    start = time.perf_counter()
-    for k in range(n):
-        name, data = inputs[k % len(inputs)]
-        runner(name, dict(data), opts)
-    return n / (time.perf_counter() - start)
+    for pair in range(max(1, n // chunk)):
+        first, second = (base, other) if pair % 2 == 0 else (other, base)
+        a, b = first.run(chunk), second.run(chunk)
+        tb, tv = (a, b) if first is base else (b, a)
+        ratios.append(tb / tv)
+        t_base += tb
+        t_other += tv
+    done = max(1, n // chunk) * chunk
+    return statistics.median(ratios), done / t_base, done / t_other
 
 
-VARIANTS = ["baseline", "empty-hooks", "corr", "noop-hook", "logging", "otel-noop", "journal", "factory"]
-
-
-def run_scenario(name: str, n: int, rounds: int, warmup: int) -> dict[str, Any]:
+def run_scenario(name: str, n: int, chunk: int, warmup: int) -> dict[str, Any]:
     workload = json.loads((SCENARIOS / f"{name}.workload.json").read_text())
     compiled = compile_source((SCENARIOS / f"{workload.get('model', name)}.manifest").read_text())
     if compiled.ir is None:
         raise SystemExit(f"{name}: the model does not compile")
-    samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    for r in range(rounds):
-        # Rotate the order so no variant always runs first (or right after the noisiest one).
-        for variant in VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]:
-            samples[variant].append(timed(workload, compiled.ir, variant, n, warmup))
-    medians = {v: statistics.median(s) for v, s in samples.items()}
-    base = medians["baseline"]
-    return {
-        "scenario": name,
-        "n": n,
-        "rounds": rounds,
-        "ops_per_s": {v: round(m) for v, m in medians.items()},
-        "ratio_to_baseline": {v: round(m / base, 3) for v, m in medians.items()},
-    }
+    out: dict[str, Any] = {"scenario": name, "n": n, "chunk": chunk, "variants": {}}
+    for variant in VARIANTS:
+        ratio, base_ops, ops = paired_ratio(workload, compiled.ir, variant, n, chunk, warmup)
+        out["variants"][variant] = {
+            "ratio": round(ratio, 3),
+            "ops_per_s": round(ops),
+            "baseline_ops_per_s": round(base_ops),
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,23 +192,27 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("scenarios", nargs="*", default=["inventory", "preptask"])
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--n", type=int, default=20_000, help="commands per side and variant")
+    parser.add_argument("--chunk", type=int, default=500, help="commands per alternating chunk")
     parser.add_argument("--warmup", type=int, default=1_000)
-    parser.add_argument("--quick", action="store_true", help="n=1000, 1 round")
+    parser.add_argument("--quick", action="store_true", help="n=2000, chunk 200")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.rounds, args.warmup = 1_000, 1, 100
+        args.n, args.chunk, args.warmup = 2_000, 200, 100
     for name in args.scenarios:
-        result = run_scenario(name, args.n, args.rounds, args.warmup)
+        result = run_scenario(name, args.n, args.chunk, args.warmup)
         if args.json:
             print(json.dumps(result))
             continue
-        print(f"\n{name}: {args.n} commands x {args.rounds} rounds (median ops/s, ratio to baseline)")
-        for variant in VARIANTS:
-            ops, ratio = result["ops_per_s"][variant], result["ratio_to_baseline"][variant]
-            print(f"  {variant:<12} {ops:>9,} ops/s   {ratio:5.3f}   ({(ratio - 1) * 100:+.1f}%)")
+        print(f"\n{name}: {args.n} commands per side, alternating chunks of {args.chunk}")
+        print(f"  {'variant':<12} {'ops/s':>9} {'baseline':>9}   ratio (median of chunk pairs)")
+        for variant, r in result["variants"].items():
+            ratio = r["ratio"]
+            print(
+                f"  {variant:<12} {r['ops_per_s']:>9,} {r['baseline_ops_per_s']:>9,}   "
+                f"{ratio:5.3f} ({(ratio - 1) * 100:+.1f}%)"
+            )
     return 0
 
 

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import CompileError
+from .engine import RuntimeEngine
 from .eventlog import events_for_correlation
+from .model import CompiledModel, compiled_model
 
 
 def compile_model(model: Any) -> Any:
     """Source text, an IR dict or a ``CompiledModel`` -> a ``CompiledModel`` (compiled once)."""
-    from .model import CompiledModel, compiled_model
-
     if isinstance(model, CompiledModel):
         return model
     if isinstance(model, str):
@@ -126,8 +126,6 @@ class RuntimeFactory:
 
     def for_context(self, context: Mapping[str, Any]) -> Any:
         """An engine bound to ``context`` (the ``context``/``user`` bindings of expressions)."""
-        from .engine import RuntimeEngine
-
         engine = RuntimeEngine(
             self.model,
             dict(context),

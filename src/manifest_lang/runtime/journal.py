@@ -36,6 +36,7 @@ from typing import IO, Any
 
 import orjson
 
+from ..expr.values import UNDEFINED, to_json_value
 from .factory import compile_model, entity_names, model_ir
 
 JOURNAL_VERSION = 1
@@ -76,20 +77,45 @@ def _get(obj: Any, snake: str, camel: str) -> Any:
 
 
 def summarize_result(result: Any) -> dict[str, Any]:
-    """The parts of a ``CommandResult`` a replay must reproduce, as JSON data."""
-    to_dict = getattr(result, "to_dict", None)
-    # CommandResult.to_dict() is JSON-ready already; anything else goes through a JSON round trip.
-    data = to_dict() if callable(to_dict) else to_json(result)
+    """The parts of a ``CommandResult`` a replay must reproduce, as JSON data.
+
+    Read from the result's fields rather than its full ``to_dict()``: the diagnostic parts
+    (``resolved`` values, formatted expressions) are not needed and are the costly ones.
+    """
+    events = getattr(result, "emitted_events", None)
+    if events is None:  # a result in dict form
+        return _summarize_dict(to_json(result))
+    out: dict[str, Any] = {"success": bool(result.success)}
+    if getattr(result, "error", None) is not None:
+        out["error"] = result.error
+    out["events"] = [e.to_dict() for e in events]
+    outcomes = getattr(result, "constraint_outcomes", None)
+    if outcomes:
+        out["constraints"] = [_outcome_summary(o.code, o.severity, o.passed, o.overridden) for o in outcomes]
+    value = getattr(result, "result", UNDEFINED)
+    if value is not UNDEFINED:
+        out["result"] = to_json_value(value)
+    return out
+
+
+def _outcome_summary(code: Any, severity: Any, passed: Any, overridden: Any) -> dict[str, Any]:
+    out = {"code": code, "severity": severity, "passed": passed}
+    if overridden is not None:
+        out["overridden"] = overridden
+    return out
+
+
+def _summarize_dict(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {"success": False, "error": f"not a command result: {data!r}", "events": []}
     out: dict[str, Any] = {"success": bool(data.get("success"))}
     if data.get("error") is not None:
         out["error"] = data["error"]
-    out["events"] = list(data.get("emittedEvents", data.get("emitted_events")) or [])
-    outcomes = data.get("constraintOutcomes", data.get("constraint_outcomes")) or []
+    out["events"] = list(data.get("emittedEvents") or [])
+    outcomes = data.get("constraintOutcomes") or []
     if outcomes:
         out["constraints"] = [
-            {k: o.get(k) for k in ("code", "severity", "passed", "overridden") if o.get(k) is not None}
+            _outcome_summary(o.get("code"), o.get("severity"), o.get("passed"), o.get("overridden"))
             for o in outcomes
         ]
     if "result" in data:
