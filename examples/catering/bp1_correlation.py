@@ -9,7 +9,7 @@ from typing import Any
 
 from manifest_lang.runtime.eventlog import timeline
 
-from .kitchen import CHEF, TENANT, kitchen, seed
+from .kitchen import CHEF, TENANT, kitchen
 
 
 def run_workflow(factory: Any, correlation_id: str) -> list[Any]:
@@ -37,8 +37,7 @@ def run_workflow(factory: Any, correlation_id: str) -> list[Any]:
 
 
 def main() -> None:
-    factory = kitchen()
-    seed(factory)
+    factory = kitchen(seeded=True)
     correlation_id = "event-prep-evt-42-1707840000000"
     events = run_workflow(factory, correlation_id)
     for row in timeline(events):

@@ -14,7 +14,7 @@ from typing import Any
 
 from manifest_lang.runtime.eventlog import causal_tree, event_ref, render_causal_tree
 
-from .kitchen import CHEF, TENANT, kitchen, seed
+from .kitchen import CHEF, TENANT, kitchen
 
 
 def reserve_then_assign(factory: Any, correlation_id: str) -> str:
@@ -39,8 +39,7 @@ def reserve_then_assign(factory: Any, correlation_id: str) -> str:
 
 
 def main() -> None:
-    factory = kitchen()
-    seed(factory)
+    factory = kitchen(seeded=True)
     print(reserve_then_assign(factory, "event-prep-evt-42"))
 
 

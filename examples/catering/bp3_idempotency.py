@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from manifest_lang.runtime.idempotency import MemoryIdempotencyStore
 
-from .kitchen import CHEF, TENANT, instance, kitchen, seed
+from .kitchen import CHEF, TENANT, instance, kitchen
 
 
 def main() -> None:
-    factory = kitchen(idempotency_store=MemoryIdempotencyStore())
-    seed(factory)
+    factory = kitchen(idempotency_store=MemoryIdempotencyStore(), seeded=True)
     engine = factory.engine(tenant_id=TENANT, user=CHEF)
     options = {
         "entity_name": "InventoryItem",

@@ -12,11 +12,13 @@ from typing import Any
 
 from manifest_lang.runtime.tracing import tracing_hooks
 
-from .kitchen import CHEF, TENANT, kitchen, seed
+from .kitchen import CHEF, TENANT, kitchen
 
 
 def traced_kitchen(tracer_provider: Any) -> Any:
-    return kitchen(command_hooks=tracing_hooks(opentelemetry=True, tracer_provider=tracer_provider))
+    return kitchen(
+        command_hooks=tracing_hooks(opentelemetry=True, tracer_provider=tracer_provider), seeded=True
+    )
 
 
 def main() -> None:
@@ -31,7 +33,6 @@ def main() -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     factory = traced_kitchen(provider)
-    seed(factory)
     engine = factory.engine(tenant_id=TENANT, user=CHEF)
     engine.run_command(
         "claim",

@@ -15,7 +15,7 @@ from typing import Any
 
 from manifest_lang.stores.memory import MemoryStore
 
-from .kitchen import CHEF, T0, TENANT, kitchen, seed
+from .kitchen import CHEF, T0, TENANT, kitchen
 
 
 def outbox_rows(store: Any) -> list[dict[str, Any]]:
@@ -37,26 +37,23 @@ def outbox_rows(store: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def reserve_twice(engine: Any) -> Any:
+    """A reservation that succeeds, then one that is blocked; returns the blocked result."""
+    options = {
+        "entity_name": "InventoryItem",
+        "instance_id": "item-flour",
+        "correlation_id": "event-prep-evt-42",
+    }
+    engine.run_command(
+        "reserve", {"quantity": 5, "eventId": "evt-42"}, causation_id="user-action-1", **options
+    )
+    return engine.run_command("reserve", {"quantity": 500, "eventId": "evt-42"}, **options)
+
+
 def main() -> None:
     store = MemoryStore(record_outbox=True)
-    factory = kitchen(store)
-    seed(factory)
-    engine = factory.engine(tenant_id=TENANT, user=CHEF)
-    engine.run_command(
-        "reserve",
-        {"quantity": 5, "eventId": "evt-42"},
-        entity_name="InventoryItem",
-        instance_id="item-flour",
-        correlation_id="event-prep-evt-42",
-        causation_id="user-action-1",
-    )
-    blocked = engine.run_command(
-        "reserve",
-        {"quantity": 500, "eventId": "evt-42"},
-        entity_name="InventoryItem",
-        instance_id="item-flour",
-        correlation_id="event-prep-evt-42",
-    )
+    factory = kitchen(store, seeded=True)
+    blocked = reserve_twice(factory.engine(tenant_id=TENANT, user=CHEF))
     print("blocked command:", blocked.error, "(nothing stored, nothing in the outbox)")
     for row in outbox_rows(store):
         print(row)

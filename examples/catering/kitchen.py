@@ -54,12 +54,18 @@ class SequentialIds:
         return f"{self.prefix}-{self.count}"
 
 
-def kitchen(store: Any = None, *, model: str = "catering", **options: Any) -> RuntimeFactory:
-    """A factory over ``store`` (a fresh memory store by default) with a deterministic clock."""
+def kitchen(
+    store: Any = None, *, model: str = "catering", seeded: bool = False, **options: Any
+) -> RuntimeFactory:
+    """A factory over ``store`` (a fresh memory store by default) with a deterministic clock;
+    ``seeded=True`` also creates the rows of ``seed()``."""
     options.setdefault("now", StepClock())
     options.setdefault("generate_id", SequentialIds())
     options.setdefault("event_log_size", 10_000)
-    return RuntimeFactory(load_model(model), store, **options)
+    factory = RuntimeFactory(load_model(model), store, **options)
+    if seeded:
+        seed(factory)
+    return factory
 
 
 def engine_for(factory: RuntimeFactory, user: Mapping[str, Any] = CHEF) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 from manifest_lang.runtime.eventlog import timeline
 from manifest_lang.runtime.saga import Saga, SagaResult, SagaStep
 
-from .kitchen import CHEF, TENANT, instance, kitchen, seed
+from .kitchen import CHEF, TENANT, instance, kitchen
 
 
 @dataclass
@@ -60,8 +60,7 @@ def prepare_event_inventory(factory: Any, ctx: EventPrepContext, items: list[dic
 
 
 def main() -> None:
-    factory = kitchen()
-    seed(factory)
+    factory = kitchen(seeded=True)
     ctx = EventPrepContext(TENANT, CHEF, "42", "prep-evt-42")
 
     print("== Event 42: flour, butter, cream ==")

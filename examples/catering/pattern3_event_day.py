@@ -17,7 +17,7 @@ from typing import Any
 from manifest_lang.runtime.eventlog import causal_tree, render_causal_tree
 from manifest_lang.runtime.saga import Saga, SagaResult, SagaStep
 
-from .kitchen import CHEF, TENANT, kitchen, seed
+from .kitchen import CHEF, TENANT, kitchen
 
 log = logging.getLogger("examples.catering")
 
@@ -95,8 +95,7 @@ def reserve_for_event(factory: Any, event_id: str) -> None:
 
 
 def main() -> None:
-    factory = kitchen()
-    seed(factory)
+    factory = kitchen(seeded=True)
     reserve_for_event(factory, "evt-42")
     correlation_id = "event-day-evt-42"
     result = execute_event_day(factory, TENANT, CHEF, "evt-42", correlation_id)

@@ -10,7 +10,7 @@ from typing import Any
 from manifest_lang.runtime.outcomes import get_blocking_constraints, get_warning_constraints
 from manifest_lang.runtime.results import OverrideRequest
 
-from .kitchen import CHEF, MANAGER, TENANT, kitchen, seed
+from .kitchen import CHEF, MANAGER, TENANT, kitchen
 
 
 def restock_inventory_item(
@@ -57,8 +57,7 @@ def reserve_with_manager_override(
 
 
 def main() -> None:
-    factory = kitchen()
-    seed(factory)
+    factory = kitchen(seeded=True)
     print("restock 10 :", restock_inventory_item(factory, CHEF, "item-cream", 10))
     print("restock 800:", restock_inventory_item(factory, CHEF, "item-cream", 800))
     print("restock 0  :", restock_inventory_item(factory, CHEF, "item-cream", 0))

@@ -11,12 +11,11 @@ from . import bp2_causation as bp2
 from . import bp3_idempotency as bp3
 from . import bp4_tracing as bp4
 from . import bp5_outbox as bp5
-from .kitchen import CHEF, TENANT, kitchen, seed
+from .kitchen import CHEF, TENANT, kitchen
 
 
 def test_correlation_groups_the_workflow_and_nothing_else() -> None:
-    f = kitchen()
-    seed(f)
+    f = kitchen(seeded=True)
     events = bp1.run_workflow(f, "wf-1")
     assert [e.name for e in events] == ["InventoryReserved", "StationTaskAssigned", "PrepTaskStarted"]
     assert {e.correlation_id for e in events} == {"wf-1"}
@@ -24,8 +23,7 @@ def test_correlation_groups_the_workflow_and_nothing_else() -> None:
 
 
 def test_causation_by_event_reference_nests_the_effect() -> None:
-    f = kitchen()
-    seed(f)
+    f = kitchen(seeded=True)
     assert bp2.reserve_then_assign(f, "wf-2") == (
         "user-action-chef-maria\n"
         "  └─ InventoryReserved (item-flour, emitIndex: 0)\n"
@@ -42,7 +40,6 @@ def test_tracing_records_a_span_per_command() -> None:
     provider = sdk.TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     f = bp4.traced_kitchen(provider)
-    seed(f)
     f.engine(tenant_id=TENANT, user=CHEF).run_command(
         "reserve", {"quantity": 9, "eventId": "e"}, entity_name="InventoryItem", instance_id="item-butter"
     )
@@ -53,24 +50,13 @@ def test_tracing_records_a_span_per_command() -> None:
 
 def test_outbox_holds_the_events_of_successful_commands_only() -> None:
     store = MemoryStore(record_outbox=True)
-    f = kitchen(store)
-    seed(f)
-    engine = f.engine(tenant_id=TENANT, user=CHEF)
-    engine.run_command(
-        "reserve",
-        {"quantity": 5, "eventId": "e"},
-        entity_name="InventoryItem",
-        instance_id="item-flour",
-        correlation_id="c",
-        causation_id="u",
-    )
-    engine.run_command(
-        "reserve", {"quantity": 500, "eventId": "e"}, entity_name="InventoryItem", instance_id="item-flour"
-    )
+    blocked = bp5.reserve_twice(kitchen(store, seeded=True).engine(tenant_id=TENANT, user=CHEF))
+    assert blocked.error == "Insufficient stock for reservation"
     rows = bp5.outbox_rows(store)
     assert [(r["eventName"], r["correlationId"], r["causationId"], r["emitIndex"]) for r in rows] == [
-        ("InventoryReserved", "c", "u", 0)
+        ("InventoryReserved", "event-prep-evt-42", "user-action-1", 0)
     ]
+    assert rows[0]["payload"] == {"quantity": 5, "eventId": "evt-42", "result": 45}
 
 
 @pytest.mark.parametrize("module", [bp1, bp2, bp3, bp4, bp5])

@@ -18,13 +18,12 @@ from . import pattern3_event_day as p3
 from . import pattern4_replay as p4
 from . import pattern5_severity_override as p5
 from . import pattern6_budget as p6
-from .kitchen import CHEF, COOK, MANAGER, TENANT, instance, kitchen, load_model, seed
+from .kitchen import CHEF, COOK, MANAGER, TENANT, instance, kitchen, load_model
 
 
 @pytest.fixture
 def factory():  # type: ignore[no-untyped-def]
-    f = kitchen()
-    seed(f)
+    f = kitchen(seeded=True)
     return f
 
 
