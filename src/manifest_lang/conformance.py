@@ -78,6 +78,13 @@ def _expect(cond: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
+def _present(value: Any, message: str) -> Any:
+    """``value`` if it is not None, else the check fails with ``message``."""
+    if value is None:
+        raise CheckFailed(message)
+    return value
+
+
 def _show(v: Any) -> str:
     return json.dumps(to_json_value(v), sort_keys=True)[:300]
 
@@ -166,16 +173,16 @@ def _check_result(result: dict[str, Any], expected: dict[str, Any]) -> None:
 
 def _check_diagnostics(result: dict[str, Any], case: dict[str, Any]) -> None:
     if "expectedGuardFailure" in case:
-        want, got = case["expectedGuardFailure"], result.get("guardFailure")
-        _expect(got is not None, "no guardFailure")
+        want = case["expectedGuardFailure"]
+        got = _present(result.get("guardFailure"), "no guardFailure")
         _expect(got["index"] == want["index"], f"guard index {got['index']} != {want['index']}")
         _expect(
             want.get("formatted", "") in got["formatted"] or want.get("expression", "") in got["formatted"],
             f"guard formatted {got['formatted']!r} lacks {want}",
         )
     if "expectedPolicyDenial" in case:
-        want, got = case["expectedPolicyDenial"], result.get("policyDenial")
-        _expect(got is not None, "no policyDenial")
+        want = case["expectedPolicyDenial"]
+        got = _present(result.get("policyDenial"), "no policyDenial")
         _expect(
             got["policyName"] == want["policyName"], f"policy {got['policyName']} != {want['policyName']}"
         )
@@ -371,7 +378,7 @@ def _check_compiled(fx: Fixture, result: Any) -> None:
             _expect(result.ir is None and bool(errors), "expected compilation to fail")
         elif result.ir is not None:
             _validate(validate_ir, result.ir)
-        want = diags.get("diagnostics", diags.get("expectedDiagnostics", []))
+        want: list[dict[str, Any]] = diags.get("diagnostics", diags.get("expectedDiagnostics", [])) or []
         got = result.diagnostics
         _expect(len(got) == len(want), f"{len(got)} diagnostics != {len(want)}: {[d.message for d in got]}")
         for g, w in zip(got, want, strict=True):
@@ -463,8 +470,7 @@ def _fixed_policy(fx: Fixture, prefer: str) -> None:
 
 
 def _fixed_stable(fx: Fixture, prefer: str) -> None:
-    compile_source = _compiler()
-    _expect(compile_source is not None, "compiler unavailable")
+    compile_source = _present(_compiler(), "compiler unavailable")
     source = fx.source.read_text("utf-8")
     irs = [compile_source(source, filename=str(fx.source)).ir for _ in range(3)]
     _expect(all(ir is not None for ir in irs), "compilation failed")

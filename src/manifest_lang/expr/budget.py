@@ -33,7 +33,9 @@ class EvaluationLimits:
         if isinstance(value, dict):
             depth = value.get("maxExpressionDepth", value.get("max_expression_depth", DEFAULT_MAX_DEPTH))
             steps = value.get("maxEvaluationSteps", value.get("max_evaluation_steps", DEFAULT_MAX_STEPS))
-            return cls(int(depth), int(steps))
+            return cls(
+                int(depth if depth is not None else DEFAULT_MAX_DEPTH), int(steps or DEFAULT_MAX_STEPS)
+            )
         raise TypeError(f"evaluation_limits must be EvaluationLimits or a dict, not {type(value).__name__}")
 
 

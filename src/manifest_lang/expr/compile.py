@@ -299,8 +299,8 @@ def _fast_compare(operator: Any, lf: Evaluator, c: Any) -> Evaluator | None:
             a = lf(s, rt)
             ta = type(a)
             if ta is tc or (numeric and (ta is int or ta is float)):
-                return (a != c) if negate else (a == c)
-            return negate != loose_equals(a, c)
+                return bool(a != c) if negate else bool(a == c)
+            return negate is not loose_equals(a, c)
 
         return equals
     if tc in (int, float) and operator in _NUMERIC_CMP:

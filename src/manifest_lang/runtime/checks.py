@@ -124,7 +124,8 @@ def try_override(
     if request is not None:
         if not _authorized(policy, c, request, scope, ex):
             return None
-        reason, by = request.reason, request.authorized_by
+        reason = request.reason
+        by: Any = request.authorized_by
         outcome.overridden_by = request.authorized_by
     elif policy is not None and truthy(policy.check.fn(scope, ex)):
         user = ex.engine.context.get("user")

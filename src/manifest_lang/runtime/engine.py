@@ -243,7 +243,8 @@ class RuntimeEngine:
         schedule = self.model.schedules.get(name)
         if schedule is None:
             return CommandResult(success=False, error=f"Schedule '{name}' not found")
-        previous = {k: self.context[k] for k in ("source", "scheduleName") if k in self.context}
+        keys = ("source", "scheduleName")
+        previous: dict[str, Any] = {k: self.context[k] for k in keys if k in self.context}
         self.context.update(source="schedule", scheduleName=name)
         try:
             params = schedule_params(self, schedule)

@@ -123,7 +123,9 @@ class TopLevel:
         uow = UnitOfWork(ex.row_writes(), [], None, None)
         if store.records_outbox and result.emitted_events:
             engine = self.engine
-            entries = [{"entryId": engine.generate_id(), "event": e.to_dict()} for e in result.emitted_events]
+            entries: list[dict[str, Any]] = [
+                {"entryId": engine.generate_id(), "event": e.to_dict()} for e in result.emitted_events
+            ]
             at = engine.now()
             for entry in entries:
                 entry["enqueuedAt"] = at
