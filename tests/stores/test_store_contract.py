@@ -252,3 +252,19 @@ def test_clear_removes_one_entity_only(store: Any) -> None:
 def test_an_empty_unit_of_work_is_a_no_op(store: Any) -> None:
     store.commit(UnitOfWork())
     assert store.outbox_counts().pending == 0
+
+
+def test_sql_outbox_maintenance(sql_store: Any) -> None:
+    sql_store.commit(
+        UnitOfWork(outbox=[event_entry("e1", "A"), event_entry("e2", "B"), event_entry("e3", "C")])
+    )
+    one, two, _ = sql_store.claim_outbox(10, now=100.0)
+    sql_store.mark_failed(one.seq, "boom", retry_at=0.0, dead=True)
+    sql_store.mark_published([two.seq], now=100.0)
+    assert [r["entryId"] for r in sql_store.outbox_rows("dead")] == ["e1"]
+    assert sql_store.outbox_rows("dead")[0]["lastError"] == "boom"
+    assert sql_store.requeue_dead() == 1
+    sql_store._clock = lambda: 150.0
+    assert sql_store.purge_published(60) == 0  # published at 100, not older than 60 s at 150
+    assert sql_store.purge_published(10) == 1
+    assert sql_store.outbox_counts().to_dict() == {"pending": 2, "published": 0, "failed": 0, "dead": 0}

@@ -62,3 +62,31 @@ def test_cli_reports_a_bad_store_or_broker_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "unsupported store URL" in result.output
     result = CliRunner().invoke(main, ["relay", "--db", f"sqlite:///{tmp_path}/o.db", "--to", "kafka://x"])
     assert result.exit_code == 1 and "unsupported broker URL" in result.output
+
+
+def test_outbox_maintenance_lists_requeues_and_purges(tmp_path: Path) -> None:
+    from manifest_lang.stores.base import UnitOfWork
+
+    from .test_store_contract import event_entry
+
+    db = f"sqlite:///{tmp_path}/m.db"
+    store = open_store(db)
+    store.commit(UnitOfWork(outbox=[event_entry("e1", "A"), event_entry("e2", "B")]))
+    first, second = store.claim_outbox(10, now=1.0)  # type: ignore[attr-defined]
+    store.mark_failed(first.seq, "poison message", retry_at=0.0, dead=True)  # type: ignore[attr-defined]
+    store.mark_published([second.seq], now=1.0)  # type: ignore[attr-defined]
+    runner = CliRunner()
+    shown = runner.invoke(main, ["outbox", "--db", db, "--dead"])
+    assert shown.exit_code == 0, shown.output
+    assert "dead seq=1 entry=e1 Item#A Moved attempts=1 error=poison message" in shown.output
+    assert shown.output.strip().endswith("pending=0 published=1 failed=0 dead=1")
+    requeued = runner.invoke(main, ["outbox", "--db", db, "--requeue-dead", "--purge-published", "0"])
+    assert "requeued 1 dead entries" in requeued.output and "purged 1 published entries" in requeued.output
+    assert requeued.output.strip().endswith("pending=1 published=0 failed=0 dead=0")
+    assert [r.entry_id for r in store.claim_outbox(10, now=1.0)] == ["e1"]  # type: ignore[attr-defined]
+    store.close()
+
+
+def test_memory_url_has_no_outbox_maintenance() -> None:
+    result = CliRunner().invoke(main, ["outbox", "--db", "memory://", "--dead"])
+    assert result.exit_code == 1 and "no outbox maintenance" in result.output

@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import Any
 
 import click
 import orjson
@@ -110,10 +111,18 @@ def _serve(relay: Relay) -> RelayStats:
 @click.command("outbox")
 @click.option("--db", required=True, help="Store URL: sqlite:///path.db or postgresql://…")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
-def outbox_command(db: str, as_json: bool) -> None:
+@click.option("--dead", "show_dead", is_flag=True, help="Also list dead-lettered entries and their errors.")
+@click.option("--requeue-dead", is_flag=True, help="Put dead-lettered entries back to pending.")
+@click.option(
+    "--purge-published", type=float, metavar="SECONDS", help="Delete rows published before now-SECONDS."
+)
+def outbox_command(
+    db: str, as_json: bool, show_dead: bool, requeue_dead: bool, purge_published: float | None
+) -> None:
     """Print outbox counts: pending, published, failed (pending after a failure), dead."""
     try:
         store = _open_source(db)
+        _maintain(store, show_dead, requeue_dead, purge_published)
         counts = store.outbox_counts()
     except ManifestError as exc:
         raise click.ClickException(exc.message) from None
@@ -122,3 +131,19 @@ def outbox_command(db: str, as_json: bool) -> None:
         click.echo(orjson.dumps(counts.to_dict()).decode())
     else:
         click.echo(" ".join(f"{k}={v}" for k, v in counts.to_dict().items()))
+
+
+def _maintain(store: OutboxSource, show_dead: bool, requeue: bool, purge: float | None) -> None:
+    if (show_dead or requeue or purge is not None) and not hasattr(store, "outbox_rows"):
+        raise click.ClickException("this store has no outbox maintenance (use sqlite:// or postgresql://)")
+    sql: Any = store
+    if show_dead:
+        for row in sql.outbox_rows("dead"):
+            click.echo(
+                f"dead seq={row['seq']} entry={row['entryId']} {row['entity']}#{row['instanceId']} "
+                f"{row['name']} attempts={row['attempts']} error={row['lastError']}"
+            )
+    if requeue:
+        click.echo(f"requeued {sql.requeue_dead()} dead entries")
+    if purge is not None:
+        click.echo(f"purged {sql.purge_published(purge)} published entries")

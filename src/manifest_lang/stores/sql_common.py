@@ -170,6 +170,11 @@ class SqlStore:
             "WHERE l.holder = excluded.holder OR l.expires_at <= ?",
             "lease_release": f"DELETE FROM {t.lease} WHERE name = ? AND holder = ?",
             "audit_read": f"SELECT record FROM {t.audit} ORDER BY seq",
+            "rows_by_status": "SELECT seq, entry_id, entity, instance_id, name, attempts, last_error "
+            f"FROM {t.outbox} WHERE status = ? ORDER BY seq LIMIT ?",
+            "requeue_dead": f"UPDATE {t.outbox} SET status = '{PENDING}', attempts = 0, available_at = 0 "
+            f"WHERE status = '{DEAD}'",
+            "purge": f"DELETE FROM {t.outbox} WHERE status = '{PUBLISHED}' AND published_at < ?",
         }
         return {name: self._q(text) for name, text in sql.items()}
 
@@ -321,6 +326,22 @@ class SqlStore:
     def audit_records(self) -> list[dict[str, Any]]:
         """Every audit record in commit order (for tests and tooling)."""
         return [self._decode(r[0]) for r in self._fetch(self._sql["audit_read"])]
+
+    # -- outbox maintenance (``manifest outbox``) -------------------------------------------------
+    def outbox_rows(self, status: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The oldest rows in ``status`` (e.g. ``dead``), with their last error."""
+        keys = ("seq", "entryId", "entity", "instanceId", "name", "attempts", "lastError")
+        return [
+            dict(zip(keys, r, strict=True)) for r in self._fetch(self._sql["rows_by_status"], (status, limit))
+        ]
+
+    def requeue_dead(self) -> int:
+        """Put dead-lettered rows back to pending with fresh attempts; how many."""
+        return self._execute(self._sql["requeue_dead"])
+
+    def purge_published(self, older_than_seconds: float) -> int:
+        """Delete rows published more than ``older_than_seconds`` ago; how many."""
+        return self._execute(self._sql["purge"], (self._clock() - older_than_seconds,))
 
     # -- idempotency table (used by SqlIdempotencyStore) ---------------------------------------
     def idempotency_get(self, key: str) -> dict[str, Any] | None:
