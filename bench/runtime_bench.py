@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,8 +136,6 @@ def load_ir(sc: Scenario) -> tuple[dict[str, Any], str]:
 
 
 def phase_compile(sc: Scenario, ir: dict[str, Any], ours_compiles: bool) -> dict[str, Any]:
-    from manifest_lang.runtime.model import CompiledModel
-
     out: dict[str, Any] = {
         "irBytes": len(json.dumps(ir)),
         "entities": len(ir.get("entities", [])),
@@ -150,34 +149,34 @@ def phase_compile(sc: Scenario, ir: dict[str, Any], ours_compiles: bool) -> dict
             _compile_ours(sc.source)
             times.append((time.perf_counter() - t0) * 1000)
         out.update(runs=len(times), medianMs=round(statistics.median(times), 3), minMs=round(min(times), 3))
+    return out
+
+
+def build_model(ir: dict[str, Any]) -> tuple[Any, float]:
+    """The ``CompiledModel`` every phase shares (built once, as an application would), and its cost in ms."""
+    from manifest_lang.runtime.model import CompiledModel
+
     t0 = time.perf_counter()
-    model = CompiledModel(json.loads(json.dumps(ir)))
-    out["compiledModelMs"] = round((time.perf_counter() - t0) * 1000, 3)
+    model = CompiledModel(ir)
+    return model, round((time.perf_counter() - t0) * 1000, 3)
+
+
+def engine_construction_ms(model: Any, workload: dict[str, Any]) -> float:
     ctor = []
     for _ in range(25):
         t0 = time.perf_counter()
-        phases.make_engine(model, sc.workload)
+        phases.make_engine(model, workload)
         ctor.append((time.perf_counter() - t0) * 1000)
-    out["engineConstructMedianMs"] = round(statistics.median(ctor), 3)
-    return out
+    return round(statistics.median(ctor), 3)
 
 
 # --- running ----------------------------------------------------------------------------------
 
 
-def run_child(sc: Scenario, phase: str, sizes: phases.Sizes) -> dict[str, Any]:
-    cmd = [
-        sys.executable,
-        __file__,
-        sc.name,
-        "--phase",
-        phase,
-        "--json",
-        "--mem-instances",
-        str(sizes.mem_instances),
-        "--events",
-        str(sizes.events),
-    ]
+def run_child(sc: Scenario, phase: str, sizes: phases.Sizes, ir_file: Path) -> dict[str, Any]:
+    """A phase in a fresh interpreter (clean heap), given the IR so it does not compile again."""
+    cmd = [sys.executable, __file__, sc.name, "--phase", phase, "--ir-file", str(ir_file), "--json"]
+    cmd += ["--mem-instances", str(sizes.mem_instances), "--events", str(sizes.events)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         return {"error": f"child {phase} exited {proc.returncode}: {proc.stderr[-1500:]}"}
@@ -191,8 +190,13 @@ def run_ours(sc: Scenario, sizes: phases.Sizes, only: list[str], log: Any, profi
     out: dict[str, Any] = {"scenario": sc.name, "irSource": ir_source, "entity": workload["entity"]}
     if "compile" in only:
         out["compile"] = phase_compile(sc, ir, ir_source == "manifest_lang.compile_source")
+    model, model_ms = build_model(ir)
+    if "compile" in only:
+        out["compile"].update(
+            compiledModelMs=model_ms, engineConstructMedianMs=engine_construction_ms(model, workload)
+        )
         log(f"compile   {out['compile']}")
-    out["validation"] = phases.phase_validate(ir, workload, cycle)
+    out["validation"] = phases.phase_validate(model, workload, cycle)
     v = out["validation"]
     log(f"validate  {'ok' if v['ok'] else 'MISMATCH ' + json.dumps(v['mismatches'])}  mix={v['mix']}")
     if not v["ok"]:
@@ -205,12 +209,16 @@ def run_ours(sc: Scenario, sizes: phases.Sizes, only: list[str], log: Any, profi
     }
     for name, fn in timed.items():
         if name in only:
-            out[name] = _profiled(fn, profile and name == "hot", ir, workload, cycle, sizes)
+            out[name] = _profiled(fn, profile and name == "hot", model, workload, cycle, sizes)
             log(f"{name:<9} {_summary(out[name])}")
-    for name in ("memory", "eventlog"):
-        if name in only:
-            out[name] = run_child(sc, name, sizes)
-            log(f"{name:<9} {out[name]}")
+    children = [name for name in ("memory", "eventlog") if name in only]
+    if children:
+        with tempfile.TemporaryDirectory() as tmp:
+            ir_file = Path(tmp) / "ir.json"
+            ir_file.write_text(json.dumps(ir))
+            for name in children:
+                out[name] = run_child(sc, name, sizes, ir_file)
+                log(f"{name:<9} {out[name]}")
     return out
 
 
@@ -283,6 +291,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-ref", action="store_true", help="do not run the reference (node) harness")
     p.add_argument("--profile", action="store_true", help="cProfile the hot phase (to stderr)")
     p.add_argument("--phase", choices=["memory", "eventlog"], help=argparse.SUPPRESS)
+    p.add_argument("--ir-file", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.only = [x.strip() for x in args.only.split(",") if x.strip()]
     unknown = set(args.only) - set(ALL_PHASES)
@@ -295,7 +304,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def child_main(args: argparse.Namespace, name: str, sizes: phases.Sizes) -> None:
     sc = resolve_scenario(name)
-    ir, _ = load_ir(sc)
+    ir = json.loads(Path(args.ir_file).read_text()) if args.ir_file else load_ir(sc)[0]
     if args.phase == "memory":
         result = phases.child_memory(ir, sc.workload, sizes)
     else:
