@@ -28,8 +28,10 @@ class ExpressionParser(ParserBase):
         return self.ternary()
 
     def ternary(self) -> ast.Expr:
-        start = self.tok
         condition = self.logical_or()
+        token = self.tokens[self.pos]
+        if token[1] != "?" and token[0] is not TokenKind.NEWLINE:
+            return condition
         if not self.at("?") and not self._continued_ternary():
             return condition
         self.advance()
@@ -41,7 +43,7 @@ class ExpressionParser(ParserBase):
         self._skip_continuation()
         alternate = self.ternary()
         return self.node(
-            ast.Conditional, start, condition=condition, consequent=consequent, alternate=alternate
+            ast.Conditional, condition, condition=condition, consequent=consequent, alternate=alternate
         )
 
     # -- seed extension: `cond\n  ? a\n  : b` and `cond ?\n a :\n b` -----------------------------
@@ -67,55 +69,67 @@ class ExpressionParser(ParserBase):
 
     # -- binary levels ----------------------------------------------------------------------------
     def logical_or(self) -> ast.Expr:
-        start = self.tok
         left = self.logical_and()
-        while self.tok.value in OR_OPS and self.tok.kind is not TokenKind.STRING:
-            op = self.advance().value
-            left = self.node(ast.Binary, start, operator=op, left=left, right=self.logical_and())
+        tokens = self.tokens
+        token = tokens[self.pos]
+        while token[1] in OR_OPS and token[0] is not TokenKind.STRING:
+            self.pos += 1
+            left = self.node(ast.Binary, left, operator=token[1], left=left, right=self.logical_and())
+            token = tokens[self.pos]
         return left
 
     def logical_and(self) -> ast.Expr:
-        start = self.tok
         left = self.equality()
-        while self.tok.value in AND_OPS and self.tok.kind is not TokenKind.STRING:
-            op = self.advance().value
-            left = self.node(ast.Binary, start, operator=op, left=left, right=self.equality())
+        tokens = self.tokens
+        token = tokens[self.pos]
+        while token[1] in AND_OPS and token[0] is not TokenKind.STRING:
+            self.pos += 1
+            left = self.node(ast.Binary, left, operator=token[1], left=left, right=self.equality())
+            token = tokens[self.pos]
         return left
 
     def equality(self) -> ast.Expr:
-        start = self.tok
         left = self.comparison()
-        while self.tok.value in EQUALITY_OPS:
-            op = self.advance().value
-            left = self.node(ast.Binary, start, operator=op, left=left, right=self.comparison())
+        tokens = self.tokens
+        token = tokens[self.pos]
+        while token[1] in EQUALITY_OPS:
+            self.pos += 1
+            left = self.node(ast.Binary, left, operator=token[1], left=left, right=self.comparison())
+            token = tokens[self.pos]
         return left
 
     def comparison(self) -> ast.Expr:
-        start = self.tok
         left = self.additive()
-        while self.tok.value in COMPARISON_OPS:
-            op = self.advance().value
-            left = self.node(ast.Binary, start, operator=op, left=left, right=self.additive())
+        tokens = self.tokens
+        token = tokens[self.pos]
+        while token[1] in COMPARISON_OPS:
+            self.pos += 1
+            left = self.node(ast.Binary, left, operator=token[1], left=left, right=self.additive())
+            token = tokens[self.pos]
         return left
 
     def additive(self) -> ast.Expr:
-        start = self.tok
         left = self.multiplicative()
-        while self.tok.value in ADDITIVE_OPS:
-            op = self.advance().value
-            left = self.node(ast.Binary, start, operator=op, left=left, right=self.multiplicative())
+        tokens = self.tokens
+        token = tokens[self.pos]
+        while token[1] in ADDITIVE_OPS:
+            self.pos += 1
+            left = self.node(ast.Binary, left, operator=token[1], left=left, right=self.multiplicative())
+            token = tokens[self.pos]
         return left
 
     def multiplicative(self) -> ast.Expr:
-        start = self.tok
         left = self.unary()
-        while self.tok.value in MULTIPLICATIVE_OPS:
-            op = self.advance().value
-            left = self.node(ast.Binary, start, operator=op, left=left, right=self.unary())
+        tokens = self.tokens
+        token = tokens[self.pos]
+        while token[1] in MULTIPLICATIVE_OPS:
+            self.pos += 1
+            left = self.node(ast.Binary, left, operator=token[1], left=left, right=self.unary())
+            token = tokens[self.pos]
         return left
 
     def unary(self) -> ast.Expr:
-        if self.tok.value in UNARY_OPS:
+        if self.tokens[self.pos][1] in UNARY_OPS:
             start = self.advance()
             return self.node(ast.Unary, start, operator=start.value, operand=self.unary())
         return self.postfix()

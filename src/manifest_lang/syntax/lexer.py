@@ -34,6 +34,7 @@ _SCANNER = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
+_GROUP_NAMES = {index: name for name, index in _SCANNER.groupindex.items()}
 _NUMBER_PREFIX = re.compile(r"[0-9]+(?:\.[0-9]*)?")
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _ESCAPES = {"n": "\n", "t": "\t"}
@@ -80,8 +81,9 @@ def tokenize(source: str) -> LexResult:
     keywords = KEYWORDS
     ident_kind, keyword_kind = TokenKind.IDENTIFIER, TokenKind.KEYWORD
     for match in _SCANNER.finditer(text):
-        group = match.lastgroup
-        begin, end = match.span(group)
+        index = match.lastindex
+        begin, end = match.span(index)
+        group = _GROUP_NAMES[index]
         if group == "ident":
             lexeme = text[begin:end]
             kind = keyword_kind if lexeme in keywords else ident_kind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -70,7 +71,7 @@ class ParserBase:
     def at(self, value: str) -> bool:
         """Current token spells ``value`` and is not a string literal."""
         token = self.tokens[self.pos]
-        return token.value == value and token.kind is not TokenKind.STRING
+        return token[1] == value and token[0] is not TokenKind.STRING
 
     def at_kind(self, kind: TokenKind) -> bool:
         return self.tokens[self.pos].kind is kind
@@ -147,6 +148,40 @@ class ParserBase:
 
     # ------------------------------------------------------------------ nodes
     @staticmethod
-    def node(cls: type[N], token: Token, **fields: Any) -> N:
-        """The one constructor of syntax nodes: records the position of ``token``."""
-        return cls(line=token.line, column=token.column, **fields)
+    def node(cls: type[N], anchor: Token | ast.Node, **fields: Any) -> N:
+        """The one constructor of syntax nodes: records the position of ``anchor``.
+
+        ``anchor`` is the node's first token, or the node it starts with (a binary expression
+        starts where its left operand starts). Nodes are frozen; they are filled here through
+        ``object.__setattr__`` directly (half the cost of the generated ``__init__`` going through
+        keyword packing twice), with the dataclass defaults for fields not given.
+        """
+        obj = _new(cls)
+        _set(obj, "line", anchor.line)
+        _set(obj, "column", anchor.column)
+        for key, value in fields.items():
+            _set(obj, key, value)
+        defaults = _DEFAULTS.get(cls)
+        if defaults is None:
+            defaults = _DEFAULTS[cls] = _defaults_of(cls)
+        for key, value in defaults:
+            if key not in fields:
+                _set(obj, key, value)
+        return obj
+
+
+_new = object.__new__
+_set = object.__setattr__
+_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def _defaults_of(cls: type) -> tuple[tuple[str, Any], ...]:
+    found = []
+    for f in dataclasses.fields(cls):
+        if f.name in ("line", "column"):
+            continue
+        if f.default is not dataclasses.MISSING:
+            found.append((f.name, f.default))
+        elif f.default_factory is not dataclasses.MISSING:
+            raise TypeError(f"{cls.__name__}.{f.name}: syntax nodes may not use default factories")
+    return tuple(found)
