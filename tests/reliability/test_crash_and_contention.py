@@ -37,6 +37,11 @@ def assert_rows_match_outbox(store: Any, items: list[str]) -> list[Any]:
         assert row.revision == 1 + row.row["reserved"]  # one committed write per reservation
         assert row.row["reserved"] <= row.row["stock"]
     assert len({e.entry_id for e in events}) == len(events)
+    # Per instance, seq order is commit order: each event carries the command's result (the new
+    # ``reserved``), so in seq order an item's events read 1, 2, 3, ...
+    for item in items:
+        results = [e.event["payload"]["result"] for e in events if e.instance_id == item]
+        assert results == list(range(1, per_item[item] + 1)), item
     assert sum(1 for a in store.audit_records() if a["outcome"] == "success") == len(events)
     return events
 
