@@ -126,6 +126,27 @@ def test_each_step_may_run_on_its_own_engine(engine: RuntimeEngine) -> None:
     assert value(engine, "b") == 1  # same store
 
 
+def test_an_idempotent_saga_run_twice_applies_once() -> None:
+    from manifest_lang.runtime.idempotency import MemoryIdempotencyStore
+
+    engine = RuntimeEngine(counter_model(), {}, idempotency_store=MemoryIdempotencyStore())
+    for cid, start in (("a", 0), ("c", 5)):
+        engine.create_instance("Counter", {"id": cid, "value": start})
+    ok = Saga("s", [step("one", "a", 2)])
+    for _ in range(2):
+        assert ok.run(engine, correlation_id="k", idempotency_prefix="order-7").success
+    assert value(engine, "a") == 2
+    failing = Saga("t", [step("one", "a", 3), step("boom", "c", 5000)])
+    for _ in range(2):
+        result = failing.run(engine, correlation_id="k2", idempotency_prefix="order-8")
+        assert result.status == "compensated", result.to_dict()
+    assert value(engine, "a") == 2  # +3 then -3, once
+    assert len(engine.events_for_correlation("k2")) == 2  # Incremented, Decremented: no repeats
+    # without keys, an engine with an idempotency store refuses the steps
+    refused = ok.run(engine, correlation_id="k3")
+    assert refused.error == "IdempotencyStore is configured but no idempotencyKey was provided"
+
+
 def test_invalid_sagas_are_rejected() -> None:
     with pytest.raises(ValueError, match="duplicate step names: x"):
         Saga("s", [step("x", "a", 1), step("x", "b", 1)])

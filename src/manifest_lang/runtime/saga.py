@@ -126,6 +126,12 @@ class SagaContext:
     correlation_id: str
     results: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    idempotency_prefix: str | None = None
+
+    def key_of(self, step: SagaStep) -> str | None:
+        if step.idempotency_key is not None:
+            return step.idempotency_key
+        return f"{self.idempotency_prefix}:{step.name}" if self.idempotency_prefix is not None else None
 
 
 #: a single engine, or a function choosing the engine of each step (e.g. one per domain)
@@ -149,9 +155,14 @@ class Saga:
         self.steps = tuple(steps)
         self.causation_id = causation_id or f"saga:{name}"
 
-    def run(self, engine: EngineSource, *, correlation_id: str) -> SagaResult:
+    def run(
+        self, engine: EngineSource, *, correlation_id: str, idempotency_prefix: str | None = None
+    ) -> SagaResult:
+        """Run the steps; with ``idempotency_prefix`` every step and compensation gets the key
+        ``<prefix>:<step>[:compensate]``, so running the same saga again (a retry after a crash)
+        returns the recorded results instead of applying anything twice."""
         pick = engine if _is_engine_chooser(engine) else (lambda _step: engine)
-        ctx = SagaContext(correlation_id)
+        ctx = SagaContext(correlation_id, idempotency_prefix=idempotency_prefix)
         result = SagaResult(self.name, correlation_id, success=True, status="completed")
         for index, step in enumerate(self.steps):
             outcome = self._run_step(pick(step), step, ctx)
@@ -177,7 +188,7 @@ class Saga:
             instance_id=step.instance_id,
             correlation_id=ctx.correlation_id,
             causation_id=causation,
-            idempotency_key=step.idempotency_key,
+            idempotency_key=ctx.key_of(step),
             override_requests=list(step.override_requests) or None,
         )
         ctx.results[step.name] = res
@@ -218,6 +229,7 @@ class Saga:
                 instance_id=step.instance_id,
                 correlation_id=ctx.correlation_id,
                 causation_id=f"{self.name}:{step.name}:compensate",
+                idempotency_key=_suffixed(ctx.key_of(step), ":compensate"),
             )
             outcome.compensation = comp
             result.emitted_events.extend(getattr(comp, "emitted_events", None) or ())
@@ -227,6 +239,10 @@ class Saga:
                 outcome.status = "compensation_failed"
                 all_undone = False
         result.status = "compensated" if all_undone else "aborted"
+
+
+def _suffixed(key: str | None, suffix: str) -> str | None:
+    return None if key is None else key + suffix
 
 
 def _resolve_input(source: StepInput, ctx: SagaContext) -> Mapping[str, Any]:
