@@ -233,3 +233,45 @@ def test_save_writes_what_load_reads(tmp_path: Path) -> None:
     loaded = CommandJournal.load(tmp_path / "s.jsonl")
     assert [e.to_dict() for e in loaded] == [e.to_dict() for e in journal]
     assert replay_and_verify(counter_model(), loaded).verified
+
+
+def test_threads_share_a_journal_and_keep_their_own_clock_and_ids() -> None:
+    import threading
+
+    journal = CommandJournal()
+    store = MemoryStore()
+    counter = itertools.count(1)
+    lock = threading.Lock()
+
+    def next_id() -> str:
+        with lock:
+            return f"t-{next(counter)}"
+
+    def make() -> RuntimeEngine:
+        return RuntimeEngine(
+            counter_model(),
+            dict(ADMIN),
+            store_provider=store,
+            **journal.engine_options(now=lambda: 7, generate_id=next_id),
+        )
+
+    seeder = make()
+    for i in range(4):
+        seeder.create_instance("Counter", {"id": f"c{i}"})
+    journal.snapshot(store, model=counter_model())
+
+    def work(i: int) -> None:
+        engine = make()
+        for _ in range(200):
+            engine.run_command("rename", {"label": "x"}, entity_name="Counter", instance_id=f"c{i}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    commands = journal.commands()
+    assert [c.seq for c in commands] == list(range(1, 801))
+    assert all(len(c.ids) == 1 and c.expected["result"] == c.ids[0] for c in commands)
+    assert len({c.ids[0] for c in commands}) == 800
+    assert replay_and_verify(counter_model(), journal).verified
