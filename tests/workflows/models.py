@@ -35,6 +35,11 @@ entity Counter {
     emit Renamed
   }
 
+  command create(label: string) {
+    mutate label = label
+    emit Created
+  }
+
   command stamp() {
     mutate value = now()
     emit Stamped

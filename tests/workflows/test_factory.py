@@ -82,3 +82,13 @@ def test_a_model_that_does_not_compile_raises_compile_error() -> None:
     with pytest.raises(CompileError, match="model does not compile") as info:
         RuntimeFactory("entity {")
     assert info.value.diagnostics
+
+
+def test_the_factory_closes_its_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from manifest_lang.stores.sqlite import SQLiteStore
+
+    path = tmp_path / "kitchen.db"
+    with RuntimeFactory(counter_model(), SQLiteStore(str(path))) as factory:
+        factory.engine().create_instance("Counter", {"id": "c", "value": 4})
+    with RuntimeFactory(counter_model(), SQLiteStore(str(path))) as again:
+        assert again.engine().get_instance("Counter", "c")["value"] == 4  # type: ignore[index]

@@ -275,3 +275,14 @@ def test_threads_share_a_journal_and_keep_their_own_clock_and_ids() -> None:
     assert all(len(c.ids) == 1 and c.expected["result"] == c.ids[0] for c in commands)
     assert len({c.ids[0] for c in commands}) == 800
     assert replay_and_verify(counter_model(), journal).verified
+
+
+def test_allocating_commands_replay_with_their_recorded_ids() -> None:
+    journal = CommandJournal()
+    engine = recording_engine(journal)
+    for label in ("x", "y"):
+        assert engine.run_command("create", {"label": label}, entity_name="Counter").success
+    created = [c.expected["events"][0]["subject"]["id"] for c in journal.commands()]
+    assert created == [c.ids[0] for c in journal.commands()] == ["gen-1", "gen-2"]
+    engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="gen-2")
+    assert replay_and_verify(counter_model(), journal).verified

@@ -172,6 +172,17 @@ class RuntimeFactory:
                 self._events.append(event)
 
 
+    def close(self) -> None:
+        """Close the shared store (engines handed out before must not be used afterwards)."""
+        self.store.close()
+
+    def __enter__(self) -> RuntimeFactory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def merged_events(engines: Iterable[Any]) -> list[Any]:
     """The event logs of several engines as one list (Pattern 3 merges three runtimes)."""
     out: list[Any] = []
