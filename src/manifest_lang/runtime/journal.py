@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import orjson
 
@@ -40,6 +40,7 @@ from ..expr.values import UNDEFINED, to_json_value
 from .factory import compile_model, entity_names, model_ir
 
 JOURNAL_VERSION = 1
+T = TypeVar("T")
 
 #: option keys recorded per command (snake_case, as run_command takes them) -> JSON key
 _OPTION_KEYS = {
@@ -233,31 +234,23 @@ class CommandJournal:
 
     def clock(self, now: Callable[[], float] | None = None) -> Callable[[], float]:
         """Wrap ``now`` (default: wall-clock ms) so each command's readings are recorded."""
-        source = now or wall_clock_ms
-        local = self._local
-
-        def recording_now() -> float:
-            value = source()
-            capture = getattr(local, "capture", None)
-            if capture is not None:
-                capture.clock.append(value)
-            return value
-
-        return recording_now
+        return self._recording(now or wall_clock_ms, "clock")
 
     def ids(self, generate_id: Callable[[], str] | None = None) -> Callable[[], str]:
         """Wrap ``generate_id`` (default: uuid4) so each command's ids are recorded."""
-        source = generate_id or (lambda: str(uuid.uuid4()))
+        return self._recording(generate_id or (lambda: str(uuid.uuid4())), "ids")
+
+    def _recording(self, source: Callable[[], T], slot: str) -> Callable[[], T]:
         local = self._local
 
-        def recording_generate_id() -> str:
+        def recording() -> T:
             value = source()
             capture = getattr(local, "capture", None)
-            if capture is not None:
-                capture.ids.append(value)
+            if capture is not None:  # inside a command of this thread
+                getattr(capture, slot).append(value)
             return value
 
-        return recording_generate_id
+        return recording
 
     def engine_options(
         self, *, now: Callable[[], float] | None = None, generate_id: Callable[[], str] | None = None
