@@ -218,32 +218,20 @@ def check_required_on_create(ir: dict[str, Any], sink: DiagnosticSink) -> None:
         skip |= {
             f for r in entity["relationships"] if r["kind"] in ("belongsTo", "ref") for f in _fk_fields(r)
         }
-        covered = set(plan["draftFields"]) | set(plan["commandOwnedFields"])
-        props = {p["name"]: p for p in entity["properties"]}
-        for name in plan["finalDocumentRequirements"]:
-            prop = props[name]
-            type_name = prop["type"]["name"]
+        covered = (
+            set(plan["draftFields"]) | set(plan["commandOwnedFields"]) | set(plan["initializationInputs"])
+        )
+        for prop in entity["properties"]:
+            name, type_name = prop["name"], prop["type"]["name"]
+            if prop["type"]["nullable"] or "defaultValue" in prop or prop.get("autoNow"):
+                continue
             if name in skip or name in covered or type_name in _PRIMITIVE_TYPES:
                 continue
             q = _qualified(entity)
             sink.warning(
                 f"Initialization command '{q}.{command['name']}' cannot construct a complete "
-                f"'{entity['name']}': "
-                f"non-null field '{name}' (type '{type_name}') has no default, ownership source, "
-                f"initialization "
-                f"input, or command mutation. Add 'mutate {name} = ...', give '{name}' a default, accept "
-                f"it as a "
-                f"command parameter, or make it optional ('{name}: {type_name}?')."
+                f"'{entity['name']}': non-null field '{name}' (type '{type_name}') has no default, "
+                "ownership source, initialization input, or command mutation. Add "
+                f"'mutate {name} = ...', give '{name}' a default, accept it as a command parameter, or "
+                f"make it optional ('{name}: {type_name}?')."
             )
-
-
-def check_reaction_completeness(ir: dict[str, Any], sink: DiagnosticSink) -> None:
-    emitted = {event for command in ir["commands"] for event in command["emits"]}
-    for reaction in ir["reactions"]:
-        if reaction["event"] in emitted:
-            continue
-        label = f"{reaction['event']} \u2192 {reaction['targetEntity']}.{reaction['targetCommand']}"
-        sink.error(
-            f"Reaction '{label}' listens for event '{reaction['event']}' but no command emits that event — "
-            "the reaction can never fire."
-        )

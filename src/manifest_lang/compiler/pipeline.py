@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..syntax import ast
-from .completeness import check_domain_completeness, check_reaction_completeness, check_required_on_create
+from .completeness import check_domain_completeness, check_required_on_create
 from .composition import EntityView, expand_composition, expand_generics
 from .computed_refs import check_computed_references
 from .diagnostics import DiagnosticSink
@@ -29,6 +29,7 @@ from .lower_workflows import (
     lower_schedule,
     lower_webhook,
 )
+from .reactions import check_reaction_completeness
 
 _TIMESTAMP_TYPE = {"name": "datetime", "nullable": False}
 _UNLOWERED_LABEL = {
