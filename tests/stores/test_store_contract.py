@@ -169,6 +169,7 @@ def test_outbox_rows_are_claimed_in_commit_order(store: Any) -> None:
     assert rows[0].event["subject"] == {"entity": "Item", "command": "move", "id": "x0"}
     assert rows[0].message()["entryId"] == "e0a" and rows[0].enqueued_at == 1700000000000
     assert store.outbox_counts().to_dict() == {"pending": 10, "published": 0, "failed": 0, "dead": 0}
+    assert store.pending_count() == 10
 
 
 def test_a_backing_off_row_holds_back_later_rows_of_its_instance_only(store: Any) -> None:

@@ -118,7 +118,7 @@ class Relay:
         if rows:
             outcome = self.publisher.publish(group_by_instance(rows))
             self._record(rows, outcome, stats)
-        stats.pending = self.store.outbox_counts().pending
+        stats.pending = self.store.pending_count()
         return stats
 
     def _record(self, rows: list[OutboxRow], outcome: PublishOutcome, stats: RelayStats) -> None:

@@ -87,6 +87,10 @@ class OutboxSource(Protocol):
 
     def outbox_counts(self) -> OutboxCounts: ...
 
+    def pending_count(self) -> int:
+        """Rows still to publish (cheap: the relay asks after every batch)."""
+        ...
+
     def acquire_relay_lease(self, holder: str, ttl_seconds: float, *, now: float) -> bool:
         """Take or renew the single active-relay lease; False while another holder has it."""
         ...

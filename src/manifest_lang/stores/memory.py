@@ -155,6 +155,10 @@ class MemoryStore:
             dead=sum(1 for s in states if s[0] == DEAD),
         )
 
+    def pending_count(self) -> int:
+        with self._lock:
+            return sum(1 for s in self._outbox_state if s[0] == PENDING)
+
     def acquire_relay_lease(self, holder: str, ttl_seconds: float, *, now: float) -> bool:
         with self._lock:
             if self._lease is not None and self._lease[0] != holder and self._lease[1] > now:

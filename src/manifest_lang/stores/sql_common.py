@@ -165,6 +165,7 @@ class SqlStore:
             "failed": f"UPDATE {t.outbox} SET status = ?, attempts = attempts + 1, last_error = ?, "
             "available_at = ? WHERE seq = ?",
             "counts": f"SELECT status, attempts > 0, count(*) FROM {t.outbox} GROUP BY status, attempts > 0",
+            "pending": f"SELECT count(*) FROM {t.outbox} WHERE status = '{PENDING}'",
             "lease": f"INSERT INTO {t.lease} AS l (name, holder, expires_at) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
             "WHERE l.holder = excluded.holder OR l.expires_at <= ?",
@@ -413,6 +414,9 @@ class SqlStore:
         stmt = f"SELECT event FROM {table} WHERE CAST(event AS TEXT) LIKE ? ESCAPE '\\' ORDER BY seq"
         events = (self._decode(r[0]) for r in self._fetch(self._q(stmt), (pattern,)))
         return [e for e in events if isinstance(e, dict) and e.get("correlationId") == correlation_id]
+
+    def pending_count(self) -> int:
+        return int(self._fetch(self._sql["pending"])[0][0])
 
     def acquire_relay_lease(self, holder: str, ttl_seconds: float, *, now: float) -> bool:
         return self._execute(self._sql["lease"], (_RELAY_LEASE, holder, now + ttl_seconds, now)) == 1
