@@ -82,8 +82,10 @@ def test_incompatible_default_and_masking_errors() -> None:
     assert messages(source)[:4] == [
         "Property default for 'n' is incompatible with declared type 'number'.",
         "Property 's': masking strategy 'partial' requires exactly 2 parameters (got 1).",
-        "Property 't': Unknown masking strategy 'weird'. Known strategies: redact, partial, email, phone, last4.",
-        "Property 'k' on entity 'A': 'searchable' modifier is only valid on string properties (got 'number').",
+        "Property 't': Unknown masking strategy 'weird'. Known strategies: redact, partial, email, "
+        "phone, last4.",
+        "Property 'k' on entity 'A': 'searchable' modifier is only valid on string properties (got "
+        "'number').",
     ]
 
 
