@@ -199,3 +199,14 @@ def test_command_hooks_wrap_each_top_level_command() -> None:
     engine.create_instance("Counter", {"id": "c1"})
     engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c1")
     assert calls == [("before", "increment"), ("after", ("token-increment", True))]
+
+
+def test_non_json_values_are_refused_at_the_boundary() -> None:
+    engine = make_engine()
+    engine.create_instance("Counter", {"id": "c1"})
+    result = engine.run_command("increment", {"by": {1, 2}}, entity_name="Counter", instance_id="c1")
+    assert not result.success and result.error == "INVALID_INPUT: input.by is a set, not a JSON value"
+    with pytest.raises(InvalidInputError):
+        engine.create_instance("Counter", {"id": "c2", "value": object()})
+    with pytest.raises(InvalidInputError):
+        engine.create_instance("Counter", {1: "x"})  # type: ignore[dict-item]

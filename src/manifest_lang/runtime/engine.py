@@ -30,6 +30,7 @@ from .events import EventLog
 from .execution import Execution
 from .instances import check_entity_constraints, present
 from .jobs import job_event, schedule_params
+from .jsonvalues import json_problem
 from .model import CommandModel, CompiledModel, EntityModel, compiled_model
 from .ratelimit import MemoryRateLimitStore
 from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent, OverrideRequest
@@ -417,6 +418,9 @@ def _json_object(data: Any, what: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, Mapping):
         raise InvalidInputError(f"{what} must be an object, not {type(data).__name__}")
+    problem = json_problem(data, what)
+    if problem is not None:
+        raise InvalidInputError(problem)
     return dict(data)
 
 

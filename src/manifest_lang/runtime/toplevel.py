@@ -13,6 +13,7 @@ from .audit import audit_record
 from .commands import CallOptions, CommandRun
 from .execution import Execution
 from .jobs import with_retry
+from .jsonvalues import json_problem
 from .model import CommandModel
 from .results import CommandResult, ConcurrencyConflict
 
@@ -38,6 +39,9 @@ class TopLevel:
             return CommandResult(
                 success=False, error=f"Command input must be an object, not {type(input).__name__}"
             )
+        problem = json_problem(input)
+        if problem is not None:
+            return CommandResult(success=False, error=f"INVALID_INPUT: {problem}")
         if (engine.model.tenant is not None or engine.require_tenant_context) and not self._tenant_present():
             return CommandResult(success=False, error=MISSING_TENANT)
         idem = engine.idempotency_store
