@@ -92,59 +92,70 @@ async def _seed(client: httpx.AsyncClient, items: int) -> list[str]:
     return ids
 
 
-async def _one(client: httpx.AsyncClient, ids: list[str], rng: random.Random, n: int) -> int:
-    roll = rng.random()
-    item = rng.choice(ids)
-    if roll < 0.60:
+#: request kinds of the workload and their default weights (``--mix reserve=60,get=25,list=15``)
+DEFAULT_MIX = {"reserve": 60, "get": 25, "list": 15, "health": 0}
+
+
+async def _one(client: httpx.AsyncClient, kind: str, item: str, n: int) -> int:
+    if kind == "reserve":
         body = {"quantity": 1, "eventId": f"event-{n % 50}"}
         headers = {**HEADERS, "X-Correlation-Id": f"prep-{n % 500}"}
         response = await client.post(f"/InventoryItem/{item}/commands/reserve", json=body, headers=headers)
-    elif roll < 0.85:
+    elif kind == "get":
         response = await client.get(f"/InventoryItem/{item}", headers=HEADERS)
-    else:
+    elif kind == "list":
         response = await client.get("/InventoryItem?limit=20", headers=HEADERS)
+    else:
+        response = await client.get("/healthz")
     return response.status_code
 
 
-async def _client_loop(url: str, ids: list[str], deadline: float, stats: Stats, seed: int) -> None:
+async def _client_loop(
+    url: str, ids: list[str], mix: dict[str, int], deadline: float, stats: Stats, seed: int
+) -> None:
     rng = random.Random(seed)
+    kinds, weights = list(mix), list(mix.values())
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         n = 0
         while time.monotonic() < deadline:
+            kind = rng.choices(kinds, weights)[0]
             start = time.perf_counter()
             try:
-                status: int | str = await _one(client, ids, rng, n)
+                status: int | str = await _one(client, kind, rng.choice(ids), n)
             except httpx.HTTPError as exc:
                 status = type(exc).__name__
             stats.add(time.perf_counter() - start, status)
             n += 1
 
 
-async def _load(url: str, ids: list[str], clients: int, deadline: float, first_seed: int) -> Stats:
+async def _load(
+    url: str, ids: list[str], mix: dict[str, int], clients: int, deadline: float, seed: int
+) -> Stats:
     stats = Stats()
-    await asyncio.gather(*(_client_loop(url, ids, deadline, stats, first_seed + i) for i in range(clients)))
+    await asyncio.gather(*(_client_loop(url, ids, mix, deadline, stats, seed + i) for i in range(clients)))
     return stats
 
 
-def _load_process(args: tuple[str, list[str], int, float, int]) -> Stats:
-    url, ids, clients, deadline_wall, seed = args
+def _load_process(args: tuple[str, list[str], dict[str, int], int, float, int]) -> Stats:
+    url, ids, mix, clients, deadline_wall, seed = args
     # monotonic clocks are per process: the deadline travels as wall time
     deadline = time.monotonic() + max(0.0, deadline_wall - time.time())
-    return asyncio.run(_load(url, ids, clients, deadline, seed))
+    return asyncio.run(_load(url, ids, mix, clients, deadline, seed))
 
 
-def _run(url: str, clients: int, duration: float, items: int, procs: int) -> tuple[Stats, float]:
+def _run(url: str, args: argparse.Namespace) -> tuple[Stats, float]:
     """Seed, then split the clients over ``procs`` processes so the client side is not the limit."""
 
     async def seed() -> list[str]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as seeder:
-            return await _seed(seeder, items)
+            return await _seed(seeder, args.items)
 
     ids = asyncio.run(seed())
+    clients, procs = args.clients, args.client_procs
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     started = time.monotonic()
-    deadline_wall = time.time() + duration
-    jobs = [(url, ids, n, deadline_wall, i * 1000) for i, n in enumerate(shares) if n]
+    deadline_wall = time.time() + args.duration
+    jobs = [(url, ids, args.mix, n, deadline_wall, i * 1000) for i, n in enumerate(shares) if n]
     with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
         parts = pool.map(_load_process, jobs)
     total = Stats()
@@ -177,7 +188,7 @@ def bench_store(name: str, args: argparse.Namespace) -> dict[str, object]:
         _pg_reset(schema, drop=False)
     proc, url = _start(db, args.workers)
     try:
-        stats, elapsed = _run(url, args.clients, args.duration, args.items, args.client_procs)
+        stats, elapsed = _run(url, args)
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -195,6 +206,16 @@ def bench_store(name: str, args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def _parse_mix(text: str) -> dict[str, int]:
+    mix = {kind: 0 for kind in DEFAULT_MIX}
+    for part in text.split(","):
+        kind, _, weight = part.partition("=")
+        if kind.strip() not in mix:
+            raise argparse.ArgumentTypeError(f"unknown request kind {kind!r}; known: {', '.join(mix)}")
+        mix[kind.strip()] = int(weight)
+    return mix
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -205,11 +226,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--client-procs", type=int, default=2, help="processes the clients are spread over")
+    parser.add_argument("--mix", type=_parse_mix, default=DEFAULT_MIX, help="e.g. reserve=60,get=25,list=15")
     args = parser.parse_args()
     print(
         f"manifest serve · {args.clients} clients in {args.client_procs} processes · {args.duration:.0f}s · "
-        f"workers={args.workers} · "
-        "60% reserve / 25% get / 15% list"
+        f"workers={args.workers} · " + " / ".join(f"{w}% {k}" for k, w in args.mix.items() if w)
     )
     print(f"{'store':<10}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     failed = False

@@ -91,3 +91,24 @@ def test_serve_rejects_a_bad_model_in_one_line(tmp_path: Path) -> None:
 def test_trace_cli_on_an_empty_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["trace", "nothing", "--db", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code == 0 and "no commands or events recorded" in result.output
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_starts_announces_and_stops_gracefully(tmp_path: Path, workers: str) -> None:
+    import signal
+
+    import httpx
+    from httpkit import ServeProcess
+
+    with ServeProcess(
+        KITCHEN, f"sqlite:///{tmp_path / 's.db'}", "--trust-headers", "--workers", workers
+    ) as server:
+        ok = httpx.post(f"{server.url}/commands/ping", json={"message": "hi"}, headers=who(), timeout=10)
+        assert ok.status_code == 200, ok.text
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGTERM)
+        # uvicorn finishes open requests, then re-raises the signal so the exit status shows it
+        assert server.proc.wait(timeout=20) in (0, -signal.SIGTERM)
+        stderr = server.proc.stderr.read() if server.proc.stderr else ""
+    first = stderr.splitlines()[0]
+    assert f"on {server.url}" in first and f"docs {server.url}/docs" in first, stderr
