@@ -210,3 +210,18 @@ def test_non_json_values_are_refused_at_the_boundary() -> None:
         engine.create_instance("Counter", {"id": "c2", "value": object()})
     with pytest.raises(InvalidInputError):
         engine.create_instance("Counter", {1: "x"})  # type: ignore[dict-item]
+
+
+def test_accessors_and_entity_subscriptions() -> None:
+    engine = make_engine()
+    assert engine.get_command("increment", "Counter")["name"] == "increment"  # type: ignore[index]
+    assert engine.get_command("increment", "Nope") is None
+    assert [e["name"] for e in engine.get_entities()] == ["Counter"]
+    assert engine.get_entity("Counter") is not None and engine.get_entity("Nope") is None
+    assert engine.get_store("Counter") is engine.store
+    seen: list[str] = []
+    engine.subscribe("Counter", lambda e: seen.append(e.name))
+    engine.subscribe("Other", lambda e: seen.append("wrong"))
+    engine.create_instance("Counter", {"id": "c1"})
+    engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c1")
+    assert seen == ["Incremented"]

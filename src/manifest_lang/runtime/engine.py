@@ -389,6 +389,42 @@ class RuntimeEngine:
     def events_for_correlation(self, correlation_id: str) -> list[EmittedEvent]:
         return self.events.for_correlation(correlation_id)
 
+    def subscribe(self, entity: str, listener: Listener) -> Callable[[], None]:
+        """Listen to events whose subject is an instance of ``entity``."""
+
+        def filtered(event: EmittedEvent) -> None:
+            if event.subject is not None and event.subject.get("entity") == entity:
+                listener(event)
+
+        return self.events.subscribe(filtered)
+
+    # --- model accessors (the reference's getters) --------------------------------------------
+
+    def get_ir(self) -> dict[str, Any]:
+        return self.model.ir
+
+    def get_provenance(self) -> dict[str, Any] | None:
+        return self.model.ir.get("provenance")
+
+    def get_entities(self) -> list[dict[str, Any]]:
+        return list(self.model.ir.get("entities", []))
+
+    def get_entity(self, name: str) -> dict[str, Any] | None:
+        return next((e for e in self.model.ir.get("entities", []) if e.get("name") == name), None)
+
+    def get_commands(self) -> list[dict[str, Any]]:
+        return list(self.model.ir.get("commands", []))
+
+    def get_command(self, name: str, entity: str | None = None) -> dict[str, Any] | None:
+        cmd = self.model.command(name, entity)
+        return cmd.ir if cmd is not None else None
+
+    def get_policies(self) -> list[dict[str, Any]]:
+        return list(self.model.ir.get("policies", []))
+
+    def get_store(self, entity: str) -> Store:
+        return self.store_for(self._entity(entity).name)
+
     # --- persistence --------------------------------------------------------------------------
 
     def serialize(self) -> dict[str, Any]:
