@@ -86,14 +86,16 @@ def expand_generics(views: list[EntityView], sink: DiagnosticSink) -> list[Entit
 
 
 def _instantiate(view: EntityView, template: EntityView, mapping: dict[str, str]) -> None:
-    def sub(t: ast.TypeRef | None) -> ast.TypeRef | None:
-        if t is None:
-            return None
-        return replace(t, name=mapping.get(t.name, t.name), generic=sub(t.generic))
+    def sub(t: ast.TypeRef) -> ast.TypeRef:
+        generic = sub(t.generic) if t.generic is not None else None
+        return replace(t, name=mapping.get(t.name, t.name), generic=generic)
+
+    def sub_optional(t: ast.TypeRef | None) -> ast.TypeRef | None:
+        return sub(t) if t is not None else None
 
     copies: dict[str, list[Any]] = {
         "properties": [replace(p, type=sub(p.type)) for p in template.properties],
-        "computed": [replace(c, type=sub(c.type)) for c in template.computed],
+        "computed": [replace(c, type=sub_optional(c.type)) for c in template.computed],
         "relationships": [replace(r, target=mapping.get(r.target, r.target)) for r in template.relationships],
         "constraints": list(template.constraints),
         "policies": list(template.policies),
@@ -102,7 +104,7 @@ def _instantiate(view: EntityView, template: EntityView, mapping: dict[str, str]
         setattr(view, kind, _merge(inherited, getattr(view, kind)))
     commands = [
         replace(
-            c, parameters=tuple(replace(p, type=sub(p.type)) for p in c.parameters), returns=sub(c.returns)
+            c, parameters=tuple(replace(p, type=sub(p.type)) for p in c.parameters), returns=sub_optional(c.returns)
         )
         for c in template.commands
     ]

@@ -98,7 +98,8 @@ def build_plan(command: dict[str, Any], entity: dict[str, Any], tenant: dict[str
         if "required" in p["modifiers"] and not p["type"]["nullable"] and p["name"] != "id"
     ]
     owned_set = set(owned)
-    dynamic, redundant = [], []
+    dynamic: list[int] = []
+    redundant: list[int] = []
     for index, guard in enumerate(command["guards"]):
         (redundant if _null_asserted(guard) in owned_set else dynamic).append(index)
     return {

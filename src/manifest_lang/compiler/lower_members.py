@@ -29,10 +29,10 @@ def lower_type(t: ast.TypeRef) -> dict[str, Any]:
 
 
 def default_compatible(type_ref: dict[str, Any], value: dict[str, Any]) -> bool:
-    kind = value["kind"]
+    kind: str = value["kind"]
     if kind == "null":
         return bool(type_ref["nullable"])
-    name = type_ref["name"]
+    name: str = type_ref["name"]
     if name in ("array", "list"):
         return kind == "array"
     if name in ("map", "json", "any", "object"):

@@ -237,12 +237,12 @@ class CommandParser(TypeParser):
         )
         if value == "mutate":
             self.advance()
-            target = self.mutate_target()
+            mutated = self.mutate_target()
             self.expect("=")
-            return self.node(ast.Action, token, kind="mutate", target=target, expression=self.expression())
+            return self.node(ast.Action, token, kind="mutate", target=mutated, expression=self.expression())
         if value in ("compute", "effect"):
             self.advance()
-            target = None
+            target: str | None = None
             if (
                 self.tok.kind in KEYWORD_KINDS
                 and self.peek().value == "="
@@ -253,12 +253,12 @@ class CommandParser(TypeParser):
             return self.node(ast.Action, token, kind=value, target=target, expression=self.expression())
         if value in ("emit", "publish"):
             self.advance()
-            target = self.identifier() if self.at_kind(TokenKind.IDENTIFIER) else None
+            event: str | None = self.identifier() if self.at_kind(TokenKind.IDENTIFIER) else None
             if self.at_newline() or self.at("}") or self.at_eof():
                 expression: ast.Expr = self.node(ast.Literal, self.tok, value=None)
             else:
                 expression = self.expression()
-            return self.node(ast.Action, token, kind=value, target=target, expression=expression)
+            return self.node(ast.Action, token, kind=value, target=event, expression=expression)
         if value == "persist":
             self.advance()
             return self.node(ast.Action, token, kind="persist", expression=self.expression())

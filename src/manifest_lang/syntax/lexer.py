@@ -81,7 +81,7 @@ def tokenize(source: str) -> LexResult:
     keywords = KEYWORDS
     ident_kind, keyword_kind = TokenKind.IDENTIFIER, TokenKind.KEYWORD
     for match in _SCANNER.finditer(text):
-        index = match.lastindex
+        index: int = match.lastindex  # type: ignore[assignment]  # every alternative is a group
         begin, end = match.span(index)
         group = _GROUP_NAMES[index]
         if group == "ident":
