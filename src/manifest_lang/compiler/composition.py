@@ -104,7 +104,9 @@ def _instantiate(view: EntityView, template: EntityView, mapping: dict[str, str]
         setattr(view, kind, _merge(inherited, getattr(view, kind)))
     commands = [
         replace(
-            c, parameters=tuple(replace(p, type=sub(p.type)) for p in c.parameters), returns=sub_optional(c.returns)
+            c,
+            parameters=tuple(replace(p, type=sub(p.type)) for p in c.parameters),
+            returns=sub_optional(c.returns),
         )
         for c in template.commands
     ]
