@@ -343,22 +343,34 @@ class CommandRun:
         return handler(info)
 
     def _mutate(self, scope: dict[str, Any], inp: dict[str, Any], target: str, value: Any) -> None:
+        """A mutate with the per-write rules (readonly, unique, version, timestamps, transitions)."""
         wc = self.wc
         em = self.entity
         assert wc is not None and em is not None
-        changed = [target]
+        self._check_write_rules(em, wc, target, value)
+        changed = [target, *self._managed_fields(em, wc, target, value)]
+        wc[target] = value
+        self.dirty = True
+        for k in changed:
+            if k not in inp:
+                scope[k] = wc[k]
+        if self.shadowed:
+            # compute bindings are re-shadowed by the re-spread instance and input (reference order)
+            for k in self.shadowed:
+                if k in inp:
+                    scope[k] = inp[k]
+                elif k in wc:
+                    scope[k] = wc[k]
+            self.shadowed.clear()
+
+    def _check_write_rules(self, em: EntityModel, wc: dict[str, Any], target: str, value: Any) -> None:
         if (
             target in em.readonly
             and not self.init_mode
             and not strict_equals(wc.get(target, UNDEFINED), value)
         ):
-            self._reject(
-                WriteRejected(
-                    "E_READONLY",
-                    f"Property '{target}' is readonly and cannot be modified after creation",
-                    target,
-                )
-            )
+            message = f"Property '{target}' is readonly and cannot be modified after creation"
+            self._reject(WriteRejected("E_READONLY", message, target))
         if target in em.unique:
             probe = dict(wc)
             probe[target] = value
@@ -366,43 +378,33 @@ class CommandRun:
                 check_unique(self.ex, em, probe, (target,))
             except WriteRejected as rejected:
                 self._reject(rejected)
-        vp = em.version_property
-        if vp is not None:
-            if target == vp:
-                existing = wc.get(vp, UNDEFINED)
-                if (
-                    existing is not UNDEFINED
-                    and value is not UNDEFINED
-                    and not strict_equals(existing, value)
-                ):
-                    self._conflict(existing, value)
-            elif not self.version_bumped and not self.init_mode:
-                current = wc.get(vp, UNDEFINED)
-                wc[vp] = (current if truthy(current) else 0) + 1
-                self.version_bumped = True
-                changed.append(vp)
+        if target == em.version_property:
+            existing = wc.get(target, UNDEFINED)
+            if existing is not UNDEFINED and value is not UNDEFINED and not strict_equals(existing, value):
+                self._conflict(existing, value)
         if not self.init_mode:
-            if em.version_at_property:
-                wc[em.version_at_property] = self.engine.now()
-                changed.append(em.version_at_property)
-            if em.timestamps:
-                wc["updatedAt"] = self.engine.now()
-                changed.append("updatedAt")
             rules = em.transitions.get(target)
             if rules is not None:
                 self._check_transition(target, rules, wc.get(target, UNDEFINED), value)
-        wc[target] = value
-        self.dirty = True
-        for k in changed:
-            if k not in inp:
-                scope[k] = wc[k]
-        if self.shadowed:
-            for k in self.shadowed:
-                if k in inp:
-                    scope[k] = inp[k]
-                elif k in wc:
-                    scope[k] = wc[k]
-            self.shadowed.clear()
+
+    def _managed_fields(self, em: EntityModel, wc: dict[str, Any], target: str, value: Any) -> list[str]:
+        """Bump the version (once per command) and the write timestamps; returns the fields set."""
+        if self.init_mode:
+            return []
+        changed = []
+        vp = em.version_property
+        if vp is not None and target != vp and not self.version_bumped:
+            current = wc.get(vp, UNDEFINED)
+            wc[vp] = (current if truthy(current) else 0) + 1
+            self.version_bumped = True
+            changed.append(vp)
+        if em.version_at_property:
+            wc[em.version_at_property] = self.engine.now()
+            changed.append(em.version_at_property)
+        if em.timestamps:
+            wc["updatedAt"] = self.engine.now()
+            changed.append("updatedAt")
+        return changed
 
     def _reject(self, rejected: WriteRejected) -> None:
         raise self.fail(str(rejected), constraint_outcomes=[rejected.outcome()])
