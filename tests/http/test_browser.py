@@ -65,6 +65,6 @@ def test_trace_page_renders_the_causal_tree(tmp_path: Path) -> None:
     assert re.search(r'id="command-count">2<', dom) and "<svg" in dom
     kinds = re.findall(r'<g class="node node-(\w+)"', dom)
     assert kinds == ["cause", "command", "event", "command", "override", "event", "warning"]
-    assert "override enoughStock by mgr-1: wedding" in dom
+    assert "enoughStock by mgr-1: wedding" in dom
     assert "Reservation leaves stock below par" in dom
     assert "UNAUTHENTICATED" in denied  # no credential, no trace

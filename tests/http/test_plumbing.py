@@ -229,7 +229,7 @@ def test_trace_nests_reactions_and_shows_warnings_and_overrides() -> None:
     reserved_event = reserve_node.children[1]
     assert {c.label for c in reserved_event.children} == {"Item.restock (i1)", "Item.ship (i2)"}
     text = render_text(trace)
-    assert "[failure] failed: Guard condition failed" in text and "override lowStock by mgr" in text
+    assert "[failure] Guard condition failed" in text and "[override] lowStock by mgr: party" in text
     html = trace_page(trace)
     assert html.count('data-kind="command"') == 6  # svg node + table row per command
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")

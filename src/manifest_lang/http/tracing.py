@@ -224,9 +224,9 @@ def _command_node(record: CommandRecord) -> TraceNode:
         node.children.append(TraceNode(kind, _event_label(event), event))
     for outcome in record.warnings:
         text = outcome.get("message") or outcome.get("formatted") or outcome.get("code")
-        node.children.append(TraceNode("warning", f"warning {outcome.get('code')}: {text}", outcome))
+        node.children.append(TraceNode("warning", f"{outcome.get('code')}: {text}", outcome))
     if not record.success:
-        node.children.append(TraceNode("failure", f"failed: {record.error}", {"error": record.error}))
+        node.children.append(TraceNode("failure", str(record.error), {"error": record.error}))
     return node
 
 
@@ -234,7 +234,7 @@ def _event_label(event: Mapping[str, Any]) -> str:
     if event.get("name") == OVERRIDE_EVENT:
         payload = _mapping(event.get("payload"))
         return (
-            f"override {payload.get('constraintCode')} by {payload.get('authorizedBy')}"
+            f"{payload.get('constraintCode')} by {payload.get('authorizedBy')}"
             f": {payload.get('reason')}"
         )
     index = event_field(event, "emit_index", "emitIndex")
