@@ -26,7 +26,8 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
-from .sql_common import Clock, Cursor, SqlStore, T, Tables, dumps, quote_ident, split_where
+from .sql_common import Clock, Cursor, SqlStore, T, dumps, split_where
+from .sql_statements import Tables, quote_ident
 
 _CONFLICTS = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.LockNotAvailable)
 
@@ -86,11 +87,16 @@ class PostgresStore(SqlStore):
         self._lock_namespace = f"{schema}.{prefix}"
         #: ``application_name`` of this store's connections (operators can find them in pg_stat_activity)
         self.application_name = f"manifest:{schema}.{prefix}"[:63]
-        self._pool = ConnectionPool(
-            dsn,
+        self._pool = self._open_pool(pool_size, pool_timeout, connect_timeout)
+        self._attempts = max(1, pool_size) + 1
+        self._create_schema()
+
+    def _open_pool(self, size: int, timeout: float, connect_timeout: int) -> ConnectionPool[Any]:
+        pool: ConnectionPool[Any] = ConnectionPool(
+            self.dsn,
             min_size=1,
-            max_size=max(1, pool_size),
-            timeout=pool_timeout,
+            max_size=max(1, size),
+            timeout=timeout,
             kwargs={
                 "autocommit": True,
                 "connect_timeout": connect_timeout,
@@ -98,18 +104,17 @@ class PostgresStore(SqlStore):
             },
             configure=_configure,
             open=False,
-            name=f"manifest-{schema}.{prefix}",
+            name=self.application_name,
         )
         try:
             # One direct connection first: a wrong DSN or a stopped server fails in
             # ``connect_timeout`` with the driver's message, not after the pool's retries.
-            psycopg.connect(dsn, connect_timeout=connect_timeout).close()
-            self._pool.open(wait=True, timeout=pool_timeout)
+            psycopg.connect(self.dsn, connect_timeout=connect_timeout).close()
+            pool.open(wait=True, timeout=timeout)
         except Exception as exc:  # PoolTimeout, or a bad DSN
-            self._pool.close()
+            pool.close()
             raise translate(exc) from None
-        self._attempts = max(1, pool_size) + 1
-        self._create_schema()
+        return pool
 
     # -- dialect ---------------------------------------------------------------------------------
     def _q(self, sql: str) -> str:
@@ -144,7 +149,8 @@ class PostgresStore(SqlStore):
         for attempt in range(self._attempts):
             try:
                 with self._pool.connection() as conn:
-                    return conn.execute(stmt, params).fetchall()
+                    rows: list[Any] = conn.execute(stmt, params).fetchall()
+                    return rows
             except Exception as exc:
                 if not _connection_lost(exc) or attempt + 1 == self._attempts:
                     raise translate(exc) from None

@@ -8,7 +8,6 @@ Statements are written once with ``?`` placeholders; the PostgreSQL subclass rew
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -18,24 +17,18 @@ import orjson
 from ..errors import StoreConflictError, StoreError
 from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
 from .base import NEW_ROW, RowWrite, StoredRow, UnitOfWork, rows_matching
+from .sql_statements import (
+    Tables,
+    bookkeeping_statements,
+    instance_statements,
+    outbox_statements,
+)
 
 Cursor = Any  # a DB-API cursor (sqlite3.Cursor or psycopg.Cursor)
 Clock = Callable[[], float]
 T = TypeVar("T")
 
-_PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
 _RELAY_LEASE = "relay"
-
-
-def quote_ident(name: str) -> str:
-    """A double-quoted SQL identifier (both dialects), safe for any name."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def check_prefix(prefix: str) -> str:
-    if not _PREFIX_RE.match(prefix):
-        raise StoreError(f"invalid table prefix {prefix!r}: use letters, digits and '_' (max 41)")
-    return prefix
 
 
 def dumps(value: Any) -> str:
@@ -52,24 +45,6 @@ def conflict(entity: str, id: str, expected: int, detail: str) -> StoreConflictE
         entity=entity,
         id=id,
     )
-
-
-class Tables:
-    """Quoted table names for one prefix."""
-
-    def __init__(self, prefix: str, schema: str | None = None) -> None:
-        check_prefix(prefix)
-        qualify = (quote_ident(schema) + ".") if schema else ""
-        self.prefix = prefix
-        self.instances = qualify + quote_ident(prefix + "instances")
-        self.outbox = qualify + quote_ident(prefix + "outbox")
-        self.idempotency = qualify + quote_ident(prefix + "idempotency")
-        self.audit = qualify + quote_ident(prefix + "audit")
-        self.lease = qualify + quote_ident(prefix + "relay_lease")
-
-    def index(self, name: str) -> str:
-        """An index name (unqualified: indexes live in their table's schema)."""
-        return quote_ident(self.prefix + name)
 
 
 class SqlStore:
@@ -128,55 +103,7 @@ class SqlStore:
     # -- statements ----------------------------------------------------------------------------
     def _statements(self, t: Tables) -> dict[str, str]:
         j = self.json_param
-        sql = {
-            "load": f"SELECT data, revision FROM {t.instances} WHERE entity = ? AND id = ?",
-            "load_t": f"SELECT data, revision FROM {t.instances} WHERE entity = ? AND id = ? AND tenant = ?",
-            "insert": f"INSERT INTO {t.instances} (entity, id, tenant, data, revision) "
-            f"VALUES (?, ?, ?, {j}, 1) ON CONFLICT (entity, id) DO NOTHING",
-            "update": f"UPDATE {t.instances} SET data = {j}, tenant = ?, revision = revision + 1 "
-            "WHERE entity = ? AND id = ? AND revision = ?",
-            "delete": f"DELETE FROM {t.instances} WHERE entity = ? AND id = ? AND revision = ?",
-            "exists": f"SELECT revision FROM {t.instances} WHERE entity = ? AND id = ?",
-            "clear": f"DELETE FROM {t.instances} WHERE entity = ?",
-            "outbox_insert": f"INSERT INTO {t.outbox} (entry_id, entity, instance_id, channel, name, tenant, "
-            f"event, enqueued_at, available_at) VALUES (?, ?, ?, ?, ?, ?, {j}, {j}, 0) "
-            "ON CONFLICT (entry_id) DO NOTHING",
-            "audit_insert": f"INSERT INTO {t.audit} "
-            "(record_id, occurred_at, command, outcome, tenant, record) "
-            f"VALUES (?, {j}, ?, ?, ?, {j})",
-            # A completed, unexpired record wins: the second writer's whole transaction rolls back.
-            "idem_complete": f"INSERT INTO {t.idempotency} AS i (key, state, result, expires_at) "
-            f"VALUES (?, 'completed', {j}, ?) ON CONFLICT (key) DO UPDATE SET state = 'completed', "
-            "result = excluded.result, expires_at = excluded.expires_at "
-            "WHERE i.state = 'in_progress' OR (i.expires_at IS NOT NULL AND i.expires_at <= ?)",
-            "idem_claim": f"INSERT INTO {t.idempotency} AS i (key, state, result, expires_at) "
-            "VALUES (?, 'in_progress', NULL, ?) ON CONFLICT (key) DO UPDATE SET state = 'in_progress', "
-            "result = NULL, expires_at = excluded.expires_at "
-            "WHERE i.expires_at IS NOT NULL AND i.expires_at <= ?",
-            "idem_get": f"SELECT state, result FROM {t.idempotency} WHERE key = ? "
-            "AND (expires_at IS NULL OR expires_at > ?)",
-            "idem_release": f"DELETE FROM {t.idempotency} WHERE key = ? AND state = 'in_progress'",
-            "claim": "SELECT seq, entry_id, entity, instance_id, channel, name, event, enqueued_at, attempts "
-            f"FROM {t.outbox} o WHERE o.status = '{PENDING}' AND NOT EXISTS (SELECT 1 FROM {t.outbox} p "
-            f"WHERE p.status = '{PENDING}' AND p.entity = o.entity AND p.instance_id = o.instance_id "
-            "AND p.seq <= o.seq AND p.available_at > ?) ORDER BY o.seq LIMIT ?",
-            "published": f"UPDATE {t.outbox} SET status = '{PUBLISHED}', published_at = ?, "
-            "attempts = attempts + 1 WHERE seq = ?",
-            "failed": f"UPDATE {t.outbox} SET status = ?, attempts = attempts + 1, last_error = ?, "
-            "available_at = ? WHERE seq = ?",
-            "counts": f"SELECT status, attempts > 0, count(*) FROM {t.outbox} GROUP BY status, attempts > 0",
-            "pending": f"SELECT count(*) FROM {t.outbox} WHERE status = '{PENDING}'",
-            "lease": f"INSERT INTO {t.lease} AS l (name, holder, expires_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
-            "WHERE l.holder = excluded.holder OR l.expires_at <= ?",
-            "lease_release": f"DELETE FROM {t.lease} WHERE name = ? AND holder = ?",
-            "audit_read": f"SELECT record FROM {t.audit} ORDER BY seq",
-            "rows_by_status": "SELECT seq, entry_id, entity, instance_id, name, attempts, last_error "
-            f"FROM {t.outbox} WHERE status = ? ORDER BY seq LIMIT ?",
-            "requeue_dead": f"UPDATE {t.outbox} SET status = '{PENDING}', attempts = 0, available_at = 0 "
-            f"WHERE status = '{DEAD}'",
-            "purge": f"DELETE FROM {t.outbox} WHERE status = '{PUBLISHED}' AND published_at < ?",
-        }
+        sql = {**instance_statements(t, j), **outbox_statements(t, j), **bookkeeping_statements(t, j)}
         return {name: self._q(text) for name, text in sql.items()}
 
     # -- Store protocol ------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError, StoreUnavailableError
-from .sql_common import Clock, SqlStore, T, Tables, quote_ident, split_where
+from .sql_common import Clock, SqlStore, T, split_where
+from .sql_statements import Tables, quote_ident
 
 _SYNC_MODES = {"OFF", "NORMAL", "FULL", "EXTRA"}
 _PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
