@@ -69,7 +69,7 @@ class SQLiteStore(SqlStore):
         self.busy_timeout_ms = int(busy_timeout_ms)
         self._memory = self.path == ":memory:"
         self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
+        self._conns: list[tuple[int, sqlite3.Connection]] = []  # (opening pid, connection)
         self._guard = threading.RLock()  # only for ":memory:", where all threads share one connection
         super().__init__(
             Tables(prefix),
@@ -90,7 +90,7 @@ class SQLiteStore(SqlStore):
         if conn is not None and self._local.pid == os.getpid():
             return conn
         if self._memory and self._conns:
-            return self._conns[0]
+            return self._conns[0][1]
         try:
             conn = sqlite3.connect(
                 self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
@@ -103,7 +103,7 @@ class SQLiteStore(SqlStore):
             raise translate(exc) from None
         self._local.conn, self._local.pid = conn, os.getpid()
         with self._guard:
-            self._conns.append(conn)
+            self._conns.append((os.getpid(), conn))
         return conn
 
     def _serialised(self) -> AbstractContextManager[Any]:
@@ -137,7 +137,10 @@ class SQLiteStore(SqlStore):
     def close(self) -> None:
         with self._guard:
             conns, self._conns = self._conns, []
-        for conn in conns:
+        me = os.getpid()
+        for pid, conn in conns:
+            if pid != me:
+                continue  # a parent's connection inherited through fork: only its owner may close it
             try:
                 conn.close()
             except sqlite3.Error:
