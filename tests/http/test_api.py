@@ -293,3 +293,26 @@ def test_mounted_inside_another_app() -> None:
         assert client.get("/kitchen/openapi.json").json()["openapi"] == "3.1.0"
         missing = client.get("/kitchen/Nope", headers=who())
         assert missing.status_code == 404 and missing.json()["instance"] == "/kitchen/Nope"
+
+
+def test_conventional_tenant_property_scopes_without_a_declaration(
+    make_client: Callable[..., TestClient],
+) -> None:
+    from httpkit import MODELS
+
+    client = make_client(MODELS / "desk.manifest")
+    a, b = who(tenant="t-a"), who(user="bob", tenant="t-b")
+    created = client.post("/Ticket", json={"title": "printer"}, headers=a)
+    assert created.status_code == 201, created.text
+    ticket = created.json()["instance"]
+    assert ticket["tenantId"] == "t-a"  # stamped from the caller, not from the body
+    problem(client.get(f"/Ticket/{ticket['id']}", headers=b), 404, "INSTANCE_NOT_FOUND")
+    assert client.get("/Ticket", headers=b).json()["items"] == []
+    assert client.get("/Ticket?tenantId=t-a", headers=b).json()["items"] == []
+    problem(client.post(f"/Ticket/{ticket['id']}/commands/close", headers=b), 404, "INSTANCE_NOT_FOUND")
+    assert client.get(f"/Ticket/{ticket['id']}", headers=a).json()["status"] == "open"
+    assert client.post(f"/Ticket/{ticket['id']}/commands/close", headers=a).status_code == 200
+    # Board has no tenantId: shared by every caller (documented)
+    board = client.post("/Board", json={"id": "b1", "name": "Ops"}, headers=a)
+    assert board.status_code == 201
+    assert client.get("/Board/b1", headers=b).json()["name"] == "Ops"
