@@ -316,3 +316,17 @@ def test_conventional_tenant_property_scopes_without_a_declaration(
     board = client.post("/Board", json={"id": "b1", "name": "Ops"}, headers=a)
     assert board.status_code == 201
     assert client.get("/Board/b1", headers=b).json()["name"] == "Ops"
+
+
+def test_reads_apply_read_policies_and_masking(make_client: Callable[..., TestClient]) -> None:
+    from httpkit import MODELS
+
+    client = make_client(MODELS / "clinic.manifest")
+    body = {"id": "p1", "name": "Ann", "card": "4111111111111111", "contact": "ann@example.org"}
+    assert client.post("/Patient", json=body, headers=who(role="admin")).status_code == 201
+    admin = client.get("/Patient/p1", headers=who(role="admin")).json()
+    assert admin["card"] == "****1111" and admin["contact"] == "ann@example.org"  # unmask when admin
+    nurse = client.get("/Patient?limit=5", headers=who(role="nurse")).json()["items"]
+    assert [p["contact"] for p in nurse] == ["a***@example.org"]
+    problem(client.get("/Patient/p1", headers=who(role="clerk")), 404, "INSTANCE_NOT_FOUND")
+    assert client.get("/Patient", headers=who(role="clerk")).json()["items"] == []
