@@ -330,3 +330,14 @@ def test_reads_apply_read_policies_and_masking(make_client: Callable[..., TestCl
     assert [p["contact"] for p in nurse] == ["a***@example.org"]
     problem(client.get("/Patient/p1", headers=who(role="clerk")), 404, "INSTANCE_NOT_FOUND")
     assert client.get("/Patient", headers=who(role="clerk")).json()["items"] == []
+
+
+def test_rate_limits_hold_across_requests(kitchen_client: TestClient) -> None:
+    for _ in range(3):
+        ok = kitchen_client.post("/commands/ping", json={"message": "x"}, headers=who(user="pinger"))
+        assert ok.status_code == 200, ok.text
+    limited = kitchen_client.post("/commands/ping", json={"message": "x"}, headers=who(user="pinger"))
+    body = problem(limited, 429, "RATE_LIMITED")
+    assert int(limited.headers["retry-after"]) >= 1 and body["result"]["rateLimitDenial"]["scope"] == "user"
+    other = kitchen_client.post("/commands/ping", json={"message": "x"}, headers=who(user="someone-else"))
+    assert other.status_code == 200

@@ -61,6 +61,11 @@ class ModelService:
         self.recorder = recorder
         self.idempotency_store = idempotency_store
         self.engine_options = dict(engine_options or {})
+        # Engines are per request, so state that must outlive one (rate-limit windows) is shared.
+        if "rate_limit_store" not in self.engine_options:
+            from ..runtime.ratelimit import MemoryRateLimitStore
+
+            self.engine_options["rate_limit_store"] = MemoryRateLimitStore()
         tenant = index.ir.get("tenant") or {}
         self._tenant_path: str | None = tenant.get("contextPath")
 

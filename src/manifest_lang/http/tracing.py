@@ -233,10 +233,7 @@ def _command_node(record: CommandRecord) -> TraceNode:
 def _event_label(event: Mapping[str, Any]) -> str:
     if event.get("name") == OVERRIDE_EVENT:
         payload = _mapping(event.get("payload"))
-        return (
-            f"{payload.get('constraintCode')} by {payload.get('authorizedBy')}"
-            f": {payload.get('reason')}"
-        )
+        return f"{payload.get('constraintCode')} by {payload.get('authorizedBy')}: {payload.get('reason')}"
     index = event_field(event, "emit_index", "emitIndex")
     parts = [p for p in (subject_id(event), f"emitIndex: {index}" if index is not None else None) if p]
     name = str(event.get("name"))
