@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import runtime_bench_phases as phases  # noqa: E402
-from runtime_bench_report import print_table, ratios  # noqa: E402
+from runtime_bench_report import median_of_runs, print_table, ratios  # noqa: E402
 
 SHARED_SCENARIOS = Path(os.environ.get("MANIFEST_BENCH_SCENARIOS", "/work/shared/bench/scenarios"))
 REFBENCH = Path(os.environ.get("MANIFEST_REFBENCH", "/work/refbench"))
@@ -287,6 +287,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=5_000, help="warm-up ops before each timed run")
     p.add_argument("--only", default=",".join(ALL_PHASES), help=f"subset of {','.join(ALL_PHASES)}")
     p.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests")
+    p.add_argument("--runs", type=int, default=1, help="repeat ours+reference R times, report medians")
     p.add_argument("--json", action="store_true", help="print one JSON object per scenario")
     p.add_argument("--no-ref", action="store_true", help="do not run the reference (node) harness")
     p.add_argument("--profile", action="store_true", help="cProfile the hot phase (to stderr)")
@@ -297,7 +298,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = set(args.only) - set(ALL_PHASES)
     if unknown:
         p.error(f"unknown phase(s) {sorted(unknown)}")
-    if min(args.n, args.instances, args.mem_instances, args.events, args.warmup) <= 0:
+    if min(args.n, args.instances, args.mem_instances, args.events, args.warmup, args.runs) <= 0:
         p.error("sizes must be positive")
     return args
 
@@ -326,13 +327,20 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         sc = resolve_scenario(name)
         log = (lambda _m: None) if args.json else (lambda m, _n=name: print(f"[{_n}] {m}", flush=True))
-        ours = run_ours(sc, sizes, args.only, log, args.profile)
-        if not ours["validation"]["ok"]:
-            status = 3
-        ref = None if args.no_ref else run_reference(sc, sizes, args.only)
+        ours_runs: list[dict[str, Any]] = []
+        ref_runs: list[dict[str, Any]] = []
+        for _ in range(args.runs):  # alternate sides so that load changes hit both alike
+            ours_runs.append(run_ours(sc, sizes, args.only, log, args.profile))
+            if not ours_runs[-1]["validation"]["ok"]:
+                status = 3
+                break
+            if not args.no_ref:
+                ref_runs.append(run_reference(sc, sizes, args.only))
+        ours = median_of_runs(ours_runs, 1) or ours_runs[0]
+        ref = median_of_runs(ref_runs, 2)
         report = {
             "scenario": name,
-            "params": _sizes_dict(sizes, args.quick),
+            "params": {**_sizes_dict(sizes, args.quick), "runs": len(ours_runs)},
             "ours": ours,
             "reference": ref,
             "ratios": ratios(ours, ref),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import statistics
 from typing import Any
 
 #: (label, path in our result, path in the reference result, higher is better)
@@ -48,6 +50,27 @@ def dig(data: Any, path: str) -> Any:
             return None
         data = data.get(part)
     return data
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        data = data.setdefault(part, {})
+    data[last] = value
+
+
+def median_of_runs(runs: list[dict[str, Any]], side: int) -> dict[str, Any] | None:
+    """One result whose METRICS values are the medians over ``runs`` (side 1: ours paths, 2: reference)."""
+    present = [r for r in runs if r]
+    if not present:
+        return None
+    merged = copy.deepcopy(present[0])
+    for metric in METRICS:
+        path = metric[side]
+        values = [v for v in (dig(r, path) for r in present) if isinstance(v, int | float)]
+        if values:
+            _set(merged, path, statistics.median(values))
+    return merged
 
 
 def ratios(ours: dict[str, Any], ref: dict[str, Any] | None) -> dict[str, float]:

@@ -18,7 +18,7 @@ sys.path.insert(0, str(BENCH))
 
 import runtime_bench as rb  # noqa: E402
 import runtime_bench_phases as phases  # noqa: E402
-from runtime_bench_report import METRICS, dig, ratios  # noqa: E402
+from runtime_bench_report import METRICS, dig, median_of_runs, ratios  # noqa: E402
 
 needs_scenarios = pytest.mark.skipif(
     not (rb.SHARED_SCENARIOS / "inventory.workload.json").exists(),
@@ -97,3 +97,18 @@ def test_cli_rejects_unknown_phases_and_bad_sizes() -> None:
         rb.parse_args(["inventory", "--n", "0"])
     args = rb.parse_args(["preptask", "--quick", "--only", "hot"])
     assert args.only == ["hot"] and args.quick
+
+
+def test_median_of_runs_takes_each_metric_median_and_keeps_the_rest() -> None:
+    runs = [
+        {"validation": {"ok": True}, "hot": {"opsPerSec": 10, "latencyUs": {"p50": 3.0}}},
+        {"validation": {"ok": True}, "hot": {"opsPerSec": 30, "latencyUs": {"p50": 1.0}}},
+        {"validation": {"ok": True}, "hot": {"opsPerSec": 20}},
+    ]
+    merged = median_of_runs(runs, 1)
+    assert merged is not None
+    assert merged["hot"]["opsPerSec"] == 20
+    assert merged["hot"]["latencyUs"]["p50"] == 2.0
+    assert merged["validation"] == {"ok": True}
+    assert runs[0]["hot"]["opsPerSec"] == 10  # inputs untouched
+    assert median_of_runs([], 2) is None
