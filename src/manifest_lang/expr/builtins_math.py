@@ -135,34 +135,34 @@ def count_of(host: BuiltinHost, args: list[Any]) -> int:
     return sum(1 for item in items if truthy(pred(item)))
 
 
-def filter_(host: BuiltinHost, args: list[Any]) -> Any:
+def _array_and_function(args: list[Any]) -> tuple[list[Any] | None, Any]:
+    """``(array, fn)`` of a filter/map call: None for a non-array, fn None when it is no function."""
     items = arg(args, 0)
     if type(items) is not list:
-        return []
-    pred = arg(args, 1)
-    if not callable(pred):
-        return items
+        return None, None
+    fn = arg(args, 1)
+    return items, fn if callable(fn) else None
+
+
+def filter_(host: BuiltinHost, args: list[Any]) -> Any:
+    items, pred = _array_and_function(args)
+    if items is None or pred is None:
+        return items if items is not None else []
     return [item for item in items if truthy(pred(item))]
 
 
 def map_(host: BuiltinHost, args: list[Any]) -> Any:
-    items = arg(args, 0)
-    if type(items) is not list:
-        return []
-    fn = arg(args, 1)
-    if not callable(fn):
-        return items
+    items, fn = _array_and_function(args)
+    if items is None or fn is None:
+        return items if items is not None else []
     return [fn(item) for item in items]
 
 
 def flat_map(host: BuiltinHost, args: list[Any]) -> Any:
     """Map then flatten one level; null/undefined results are skipped."""
-    items = arg(args, 0)
-    if type(items) is not list:
-        return []
-    fn = arg(args, 1)
-    if not callable(fn):
-        return items
+    items, fn = _array_and_function(args)
+    if items is None or fn is None:
+        return items if items is not None else []
     out: list[Any] = []
     for item in items:
         r = fn(item)
