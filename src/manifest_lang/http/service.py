@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..stores.base import Store
 from .model_index import CommandInfo, EntityInfo, ModelIndex
 from .problems import ProblemError
 from .sse import EventHub
@@ -56,7 +57,7 @@ class ModelService:
     ) -> None:
         self.model = model
         self.index = index
-        self.store = store
+        self.store: Store = store
         self.hub = hub
         self.recorder = recorder
         self.idempotency_store = idempotency_store
@@ -122,7 +123,7 @@ class ModelService:
         if prop is not None:
             where = {**where, prop: self.tenant_of(context)}
         if self._can_scan_directly(entity):
-            rows = self.store.scan(entity.name, where or None, limit=limit + 1, offset=offset)
+            rows = self._scan(entity, where, prop, self.tenant_of(context), limit + 1, offset)
         else:
             engine = self.engine(context)
             found = (
@@ -131,18 +132,26 @@ class ModelService:
             rows = [r for r in found if self.visible(entity, r, context)][offset : offset + limit + 1]
         return [dict(r) for r in rows[:limit]], len(rows) > limit
 
+    def _scan(
+        self,
+        entity: EntityInfo,
+        where: dict[str, Any],
+        prop: str | None,
+        tenant: Any,
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        # Durable stores keep the tenant in an indexed column: filter on it rather than on JSON.
+        if prop is not None and prop == getattr(self.store, "tenant_field", None) and isinstance(tenant, str):
+            rest = {k: v for k, v in where.items() if k != prop}
+            return self.store.scan(entity.name, rest or None, limit=limit, offset=offset, tenant=tenant)
+        return self.store.scan(entity.name, where or None, limit=limit, offset=offset)
+
     def _can_scan_directly(self, entity: EntityInfo) -> bool:
-        """Rows can be paged in the store unless reads go through policies or masking."""
-        if any(
-            p.get("maskStrategy") or "encrypted" in (p.get("modifiers") or [])
-            for p in entity.properties.values()
-        ):
-            return False
-        read_actions = {"read", "all"}
-        return not any(
-            p.get("entity") in (None, entity.name) and p.get("action", "all") in read_actions
-            for p in self.index.ir.get("policies") or []
-        )
+        """Rows can be paged in the store when the engine would show them unchanged
+        (no read policy, masked or private property): the page is then one SQL query."""
+        em = self.model.entities.get(entity.name)
+        return em is not None and not (em.read_policies or em.masked or em.private)
 
     # -- writes ----------------------------------------------------------------------------------
     def run(
