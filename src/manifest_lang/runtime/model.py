@@ -465,22 +465,26 @@ def _event_provenance(prov: Any) -> dict[str, Any] | None:
 
 NO_DEFAULT = _NO_DEFAULT
 
-_CACHE: dict[Any, CompiledModel] = {}
+_CACHE: dict[int, CompiledModel] = {}
 _CACHE_LOCK = threading.Lock()
 _CACHE_LIMIT = 64
 
 
 def compiled_model(ir: dict[str, Any] | CompiledModel) -> CompiledModel:
-    """The shared ``CompiledModel`` of ``ir`` (cached by irHash, else by object identity)."""
+    """The shared ``CompiledModel`` of an IR dict (cached by object identity).
+
+    Identity, not ``irHash``: an IR edited in place keeps its hash, and a stale model would run
+    old rules. Treat an IR as immutable once an engine uses it; share a ``CompiledModel``
+    explicitly to reuse one across different dicts.
+    """
     if isinstance(ir, CompiledModel):
         return ir
     if not isinstance(ir, dict):
         raise IRError(f"IR must be a dict or CompiledModel, got {type(ir).__name__}")
-    ir_hash = (ir.get("provenance") or {}).get("irHash") if isinstance(ir.get("provenance"), dict) else None
-    key: Any = ("hash", ir_hash) if ir_hash and ir_hash != "normalized-ir-hash" else ("id", id(ir))
+    key = id(ir)
     with _CACHE_LOCK:
         model = _CACHE.get(key)
-        if model is not None and (key[0] == "hash" or model.ir is ir):
+        if model is not None and model.ir is ir:
             return model
     model = CompiledModel(ir)
     with _CACHE_LOCK:
