@@ -45,6 +45,9 @@ def _check_restart(db: str) -> None:
         hidden = client.get(
             f"/trace/{correlation}", headers={**who(tenant="t-b"), "Accept": "application/json"}
         )
+        listed = client.get("/InventoryItem?name=Rice", headers=who()).json()["items"]
+        assert [r["id"] for r in listed] == [item]  # paged in SQL, by the tenant column
+        assert client.get("/InventoryItem", headers=who(tenant="t-b")).json()["items"] == []
     assert again == first and row["quantityReserved"] == 3  # the retry did not run again
     (root,) = trace["roots"]
     assert root["label"] == "plan"
