@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..expr.values import UNDEFINED, to_js_string, truthy
+from ..expr.values import UNDEFINED, to_js_string, to_json_value, truthy
 from .model import Checked, ConstraintModel, PolicyModel
 from .results import ConstraintOutcome, EmittedEvent, OverrideRequest, PolicyDenial
 
@@ -26,6 +26,8 @@ def resolved(check: Checked, scope: dict[str, Any], ex: Execution) -> list[dict[
             if getattr(exc, "code", None) == "EVALUATION_BUDGET_EXCEEDED":
                 raise
             value = UNDEFINED
+        if type(value) is dict or type(value) is list:
+            value = to_json_value(value)  # a snapshot: later mutates must not change the report
         out.append({"expression": text, "value": value})
     return out
 
