@@ -75,8 +75,12 @@ def test_keywords_in_expression_position() -> None:
 
 def test_newline_ends_expression_and_multiline_ternary_extension() -> None:
     assert errors("entity A {\n  computed x: number = 1 +\n  2\n}\n") == [("Unexpected: \n", 2, 27)]
-    tree = expr("a > 0\n  ? 1\n  : 2")
-    assert tree["kind"] == "conditional"
+    assert expr("a > 0\n  ? 1\n  : 2")["kind"] == "binary"  # outside a computed: the reference's rule
+    program = parse(
+        "entity A {\n  property a: number = 0\n  computed c = a > 0\n    ? 1\n    : 2\n}\n"
+    ).program
+    assert isinstance(program.entities[0].computed[0].expression, ast.Conditional)
+    assert expr("a ?\n 1 :\n 2")["kind"] == "conditional"  # a break after ? or : is an error in the reference
 
 
 def test_reserved_word_as_name_reports_and_continues() -> None:

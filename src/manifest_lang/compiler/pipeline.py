@@ -79,10 +79,11 @@ class Pipeline:
         enums += [_enum(e, m.name) for m in program.modules for e in m.enums]
         stores = [_store(s) for s in program.stores]
         stores += [_store(s) for m in program.modules for s in m.stores]
+        # an entity has one store slot: the last entity-scoped `store` wins
         stores += [
-            {"entity": item.view.name, "target": s.target, "config": {}}
+            {"entity": item.view.name, "target": item.view.stores[-1].target, "config": {}}
             for item in lowered
-            for s in item.view.stores
+            if item.view.stores
         ]
         events = [_event(e) for e in program.events] + [_event(e) for m in program.modules for e in m.events]
         commands = self._commands(lowered, events, inlined)

@@ -10,6 +10,7 @@ from .types import TypeParser
 
 SEVERITIES = frozenset(["ok", "warn", "block"])
 HYBRID_FIELDS = frozenset(["code", "message", "messageTemplate", "overridePolicy", "details"])
+RATE_LIMIT_FIELDS = frozenset(["maxRequests", "windowMs", "scope", "burstAllowance", "perMinute", "strategy"])
 POLICY_ACTIONS = frozenset(["read", "write", "delete", "execute", "all", "override"])
 RETRY_ALIASES = {
     "maxAttempts": "maxAttempts",
@@ -77,7 +78,7 @@ class CommandParser(TypeParser):
     def _constraint_block(self, name: str, fields: _ConstraintFields, *, hybrid: bool) -> None:
         self.expect("{")
         self.skip_newlines()
-        while not self.at("}"):
+        while self.in_block():
             field_token = self.tok
             field = self.name()
             self.expect(":")
@@ -88,7 +89,7 @@ class CommandParser(TypeParser):
             self.skip_newlines()
             self.accept(",")
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
 
     def _constraint_field(self, name: str, field: str, token: Token, fields: _ConstraintFields) -> None:
         values = fields.values
@@ -99,7 +100,8 @@ class CommandParser(TypeParser):
             if word in SEVERITIES:
                 values["severity"] = word
         elif field in ("message", "messageTemplate"):
-            values[field] = self.expect_kind(TokenKind.STRING).value
+            if self.at_kind(TokenKind.STRING):  # anything else: nothing consumed (reference)
+                values[field] = self.advance().value
         elif field == "code" or field == "overridePolicy":
             values[field] = self.identifier()
         elif field == "failWhen":
@@ -120,13 +122,13 @@ class CommandParser(TypeParser):
         self.expect("{")
         entries: list[tuple[str, ast.Expr]] = []
         self.skip_newlines()
-        while not self.at("}"):
+        while self.in_block():
             key = self.name()
             self.expect(":")
             entries.append((key, self.expression()))
             self.accept(",")
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         return tuple(entries)
 
     def seed_constraint(
@@ -154,12 +156,12 @@ class CommandParser(TypeParser):
         if self.at("{"):
             self.advance()
             self.skip_newlines()
-            while not self.at("}"):
+            while self.in_block():
                 if self.at_eof():
                     raise self.fail(f"Expected }}, got {self.tok.display}")
                 self.command_statement(body)
                 self.skip_newlines()
-            self.advance()
+            self.expect("}")
         elif self.accept("=>"):
             body.actions.append(self.action())
         return self.node(
@@ -309,7 +311,7 @@ class CommandParser(TypeParser):
                 fields["backoff"] = self.name()
             elif canonical == "jitter":
                 word = self.advance()
-                fields["jitter"] = True if word.kind is TokenKind.NUMBER else word.value == "true"
+                fields["jitter"] = word.value != "false"
             else:
                 fields[canonical] = _number(self.advance())
         return fields
@@ -333,17 +335,23 @@ class CommandParser(TypeParser):
         return fields
 
     def _config_fields(self) -> Any:
+        """Yield each known ``name`` after its ``:``.
+
+        After an unknown name and its ``:`` nothing more is consumed, so (like the reference) the
+        value is then read as the next field name.
+        """
         self.expect("{")
         self.skip_newlines()
-        while not self.at("}"):
+        while self.in_block():
             token = self.tok
             name = self.identifier()
             self.expect(":")
-            yield name, token
+            if name in RETRY_ALIASES or name in RATE_LIMIT_FIELDS:
+                yield name, token
             self.skip_newlines()
             self.accept(",")
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
 
 
 class _CommandBody:

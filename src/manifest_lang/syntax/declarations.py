@@ -52,12 +52,12 @@ class DeclarationParser(IntegrationParser):
         self.expect("{")
         self.skip_newlines()
         members: dict[str, Any] = {key: [] for key in _ENTITY_TUPLE_FIELDS}
-        while not self.at("}"):
+        while self.in_block():
             if self.at_eof():
                 raise self.fail(f"Expected }}, got {self.tok.display}")
             self.entity_member(name, members)
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         fields = {key: tuple(value) if isinstance(value, list) else value for key, value in members.items()}
         return self.node(ast.Entity, start, name=name, **header, **fields)
 
@@ -123,13 +123,13 @@ class DeclarationParser(IntegrationParser):
             return False
         self.advance()
         self.advance()
-        while not self.at("}"):
+        while self.in_block():
             self.skip_newlines()
             if self.at("}"):
                 break
             self.identifier()
             self.accept(",")
-        self.advance()
+        self.expect("}")
         return True
 
     def _m_store(self, entity: str, members: dict[str, Any]) -> bool:
@@ -233,12 +233,12 @@ class DeclarationParser(IntegrationParser):
         self.expect("{")
         self.skip_newlines()
         entries: list[tuple[str, ast.Expr]] = []
-        while not self.at("}"):
+        while self.in_block():
             key = self.name()
             self.expect(":")
             entries.append((key, self.expression()))
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         return tuple(entries)
 
     def store_decl(self) -> ast.Store:
@@ -258,15 +258,15 @@ class DeclarationParser(IntegrationParser):
             self.advance()
             self.skip_newlines()
             fields: list[ast.EventField] = []
-            while not self.at("}"):
+            while self.in_block():
                 field_token = self.tok
                 field = self.identifier()
                 self.expect(":")
                 fields.append(self.node(ast.EventField, field_token, name=field, type=self.type_ref()))
                 self.skip_newlines()
-            self.advance()
+            self.expect("}")
             return self.node(ast.Event, start, name=name, channel=channel, fields=tuple(fields))
-        if self.at_newline() or self.at_eof() or self.at("}"):
+        if self.tok.kind not in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
             return self.node(ast.Event, start, name=name, channel=channel)
         return self.node(ast.Event, start, name=name, channel=channel, payload_type=self.type_ref())
 
@@ -276,7 +276,7 @@ class DeclarationParser(IntegrationParser):
         self.expect("{")
         self.skip_newlines()
         values: list[ast.EnumValue] = []
-        while not self.at("}"):
+        while self.in_block():
             token = self.tok
             value_name = self.identifier()
             label = ordinal = None
@@ -288,7 +288,7 @@ class DeclarationParser(IntegrationParser):
             self.accept(",")
             self.skip_newlines()
             values.append(self.node(ast.EnumValue, token, name=value_name, label=label, ordinal=ordinal))
-        self.advance()
+        self.expect("}")
         return self.node(ast.Enum, start, name=name, values=tuple(values))
 
     def value_object_decl(self) -> ast.ValueObject:
@@ -297,7 +297,7 @@ class DeclarationParser(IntegrationParser):
         self.expect("{")
         self.skip_newlines()
         properties: list[ast.Property] = []
-        while not self.at("}"):
+        while self.in_block():
             if self.at_eof():
                 raise self.fail(f"Expected }}, got {self.tok.display}")
             if self.at("property"):
@@ -310,7 +310,7 @@ class DeclarationParser(IntegrationParser):
                     bad,
                 )
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         return self.node(ast.ValueObject, start, name=name, properties=tuple(properties))
 
     def tenant_decl(self) -> ast.Tenant:

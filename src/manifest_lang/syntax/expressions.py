@@ -58,7 +58,9 @@ class ExpressionParser(ParserBase):
         return follower.value == value and follower.kind is TokenKind.OPERATOR
 
     def _continued_ternary(self) -> bool:
-        if self._continued_line("?"):
+        # Only in a computed body: elsewhere the reference silently ends the expression at the
+        # newline (and then skips or re-parses what follows), so continuing would change meaning.
+        if self.in_computed and self._continued_line("?"):
             self.skip_newlines()
             return True
         return False
@@ -154,10 +156,10 @@ class ExpressionParser(ParserBase):
 
     def _arguments(self) -> tuple[ast.Expr, ...]:
         args: list[ast.Expr] = []
-        while not self.at(")"):
+        while not self.at(")") and not self.at_eof():
             args.append(self.expression())
             self.accept(",")
-        self.advance()
+        self.expect(")")
         return tuple(args)
 
     # -- primary ----------------------------------------------------------------------------------
@@ -199,17 +201,17 @@ class ExpressionParser(ParserBase):
     def array_literal(self) -> ast.Expr:
         start = self.advance()
         elements: list[ast.Expr] = []
-        while not self.at("]"):
+        while not self.at("]") and not self.at_eof():
             elements.append(self.expression())
             self.accept(",")
-        self.advance()
+        self.expect("]")
         return self.node(ast.ArrayLit, start, elements=tuple(elements))
 
     def object_literal(self) -> ast.ObjectLit:
         start = self.expect("{")
         entries: list[tuple[str, ast.Expr]] = []
         self.skip_newlines()
-        while not self.at("}"):
+        while self.in_block():
             if self.at_kind(TokenKind.STRING):
                 key = self.advance().value
             else:
@@ -218,7 +220,7 @@ class ExpressionParser(ParserBase):
             entries.append((key, self.expression()))
             self.accept(",")
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         return self.node(ast.ObjectLit, start, properties=tuple(entries))
 
     def _is_lambda(self) -> bool:

@@ -58,13 +58,13 @@ class IntegrationParser(WorkflowParser):
         self.expect("{")
         self.skip_newlines()
         sig: dict[str, Any] = {}
-        while not self.at("}"):
+        while self.in_block():
             field = self.name()
             self.expect(":")
             self._signature_field(field, sig)
             self.accept(",")
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         if not all(key in sig for key in ("algorithm", "header", "secret")):
             raise self.fail("Signature block requires algorithm, header, and secret fields")
         if "toleranceSeconds" in sig and sig.get("scheme") != "stripe":
@@ -150,7 +150,7 @@ class IntegrationParser(WorkflowParser):
         if self.at("behavior"):
             self.advance()
         self.expect("on")
-        trigger = self.name()
+        trigger = self.identifier()
         if self.at("("):
             self.advance()
             while not self.at(")") and not self.at_eof():
@@ -162,12 +162,12 @@ class IntegrationParser(WorkflowParser):
         if self.at("{"):
             self.advance()
             self.skip_newlines()
-            while not self.at("}"):
+            while self.in_block():
                 if self.at_eof():
                     raise self.fail(f"Expected }}, got {self.tok.display}")
                 self.action()
                 self.skip_newlines()
-            self.advance()
+            self.expect("}")
         elif self.accept("then") or self.accept("=>"):
             self.action()
         return self.node(ast.Behavior, start, trigger=trigger)

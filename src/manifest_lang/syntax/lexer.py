@@ -149,12 +149,13 @@ def _special(
                 TokenKind.STRING,
                 _unescape(body),
                 line,
-                end - line_start + 1,
+                end - line_start + 1 + (not closed),
                 start_col,
                 unterminated=not closed,
             )
         )
-        return line, line_start
+        # the reference consumes a (missing) closing quote, so later columns are one further on
+        return line, line_start - (not closed)
     if group in ("template", "block_comment"):
         newlines = lexeme.count("\n")
         if newlines:

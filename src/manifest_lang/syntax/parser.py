@@ -77,7 +77,7 @@ class Parser(SeedParser):
         if value == "use":
             self.use_decl(state["seen_decl"])
             return
-        if value == "tenant" and self.peek().kind in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
+        if value == "tenant":
             state["seen_decl"] = True
             tenant = self.tenant_decl()
             if state["tenant"] is not None:
@@ -106,7 +106,7 @@ class Parser(SeedParser):
             self.skip_token("top level")
 
     def root_only_declaration(self, value: str, lists: dict[str, list[Any]]) -> bool:
-        if value == "value" and self.peek().kind is TokenKind.IDENTIFIER:
+        if value == "value":
             lists["values"].append(self.value_object_decl())
         elif value == "flow":
             lists["unlowered"].append(self.flow_decl())
@@ -144,11 +144,11 @@ class Parser(SeedParser):
             lists["reactions"].append(self.reaction_decl())
         elif value == "saga":
             lists["sagas"].append(self.saga_decl())
-        elif value == "role" and self.peek().kind in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
+        elif value == "role":
             lists["roles"].append(self.role_decl())
         elif value == "webhook":
             lists["webhooks"].append(self.webhook_decl())
-        elif value == "schedule" and self.peek().kind in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
+        elif value == "schedule":
             lists["schedules"].append(self.schedule_decl())
         elif value == "constraint":
             constraint = self.constraint_decl()
@@ -182,7 +182,7 @@ class Parser(SeedParser):
         self.expect("{")
         self.skip_newlines()
         lists: dict[str, list[Any]] = {key: [] for key in _MODULE_LISTS}
-        while not self.at("}"):
+        while self.in_block():
             if self.at_eof():
                 raise self.fail(f"Expected }}, got {self.tok.display}")
             token = self.tok
@@ -190,7 +190,7 @@ class Parser(SeedParser):
             if value not in _MODULE_MEMBERS or not self.shared_declaration(value, lists, "module"):
                 self.skip_token("module")
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         return self.node(ast.Module, start, name=name, **{key: tuple(value) for key, value in lists.items()})
 
 

@@ -52,6 +52,8 @@ class ParserBase:
         self.skipped: list[SkippedToken] = []
         #: seed-syntax forms accepted beyond the reference grammar (superset mode)
         self.extended = True
+        #: parsing a computed property's formula (where a ternary may continue on the next line)
+        self.in_computed = False
 
     # ------------------------------------------------------------------ cursor
     @property
@@ -81,6 +83,11 @@ class ParserBase:
 
     def at_newline(self) -> bool:
         return self.tokens[self.pos].kind is TokenKind.NEWLINE
+
+    def in_block(self) -> bool:
+        """Inside a ``{ ... }`` body: not at its ``}`` and not at end of input (then ``expect('}')``)."""
+        token = self.tokens[self.pos]
+        return not (token[1] == "}" and token[0] is not TokenKind.STRING) and token[0] is not TokenKind.EOF
 
     def accept(self, value: str) -> bool:
         if self.at(value):

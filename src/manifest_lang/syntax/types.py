@@ -126,7 +126,11 @@ class TypeParser(ExpressionParser):
             self.expect(":")
             type_ref = self.type_ref()
         self.expect("=")
-        expression = self.expression()
+        self.in_computed = True
+        try:
+            expression = self.expression()
+        finally:
+            self.in_computed = False
         cache = self._cache_clause() if self.at("cache") else None
         return self.node(ast.Computed, start, name=name, type=type_ref, expression=expression, cache=cache)
 

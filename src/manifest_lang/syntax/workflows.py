@@ -21,12 +21,12 @@ class WorkflowParser(CommandParser):
         self.expect("{")
         self.skip_newlines()
         fields: dict[str, Any] = {"stages": [], "emits": []}
-        while not self.at("}"):
+        while self.in_block():
             if self.at_eof():
                 raise self.fail(f"Expected }}, got {self.tok.display}")
             self._approval_field(fields)
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         if "command" not in fields:
             raise self.fail(f"Approval '{name}' must specify a command", start)
         return self.node(
@@ -67,35 +67,40 @@ class WorkflowParser(CommandParser):
         self.expect("{")
         self.skip_newlines()
         stages: list[ast.ApprovalStage] = []
-        while not self.at("}"):
+        while self.in_block():
             if self.at("stage") and self.peek().kind in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
                 self.advance()
+            if not self.at_kind(TokenKind.IDENTIFIER):
+                self.skip_token("approval stages")
+                continue
             start = self.tok
             name = self.identifier()
             self.expect("{")
             self.skip_newlines()
             policy = when = None
             required: float | int = 1
-            while not self.at("}"):
-                field = self.name()
-                self.expect(":")
+            while self.in_block():
+                field = self.tok.value
+                if field not in ("policy", "when", "required") or self.peek().value != ":":
+                    self.skip_token("approval stage")
+                    continue
+                self.advance()
+                self.advance()
                 if field == "policy":
                     policy = self.expression()
                 elif field == "when":
                     when = self.expression()
-                elif field == "required":
-                    required = self.expect_kind(TokenKind.NUMBER).number or 0
                 else:
-                    self.advance()
+                    required = self.expect_kind(TokenKind.NUMBER).number or 0
                 self.skip_newlines()
-            self.advance()
+            self.expect("}")
             if policy is None:
                 raise self.fail(f"Approval stage '{name}' requires a policy expression")
             stages.append(
                 self.node(ast.ApprovalStage, start, name=name, policy=policy, required=required, when=when)
             )
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         return stages
 
     def _on_timeout(self) -> str | ast.Escalate:
@@ -110,13 +115,13 @@ class WorkflowParser(CommandParser):
         self.advance()
         self.skip_newlines()
         values: dict[str, Any] = {}
-        while not self.at("}"):
+        while self.in_block():
             field = self.name()
             self.expect(":")
             self._escalate_field(field, values)
             self.accept(",")
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         return self.node(ast.Escalate, token, has_block=True, **values)
 
     def _escalate_field(self, field: str, values: dict[str, Any]) -> None:
@@ -158,11 +163,12 @@ class WorkflowParser(CommandParser):
         self.skip_newlines()
         resolve = match = None
         else_create = False
-        if self.accept("resolve"):
+        if self.at("match"):
+            match, else_create = self._match_clause()
+        else:
+            self.expect("resolve")
             resolve = self.expression()
             self.skip_newlines()
-        elif self.at("match"):
-            match, else_create = self._match_clause()
         params = self._reaction_params()
         return self.node(
             ast.Reaction,
@@ -243,13 +249,13 @@ class WorkflowParser(CommandParser):
         self.expect("{")
         self.skip_newlines()
         params: list[tuple[str, ast.Expr]] = []
-        while not self.at("}"):
+        while self.in_block():
             name = self.identifier()
             self.expect(":")
             params.append((name, self.expression()))
             self.accept(",")
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         return tuple(params)
 
     # ------------------------------------------------------------------ sagas and roles
@@ -261,7 +267,7 @@ class WorkflowParser(CommandParser):
         steps: list[ast.SagaStep] = []
         emits: list[str] = []
         on_failure = "compensate"
-        while not self.at("}"):
+        while self.in_block():
             if self.at_eof():
                 raise self.fail(f"Expected }}, got {self.tok.display}")
             if self.at("step"):
@@ -278,7 +284,7 @@ class WorkflowParser(CommandParser):
             else:
                 self.skip_token("saga")
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         if not steps:
             raise self.fail(f"Saga '{name}' must declare at least one step", start)
         return self.node(
@@ -292,7 +298,7 @@ class WorkflowParser(CommandParser):
         self.expect("{")
         self.skip_newlines()
         command = compensate = None
-        while not self.at("}"):
+        while self.in_block():
             if self.at_eof():
                 raise self.fail(f"Expected }}, got {self.tok.display}")
             if self.tok.value in ("command", "compensate") and self.peek().value == ":":
@@ -308,7 +314,7 @@ class WorkflowParser(CommandParser):
             else:
                 self.skip_token("saga step")
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         if command is None:
             raise self.fail(f"Saga step '{name}' must specify a command", start)
         return self.node(ast.SagaStep, start, name=name, command=command, compensate=compensate)
@@ -321,7 +327,7 @@ class WorkflowParser(CommandParser):
         self.skip_newlines()
         allow: list[ast.Permission] = []
         deny: list[ast.Permission] = []
-        while not self.at("}"):
+        while self.in_block():
             if self.at_eof():
                 raise self.fail(f"Expected }}, got {self.tok.display}")
             if self.at("allow") or self.at("deny"):
@@ -334,5 +340,5 @@ class WorkflowParser(CommandParser):
             else:
                 self.skip_token("role")
             self.skip_newlines()
-        self.advance()
+        self.expect("}")
         return self.node(ast.Role, start, name=name, parent=parent, allow=tuple(allow), deny=tuple(deny))
