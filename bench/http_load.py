@@ -222,7 +222,7 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per store")
-    parser.add_argument("--items", type=int, default=200, help="inventory items seeded before the load")
+    parser.add_argument("--items", type=int, default=500, help="inventory items seeded before the load")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--client-procs", type=int, default=2, help="processes the clients are spread over")

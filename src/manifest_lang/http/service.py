@@ -18,6 +18,8 @@ from .problems import ProblemError
 from .sse import EventHub
 from .tracing import TraceRecorder
 
+DEFAULT_CONFLICT_RETRIES = 8
+
 
 @dataclass(frozen=True, slots=True)
 class RequestMeta:
@@ -62,6 +64,9 @@ class ModelService:
         self.recorder = recorder
         self.idempotency_store = idempotency_store
         self.engine_options = dict(engine_options or {})
+        # A server sees many writers at once: re-run a command that lost a write race a few more
+        # times than a library caller would before answering 409.
+        self.engine_options.setdefault("conflict_retries", DEFAULT_CONFLICT_RETRIES)
         # Engines are per request, so state that must outlive one (rate-limit windows) is shared.
         if "rate_limit_store" not in self.engine_options:
             from ..runtime.ratelimit import MemoryRateLimitStore
