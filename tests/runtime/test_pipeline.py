@@ -225,3 +225,18 @@ def test_accessors_and_entity_subscriptions() -> None:
     engine.create_instance("Counter", {"id": "c1"})
     engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c1")
     assert seen == ["Incremented"]
+
+
+def test_custom_builtins_and_evaluation_stats() -> None:
+    source = COUNTER.replace("mutate value = value + 1", "mutate value = double(value + 1)")
+    engine = make_engine(
+        source, custom_builtins={"double": lambda host, args: args[0] * 2, "now": lambda h, a: 0}
+    )
+    engine.create_instance("Counter", {"id": "c1", "value": 3})
+    result = engine.run_command("bump", {}, entity_name="Counter", instance_id="c1")
+    assert result.success and result.result == 8
+    stats = engine.get_last_evaluation_stats()
+    assert stats is not None and stats["stepsUsed"] > 0 and stats["maxSteps"] == 10_000
+    assert engine.evaluate_expression(
+        {"kind": "call", "callee": {"kind": "identifier", "name": "now"}, "args": []}, {}
+    )

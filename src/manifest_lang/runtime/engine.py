@@ -74,8 +74,14 @@ class RuntimeEngine:
         approval_store: Any = None,
         sleep: Callable[[float], None] | None = None,
         retry_jitter: Callable[[float], float] | None = None,
+        custom_builtins: Mapping[str, Callable[[Any, list[Any]], Any]] | None = None,
     ) -> None:
-        self.model = compiled_model(ir)
+        if custom_builtins and not isinstance(ir, CompiledModel):
+            # Built-ins are bound at compile time: this engine gets its own model.
+            self.model = CompiledModel(ir, custom_builtins=custom_builtins)
+        else:
+            self.model = compiled_model(ir)
+        self.last_evaluation_stats: dict[str, int] | None = None
         if context is not None and not isinstance(context, dict):
             raise InvalidInputError(f"context must be a dict, not {type(context).__name__}")
         self.context: dict[str, Any] = context if context is not None else {}
@@ -158,6 +164,10 @@ class RuntimeEngine:
         for part in rest:
             value = value.get(part) if isinstance(value, dict) else None
         return value if isinstance(value, str) else None
+
+    def get_last_evaluation_stats(self) -> dict[str, int] | None:
+        """``{stepsUsed, peakDepth, maxSteps, maxDepth}`` of the last top-level command."""
+        return self.last_evaluation_stats
 
     def new_execution(self, *, budget: bool = True) -> Execution:
         return Execution(self, Budget(self.limits) if budget else None)

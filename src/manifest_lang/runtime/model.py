@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -195,7 +196,10 @@ def type_default(type_name: str, nullable: bool) -> Any:
 class CompiledModel:
     """An IR v1 document, validated, indexed and compiled. Immutable after construction."""
 
-    def __init__(self, ir: dict[str, Any], *, validate: bool = True) -> None:
+    def __init__(
+        self, ir: dict[str, Any], *, validate: bool = True, custom_builtins: Mapping[str, Any] | None = None
+    ) -> None:
+        """``custom_builtins``: application functions ``fn(host, args)``; core built-ins win on a clash."""
         if validate:
             validate_ir(ir)
         self.ir = ir
@@ -204,7 +208,7 @@ class CompiledModel:
         relation_names = frozenset(
             r["name"] for e in ir.get("entities", []) for r in e.get("relationships", [])
         )
-        self._cc = CompileContext(relation_names=relation_names, builtins=builtins_with())
+        self._cc = CompileContext(relation_names=relation_names, builtins=builtins_with(custom_builtins))
         self.events: dict[str, str] = {}
         for ev in ir.get("events", []):
             self.events.setdefault(ev["name"], ev.get("channel") or ev["name"])

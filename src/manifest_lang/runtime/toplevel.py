@@ -104,6 +104,8 @@ class TopLevel:
                 self._finish_idempotency(key, result, store, committed=False)
                 return result
             break
+        if ex.budget is not None:
+            engine.last_evaluation_stats = ex.budget.stats()
         if result.success:
             engine.events.publish(result.emitted_events)
         else:
