@@ -393,7 +393,12 @@ class CommandRun:
             return []
         changed = []
         vp = em.version_property
-        if vp is not None and target != vp and not self.version_bumped:
+        if (
+            vp is not None
+            and target != vp
+            and not self.version_bumped
+            and (em.name, self.instance_id) not in self.ex.just_created
+        ):
             current = wc.get(vp, UNDEFINED)
             wc[vp] = (current if truthy(current) else 0) + 1
             self.version_bumped = True
