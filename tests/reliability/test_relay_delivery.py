@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ from typing import Any
 import orjson
 import pytest
 
+from manifest_lang.errors import StoreUnavailableError
 from manifest_lang.outbox.publishers import open_publisher
-from manifest_lang.outbox.relay import Relay
+from manifest_lang.outbox.relay import Backoff, Relay
 from manifest_lang.stores.base import UnitOfWork
 from manifest_lang.stores.urls import open_store
 
@@ -185,14 +187,20 @@ def test_nats_subject_and_duplicate_suppression(nats_url: str, tmp_path: Any) ->
         store.close()
 
 
-def test_an_unreachable_broker_backs_off_and_keeps_rows_pending(tmp_path: Any, redis_url: str) -> None:
+def test_an_unreachable_broker_costs_no_attempt_and_the_relay_keeps_trying(tmp_path: Any) -> None:
     store = open_store(f"sqlite:///{tmp_path}/r.db")
     store.commit(UnitOfWork(outbox=[entry(1, 0), entry(1, 1)]))
     publisher = open_publisher("redis://127.0.0.1:1/0")  # nothing listens on port 1
-    relay = Relay(store, publisher, max_attempts=2)  # type: ignore[arg-type]
-    stats = relay.run_once()
-    assert stats.failed == 1 and stats.published == 0
-    assert store.outbox_counts().to_dict() == {"pending": 2, "published": 0, "failed": 1, "dead": 0}  # type: ignore[attr-defined]
+    relay = Relay(store, publisher, max_attempts=1, backoff=Backoff(base_seconds=0.02))  # type: ignore[arg-type]
+    with pytest.raises(StoreUnavailableError):
+        relay.run_once()
+    stop = threading.Event()
+    runner = threading.Thread(target=relay.run_forever, args=(stop,))
+    runner.start()
+    time.sleep(0.5)  # several outage retries; with max_attempts=1 any counted attempt would be fatal
+    stop.set()
+    runner.join(10)
+    assert store.outbox_counts().to_dict() == {"pending": 2, "published": 0, "failed": 0, "dead": 0}  # type: ignore[attr-defined]
     publisher.close()
     store.close()
 

@@ -59,11 +59,21 @@ class NatsPublisher:
         self.stream = stream
         self.subject_prefix = subject_prefix
         self.ack_timeout = ack_timeout
+        self.url = url
         self._loop = asyncio.new_event_loop()
+        try:
+            self._connect()
+        except StoreUnavailableError:
+            self._loop.close()
+            raise
+        if create_stream:
+            self._loop.run_until_complete(self._ensure_stream(duplicate_window_seconds))
+
+    def _connect(self) -> None:
         try:
             self._nc: Any = self._loop.run_until_complete(
                 nats.connect(
-                    url,
+                    self.url,
                     connect_timeout=3,
                     max_reconnect_attempts=3,
                     error_cb=_log_error,
@@ -71,11 +81,10 @@ class NatsPublisher:
                 )
             )
         except Exception as exc:
-            self._loop.close()
-            raise StoreUnavailableError(f"NATS unavailable at {url}: {exc or type(exc).__name__}") from None
-        self._js = self._nc.jetstream(timeout=ack_timeout)
-        if create_stream:
-            self._loop.run_until_complete(self._ensure_stream(duplicate_window_seconds))
+            raise StoreUnavailableError(
+                f"NATS unavailable at {self.url}: {exc or type(exc).__name__}"
+            ) from None
+        self._js = self._nc.jetstream(timeout=self.ack_timeout)
 
     async def _ensure_stream(self, duplicate_window: float) -> None:
         try:
@@ -90,6 +99,11 @@ class NatsPublisher:
         return f"{self.subject_prefix}.{channel_tokens(row.channel)}.{subject_token(row.name)}"
 
     def publish(self, groups: Sequence[Sequence[OutboxRow]]) -> PublishOutcome:
+        if self._nc.is_closed:
+            self._connect()  # the client gave up reconnecting: start over (or raise unavailable)
+        if not self._nc.is_connected:
+            # Reconnecting: an outage, not a failure of these messages.
+            raise StoreUnavailableError("NATS is not connected")
         outcome: PublishOutcome = {}
         self._loop.run_until_complete(self._publish_all(groups, outcome))
         return outcome

@@ -2,7 +2,8 @@
 
 A batch is one pipeline. Redis runs a connection's commands in order, so when the connection
 drops mid-batch an instance's later row cannot have been stored without its earlier one; every
-row whose reply did not arrive counts as failed and is published again (a duplicate by entryId).
+row whose reply did not arrive is published again (a duplicate by entryId). A connection that
+cannot be made or is lost raises ``StoreUnavailableError``: an outage costs no row an attempt.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import orjson
 import redis
 from redis import exceptions as redis_errors
 
+from ..errors import StoreUnavailableError
 from .relay import PublishOutcome
 from .types import OutboxRow
 
@@ -50,6 +52,8 @@ class RedisStreamsPublisher:
             pipe.xadd(self.stream_for(row), fields, maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
         try:
             replies = pipe.execute(raise_on_error=False)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            raise StoreUnavailableError(f"Redis unavailable: {exc}") from None
         except redis_errors.RedisError as exc:
             # Charge the failure to each instance's first row; the rest wait behind it.
             return {group[0].seq: exc for group in groups if group}

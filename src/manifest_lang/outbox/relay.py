@@ -35,7 +35,9 @@ PublishOutcome = dict[int, BaseException | None]
 
 class Publisher(Protocol):
     """A broker client. ``publish`` gets one list per instance, each in ``seq`` order; it must
-    publish a list's rows one after the other and stop that list at its first failure."""
+    publish a list's rows one after the other and stop that list at its first failure. When the
+    broker cannot be reached at all it raises ``StoreUnavailableError`` instead: the rows keep
+    their attempts (only a message's own failures lead to the dead letter)."""
 
     def publish(self, groups: Sequence[Sequence[OutboxRow]]) -> PublishOutcome: ...
 
@@ -146,17 +148,21 @@ class Relay:
     def run_forever(
         self, stop: threading.Event, on_batch: Callable[[RelayStats], None] | None = None
     ) -> RelayStats:
-        """Loop until ``stop`` is set; sleeps when idle, when another relay holds the lease, or
-        when the store is unreachable (it keeps trying). Returns the totals."""
+        """Loop until ``stop`` is set; sleeps when idle or when another relay holds the lease.
+        While the store or the broker is unreachable it keeps trying, backing off exponentially
+        (an outage is nobody's message's fault: it costs no row an attempt). Returns the totals."""
         totals = RelayStats()
+        outage = 0
         try:
             while not stop.is_set():
                 try:
                     stats = self.run_once()
                 except StoreError as exc:
-                    log.warning("outbox relay: store unavailable, retrying: %s", exc)
-                    stop.wait(self.poll_interval_seconds)
+                    outage += 1
+                    log.warning("outbox relay: %s; retrying (outage %d)", exc, outage)
+                    stop.wait(self.backoff.delay(outage))
                     continue
+                outage = 0
                 totals.add(stats)
                 if on_batch is not None and (stats.claimed or not stats.lease_held):
                     on_batch(stats)
