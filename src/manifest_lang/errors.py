@@ -83,6 +83,18 @@ class ManifestReactionDepthError(ManifestError):
     code = "REACTION_DEPTH"
 
 
+class ManifestReferentialRestrictError(ManifestError):
+    """A delete hit ``onDelete: restrict`` with dependent rows."""
+
+    code = "REFERENTIAL_RESTRICT"
+
+
+class ManifestReferentialSetNullError(ManifestError):
+    """``onDelete: setNull`` on a required foreign-key property."""
+
+    code = "REFERENTIAL_SET_NULL"
+
+
 class StoreError(ManifestError):
     """A storage backend failed (connection lost, constraint violated, ...)."""
 

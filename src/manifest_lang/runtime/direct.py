@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ManifestReferentialRestrictError, ManifestReferentialSetNullError
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
 from .checks import is_blocking
 from .instances import WriteRejected, check_entity_constraints, check_unique, prepare_create
@@ -98,8 +99,51 @@ def _log_conflict(ex: Execution, em: EntityModel, id: str, expected: Any, actual
 
 
 def delete_row(ex: Execution, em: EntityModel, id: str) -> bool:
+    """Delete a row, applying the ``onDelete`` action of every relation that points at it first."""
     existing, revision = ex.load_visible(em.name, id)
     if existing is None:
         return False
     ex.write(em.name, id, None, revision)
+    for child_name, rel in ex.model.referencing.get(em.name, ()):
+        child = ex.model.entities[child_name]
+        for dependent in _dependents(ex, child, rel, existing):
+            _on_delete(ex, em, id, child, rel, dependent)
     return True
+
+
+def _dependents(ex: Execution, child: EntityModel, rel: Any, parent: dict[str, Any]) -> list[dict[str, Any]]:
+    fields = rel.fk_fields or [f"{rel.name}Id"]
+    refs = rel.fk_refs or ["id"] * len(fields)
+    wanted = [(f, parent.get(r)) for f, r in zip(fields, refs, strict=False)]
+    return [
+        row for row in ex.scan(child.name) if all(strict_equals(row.get(f, UNDEFINED), v) for f, v in wanted)
+    ]
+
+
+def _on_delete(
+    ex: Execution, parent: EntityModel, parent_id: str, child: EntityModel, rel: Any, row: dict[str, Any]
+) -> None:
+    action = rel.on_delete
+    if action == "cascade":
+        delete_row(ex, child, str(row["id"]))
+        return
+    if action == "restrict":
+        raise ManifestReferentialRestrictError(
+            f"REFERENTIAL_RESTRICT: cannot delete {parent.name}('{parent_id}') — {child.name}.{rel.name} "
+            "declares onDelete: restrict and dependent rows exist"
+        )
+    fields = rel.fk_fields or [f"{rel.name}Id"]
+    updated = dict(row)
+    for prop in fields:
+        p = child.properties.get(prop)
+        if action == "setNull":
+            if p is not None and ("required" in p.modifiers or not p.nullable):
+                raise ManifestReferentialSetNullError(
+                    f"REFERENTIAL_SET_NULL: cannot null {child.name}.{prop} — "
+                    "property is required/non-nullable"
+                )
+            updated[prop] = None
+        elif action == "setDefault":
+            updated[prop] = p.default if p is not None and p.has_default else None
+    _, revision = ex.load(child.name, str(row["id"]))
+    ex.write(child.name, str(row["id"]), updated, revision)

@@ -153,6 +153,7 @@ class RelationModel:
     fk_fields: list[str]
     fk_refs: list[str]
     through: str | None
+    on_delete: str | None = None
 
 
 @dataclass(slots=True)
@@ -221,6 +222,12 @@ class CompiledModel:
         self.entities: dict[str, EntityModel] = {}
         for e in ir.get("entities", []):
             self.entities.setdefault(e["name"], self._entity(e))
+        #: parent entity -> (child entity, belongsTo/ref relation) pairs with an onDelete action
+        self.referencing: dict[str, list[tuple[str, RelationModel]]] = {}
+        for child in self.entities.values():
+            for rel in child.relations.values():
+                if rel.kind in ("belongsTo", "ref") and rel.on_delete not in (None, "noAction"):
+                    self.referencing.setdefault(rel.target, []).append((child.name, rel))
         self.commands_by_name: dict[str, CommandModel] = {}
         self.commands_by_entity: dict[tuple[str, str], CommandModel] = {}
         for c in ir.get("commands", []):
@@ -443,6 +450,7 @@ def _relation(r: dict[str, Any]) -> RelationModel:
         fk_fields=list(fk.get("fields", [])),
         fk_refs=list(fk.get("references", [])),
         through=r.get("through"),
+        on_delete=r.get("onDelete"),
     )
 
 
