@@ -67,11 +67,16 @@ class ModelService:
         # A server sees many writers at once: re-run a command that lost a write race a few more
         # times than a library caller would before answering 409.
         self.engine_options.setdefault("conflict_retries", DEFAULT_CONFLICT_RETRIES)
-        # Engines are per request, so state that must outlive one (rate-limit windows) is shared.
+        # Engines are per request, so state that must outlive one (rate-limit windows, pending
+        # approvals) lives in stores shared by all of them.
         if "rate_limit_store" not in self.engine_options:
             from ..runtime.ratelimit import MemoryRateLimitStore
 
             self.engine_options["rate_limit_store"] = MemoryRateLimitStore()
+        if "approval_store" not in self.engine_options:
+            from ..runtime.approvals import MemoryApprovalStore
+
+            self.engine_options["approval_store"] = MemoryApprovalStore()
         tenant = index.ir.get("tenant") or {}
         self._tenant_path: str | None = tenant.get("contextPath")
 
