@@ -22,9 +22,11 @@ from manifest_lang.http.sse import EventFilter, EventHub
 from manifest_lang.http.tracing import CommandRecord, build_trace, render_text
 
 
-def _request(headers: dict[str, str]) -> Request:
+def _request(headers: dict[str, str], query: str = "", method: str = "GET") -> Request:
     raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-    return Request({"type": "http", "method": "GET", "path": "/", "headers": raw, "query_string": b""})
+    return Request(
+        {"type": "http", "method": method, "path": "/", "headers": raw, "query_string": query.encode()}
+    )
 
 
 # -- auth ------------------------------------------------------------------------------------------
@@ -65,6 +67,11 @@ def test_key_or_token_auth() -> None:
             auth(_request(headers))
         assert info.value.problem.code == "UNAUTHENTICATED"
     assert KeyOrTokenAuth(allow_anonymous=True)(_request({})) == {}
+    # links and EventSource cannot send headers: GET may carry the credential in the query
+    assert auth(_request({}, f"access_token={token}"))["user"] == {"id": "bob"}
+    assert auth(_request({}, "api_key=k1"))["tenantId"] == "a"
+    with pytest.raises(ProblemError):
+        auth(_request({}, "api_key=k1", method="POST"))
 
 
 # -- body envelope ---------------------------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""http package."""
+"""HTTP API for Manifest models: ``create_app`` (ASGI), ``manifest serve`` and ``manifest trace``."""
