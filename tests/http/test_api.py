@@ -249,6 +249,7 @@ def test_openapi_and_docs(kitchen_client: TestClient) -> None:
         and "/InventoryItem/{id}/commands/reserve" in docs.text
         and "<script" not in docs.text
     )
+    assert "<code>quantity</code>: number <b>*</b>" in docs.text  # reserve's fields, resolved from $ref
 
 
 def test_trace_json_from_recorded_commands(kitchen_client: TestClient) -> None:

@@ -35,7 +35,8 @@ display:inline-block;margin-right:4px;vertical-align:middle}
 table{border-collapse:collapse;width:100%}
 td,th{text-align:left;padding:4px 8px;border-bottom:1px solid #e2e8f0;vertical-align:top}
 pre{margin:0;white-space:pre-wrap;font-size:12px}
-.op{display:inline-block;min-width:54px;font-weight:600} .get{color:#059669} .post{color:#2563eb}
+.op{display:inline-block;min-width:54px;font-weight:600} .fields{margin:4px 0 0;padding-left:18px}
+.get{color:#059669} .post{color:#2563eb}
 """
 
 
@@ -115,27 +116,67 @@ def trace_page(trace: Trace) -> str:
     return _page(f"Trace {trace.correlation_id}", body)
 
 
+def _resolve(spec: Mapping[str, Any], schema: Any) -> Mapping[str, Any]:
+    """Follow a local ``$ref``; for the command-body ``anyOf`` take the bare-input branch."""
+    for _ in range(4):
+        if not isinstance(schema, Mapping):
+            return {}
+        if "anyOf" in schema and schema["anyOf"]:
+            schema = schema["anyOf"][0]
+        elif "$ref" in schema:
+            node: Any = spec
+            for part in str(schema["$ref"]).lstrip("#/").split("/"):
+                node = node.get(part, {}) if isinstance(node, Mapping) else {}
+            schema = node
+        else:
+            return schema
+    return {}
+
+
+def _type_text(schema: Mapping[str, Any]) -> str:
+    if "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
+    if "anyOf" in schema:
+        return " | ".join(_type_text(s) for s in schema["anyOf"])
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"{_type_text(schema.get('items') or {})}[]"
+    return " | ".join(kind) if isinstance(kind, list) else str(kind)
+
+
+def _fields_html(spec: Mapping[str, Any], schema: Any) -> str:
+    """``quantity: number *`` lines for an object body (``*`` = required)."""
+    resolved = _resolve(spec, schema)
+    required = set(resolved.get("required") or [])
+    lines = [
+        f"<li><code>{escape(name)}</code>: {escape(_type_text(prop))}"
+        f"{' <b>*</b>' if name in required else ''}</li>"
+        for name, prop in (resolved.get("properties") or {}).items()
+    ]
+    return f'<ul class="fields">{"".join(lines)}</ul>' if lines else ""
+
+
 def docs_page(spec: Mapping[str, Any]) -> str:
-    """Every operation of the OpenAPI document with its input schema, as one static page."""
+    """Every operation of the OpenAPI document with its body fields, as one static page."""
     info = spec.get("info") or {}
     items = []
     for path, operations in (spec.get("paths") or {}).items():
         for method, op in operations.items():
             if not isinstance(op, Mapping):
                 continue
-            schema = (((op.get("requestBody") or {}).get("content") or {}).get("application/json") or {}).get(
-                "schema"
-            )
-            schema_html = f"<pre>{escape(json.dumps(schema, indent=1))}</pre>" if schema else ""
+            content = ((op.get("requestBody") or {}).get("content") or {}).get("application/json") or {}
             items.append(
                 f'<tr class="operation"><td><span class="op {method}">{method.upper()}</span>'
                 f"<code>{escape(path)}</code></td>"
-                f"<td>{escape(str(op.get('summary', '')))}{schema_html}</td></tr>"
+                f"<td>{escape(str(op.get('summary', '')))}"
+                f"{_fields_html(spec, content.get('schema'))}</td></tr>"
             )
     body = (
         f"<h1>{escape(str(info.get('title', 'API')))}</h1>"
         f'<p class="muted">version {escape(str(info.get("version", "")))} · machine-readable: '
-        '<a href="openapi.json">openapi.json</a> · live events: <code>GET /events</code></p>'
+        '<a href="openapi.json">openapi.json</a> · live events: <code>GET /events</code> · '
+        '<b>*</b> required · command bodies may also be <code>{"input": {...}, '
+        '"overrideRequests": [...]}</code></p>'
         f'<div class="card"><table>{"".join(items)}</table></div>'
     )
     return _page(f"{info.get('title', 'API')} docs", body)
