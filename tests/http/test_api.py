@@ -230,6 +230,10 @@ def test_entityless_command_and_plain_create(kitchen_client: TestClient) -> None
     assert event["name"] == "Pinged" and event["correlationId"] == "wf-1" and event["causationId"] == "button"
     note = kitchen_client.post("/Note", json={"text": "buy lemons"}, headers=who())
     assert note.status_code == 201 and note.json()["text"] == "buy lemons" and note.json()["pinned"] is False
+    missing = problem(
+        kitchen_client.post("/Note", json={"pinned": True}, headers=who()), 422, "CONSTRAINT_BLOCKED"
+    )
+    assert missing["missing"] == ["text"] and "missing required text" in missing["detail"]
     listed = kitchen_client.get("/Note?pinned=false", headers=who()).json()["items"]
     assert [n["text"] for n in listed] == ["buy lemons"]
 

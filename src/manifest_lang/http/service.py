@@ -211,11 +211,25 @@ class ModelService:
         """``POST /{entity}`` for an entity without a ``create`` command."""
         self.require_tenant(context)
         data = self._stamp_tenant(entity, data, context)
-        instance = self.engine(context).create_instance(entity.name, data)
+        engine = self.engine(context)
+        instance = engine.create_instance(entity.name, data)
         if instance is None:
-            raise ProblemError(
-                "CONSTRAINT_BLOCKED", f"{entity.name} could not be created: a blocking constraint failed"
-            )
+            # The engine only says "no": name the likely reasons for the client.
+            missing = [
+                name
+                for name, p in entity.properties.items()
+                if "required" in (p.get("modifiers") or [])
+                and name not in data
+                and name not in {"id", self.index.scoping_property(entity)}
+                and "defaultValue" not in p
+                and not p.get("autoNow")
+            ]
+            outcomes = [o.to_dict() for o in engine.check_constraints(entity.name, data)]
+            blocking = [o for o in outcomes if o.get("severity") == "block"]
+            reasons = [f"missing required {', '.join(missing)}"] if missing else []
+            reasons += [str(o.get("message") or o.get("code")) for o in blocking]
+            detail = f"{entity.name} could not be created: {'; '.join(reasons) or 'a blocking rule failed'}"
+            raise ProblemError("CONSTRAINT_BLOCKED", detail, constraintOutcomes=outcomes, missing=missing)
         return dict(instance)
 
 
