@@ -93,3 +93,28 @@ def test_compile_restores_garbage_collection() -> None:
     compile_source("entity A {\n  property x: number = 0\n}\n")
     compile_source("entity entity {")
     assert gc.isenabled()
+
+
+def test_fast_compiler_hash_equals_generic_canonical_hash(conformance_dir) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from manifest_lang.compiler.provenance import compiler_ir_hash
+
+    sources = sorted((conformance_dir / "fixtures").glob("*.manifest"))
+    sources += sorted((Path(__file__).parent / "data").glob("*.manifest"))
+    sources += sorted((Path(__file__).parent / "seed").glob("*.manifest"))
+    extra = (
+        'entity A {\n  property m: map<number> = { zeta: 1, Alpha: 2, _b: 3, "10": 4 }\n'
+        '  property l: list<string> = ["b", "A"]\n  constraint c: true "m" {\n'
+        "    details: { Zed: 1, alpha: 2 }\n    overridePolicy: p\n  }\n"
+        "  command create(x: number) {\n    mutate n2 = x\n  }\n}\n"
+        'store A in memory {\n  Beta: 1\n  alpha: { Zq: 1, za: [1, { B: 2, a: 3 }] }\n}\n'
+    )
+    checked = 0
+    for text in [s.read_text() for s in sources] + [extra]:
+        ir = compile_source(text).ir
+        if ir is None:
+            continue
+        assert compiler_ir_hash(ir) == compute_ir_hash(ir) == ir["provenance"]["irHash"]
+        checked += 1
+    assert checked > 80

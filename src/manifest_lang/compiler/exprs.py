@@ -143,32 +143,28 @@ def _collect(node: ast.Expr, seen: dict[str, None]) -> None:
         _collect(node.body, seen)
 
 
-def walk(node: ast.Expr) -> Any:
-    """Every sub-expression of ``node`` (pre-order), lambda bodies included."""
+def walk(node: ast.Expr) -> list[ast.Expr]:
+    """Every sub-expression of ``node`` (pre-order), lambda bodies and aggregates included."""
+    found: list[ast.Expr] = []
     stack: list[ast.Expr] = [node]
+    children = _CHILDREN
     while stack:
         current = stack.pop()
-        yield current
-        stack.extend(reversed(_children(current)))
+        found.append(current)
+        getter = children.get(type(current))
+        if getter is not None:
+            stack.extend(reversed(getter(current)))
+    return found
 
 
-def _children(node: ast.Expr) -> list[ast.Expr]:
-    if isinstance(node, ast.Member):
-        return [node.object]
-    if isinstance(node, ast.Binary):
-        return [node.left, node.right]
-    if isinstance(node, ast.Unary):
-        return [node.operand]
-    if isinstance(node, ast.Call):
-        return [node.callee, *node.args]
-    if isinstance(node, ast.Conditional):
-        return [node.condition, node.consequent, node.alternate]
-    if isinstance(node, ast.ArrayLit):
-        return list(node.elements)
-    if isinstance(node, ast.ObjectLit):
-        return [v for _k, v in node.properties]
-    if isinstance(node, ast.Lambda):
-        return [node.body]
-    if isinstance(node, ast.Aggregate):
-        return [v for _k, v in node.predicates]
-    return []
+_CHILDREN: dict[type, Any] = {
+    ast.Member: lambda n: (n.object,),
+    ast.Binary: lambda n: (n.left, n.right),
+    ast.Unary: lambda n: (n.operand,),
+    ast.Call: lambda n: (n.callee, *n.args),
+    ast.Conditional: lambda n: (n.condition, n.consequent, n.alternate),
+    ast.ArrayLit: lambda n: n.elements,
+    ast.ObjectLit: lambda n: tuple(v for _k, v in n.properties),
+    ast.Lambda: lambda n: (n.body,),
+    ast.Aggregate: lambda n: tuple(v for _k, v in n.predicates),
+}

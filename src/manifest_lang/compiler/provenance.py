@@ -104,6 +104,67 @@ def _codepoint_json(value: Any) -> str:
     )
 
 
+def compiler_ir_hash(ir: dict[str, Any]) -> str:
+    """``compute_ir_hash`` for IR this compiler just built, at C speed.
+
+    In IR v1 only a few objects have keys whose ``localeCompare`` order differs from code-point
+    order: constraints (``overrideable`` / ``overridePolicyRef``), initialization plans
+    (``initializationInputs`` / ``initialLifecycleState``) and the user-keyed maps (store config,
+    object default values, ``detailsMapping``). Those are serialised with the generic canonical
+    encoder and embedded as ``orjson.Fragment``; orjson sorts every other object by code point,
+    which is the same order. ``tests/compiler`` checks this against ``compute_ir_hash``.
+    """
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is a core dependency
+        return compute_ir_hash(ir)
+    swaps: list[tuple[Any, Any, Any]] = []
+    try:
+        for container, key in _locale_sensitive(ir):
+            value = container[key]
+            swaps.append((container, key, value))
+            container[key] = orjson.Fragment(canonical_json(value).encode("utf-8"))
+        provenance = ir.get("provenance") or {}
+        document = {**ir, "provenance": {k: v for k, v in provenance.items() if k != "irHash"}}
+        data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        data = canonical_json_bytes(ir)
+    finally:
+        for container, key, value in reversed(swaps):
+            container[key] = value
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json_bytes(ir: dict[str, Any]) -> bytes:
+    provenance = {k: v for k, v in (ir.get("provenance") or {}).items() if k != "irHash"}
+    return canonical_json({**ir, "provenance": provenance}).encode("utf-8")
+
+
+def _locale_sensitive(ir: dict[str, Any]) -> Any:
+    """(container, key) of every value whose key order needs the locale-aware encoder."""
+    for entity in ir.get("entities", []):
+        for index in range(len(entity.get("constraints", []))):
+            yield entity["constraints"], index
+        yield from _object_defaults(entity.get("properties", []))
+    for value_object in ir.get("values", []):
+        yield from _object_defaults(value_object.get("properties", []))
+    for command in ir.get("commands", []):
+        for index in range(len(command.get("constraints", []))):
+            yield command["constraints"], index
+        if "initialization" in command:
+            yield command, "initialization"
+        yield from _object_defaults(command.get("parameters", []))
+    for store in ir.get("stores", []):
+        if store.get("config"):
+            yield store, "config"
+
+
+def _object_defaults(members: list[dict[str, Any]]) -> Any:
+    for member in members:
+        if isinstance(member.get("defaultValue"), dict) and member["defaultValue"].get("kind") in ("object", "array"):
+            yield member, "defaultValue"
+
+
 def content_hash(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -133,5 +194,5 @@ def build_provenance(
         "compiledAt": compiled_at(now),
     }
     ir_without_provenance["provenance"] = provenance
-    provenance["irHash"] = compute_ir_hash(ir_without_provenance)
+    provenance["irHash"] = compiler_ir_hash(ir_without_provenance)
     return provenance

@@ -23,8 +23,27 @@ EXPRESSION_KEYWORDS = frozenset(["user", "self", "context"])
 LITERAL_KEYWORDS = {"true": True, "false": False, "null": None}
 
 
+# tokens that can never continue an expression after a primary (shortcut in ``expression``)
+_ENDERS = frozenset(["\n", ")", ",", "}", "]", ""])
+_SIMPLE = (TokenKind.IDENTIFIER, TokenKind.NUMBER, TokenKind.STRING)
+
+
 class ExpressionParser(ParserBase):
     def expression(self) -> ast.Expr:
+        # Shortcut for the common lone operand (`mutate x = v`, call arguments): one token
+        # followed by a token that ends every expression level gives the same tree as the full
+        # descent through the precedence levels, which costs a dozen calls.
+        tokens, pos = self.tokens, self.pos
+        token, follower = tokens[pos], tokens[pos + 1] if pos + 1 < len(tokens) else tokens[-1]
+        if (
+            token[0] in _SIMPLE
+            and follower[1] in _ENDERS
+            and follower[0] is not TokenKind.STRING
+            and not (token[1] in ("count", "sum") and token[0] is TokenKind.IDENTIFIER)
+            and token[1] not in UNARY_OPS
+            and not (self.in_computed and follower[0] is TokenKind.NEWLINE)
+        ):
+            return self.primary()
         return self.ternary()
 
     def ternary(self) -> ast.Expr:

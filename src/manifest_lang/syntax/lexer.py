@@ -35,6 +35,10 @@ _SCANNER = re.compile(
 )
 
 _GROUP_NAMES = {index: name for name, index in _SCANNER.groupindex.items()}
+_GROUPS = _SCANNER.groupindex
+_IDENT, _NL, _NUMBER, _PUNCT = _GROUPS["ident"], _GROUPS["nl"], _GROUPS["number"], _GROUPS["punct"]
+_LINE_COMMENT = _GROUPS["line_comment"]
+_OPERATOR_GROUPS = frozenset([_GROUPS["op2"], _GROUPS["op1"], _PUNCT])
 _NUMBER_PREFIX = re.compile(r"[0-9]+(?:\.[0-9]*)?")
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _ESCAPES = {"n": "\n", "t": "\t"}
@@ -80,55 +84,28 @@ def tokenize(source: str) -> LexResult:
     new = tuple.__new__
     keywords = KEYWORDS
     ident_kind, keyword_kind = TokenKind.IDENTIFIER, TokenKind.KEYWORD
+    newline_kind, number_kind = TokenKind.NEWLINE, TokenKind.NUMBER
+    operator_kind, punct_kind = TokenKind.OPERATOR, TokenKind.PUNCTUATION
     for match in _SCANNER.finditer(text):
         index: int = match.lastindex  # type: ignore[assignment]  # every alternative is a group
         begin, end = match.span(index)
-        group = _GROUP_NAMES[index]
-        if group == "ident":
+        start_col = begin - line_start + 1
+        if index == _IDENT:
             lexeme = text[begin:end]
             kind = keyword_kind if lexeme in keywords else ident_kind
-            append(
-                new(Token, (kind, lexeme, line, end - line_start + 1, begin - line_start + 1, None, False))
-            )
-        elif group == "nl":
-            append(
-                new(
-                    Token,
-                    (
-                        TokenKind.NEWLINE,
-                        "\n",
-                        line,
-                        begin - line_start + 1,
-                        begin - line_start + 1,
-                        None,
-                        False,
-                    ),
-                )
-            )
+            append(new(Token, (kind, lexeme, line, start_col + end - begin, start_col, None, False)))
+        elif index == _NL:
+            append(new(Token, (newline_kind, "\n", line, start_col, start_col, None, False)))
             line, line_start = line + 1, end
-        elif group in ("op2", "op1", "punct"):
-            kind = TokenKind.PUNCTUATION if group == "punct" else TokenKind.OPERATOR
-            col = begin - line_start + 1
-            append(new(Token, (kind, text[begin:end], line, col, col, None, False)))
-        elif group == "number":
+        elif index in _OPERATOR_GROUPS:
+            kind = punct_kind if index == _PUNCT else operator_kind
+            append(new(Token, (kind, text[begin:end], line, start_col, start_col, None, False)))
+        elif index == _NUMBER:
             lexeme = text[begin:end]
-            append(
-                new(
-                    Token,
-                    (
-                        TokenKind.NUMBER,
-                        lexeme,
-                        line,
-                        end - line_start + 1,
-                        begin - line_start + 1,
-                        parse_float(lexeme),
-                        False,
-                    ),
-                )
-            )
-        elif group == "line_comment":
-            continue
-        else:
+            number = parse_float(lexeme)
+            append(new(Token, (number_kind, lexeme, line, start_col + end - begin, start_col, number, False)))
+        elif index != _LINE_COMMENT:
+            group = _GROUP_NAMES[index]
             line, line_start = _special(group, text, begin, end, line, line_start, result)
     eof_col = len(text) - line_start + 1
     append(Token(TokenKind.EOF, "", line, eof_col, eof_col))
