@@ -70,6 +70,8 @@ def test_where_compares_json_types_exactly(store: Any) -> None:
     assert [r["id"] for r in store.scan("T", {"v": 3})] == ["n"]
     assert [r["id"] for r in store.scan("T", {"flag": True})] == ["s"]
     assert [r["id"] for r in store.scan("T", {"flag": False})] == ["n"]
+    assert store.scan("T", {"flag": 1}) == [] and store.scan("T", {"flag": 0}) == []  # true is not 1
+    assert [r["id"] for r in store.scan("T", {"v": 3.0})] == ["n"]  # numbers compare by value
     assert [r["id"] for r in store.scan("T", {"gone": None})] == ["s"]  # a present null, not a missing key
     assert [r["id"] for r in store.scan("T", {"tags": ["a", "b"]})] == ["s"]
     assert store.scan("T", {"tags": ["b", "a"]}) == []

@@ -97,4 +97,12 @@ def rows_matching(rows: Iterable[dict[str, Any]], where: Mapping[str, Any] | Non
     if not where:
         return list(rows)
     items = tuple(where.items())
-    return [r for r in rows if all(k in r and r[k] == v for k, v in items)]
+    return [r for r in rows if all(k in r and json_equal(r[k], v) for k, v in items)]
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality of JSON values, as the SQL stores compare them: ``true`` is not ``1`` (Python's
+    ``True == 1`` is), numbers compare by value (``1 == 1.0``)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return bool(a == b)

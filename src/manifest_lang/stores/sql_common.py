@@ -152,8 +152,12 @@ class SqlStore:
         if uow.is_empty():
             return
         now = self._clock()
-        # A fixed lock order keeps two commands that touch the same rows from deadlocking.
-        writes = sorted(uow.writes, key=lambda w: (w.entity, w.id))
+        # Existing rows in a fixed lock order, so two commands touching the same rows cannot
+        # deadlock; then the creates in the caller's order, which is the rows' insertion order.
+        existing = sorted(
+            (w for w in uow.writes if w.expected_revision != NEW_ROW), key=lambda w: (w.entity, w.id)
+        )
+        writes = existing + [w for w in uow.writes if w.expected_revision == NEW_ROW]
 
         def work(cur: Cursor) -> None:
             for w in writes:
