@@ -54,6 +54,25 @@ class _Fail(Exception):
 class CommandRun:
     """State of one command execution (nested reaction commands get their own)."""
 
+    __slots__ = (
+        "ex",
+        "engine",
+        "cmd",
+        "opts",
+        "entity",
+        "instance_id",
+        "wc",
+        "revision",
+        "init_mode",
+        "version_bumped",
+        "dirty",
+        "shadowed",
+        "events",
+        "emit_counter",
+        "validate_only",
+        "eval_input",
+    )
+
     def __init__(self, ex: Execution, cmd: CommandModel, opts: CallOptions) -> None:
         self.ex = ex
         self.engine = ex.engine
@@ -489,16 +508,18 @@ class CommandRun:
         return subject
 
     def _event(self, name: str, payload: dict[str, Any], subject: dict[str, Any]) -> EmittedEvent:
+        model = self.ex.model
+        opts = self.opts
         event = EmittedEvent(
-            name=name,
-            channel=self.ex.model.events.get(name) or name,
-            payload=payload,
-            timestamp=self.engine.now(),
-            subject=subject,
-            correlation_id=self.opts.correlation_id,
-            causation_id=self.opts.causation_id,
-            emit_index=self.emit_counter,
-            provenance=self.ex.model.provenance,
+            name,
+            model.events.get(name) or name,
+            payload,
+            self.engine.now(),
+            subject,
+            opts.correlation_id,
+            opts.causation_id,
+            self.emit_counter,
+            model.provenance,
         )
         self.emit_counter += 1
         self.events.append(event)

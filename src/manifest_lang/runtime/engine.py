@@ -81,7 +81,7 @@ class RuntimeEngine:
             self.model = CompiledModel(ir, custom_builtins=custom_builtins)
         else:
             self.model = compiled_model(ir)
-        self.last_evaluation_stats: dict[str, int] | None = None
+        self.last_budget: Budget | None = None
         if context is not None and not isinstance(context, dict):
             raise InvalidInputError(f"context must be a dict, not {type(context).__name__}")
         self.context: dict[str, Any] = context if context is not None else {}
@@ -167,7 +167,7 @@ class RuntimeEngine:
 
     def get_last_evaluation_stats(self) -> dict[str, int] | None:
         """``{stepsUsed, peakDepth, maxSteps, maxDepth}`` of the last top-level command."""
-        return self.last_evaluation_stats
+        return self.last_budget.stats() if self.last_budget is not None else None
 
     def new_execution(self, *, budget: bool = True) -> Execution:
         return Execution(self, Budget(self.limits) if budget else None)

@@ -19,12 +19,13 @@ class EventLog:
 
     def publish(self, events: Iterable[EmittedEvent]) -> None:
         """Append committed events and notify listeners (listener errors are logged, not raised)."""
+        listeners = tuple(self._listeners)
         for event in events:
             self._events.append(event)
             cid = event.correlation_id
             if cid is not None:
                 self._by_correlation.setdefault(cid, []).append(event)
-            for listener in tuple(self._listeners):
+            for listener in listeners:
                 try:
                     listener(event)
                 except Exception:  # one bad listener must not break a committed command

@@ -31,6 +31,21 @@ class Pending:
 class Execution:
     """Evaluation runtime + unit-of-work buffer of one top-level call (shared by nested commands)."""
 
+    __slots__ = (
+        "engine",
+        "model",
+        "store",
+        "budget",
+        "host",
+        "pending",
+        "pending_entities",
+        "memo",
+        "log_only",
+        "reaction_depth",
+        "just_created",
+        "tenant_value",
+    )
+
     def __init__(self, engine: RuntimeEngine, budget: Budget | None) -> None:
         self.engine = engine
         self.model = engine.model

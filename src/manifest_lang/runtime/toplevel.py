@@ -90,6 +90,9 @@ class TopLevel:
                 )
             else:
                 ex, result = self._attempt(name, input, opts, cmd)
+            if not ex.pending and audit_id is None and not (store.records_outbox and result.emitted_events):
+                if key is None or not result.success or not self._transactional_idempotency(store):
+                    break  # nothing to commit (a refusal, or a command that wrote nothing)
             uow = self._unit_of_work(ex, result, key, store)
             if audit_id is not None:
                 uow.audit = audit_record(
@@ -104,8 +107,7 @@ class TopLevel:
                 self._finish_idempotency(key, result, store, committed=False)
                 return result
             break
-        if ex.budget is not None:
-            engine.last_evaluation_stats = ex.budget.stats()
+        engine.last_budget = ex.budget
         if result.success:
             engine.events.publish(result.emitted_events)
         else:
