@@ -177,7 +177,7 @@ def _check_diagnostics(result: dict[str, Any], case: dict[str, Any]) -> None:
         got = _present(result.get("guardFailure"), "no guardFailure")
         _expect(got["index"] == want["index"], f"guard index {got['index']} != {want['index']}")
         _expect(
-            want.get("formatted", "") in got["formatted"] or want.get("expression", "") in got["formatted"],
+            str(want.get("formatted", want.get("expression", ""))) in got["formatted"],
             f"guard formatted {got['formatted']!r} lacks {want}",
         )
     if "expectedPolicyDenial" in case:
