@@ -48,3 +48,27 @@ def test_fixed_runtime_checks(conformance_dir: Path, check: str) -> None:
 def test_suite_has_the_expected_size(conformance_dir: Path) -> None:
     # Guards against the parametrisation silently collecting nothing.
     assert len(CASES) >= 190
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("error", "Some other error"),
+        ("success", True),
+        ("emittedEvents", []),
+    ],
+)
+def test_runner_reports_a_wrong_expectation(conformance_dir: Path, field: str, value: Any) -> None:
+    fx = next(f for f in fixtures(conformance_dir) if f.name.startswith("05-"))
+    case = next(c for _, c in runtime_cases(fx, None) if c.get("expectedResult", {}).get("error"))
+    broken = {**case, "expectedResult": {**case["expectedResult"], field: value}}
+    result = run_case(fx.expected_ir, fx.name, broken)
+    assert result is not None and not result.passed and result.reason
+
+
+def test_runner_checks_guard_expressions(conformance_dir: Path) -> None:
+    fx = next(f for f in fixtures(conformance_dir) if f.name.startswith("11-"))
+    case = next(c for _, c in runtime_cases(fx, None) if "expectedGuardFailure" in c)
+    broken = {**case, "expectedGuardFailure": {**case["expectedGuardFailure"], "expression": "nope == 1"}}
+    result = run_case(fx.expected_ir, fx.name, broken)
+    assert result is not None and not result.passed
