@@ -50,7 +50,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(db: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def _start(db: str, workers: int) -> tuple[subprocess.Popen[str], str]:
     port = _free_port()
     cmd = [
         sys.executable,
@@ -66,12 +66,15 @@ def _start(db: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
         str(workers),
         "--trust-headers",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The log goes to a file: a pipe nobody reads during the load would fill up and stall the server.
+    log = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            log.seek(0)
+            raise SystemExit(f"server exited: {log.read()}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return proc, url

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -90,13 +91,19 @@ class ServeProcess:
         self.proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> ServeProcess:
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A file, not a pipe: nobody reads while the server runs, and a full pipe would block it.
+        self.log = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, text=True)
         try:
             wait_until_up(self.url, proc=self.proc)
         except RuntimeError:
             self.__exit__()
             raise
         return self
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -112,6 +112,6 @@ def test_serve_starts_announces_and_stops_gracefully(tmp_path: Path, workers: st
         server.proc.send_signal(signal.SIGTERM)
         # uvicorn finishes open requests, then re-raises the signal so the exit status shows it
         assert server.proc.wait(timeout=20) in (0, -signal.SIGTERM)
-        stderr = server.proc.stderr.read() if server.proc.stderr else ""
-    first = stderr.splitlines()[0]
-    assert f"on {server.url}" in first and f"docs {server.url}/docs" in first, stderr
+        output = server.output()
+    first = output.splitlines()[0]
+    assert f"on {server.url}" in first and f"docs {server.url}/docs" in first, output
