@@ -161,7 +161,8 @@ def _locale_sensitive(ir: dict[str, Any]) -> Any:
 
 def _object_defaults(members: list[dict[str, Any]]) -> Any:
     for member in members:
-        if isinstance(member.get("defaultValue"), dict) and member["defaultValue"].get("kind") in ("object", "array"):
+        default = member.get("defaultValue")
+        if isinstance(default, dict) and default.get("kind") in ("object", "array"):
             yield member, "defaultValue"
 
 
