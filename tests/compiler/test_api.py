@@ -108,7 +108,7 @@ def test_fast_compiler_hash_equals_generic_canonical_hash(conformance_dir) -> No
         '  property l: list<string> = ["b", "A"]\n  constraint c: true "m" {\n'
         "    details: { Zed: 1, alpha: 2 }\n    overridePolicy: p\n  }\n"
         "  command create(x: number) {\n    mutate n2 = x\n  }\n}\n"
-        'store A in memory {\n  Beta: 1\n  alpha: { Zq: 1, za: [1, { B: 2, a: 3 }] }\n}\n'
+        "store A in memory {\n  Beta: 1\n  alpha: { Zq: 1, za: [1, { B: 2, a: 3 }] }\n}\n"
     )
     checked = 0
     for text in [s.read_text() for s in sources] + [extra]:
