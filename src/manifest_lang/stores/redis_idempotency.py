@@ -62,7 +62,11 @@ class RedisIdempotencyStore:
         self.ttl_seconds = ttl_seconds
         self.in_progress_ttl_seconds = in_progress_ttl_seconds
         self.namespace = namespace
-        self._client = client if client is not None else redis.Redis.from_url(url)
+        self._client = (
+            client
+            if client is not None
+            else redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        )
         self._set_script = self._client.register_script(_SET_UNLESS_COMPLETED)
         self._delete_script = self._client.register_script(_DELETE_IF_EQUAL)
         self._tokens: dict[str, bytes] = {}
