@@ -30,6 +30,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "tests" / "http" / "models" / "kitchen.manifest"
 PG_URL = os.environ.get("MANIFEST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+SPAWN_SECONDS = 3.0  # head start for the client processes to import and get ready
 HEADERS = {"X-User-Id": "bench", "X-User-Role": "chef", "X-Tenant-Id": "bench-tenant"}
 
 
@@ -139,11 +140,12 @@ async def _load(
     return stats
 
 
-def _load_process(args: tuple[str, list[str], dict[str, int], int, float, int]) -> Stats:
-    url, ids, mix, clients, deadline_wall, seed = args
-    # monotonic clocks are per process: the deadline travels as wall time
-    deadline = time.monotonic() + max(0.0, deadline_wall - time.time())
-    return asyncio.run(_load(url, ids, mix, clients, deadline, seed))
+def _load_process(args: tuple[str, list[str], dict[str, int], int, float, float, int]) -> Stats:
+    url, ids, mix, clients, start_wall, duration, seed = args
+    # Every process starts at the same wall-clock instant (after all of them spawned) and runs
+    # for the same duration; monotonic clocks are per process, so only wall time travels.
+    time.sleep(max(0.0, start_wall - time.time()))
+    return asyncio.run(_load(url, ids, mix, clients, time.monotonic() + duration, seed))
 
 
 def _run(url: str, args: argparse.Namespace) -> tuple[Stats, float]:
@@ -156,9 +158,8 @@ def _run(url: str, args: argparse.Namespace) -> tuple[Stats, float]:
     ids = asyncio.run(seed())
     clients, procs = args.clients, args.client_procs
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-    started = time.monotonic()
-    deadline_wall = time.time() + args.duration
-    jobs = [(url, ids, args.mix, n, deadline_wall, i * 1000) for i, n in enumerate(shares) if n]
+    start_wall = time.time() + SPAWN_SECONDS
+    jobs = [(url, ids, args.mix, n, start_wall, args.duration, i * 1000) for i, n in enumerate(shares) if n]
     with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
         parts = pool.map(_load_process, jobs)
     total = Stats()
@@ -166,7 +167,7 @@ def _run(url: str, args: argparse.Namespace) -> tuple[Stats, float]:
         total.latencies += part.latencies
         for kind, n in part.errors.items():
             total.errors[kind] = total.errors.get(kind, 0) + n
-    return total, time.monotonic() - started
+    return total, args.duration
 
 
 def _pct(values: list[float], q: float) -> float:
