@@ -87,6 +87,10 @@ def test_outbox_maintenance_lists_requeues_and_purges(tmp_path: Path) -> None:
     store.close()
 
 
-def test_memory_url_has_no_outbox_maintenance() -> None:
-    result = CliRunner().invoke(main, ["outbox", "--db", "memory://", "--dead"])
-    assert result.exit_code == 1 and "no outbox maintenance" in result.output
+def test_memory_url_is_refused_by_the_outbox_commands() -> None:
+    for args in (
+        ["outbox", "--db", "memory://", "--dead"],
+        ["relay", "--db", "memory://", "--to", "redis://x"],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and "memory:// lives inside one process" in result.output

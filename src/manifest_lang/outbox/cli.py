@@ -18,6 +18,8 @@ from .types import OutboxSource
 
 
 def _open_source(db: str) -> OutboxSource:
+    if db.lower().startswith("memory:"):
+        raise click.ClickException("memory:// lives inside one process; use sqlite:///path or postgresql://")
     store = open_store(db)
     if not isinstance(store, OutboxSource):
         raise click.ClickException(f"the store at {db!r} keeps no outbox")
