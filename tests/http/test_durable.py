@@ -115,3 +115,32 @@ def test_serve_starts_announces_and_stops_gracefully(tmp_path: Path, workers: st
         output = server.output()
     first = output.splitlines()[0]
     assert f"on {server.url}" in first and f"docs {server.url}/docs" in first, output
+
+
+def test_concurrent_retries_with_one_key_execute_once(tmp_path: Path) -> None:
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from httpkit import LiveServer
+
+    app = create_app(KITCHEN, store=f"sqlite:///{tmp_path / 'idem.db'}", auth="headers")
+    with LiveServer(app) as server:
+        body = {"name": "Salt", "quantityOnHand": 100, "parLevel": 0}
+        item = httpx.post(f"{server.url}/InventoryItem", json=body, headers=who()).json()["instance"]["id"]
+
+        def attempt(_: int) -> tuple[int, str | None]:
+            response = httpx.post(
+                f"{server.url}/InventoryItem/{item}/commands/reserve",
+                json={"quantity": 1, "eventId": "e"},
+                headers={**who(), "Idempotency-Key": "double-click"},
+                timeout=30,
+            )
+            return response.status_code, response.json().get("code")
+
+        with ThreadPoolExecutor(12) as pool:
+            outcomes = Counter(pool.map(attempt, range(12)))
+        row = httpx.get(f"{server.url}/InventoryItem/{item}", headers=who()).json()
+    # every attempt got the one result (or was told the key is still running), and it ran once
+    assert set(outcomes) <= {(200, None), (409, "IDEMPOTENCY_IN_PROGRESS")} and outcomes[(200, None)] >= 1
+    assert row["quantityReserved"] == 1
