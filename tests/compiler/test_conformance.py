@@ -70,3 +70,14 @@ def test_ir_hash_matches_provenance(conformance_dir: Path) -> None:
     ir = compile_source(source).ir
     assert ir is not None
     assert compute_ir_hash(ir) == ir["provenance"]["irHash"]
+
+
+@pytest.mark.parametrize("fixture", [f.stem for f in FIXTURES])
+def test_superset_does_not_change_conformance(fixture: str, conformance_dir: Path) -> None:
+    """The seed-syntax extension gives the same result as the strict reference grammar."""
+    source = (conformance_dir / "fixtures" / f"{fixture}.manifest").read_text(encoding="utf-8")
+    extended, strict = compile_source(source), compile_source(source, strict=True)
+    assert extended.diagnostics == strict.diagnostics
+    assert (extended.ir is None) == (strict.ir is None)
+    if extended.ir is not None and strict.ir is not None:
+        assert normalise(extended.ir) == normalise(strict.ir)

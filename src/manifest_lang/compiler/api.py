@@ -29,14 +29,20 @@ class CompileResult:
         return [d for d in self.diagnostics if d.severity == "error"]
 
 
-def compile_source(source: str, *, filename: str | None = None, now: datetime | None = None) -> CompileResult:
-    """Compile Manifest ``source`` to IR v1. Errors come back as diagnostics, never as exceptions."""
+def compile_source(
+    source: str, *, filename: str | None = None, now: datetime | None = None, strict: bool = False
+) -> CompileResult:
+    """Compile Manifest ``source`` to IR v1. Errors come back as diagnostics, never as exceptions.
+
+    ``strict=True`` turns off the seed-syntax extensions (the reference grammar exactly);
+    ``now`` fixes ``provenance.compiledAt``.
+    """
     # The compile allocates millions of small acyclic objects; the cyclic GC would rescan them
     # over and over (quadratic-looking slowdowns on big models), so it is paused meanwhile.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile(source, now)
+        return _compile(source, now, strict)
     except RecursionError:
         return CompileResult(None, [Diagnostic("error", "Source nests too deeply to compile")])
     except Exception as exc:  # noqa: BLE001 - the API contract is "never raises"; report instead
@@ -48,8 +54,8 @@ def compile_source(source: str, *, filename: str | None = None, now: datetime | 
             gc.enable()
 
 
-def _compile(source: str, now: datetime | None) -> CompileResult:
-    parsed = parse(source)
+def _compile(source: str, now: datetime | None, strict: bool) -> CompileResult:
+    parsed = parse(source, extended=not strict)
     diagnostics = [Diagnostic(d.severity, d.message, d.line, d.column, d.code) for d in parsed.diagnostics]
     if any(d.severity == "error" for d in diagnostics):
         return CompileResult(None, diagnostics)

@@ -77,26 +77,10 @@ class Pipeline:
         self._check_through(lowered)
         enums = [_enum(e, None) for e in program.enums]
         enums += [_enum(e, m.name) for m in program.modules for e in m.enums]
-        stores = [_store(s) for s in program.stores]
-        stores += [_store(s) for m in program.modules for s in m.stores]
-        # an entity has one store slot: the last entity-scoped `store` wins
-        stores += [
-            {"entity": item.view.name, "target": item.view.stores[-1].target, "config": {}}
-            for item in lowered
-            if item.view.stores
-        ]
         events = [_event(e) for e in program.events] + [_event(e) for m in program.modules for e in m.events]
         commands = self._commands(lowered, events, inlined)
         events += self._async_events(commands, events)
         check_command_intents(commands, sink)
-        policies = self._policies(lowered)
-        reactions = [lower_reaction(r, None, None) for r in program.reactions]
-        reactions += [lower_reaction(r, m.name, None) for m in program.modules for r in m.reactions]
-        reactions += [
-            lower_reaction(r, item.view.module, item.view.name)
-            for item in lowered
-            for r in item.view.node.reactions
-        ]
         ir: dict[str, Any] = {"version": "1.0", "provenance": {}}
         if program.tenant is not None:
             t = program.tenant
@@ -106,27 +90,46 @@ class Pipeline:
             values=values,
             entities=[item.ir for item in lowered],
             enums=enums,
-            stores=stores,
+            stores=self._stores(lowered),
             events=events,
             commands=commands,
-            policies=policies,
-            reactions=reactions,
+            policies=self._policies(lowered),
+            reactions=self._reactions(lowered),
         )
         self._workflows(ir)
-        if program.tenant is not None:
-            ir["tenant"] = ir.pop("tenant")  # keep reference key order: tenant after provenance
-            ir = {
-                "version": ir.pop("version"),
-                "provenance": ir.pop("provenance"),
-                "tenant": ir.pop("tenant"),
-                **ir,
-            }
-        attach_initialization_plans(ir)
-        check_required_on_create(ir, sink)
-        _check_duplicate_events(program, sink)
-        check_domain_completeness(ir, sink)
-        check_reaction_completeness(ir, sink)
+        self._whole_model_checks(ir)
         return ir
+
+    def _stores(self, lowered: list[Lowered]) -> list[dict[str, Any]]:
+        program = self.program
+        stores = [_store(s) for s in program.stores]
+        stores += [_store(s) for m in program.modules for s in m.stores]
+        # an entity has one store slot: the last entity-scoped `store` wins
+        stores += [
+            {"entity": item.view.name, "target": item.view.stores[-1].target, "config": {}}
+            for item in lowered
+            if item.view.stores
+        ]
+        return stores
+
+    def _reactions(self, lowered: list[Lowered]) -> list[dict[str, Any]]:
+        program = self.program
+        reactions = [lower_reaction(r, None, None) for r in program.reactions]
+        reactions += [lower_reaction(r, m.name, None) for m in program.modules for r in m.reactions]
+        reactions += [
+            lower_reaction(r, item.view.module, item.view.name)
+            for item in lowered
+            for r in item.view.node.reactions
+        ]
+        return reactions
+
+    def _whole_model_checks(self, ir: dict[str, Any]) -> None:
+        """Derived data and checks that need the finished IR, in the reference's order."""
+        attach_initialization_plans(ir)
+        check_required_on_create(ir, self.sink)
+        _check_duplicate_events(self.program, self.sink)
+        check_domain_completeness(ir, self.sink)
+        check_reaction_completeness(ir, self.sink)
 
     # ------------------------------------------------------------------ entities
     def _entity(self, view: EntityView, inlined: dict[int, ast.Expr]) -> Lowered:
