@@ -28,7 +28,7 @@ class WorkflowParser(CommandParser):
             self.skip_newlines()
         self.expect("}")
         if "command" not in fields:
-            raise self.fail(f"Approval '{name}' must specify a command", start)
+            raise self.fail(f"Approval '{name}' must specify a command")
         return self.node(
             ast.Approval,
             start,
@@ -286,7 +286,7 @@ class WorkflowParser(CommandParser):
             self.skip_newlines()
         self.expect("}")
         if not steps:
-            raise self.fail(f"Saga '{name}' must declare at least one step", start)
+            raise self.fail(f"Saga '{name}' must declare at least one step")
         return self.node(
             ast.Saga, start, name=name, steps=tuple(steps), on_failure=on_failure, emits=tuple(emits)
         )
@@ -316,7 +316,7 @@ class WorkflowParser(CommandParser):
             self.skip_newlines()
         self.expect("}")
         if command is None:
-            raise self.fail(f"Saga step '{name}' must specify a command", start)
+            raise self.fail(f"Saga step '{name}' must specify a command")
         return self.node(ast.SagaStep, start, name=name, command=command, compensate=compensate)
 
     def role_decl(self) -> ast.Role:
