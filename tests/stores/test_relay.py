@@ -109,3 +109,20 @@ def test_grouping_and_backoff() -> None:
     assert [[r.seq for r in g] for g in group_by_instance(rows)] == [[1, 4], [2, 3]]
     b = Backoff(base_seconds=0.5, factor=2, max_seconds=3)
     assert [b.delay(n) for n in (1, 2, 3, 4, 5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_a_running_relay_renews_its_lease_before_it_runs_out(store: Any) -> None:
+    clock = Clock()
+    one = Relay(store, RecordingPublisher(), lease_ttl_seconds=9, clock=clock, holder="one")
+    two = Relay(store, RecordingPublisher(), lease_ttl_seconds=9, clock=clock, holder="two")
+    assert one.run_once().lease_held  # t=1000: lease until 1009, renewed from t=1003 on
+    clock.now = 1002.0
+    assert one.run_once().lease_held
+    clock.now = 1004.0
+    assert one.run_once().lease_held  # renewed: until 1013
+    clock.now = 1010.0
+    assert not two.run_once().lease_held
+    clock.now = 1013.5
+    assert two.run_once().lease_held
+    one.release()  # not the holder any more: two keeps it
+    assert not Relay(store, RecordingPublisher(), clock=clock, holder="three").run_once().lease_held

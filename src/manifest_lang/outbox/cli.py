@@ -92,7 +92,7 @@ def _drain(relay: Relay) -> RelayStats:
             if not stats.lease_held or stats.published == 0:
                 return totals
     finally:
-        relay.store.release_relay_lease(relay.holder)
+        relay.release()
 
 
 def _serve(relay: Relay) -> RelayStats:
