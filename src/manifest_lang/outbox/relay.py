@@ -4,7 +4,7 @@ Delivery is at least once: a row is marked published only after the broker ackno
 relay killed between the two publishes it again on restart; consumers (and JetStream, through
 ``Nats-Msg-Id``) drop the duplicate by ``entryId``.
 
-Ordering: one relay is active per store at a time (a lease row, renewed every batch), rows are
+Ordering: one relay is active per store at a time (a lease row, renewed every third of its lifetime), rows are
 claimed by status in ``seq`` order, and the rows of one instance are published one after the other,
 stopping at the first failure. A failed row backs off exponentially; while it waits, the claim
 query holds back every later row of the same instance, so event k+1 of an instance is never
