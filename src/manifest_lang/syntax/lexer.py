@@ -13,32 +13,35 @@ from dataclasses import dataclass, field
 
 from .tokens import KEYWORDS, Token, TokenKind
 
-# One match per lexeme: leading blanks are folded into the match so they cost nothing extra.
-_SCANNER = re.compile(
-    r"""
-    [ \t\r]*
-    (?:
-      (?P<nl>\n)
-    | (?P<line_comment>//[^\n]*)
-    | (?P<block_comment>/\*.*?(?:\*/|\Z))
-    | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<number>[0-9][0-9.]*)
-    | (?P<string>"(?:\\.|[^"\\])*(?:"|\\?\Z)|'(?:\\.|[^'\\])*(?:'|\\?\Z))
-    | (?P<template>`[^`]*`?)
-    | (?P<op2>==|!=|<=|>=|&&|\|\||->|=>|\.\.|\?\.)
-    | (?P<op1>[-+*/%=<>!?:|&.])
-    | (?P<punct>[(){}\[\],;@])
-    | (?P<other>.)
-    )
-    """,
+# One match per lexeme: (leading blanks, lexeme). The lexeme's first character then decides its
+# kind, so the per-token work in Python is a dict lookup and a tuple.
+_PAIRS = re.compile(
+    r"""([ \t\r]*)(
+      [A-Za-z_][A-Za-z0-9_]*
+    | [0-9][0-9.]*
+    | \n
+    | //[^\n]*
+    | /\*.*?(?:\*/|\Z)
+    | "(?:\\.|[^"\\])*(?:"|\\?\Z)|'(?:\\.|[^'\\])*(?:'|\\?\Z)
+    | `[^`]*`?
+    | ==|!=|<=|>=|&&|\|\||->|=>|\.\.|\?\.
+    | .
+    )""",
     re.VERBOSE | re.DOTALL,
 )
+_IDENT, _NUM, _NL, _OP, _PUNCT, _STR, _TPL, _SLASH, _OTHER = range(9)
+_FIRST: dict[str, int] = {
+    **dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_", _IDENT),
+    **dict.fromkeys("0123456789", _NUM),
+    **dict.fromkeys("+-*%=<>!?:|&.", _OP),
+    **dict.fromkeys("(){}[],;@", _PUNCT),
+    "\n": _NL,
+    '"': _STR,
+    "'": _STR,
+    "`": _TPL,
+    "/": _SLASH,
+}
 
-_GROUP_NAMES = {index: name for name, index in _SCANNER.groupindex.items()}
-_GROUPS = _SCANNER.groupindex
-_IDENT, _NL, _NUMBER, _PUNCT = _GROUPS["ident"], _GROUPS["nl"], _GROUPS["number"], _GROUPS["punct"]
-_LINE_COMMENT = _GROUPS["line_comment"]
-_OPERATOR_GROUPS = frozenset([_GROUPS["op2"], _GROUPS["op1"], _PUNCT])
 _NUMBER_PREFIX = re.compile(r"[0-9]+(?:\.[0-9]*)?")
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _ESCAPES = {"n": "\n", "t": "\t"}
@@ -79,75 +82,70 @@ def tokenize(source: str) -> LexResult:
     text = normalise_newlines(source)
     tokens: list[Token] = []
     result = LexResult(tokens)
-    line, line_start = 1, 0
-    append = tokens.append
-    new = tuple.__new__
-    keywords = KEYWORDS
-    ident_kind, keyword_kind = TokenKind.IDENTIFIER, TokenKind.KEYWORD
-    newline_kind, number_kind = TokenKind.NEWLINE, TokenKind.NUMBER
-    operator_kind, punct_kind = TokenKind.OPERATOR, TokenKind.PUNCTUATION
-    for match in _SCANNER.finditer(text):
-        index: int = match.lastindex  # type: ignore[assignment]  # every alternative is a group
-        begin, end = match.span(index)
-        start_col = begin - line_start + 1
-        if index == _IDENT:
-            lexeme = text[begin:end]
-            kind = keyword_kind if lexeme in keywords else ident_kind
-            append(new(Token, (kind, lexeme, line, start_col + end - begin, start_col, None, False)))
-        elif index == _NL:
-            append(new(Token, (newline_kind, "\n", line, start_col, start_col, None, False)))
-            line, line_start = line + 1, end
-        elif index in _OPERATOR_GROUPS:
-            kind = punct_kind if index == _PUNCT else operator_kind
-            append(new(Token, (kind, text[begin:end], line, start_col, start_col, None, False)))
-        elif index == _NUMBER:
-            lexeme = text[begin:end]
-            number = parse_float(lexeme)
-            append(new(Token, (number_kind, lexeme, line, start_col + end - begin, start_col, number, False)))
-        elif index != _LINE_COMMENT:
-            group = _GROUP_NAMES[index]
-            line, line_start = _special(group, text, begin, end, line, line_start, result)
+    append, new, keywords, first = tokens.append, tuple.__new__, KEYWORDS, _FIRST
+    ident, keyword, operator = TokenKind.IDENTIFIER, TokenKind.KEYWORD, TokenKind.OPERATOR
+    line, line_start, offset = 1, 0, 0
+    for blanks, tok in _PAIRS.findall(text):
+        begin = offset + len(blanks)
+        size = len(tok)
+        offset = begin + size
+        col = begin - line_start + 1
+        kind = first.get(tok[0], _OTHER)
+        if kind == _IDENT:
+            append(
+                new(Token, (keyword if tok in keywords else ident, tok, line, col + size, col, None, False))
+            )
+        elif kind == _NL:
+            append(new(Token, (TokenKind.NEWLINE, "\n", line, col, col, None, False)))
+            line, line_start = line + 1, offset
+        elif kind == _OP or (kind == _SLASH and size == 1):
+            append(new(Token, (operator, tok, line, col, col, None, False)))
+        elif kind == _PUNCT:
+            append(new(Token, (TokenKind.PUNCTUATION, tok, line, col, col, None, False)))
+        elif kind == _NUM:
+            append(new(Token, (TokenKind.NUMBER, tok, line, col + size, col, parse_float(tok), False)))
+        else:
+            line, line_start = _special(kind, tok, begin, line, line_start, result)
     eof_col = len(text) - line_start + 1
     append(Token(TokenKind.EOF, "", line, eof_col, eof_col))
     return result
 
 
 def _special(
-    group: str | None, text: str, begin: int, end: int, line: int, line_start: int, result: LexResult
+    kind: int, tok: str, begin: int, line: int, line_start: int, result: LexResult
 ) -> tuple[int, int]:
-    """Strings, templates, block comments and dropped characters; returns the new line state."""
-    lexeme = text[begin:end]
-    start_col = begin - line_start + 1
-    if group == "string":
-        closed = len(lexeme) >= 2 and lexeme[-1] == lexeme[0] and not _ends_escaped(lexeme)
-        body = lexeme[1:-1] if closed else lexeme[1:]
+    """Strings, templates, comments and dropped characters; returns the new (line, line_start)."""
+    col = begin - line_start + 1
+    size = len(tok)
+    if kind == _STR:
+        closed = size >= 2 and tok[-1] == tok[0] and not _ends_escaped(tok)
+        body = tok[1:-1] if closed else tok[1:]
+        # an unterminated string: the reference consumes a missing closing quote (one more column)
         result.tokens.append(
             Token(
                 TokenKind.STRING,
                 _unescape(body),
                 line,
-                end - line_start + 1 + (not closed),
-                start_col,
+                col + size + (not closed),
+                col,
                 unterminated=not closed,
             )
         )
-        # the reference consumes a (missing) closing quote, so later columns are one further on
         return line, line_start - (not closed)
-    if group in ("template", "block_comment"):
-        newlines = lexeme.count("\n")
+    if kind in (_TPL, _SLASH):  # template string, block or line comment
+        newlines = tok.count("\n")
         if newlines:
-            line, line_start = line + newlines, begin + lexeme.rfind("\n") + 1
-        if group == "template":
-            closed = len(lexeme) >= 2 and lexeme.endswith("`")
-            body = lexeme[1:-1] if closed else lexeme[1:]
-            result.tokens.append(
-                Token(TokenKind.STRING, body, line, end - line_start + 1, start_col, unterminated=not closed)
-            )
+            line, line_start = line + newlines, begin + tok.rfind("\n") + 1
+        if kind == _TPL:
+            closed = size >= 2 and tok.endswith("`")
+            body = tok[1:-1] if closed else tok[1:]
+            end_col = begin + size - line_start + 1
+            result.tokens.append(Token(TokenKind.STRING, body, line, end_col, col, unterminated=not closed))
         return line, line_start
-    if lexeme == "#":
-        result.hashes.append((line, start_col))
+    if tok == "#":
+        result.hashes.append((line, col))
     else:
-        result.dropped.append((line, start_col, lexeme))
+        result.dropped.append((line, col, tok))
     return line, line_start
 
 
