@@ -68,6 +68,7 @@ class PostgresStore(SqlStore):
         pool_size: int = 4,
         pool_timeout: float = 10.0,
         connect_timeout: int = 5,
+        prepare_threshold: int | None = 5,
         tenant_field: str | None = "tenantId",
         idempotency_ttl_seconds: float | None = None,
         record_outbox: bool = True,
@@ -87,6 +88,9 @@ class PostgresStore(SqlStore):
         self._lock_namespace = f"{schema}.{prefix}"
         #: ``application_name`` of this store's connections (operators can find them in pg_stat_activity)
         self.application_name = f"manifest:{schema}.{prefix}"[:63]
+        # Server-side prepared statements after 5 runs (psycopg's default); None turns them off,
+        # for PgBouncer in transaction mode before 1.21.
+        self._prepare_threshold = prepare_threshold
         self._pool = self._open_pool(pool_size, pool_timeout, connect_timeout)
         self._attempts = max(1, pool_size) + 1
         self._create_schema()
@@ -100,6 +104,7 @@ class PostgresStore(SqlStore):
             kwargs={
                 "autocommit": True,
                 "connect_timeout": connect_timeout,
+                "prepare_threshold": self._prepare_threshold,
                 "application_name": self.application_name,
             },
             configure=_configure,

@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..errors import StoreError
 from .base import Store
 
-_INT_OPTIONS = {"pool_size", "busy_timeout_ms"}
+_INT_OPTIONS = {"pool_size", "busy_timeout_ms", "prepare_threshold"}
 _SQLITE_OPTIONS = {"prefix", "synchronous", "busy_timeout_ms"}
-_PG_OPTIONS = {"prefix", "schema", "pool_size"}
+_PG_OPTIONS = {"prefix", "schema", "pool_size", "prepare_threshold"}
 
 
 def _split_options(query: str, known: set[str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
