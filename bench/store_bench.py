@@ -27,7 +27,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "reliability"))
 
-from inventory import inventory_ir  # noqa: E402
+from rel_inventory import inventory_ir  # noqa: E402
 
 from manifest_lang.stores.base import RowWrite, UnitOfWork  # noqa: E402
 from manifest_lang.stores.urls import open_store  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the worker's model module
 
-from inventory import unique  # noqa: E402
+from rel_inventory import unique  # noqa: E402
 
 from manifest_lang.stores.urls import open_store  # noqa: E402
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 import psycopg
 import pytest
-from inventory import all_events, inventory_ir, seed_items
+from rel_inventory import all_events, inventory_ir, seed_items
 
 from manifest_lang.errors import StoreError, StoreUnavailableError
 from manifest_lang.runtime.engine import RuntimeEngine

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from inventory import all_events, seed_items, start_worker
+from rel_inventory import all_events, seed_items, start_worker
 
 from manifest_lang.stores.urls import open_store
 

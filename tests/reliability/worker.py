@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import orjson
-from inventory import inventory_ir
+from rel_inventory import inventory_ir
 
 from manifest_lang.errors import StoreError
 from manifest_lang.runtime.engine import RuntimeEngine
