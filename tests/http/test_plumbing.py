@@ -240,3 +240,17 @@ def test_trace_nests_reactions_and_shows_warnings_and_overrides() -> None:
     html = trace_page(trace)
     assert html.count('data-kind="command"') == 6  # svg node + table row per command
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_openapi_entity_named_like_a_builtin_schema() -> None:
+    from manifest_lang.http.loading import load_ir
+
+    ir = load_ir('entity Problem {\n  property required id: string\n  property title: string = ""\n}\n')
+    spec = build_openapi(ModelIndex(ir))
+    schemas = spec["components"]["schemas"]
+    assert schemas["Problem"]["required"] == ["type", "title", "status", "code"]  # the RFC 9457 shape
+    assert "title" in schemas["ProblemRow"]["properties"]
+    get_op = spec["paths"]["/Problem/{id}"]["get"]
+    assert get_op["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ProblemRow"
+    }

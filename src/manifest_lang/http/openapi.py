@@ -197,6 +197,11 @@ def _filter_params(index: ModelIndex, entity: EntityInfo) -> list[dict[str, Any]
     return params
 
 
+def _row_name(entity: EntityInfo) -> str:
+    """The component name of an entity's rows (renamed if it would shadow a built-in schema)."""
+    return f"{entity.name}Row" if entity.name in _COMMON_SCHEMAS else entity.name
+
+
 def _page_schema(row_ref: str) -> dict[str, Any]:
     return {
         "type": "object",
@@ -219,7 +224,7 @@ def _create_operation(entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, 
     else:
         strict_row = {**entity.row_schema, "additionalProperties": False}
         body = {"required": False, "content": {"application/json": {"schema": strict_row}}}
-        created = _json({"$ref": _REF + entity.name}, "The created instance")
+        created = _json({"$ref": _REF + _row_name(entity)}, "The created instance")
     return {
         "operationId": f"create_{entity.name}",
         "summary": f"Create a {entity.name}",
@@ -231,8 +236,8 @@ def _create_operation(entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, 
 
 
 def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, Any]:
-    row_ref = _REF + entity.name
-    schemas[entity.name] = entity.row_schema
+    row_ref = _REF + _row_name(entity)
+    schemas[_row_name(entity)] = entity.row_schema
     paths: dict[str, Any] = {
         f"/{entity.name}": {
             "get": {
