@@ -271,3 +271,15 @@ def test_sql_outbox_maintenance(sql_store: Any) -> None:
     assert sql_store.purge_published(60) == 0  # published at 100, not older than 60 s at 150
     assert sql_store.purge_published(10) == 1
     assert sql_store.outbox_counts().to_dict() == {"pending": 2, "published": 0, "failed": 0, "dead": 0}
+
+
+def test_sql_expired_idempotency_records_are_purged(sql_store: Any) -> None:
+    sql_store._clock = lambda: 100.0
+    sql_store.idempotency_ttl_seconds = 10
+    sql_store.idempotency_set("old", {"n": 1})
+    sql_store.idempotency_claim("claimed", 5.0)
+    sql_store.idempotency_ttl_seconds = None
+    sql_store.idempotency_set("forever", {"n": 2})
+    sql_store._clock = lambda: 111.0
+    assert sql_store.purge_expired_keys() == 2
+    assert sql_store.idempotency_get("forever") == {"n": 2}

@@ -118,13 +118,19 @@ def _serve(relay: Relay) -> RelayStats:
 @click.option(
     "--purge-published", type=float, metavar="SECONDS", help="Delete rows published before now-SECONDS."
 )
+@click.option("--purge-expired-keys", is_flag=True, help="Delete expired idempotency records.")
 def outbox_command(
-    db: str, as_json: bool, show_dead: bool, requeue_dead: bool, purge_published: float | None
+    db: str,
+    as_json: bool,
+    show_dead: bool,
+    requeue_dead: bool,
+    purge_published: float | None,
+    purge_expired_keys: bool,
 ) -> None:
     """Print outbox counts: pending, published, failed (pending after a failure), dead."""
     try:
         store = _open_source(db)
-        _maintain(store, show_dead, requeue_dead, purge_published)
+        _maintain(store, show_dead, requeue_dead, purge_published, purge_expired_keys)
         counts = store.outbox_counts()
     except ManifestError as exc:
         raise click.ClickException(exc.message) from None
@@ -135,8 +141,8 @@ def outbox_command(
         click.echo(" ".join(f"{k}={v}" for k, v in counts.to_dict().items()))
 
 
-def _maintain(store: OutboxSource, show_dead: bool, requeue: bool, purge: float | None) -> None:
-    if (show_dead or requeue or purge is not None) and not hasattr(store, "outbox_rows"):
+def _maintain(store: OutboxSource, show_dead: bool, requeue: bool, purge: float | None, keys: bool) -> None:
+    if (show_dead or requeue or keys or purge is not None) and not hasattr(store, "outbox_rows"):
         raise click.ClickException("this store has no outbox maintenance (use sqlite:// or postgresql://)")
     sql: Any = store
     if show_dead:
@@ -149,3 +155,5 @@ def _maintain(store: OutboxSource, show_dead: bool, requeue: bool, purge: float 
         click.echo(f"requeued {sql.requeue_dead()} dead entries")
     if purge is not None:
         click.echo(f"purged {sql.purge_published(purge)} published entries")
+    if keys:
+        click.echo(f"purged {sql.purge_expired_keys()} expired idempotency records")

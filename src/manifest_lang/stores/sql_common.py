@@ -275,6 +275,10 @@ class SqlStore:
         """Delete rows published more than ``older_than_seconds`` ago; how many."""
         return self._execute(self._sql["purge"], (self._clock() - older_than_seconds,))
 
+    def purge_expired_keys(self) -> int:
+        """Delete idempotency records (claims and results) past their expiry; how many."""
+        return self._execute(self._sql["idem_purge"], (self._clock(),))
+
     # -- idempotency table (used by SqlIdempotencyStore) ---------------------------------------
     def idempotency_get(self, key: str) -> dict[str, Any] | None:
         found = self._fetch(self._sql["idem_get"], (key, self._clock()))

@@ -99,6 +99,7 @@ def bookkeeping_statements(t: Tables, j: str) -> dict[str, str]:
         "WHERE i.expires_at IS NOT NULL AND i.expires_at <= ?",
         "idem_get": f"SELECT state, result FROM {t.idempotency} WHERE key = ? "
         "AND (expires_at IS NULL OR expires_at > ?)",
+        "idem_purge": f"DELETE FROM {t.idempotency} WHERE expires_at IS NOT NULL AND expires_at <= ?",
         "idem_release": f"DELETE FROM {t.idempotency} WHERE key = ? AND state = 'in_progress'",
         "lease": f"INSERT INTO {t.lease} AS l (name, holder, expires_at) VALUES (?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
