@@ -144,3 +144,18 @@ def test_concurrent_retries_with_one_key_execute_once(tmp_path: Path) -> None:
     # every attempt got the one result (or was told the key is still running), and it ran once
     assert set(outcomes) <= {(200, None), (409, "IDEMPOTENCY_IN_PROGRESS")} and outcomes[(200, None)] >= 1
     assert row["quantityReserved"] == 1
+
+
+def test_serve_with_an_api_keys_file(tmp_path: Path) -> None:
+    import httpx
+    from httpkit import ServeProcess
+
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys.k1]\ntenantId = "t-a"\nuser = { id = "ann", role = "chef" }\n')
+    with ServeProcess(KITCHEN, f"sqlite:///{tmp_path / 'k.db'}", "--api-keys", str(keys)) as server:
+        denied = httpx.get(f"{server.url}/InventoryItem", timeout=10)
+        allowed = httpx.get(f"{server.url}/InventoryItem", headers={"X-API-Key": "k1"}, timeout=10)
+        output = server.output()
+    assert denied.status_code == 401 and denied.json()["code"] == "UNAUTHENTICATED"
+    assert allowed.status_code == 200 and allowed.json()["items"] == []
+    assert "auth API keys/tokens" in output
