@@ -140,3 +140,29 @@ def test_claiming_idempotency_store_reports_in_progress() -> None:
     engine.create_instance("Counter", {"id": "c1"})
     result = engine.run_command("bump", {}, entity_name="Counter", instance_id="c1", idempotency_key="busy")
     assert result.error is not None and result.error.startswith("IDEMPOTENCY_IN_PROGRESS")
+
+
+def test_concurrent_engines_never_lose_updates() -> None:
+    import threading
+
+    store = MemoryStore()
+    seed = make_engine(store_provider=store)
+    seed.create_instance("Counter", {"id": "c1"})
+    successes: list[bool] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        engine = make_engine(store_provider=store, conflict_retries=50)
+        for _ in range(200):
+            ok = engine.run_command("bump", {}, entity_name="Counter", instance_id="c1").success
+            with lock:
+                successes.append(ok)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = seed.get_instance("Counter", "c1")
+    assert final is not None and final["value"] == sum(successes)
+    assert sum(successes) > 0
