@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from manifest_lang.errors import StoreConflictError
@@ -49,18 +51,43 @@ def _apply(store: Any, writes: list[tuple[str, dict[str, Any] | None, int]]) -> 
         return "conflict"
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.lists(WRITES, max_size=8), st.lists(QUERIES, max_size=4))
-def test_sqlite_matches_the_memory_store(batches: list[Any], queries: list[Any]) -> None:
-    oracle, sqlite = MemoryStore(), SQLiteStore(":memory:")
+def _check_against_oracle(store: Any, batches: list[Any], queries: list[Any]) -> None:
+    oracle = MemoryStore()
     for writes in batches:
         # Duplicate ids inside one unit of work are not something the engine produces.
         if len({w[0] for w in writes}) != len(writes):
             continue
-        assert _apply(oracle, writes) == _apply(sqlite, writes)
+        assert _apply(oracle, writes) == _apply(store, writes)
     for id in "abcd":
-        assert oracle.load("T", id) == sqlite.load("T", id)
+        assert oracle.load("T", id) == store.load("T", id)
     for where, limit, offset, tenant in queries:
         expected = oracle.scan("T", where, limit=limit, offset=offset, tenant=tenant)
-        assert sqlite.scan("T", where, limit=limit, offset=offset, tenant=tenant) == expected
+        assert store.scan("T", where, limit=limit, offset=offset, tenant=tenant) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(WRITES, max_size=8), st.lists(QUERIES, max_size=4))
+def test_sqlite_matches_the_memory_store(batches: list[Any], queries: list[Any]) -> None:
+    sqlite = SQLiteStore(":memory:")
+    _check_against_oracle(sqlite, batches, queries)
     sqlite.close()
+
+
+@pytest.fixture
+def pg_store(postgres_dsn: str) -> Iterator[Any]:
+    """One schema for every example of the test (hypothesis reuses function-scoped fixtures)."""
+    from manifest_lang.stores.postgres import PostgresStore
+
+    from .conftest import unique_schema
+
+    store = PostgresStore(postgres_dsn, schema=unique_schema(), pool_size=2)
+    yield store
+    store.drop_schema(drop_namespace=True)
+    store.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(WRITES, max_size=6), queries=st.lists(QUERIES, max_size=4))
+def test_postgres_matches_the_memory_store(pg_store: Any, batches: list[Any], queries: list[Any]) -> None:
+    pg_store.clear("T")
+    _check_against_oracle(pg_store, batches, queries)
