@@ -20,12 +20,13 @@ from ..errors import (
 )
 from ..expr.budget import Budget, EvaluationLimits
 from ..expr.values import UNDEFINED
-from ..stores.base import Store, UnitOfWork
+from ..stores.base import NEW_ROW, RowWrite, Store, UnitOfWork
 from ..stores.memory import MemoryStore
 from .approvals import MemoryApprovalStore, approve_stage, deny, expire
 from .commands import CallOptions, CommandRun
 from .computed import evaluate_computed
 from .direct import create_row, delete_row, update_row
+from .encryption import EncryptionProvider, FieldCrypto
 from .events import EventLog
 from .execution import Execution
 from .instances import check_entity_constraints, present
@@ -75,6 +76,7 @@ class RuntimeEngine:
         sleep: Callable[[float], None] | None = None,
         retry_jitter: Callable[[float], float] | None = None,
         custom_builtins: Mapping[str, Callable[[Any, list[Any]], Any]] | None = None,
+        encryption_provider: EncryptionProvider | None = None,
     ) -> None:
         if custom_builtins and not isinstance(ir, CompiledModel):
             # Built-ins are bound at compile time: this engine gets its own model.
@@ -104,6 +106,10 @@ class RuntimeEngine:
         self.sleep: Callable[[float], None] = sleep or (lambda ms: None)
         self.retry_jitter: Callable[[float], float] = retry_jitter or (lambda ms: ms)
         self.events = EventLog()
+        encrypted = {n: e.encrypted for n, e in self.model.entities.items() if e.encrypted}
+        self.crypto = (
+            FieldCrypto(encryption_provider, encrypted) if encryption_provider and encrypted else None
+        )
         self._setup_stores(store_provider)
         self._top = TopLevel(self)
 
@@ -366,6 +372,8 @@ class RuntimeEngine:
         em = self._entity(entity)
         ex = self.new_execution()
         rows = self.store_for(em.name).scan(em.name, dict(where))
+        if self.crypto is not None:
+            rows = [self.crypto.decrypt_row(em.name, r) for r in rows]
         return [p for p in (present(ex, em, r) for r in rows if ex.tenant_allows(r)) if p is not None]
 
     def check_constraints(self, entity: str, data: Mapping[str, Any]) -> list[ConstraintOutcome]:
@@ -441,6 +449,7 @@ class RuntimeEngine:
         return {"stores": {name: self.store_for(name).scan(name) for name in self.model.entities}}
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Replace the rows of every entity in ``snapshot`` (as produced by ``serialize``, raw)."""
         stores = snapshot.get("stores") if isinstance(snapshot, Mapping) else None
         if not isinstance(stores, Mapping):
             raise InvalidInputError("restore() expects {'stores': {Entity: [rows]}}")
@@ -449,14 +458,15 @@ class RuntimeEngine:
                 continue
             store = self.store_for(name)
             store.clear(name)
-            ex = self.new_execution(budget=False)
+            writes: dict[str, RowWrite] = {}
             for row in rows:
                 if isinstance(row, dict):
                     doc = dict(row)
                     if not doc.get("id"):
                         doc["id"] = self.generate_id()
-                    ex.write(name, str(doc["id"]), doc, ex.load(name, str(doc["id"]))[1])
-            self._commit(ex)
+                    writes[str(doc["id"])] = RowWrite(name, str(doc["id"]), doc, NEW_ROW)
+            if writes:
+                store.commit(UnitOfWork(list(writes.values()), [], None, None))
 
 
 def _json_object(data: Any, what: str) -> dict[str, Any]:

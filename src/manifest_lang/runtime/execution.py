@@ -44,6 +44,7 @@ class Execution:
         "reaction_depth",
         "just_created",
         "tenant_value",
+        "crypto",
     )
 
     def __init__(self, engine: RuntimeEngine, budget: Budget | None) -> None:
@@ -59,6 +60,7 @@ class Execution:
         self.reaction_depth = 0
         self.just_created: set[tuple[str, str]] = set()
         self.tenant_value = engine.tenant_value() if self.model.tenant is not None else None
+        self.crypto = engine.crypto
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -70,11 +72,13 @@ class Execution:
         stored = self.store(entity).load(entity, id)
         if stored is None:
             return None, NEW_ROW
+        if self.crypto is not None:
+            return self.crypto.decrypt_row(entity, stored.row), stored.revision
         return stored.row, stored.revision
 
     def load_visible(self, entity: str, id: str) -> tuple[dict[str, Any] | None, int]:
         """``load`` with the tenant filter applied."""
-        if not self.pending and self.tenant_value is None:
+        if not self.pending and self.tenant_value is None and self.crypto is None:
             stored = self.store(entity).load(entity, id)
             return (None, NEW_ROW) if stored is None else (stored.row, stored.revision)
         row, revision = self.load(entity, id)
@@ -91,6 +95,8 @@ class Execution:
     def scan(self, entity: str) -> list[dict[str, Any]]:
         """Every visible row of ``entity`` (buffered writes included), in insertion order."""
         rows = self.store(entity).scan(entity)
+        if self.crypto is not None:
+            rows = [self.crypto.decrypt_row(entity, r) for r in rows]
         if entity in self.pending_entities:
             rows = self._overlay(entity, rows)
         tenant = self.model.tenant
@@ -128,6 +134,12 @@ class Execution:
         self.memo.clear()
 
     def row_writes(self) -> list[RowWrite]:
+        crypto = self.crypto
+        if crypto is not None:
+            return [
+                RowWrite(e, i, crypto.encrypt_row(e, p.row), p.expected_revision)
+                for (e, i), p in self.pending.items()
+            ]
         return [RowWrite(e, i, p.row, p.expected_revision) for (e, i), p in self.pending.items()]
 
     # --- EvalRuntime --------------------------------------------------------------------------
