@@ -29,7 +29,7 @@ class EncryptionError(ManifestError):
 class FieldCrypto:
     """Encrypts/decrypts the ``encrypted`` properties of rows, per entity."""
 
-    def __init__(self, provider: EncryptionProvider, fields: dict[str, frozenset[str]]) -> None:
+    def __init__(self, provider: EncryptionProvider, fields: dict[str, tuple[str, ...]]) -> None:
         self.provider = provider
         self.fields = fields
 
@@ -53,7 +53,7 @@ class FieldCrypto:
         out = row
         for name in names:
             value = row.get(name)
-            if _is_envelope(value):
+            if isinstance(value, str) and _is_envelope(value):
                 envelope = json.loads(value)
                 try:
                     plain = self.provider.decrypt(envelope["ct"], envelope["kid"])

@@ -149,7 +149,7 @@ class EntityModel:
     unique: list[str] = field(default_factory=list)
     readonly: frozenset[str] = frozenset()
     private: frozenset[str] = frozenset()
-    encrypted: frozenset[str] = frozenset()
+    encrypted: tuple[str, ...] = ()  # declaration order, so errors name fields deterministically
     masked: list[PropertyModel] = field(default_factory=list)
 
 
@@ -332,7 +332,7 @@ class CompiledModel:
         em.unique = [p.name for p in props.values() if "unique" in p.modifiers]
         em.readonly = frozenset(p.name for p in props.values() if "readonly" in p.modifiers)
         em.private = frozenset(p.name for p in props.values() if "private" in p.modifiers)
-        em.encrypted = frozenset(p.name for p in props.values() if "encrypted" in p.modifiers)
+        em.encrypted = tuple(p.name for p in props.values() if "encrypted" in p.modifiers)
         em.masked = [p for p in props.values() if p.mask is not None]
         return em
 
