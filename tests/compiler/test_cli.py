@@ -89,3 +89,11 @@ def test_lint_reports_silent_drops_without_changing_compile(tmp_path: Path) -> N
     assert "'#' is not a comment" in out and "'header' is ignored at top level" in out
     assert "is not a guard message" in out
     assert run("compile", str(src))[0] == 0
+
+
+def test_validate_reports_whole_model_warnings_without_a_position(tmp_path: Path) -> None:
+    src = tmp_path / "w.manifest"
+    src.write_text("entity A {\n  property x: number = 0\n}\nstore A in memory\n")
+    code, out, _ = run("validate", str(src))
+    assert code == 0
+    assert out.startswith(f"{src}: warning: Entity 'A' is persisted (has store) but has no commands")

@@ -25,8 +25,10 @@ class Diagnostic:
         return data
 
     def format(self, filename: str = "<source>") -> str:
-        """``file:line:col: severity: message`` (line/col default to 1 when the check has none)."""
-        return f"{filename}:{self.line or 1}:{self.column or 1}: {self.severity}: {self.message}"
+        """``file:line:col: severity: message`` (``file: severity: message`` for whole-model checks)."""
+        if self.line is None:
+            return f"{filename}: {self.severity}: {self.message}"
+        return f"{filename}:{self.line}:{self.column or 1}: {self.severity}: {self.message}"
 
 
 class DiagnosticSink:
