@@ -205,10 +205,25 @@ def check_regex(expr: ast.Expr, sink: DiagnosticSink) -> None:
             and isinstance(node.args[1].value, str)
         ):
             pattern = node.args[1].value
-            try:
-                re.compile(pattern)
-            except re.error:
+            if not js_regex_valid(pattern):
                 sink.error(f'Invalid regex pattern in matches(): "{pattern}"')
+
+
+_JS_NAMED_GROUP = re.compile(r"\(\?<(?![=!])")
+_JS_BACKREF = re.compile(r"\\k<([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+def js_regex_valid(pattern: str) -> bool:
+    """Whether ``new RegExp(pattern)`` would accept ``pattern`` (checked with Python's engine
+    after mapping the JavaScript-only spellings; Python-only syntax is rejected)."""
+    if "(?P" in pattern:
+        return False
+    translated = _JS_BACKREF.sub(r"(?P=\1)", _JS_NAMED_GROUP.sub("(?P<", pattern))
+    try:
+        re.compile(translated)
+    except re.error:
+        return False
+    return True
 
 
 def check_duplicate_codes(constraints: list[dict[str, Any]], scope: str, sink: DiagnosticSink) -> None:
