@@ -477,6 +477,15 @@ def test_roles_from_ir_ignores_malformed_entries() -> None:
         ("a{2}?", "aa", True),
         ("(?<year>[0-9]{4})-\\k<year>", "2024-2024", True),
         ("(?<$x>a)", "a", True),
+        ("(a)|\\1b", "b", True),  # a group that took no part matches empty in JS
+        ("\\1(a)", "a", True),  # a forward reference matches empty
+        ("(a\\1)", "a", True),  # so does a reference inside its own group
+        ("(?<n>x)|\\k<n>y", "y", True),
+        ("(a)?b\\1", "b", True),
+        ("[\\d-z]", "-", True),  # Annex B: "-" beside a class escape is literal
+        ("[a-\\d]", "-", True),
+        ("\\B", "", True),
+        ("a\\Bb", "ab", False),
         ("(?>a)", "a", None),
         ("(?P<x>a)", "a", None),
         ("[a", "a", None),

@@ -26,7 +26,10 @@ _NAMED_GROUP_RE = re.compile(r"<([A-Za-z_$][A-Za-z0-9_$]*)>")
 _HEX2_RE = re.compile(r"[0-9a-fA-F]{2}")
 _HEX4_RE = re.compile(r"[0-9a-fA-F]{4}")
 _CLASS_ESCAPE_KEEP = frozenset("dDwWbfnrtv0")
-_ESCAPE_KEEP = frozenset("dDwWbBfnrtv0")
+_ESCAPE_KEEP = frozenset("dDwWbfnrtv0")
+_CLASS_ESCAPES = frozenset("dDwWsS")
+# Python's \B never matches in an empty string; JS's does
+_NOT_WORD_BOUNDARY = "(?:(?<=\\w)(?=\\w)|(?<!\\w)(?!\\w))"
 
 
 class JsRegexSyntaxError(ValueError):
@@ -51,6 +54,10 @@ class _Translator:
         self.i = 0
         self.out: list[str] = []
         self.group_count = _count_groups(pattern)
+        self.opened = 0  # capturing groups opened so far (their numbers)
+        self.group_stack: list[int | None] = []  # number of each open group, None if non-capturing
+        self.closed: set[int] = set()
+        self.named_numbers: dict[str, int] = {}
 
     def translate(self) -> str:
         src = self.src
@@ -62,6 +69,11 @@ class _Translator:
                 self._char_class()
             elif c == "(":
                 self._group()
+            elif c == ")":
+                if self.group_stack and (number := self.group_stack.pop()) is not None:
+                    self.closed.add(number)
+                self.out.append(")")
+                self.i += 1
             elif c == ".":
                 self.out.append(_DOT)
                 self.i += 1
@@ -106,17 +118,35 @@ class _Translator:
         if not src.startswith("(?", self.i):
             self.out.append("(")
             self.i += 1
+            self._open_capturing()
             return
         rest = src[self.i + 2 : self.i + 4]
         if rest[:1] in (":", "=", "!") or rest in ("<=", "<!"):
             self.out.append("(?")
             self.i += 2
+            self.group_stack.append(None)
             return
         named = _NAMED_GROUP_RE.match(src, self.i + 2)
         if named is None:
             raise JsRegexSyntaxError("invalid group")
         self.out.append(f"(?P<{_group_name(named.group(1))}>")
         self.i = named.end()
+        self._open_capturing()
+        self.named_numbers[named.group(1)] = self.opened
+
+    def _open_capturing(self) -> None:
+        self.opened += 1
+        self.group_stack.append(self.opened)
+
+    def _reference(self, group: int | str) -> str:
+        """A backreference: a group that took no part in the match matches empty in JS (Python
+        fails), and a reference to a group not closed yet always matches empty."""
+        number = group if isinstance(group, int) else self.named_numbers.get(group, 0)
+        if number not in self.closed:
+            return "(?:)"
+        ref = f"\\{group}" if isinstance(group, int) else f"(?P={_group_name(group)})"
+        target = group if isinstance(group, int) else _group_name(group)
+        return f"(?({target}){ref})"
 
     def _char_class(self) -> None:
         src = self.src
@@ -142,10 +172,18 @@ class _Translator:
             if c == "\\":
                 self._escape(in_class=True)
                 continue
-            # literal in JS, but set operators / nested sets in Python's future syntax
-            self.out.append("\\" + c if c in "[&~|" else c)
+            # literal in JS, but set operators / nested sets in Python's future syntax; a "-" next to
+            # a class escape ([\d-z]) is a literal in JS (Annex B) and an error in Python
+            literal = c in "[&~|" or (c == "-" and self._dash_beside_class_escape())
+            self.out.append("\\" + c if literal else c)
             self.i += 1
         raise JsRegexSyntaxError("unterminated character class")
+
+    def _dash_beside_class_escape(self) -> bool:
+        src, i = self.src, self.i
+        before = i >= 2 and src[i - 2] == "\\" and src[i - 1] in _CLASS_ESCAPES
+        after = src[i + 1 : i + 2] == "\\" and src[i + 2 : i + 3] in _CLASS_ESCAPES
+        return before or after
 
     def _escape(self, in_class: bool) -> None:
         src = self.src
@@ -157,6 +195,8 @@ class _Translator:
             self.out.append(_SPACE_SET if in_class else f"[{_SPACE_SET}]")
         elif c == "S":
             self.out.append("\\S" if in_class else f"[^{_SPACE_SET}]")
+        elif c == "B" and not in_class:
+            self.out.append(_NOT_WORD_BOUNDARY)
         elif c in (_CLASS_ESCAPE_KEEP if in_class else _ESCAPE_KEEP):
             self.out.append("\\" + c)
         elif c == "c":
@@ -194,7 +234,7 @@ class _Translator:
         if named is None or "(?<" + named.group(1) + ">" not in self.src:
             self.out.append("k")
             return
-        self.out.append(f"(?P={_group_name(named.group(1))})")
+        self.out.append(self._reference(named.group(1)))
         self.i = named.end()
 
     def _backreference(self, in_class: bool) -> None:
@@ -204,7 +244,7 @@ class _Translator:
             self.i += 1
         number = int(src[start : self.i])
         if not in_class and 0 < number <= self.group_count:
-            self.out.append(f"(?:\\{number})")
+            self.out.append(self._reference(number))
             return
         # Annex B: not a group number -> a legacy octal escape, or the digits themselves
         octal = re.match(r"[0-7]{1,3}", src[start : self.i])
