@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from manifest_lang.expr.builtins_base import Builtin, BuiltinHost, arg, is_number
-from manifest_lang.expr.values import NAN, UNDEFINED
+from manifest_lang.expr.values import NAN, UNDEFINED, js_add, js_mul, js_sub
 
 _MS_PER_SECOND = 1000
 _MS_PER_MINUTE = 60_000
@@ -159,18 +159,18 @@ def _finite(v: Any) -> bool:
 
 def add_duration(host: BuiltinHost, args: list[Any]) -> Any:
     ts, d = arg(args, 0), arg(args, 1)
-    return ts + d if _finite(ts) and _finite(d) else None
+    return js_add(ts, d) if _finite(ts) and _finite(d) else None
 
 
 def duration_between(host: BuiltinHost, args: list[Any]) -> Any:
     a, b = arg(args, 0), arg(args, 1)
-    return b - a if _finite(a) and _finite(b) else None
+    return js_sub(b, a) if _finite(a) and _finite(b) else None
 
 
 def _duration(factor: int) -> Builtin:
     def build(host: BuiltinHost, args: list[Any]) -> Any:
         n = arg(args, 0)
-        return n * factor if _finite(n) else None
+        return js_mul(n, factor) if _finite(n) else None  # doubles: no exact ints past 2**53
 
     return build
 
