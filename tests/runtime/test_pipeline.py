@@ -240,3 +240,36 @@ def test_custom_builtins_and_evaluation_stats() -> None:
     assert engine.evaluate_expression(
         {"kind": "call", "callee": {"kind": "identifier", "name": "now"}, "args": []}, {}
     )
+
+
+OVERRIDABLE = """
+entity Account {
+  property required id: string
+  property balance: number = 0
+  constraint overrideable nonNegative {
+    expression: self.balance >= 0
+    severity: block
+    message: "Balance cannot go negative"
+  }
+  command withdraw(amount: number) {
+    mutate balance = balance - amount
+    emit Withdrawn
+  }
+}
+store Account in memory
+event Withdrawn: "account.withdrawn" { amount: number }
+"""
+
+
+def test_overrideable_entity_constraint_needs_an_authorized_override() -> None:
+    engine = make_engine(OVERRIDABLE, {"user": {"id": "boss", "role": "admin"}})
+    engine.create_instance("Account", {"id": "a1", "balance": 5})
+    refused = engine.run_command("withdraw", {"amount": 10}, entity_name="Account", instance_id="a1")
+    assert refused.error == "Balance cannot go negative"
+    request = {"constraintCode": "nonNegative", "reason": "approved loan", "authorizedBy": "boss"}
+    allowed = engine.run_command(
+        "withdraw", {"amount": 10}, entity_name="Account", instance_id="a1", override_requests=[request]
+    )
+    assert allowed.success
+    assert [e.name for e in allowed.emitted_events] == ["OverrideApplied", "Withdrawn"]
+    assert engine.get_instance("Account", "a1")["balance"] == -5

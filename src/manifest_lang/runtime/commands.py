@@ -14,8 +14,8 @@ from .instances import (
     WriteRejected,
     all_constraints_pass,
     apply_defaults,
-    check_entity_constraints,
     check_unique,
+    entity_scope,
     prepare_create,
 )
 from .model import NO_DEFAULT, CommandModel, EntityModel
@@ -488,14 +488,29 @@ class CommandRun:
         em = self.entity
         row = self._final_row()
         if em.constraints and not all_constraints_pass(self.ex, em, self.wc):  # type: ignore[arg-type]
-            outcomes = check_entity_constraints(self.ex, em, row)
-            blocking = next((o for o in outcomes if is_blocking(o)), None)
-            if blocking is not None:
-                raise self.fail(
-                    blocking.message or f"Command blocked by constraint '{blocking.constraint_name}'",
-                    constraint_outcomes=outcomes,
-                )
+            self._entity_constraints(em, row)
         self.ex.write(em.name, self.instance_id, row, self.revision)
+
+    def _entity_constraints(self, em: EntityModel, row: dict[str, Any]) -> None:
+        """Report (and fail on) blocking entity constraints; overrideable ones may be overridden."""
+        scope = entity_scope(self.ex, em, row)
+        outcomes = []
+        applied: list[EmittedEvent] = []
+        for c in em.constraints:
+            outcome = evaluate_constraint(c, scope, self.ex)
+            outcomes.append(outcome)
+            if is_blocking(outcome):
+                event = try_override(c, outcome, scope, self.ex, self._override_context())
+                if event is None:
+                    raise self.fail(
+                        outcome.message or f"Command blocked by constraint '{outcome.constraint_name}'",
+                        constraint_outcomes=outcomes,
+                        override_requests=self.opts.override_requests or None,
+                    )
+                applied.append(event)
+        # Entity overrides follow the command's own OverrideApplied events (no emitIndex either).
+        position = sum(1 for e in self.events if e.name == "OverrideApplied" and e.emit_index is None)
+        self.events[position:position] = applied
 
     # --- events -------------------------------------------------------------------------------
 
