@@ -33,6 +33,7 @@ EXPRESSION_KEYWORDS = frozenset(["user", "self", "context"])
 LITERAL_KEYWORDS = {"true": True, "false": False, "null": None}
 
 
+_POSTFIX = frozenset([".", "?.", "(", "["])
 # tokens that can never continue an expression after a primary (shortcut in ``expression``)
 _ENDERS = frozenset(["\n", ")", ",", "}", "]", ""])
 _SIMPLE = (TokenKind.IDENTIFIER, TokenKind.NUMBER, TokenKind.STRING)
@@ -126,9 +127,13 @@ class ExpressionParser(ParserBase):
         return self.postfix()
 
     def postfix(self) -> ast.Expr:
-        start = self.tok
+        tokens = self.tokens
+        start = tokens[self.pos]
         expr = self.primary()
         while True:
+            token = tokens[self.pos]
+            if token[1] not in _POSTFIX or token[0] is TokenKind.STRING:
+                return expr
             if self.at(".") or self.at("?."):
                 self.advance()
                 expr = self.node(ast.Member, start, object=expr, property=self.name())
@@ -153,13 +158,16 @@ class ExpressionParser(ParserBase):
 
     # -- primary ----------------------------------------------------------------------------------
     def primary(self) -> ast.Expr:
-        token = self.tok
+        token = self.tokens[self.pos]
         kind = token.kind
+        if kind is TokenKind.IDENTIFIER and token.value not in ("count", "sum"):
+            self.pos += 1
+            return self.node(ast.Identifier, token, name=token.value)
         if kind is TokenKind.NUMBER:
-            self.advance()
+            self.pos += 1
             return self.node(ast.Literal, token, value=token.number)
         if kind is TokenKind.STRING:
-            self.advance()
+            self.pos += 1
             return self.node(ast.Literal, token, value=token.value)
         if kind is TokenKind.KEYWORD and token.value in LITERAL_KEYWORDS:
             self.advance()
