@@ -28,6 +28,7 @@ from .results import (
     GuardFailure,
     OverrideRequest,
 )
+from .temporal import check_temporal
 
 if TYPE_CHECKING:
     from .execution import Execution
@@ -383,6 +384,11 @@ class CommandRun:
             self.shadowed.clear()
 
     def _check_write_rules(self, em: EntityModel, wc: dict[str, Any], target: str, value: Any) -> None:
+        if target in em.temporal:
+            try:
+                check_temporal(em.temporal, {target: value})
+            except WriteRejected as rejected:
+                self._reject(rejected)
         if (
             target in em.readonly
             and not self.init_mode

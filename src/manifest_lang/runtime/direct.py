@@ -16,6 +16,7 @@ from .checks import is_blocking
 from .instances import WriteRejected, check_entity_constraints, check_unique, prepare_create
 from .model import EntityModel
 from .results import ConcurrencyConflict, EmittedEvent
+from .temporal import check_temporal
 
 if TYPE_CHECKING:
     from .execution import Execution
@@ -57,6 +58,8 @@ def _apply_update(
             raise WriteRejected(
                 "E_READONLY", f"Property '{prop}' is readonly and cannot be modified after creation", prop
             )
+    if em.temporal:
+        check_temporal(em.temporal, data)
     merged = dict(existing)
     merged.update(data)
     merged["id"] = id

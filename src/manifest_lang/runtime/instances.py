@@ -156,6 +156,10 @@ def prepare_create(
 ) -> tuple[dict[str, Any], list[ConstraintOutcome]]:
     """The row a create would store; raises ``WriteRejected`` if an instance rule blocks it."""
     check_required(ex, em, data)
+    if em.temporal:
+        from .temporal import check_temporal
+
+        check_temporal(em.temporal, data)
     doc = apply_defaults(ex, em, data)
     check_unique(ex, em, doc, doc)
     outcomes = check_entity_constraints(ex, em, doc)

@@ -20,6 +20,7 @@ from ..expr.compile import CompileContext, Evaluator, compile_expression, compil
 from ..expr.format import context_keys, format_expression, resolved_nodes
 from .builtins_bridge import builtins_with
 from .irschema import validate_ir
+from .temporal import TEMPORAL_TYPES
 
 
 @dataclass(slots=True)
@@ -150,6 +151,7 @@ class EntityModel:
     readonly: frozenset[str] = frozenset()
     private: frozenset[str] = frozenset()
     encrypted: tuple[str, ...] = ()  # declaration order, so errors name fields deterministically
+    temporal: dict[str, str] = field(default_factory=dict)  # date/time/datetime/duration props
     masked: list[PropertyModel] = field(default_factory=list)
 
 
@@ -333,6 +335,9 @@ class CompiledModel:
         em.readonly = frozenset(p.name for p in props.values() if "readonly" in p.modifiers)
         em.private = frozenset(p.name for p in props.values() if "private" in p.modifiers)
         em.encrypted = tuple(p.name for p in props.values() if "encrypted" in p.modifiers)
+        em.temporal = {
+            p.name: TEMPORAL_TYPES[p.type_name] for p in props.values() if p.type_name in TEMPORAL_TYPES
+        }
         em.masked = [p for p in props.values() if p.mask is not None]
         return em
 
@@ -412,6 +417,7 @@ def _plain_mutate(action: dict[str, Any], em: EntityModel | None) -> bool:
         or em.version_property
         or em.version_at_property
         or em.timestamps
+        or target in em.temporal
     )
 
 
