@@ -273,3 +273,24 @@ def test_overrideable_entity_constraint_needs_an_authorized_override() -> None:
     assert allowed.success
     assert [e.name for e in allowed.emitted_events] == ["OverrideApplied", "Withdrawn"]
     assert engine.get_instance("Account", "a1")["balance"] == -5
+
+
+def test_parallel_command_limit() -> None:
+    entered: list[str] = []
+
+    class Reentrant:
+        """A hook that runs a second command while the first is in flight."""
+
+        def before_command(self, engine: RuntimeEngine, name: str, input: object, options: object) -> None:
+            if name == "increment":
+                nested = engine.run_command("bump", {}, entity_name="Counter", instance_id="c1")
+                entered.append(nested.error or "")
+
+        def after_command(self, token: object, result: CommandResult) -> None:
+            pass
+
+    engine = make_engine(max_parallel_commands=1, command_hooks=[Reentrant()])
+    engine.create_instance("Counter", {"id": "c1"})
+    assert engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c1").success
+    assert entered == ["PARALLEL_COMMAND_LIMIT: maxParallelCommands=1 already in flight"]
+    assert engine.run_command("bump", {}, entity_name="Counter", instance_id="c1").success

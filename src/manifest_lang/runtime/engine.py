@@ -8,6 +8,7 @@ writes, outbox entries, idempotency record and audit record are committed as ONE
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -77,6 +78,7 @@ class RuntimeEngine:
         retry_jitter: Callable[[float], float] | None = None,
         custom_builtins: Mapping[str, Callable[[Any, list[Any]], Any]] | None = None,
         encryption_provider: EncryptionProvider | None = None,
+        max_parallel_commands: int | None = None,
     ) -> None:
         if custom_builtins and not isinstance(ir, CompiledModel):
             # Built-ins are bound at compile time: this engine gets its own model.
@@ -106,6 +108,9 @@ class RuntimeEngine:
         self.sleep: Callable[[float], None] = sleep or (lambda ms: None)
         self.retry_jitter: Callable[[float], float] = retry_jitter or (lambda ms: ms)
         self.events = EventLog()
+        self.max_parallel_commands = max_parallel_commands
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
         encrypted = {n: e.encrypted for n, e in self.model.entities.items() if e.encrypted}
         self.crypto = (
             FieldCrypto(encryption_provider, encrypted) if encryption_provider and encrypted else None
@@ -198,13 +203,37 @@ class RuntimeEngine:
         except TypeError as exc:
             return CommandResult(success=False, error=str(exc))
         opts = CallOptions(entity_name, instance_id, requests, correlation_id, causation_id)
+        if self.max_parallel_commands is not None:
+            return self._run_limited(name, input, opts, idempotency_key)
         if not self.command_hooks:
             return self._top.run(name, input, opts, idempotency_key)
+        return self._run_hooked(name, input, opts, idempotency_key)
+
+    def _run_limited(self, name: str, input: Any, opts: CallOptions, key: str | None) -> CommandResult:
+        limit = self.max_parallel_commands
+        with self._in_flight_lock:
+            if self._in_flight >= limit:  # type: ignore[operator]
+                return CommandResult(
+                    success=False,
+                    error=f"PARALLEL_COMMAND_LIMIT: maxParallelCommands={limit} already in flight",
+                )
+            self._in_flight += 1
+        try:
+            if not self.command_hooks:
+                return self._top.run(name, input, opts, key)
+            return self._run_hooked(name, input, opts, key)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight -= 1
+
+    def _run_hooked(
+        self, name: str, input: Any, opts: CallOptions, idempotency_key: str | None
+    ) -> CommandResult:
         options = {
-            "entity_name": entity_name,
-            "instance_id": instance_id,
-            "correlation_id": correlation_id,
-            "causation_id": causation_id,
+            "entity_name": opts.entity_name,
+            "instance_id": opts.instance_id,
+            "correlation_id": opts.correlation_id,
+            "causation_id": opts.causation_id,
             "idempotency_key": idempotency_key,
         }
         tokens = [h.before_command(self, name, input, options) for h in self.command_hooks]
