@@ -109,6 +109,8 @@ def test_fast_compiler_hash_equals_generic_canonical_hash(conformance_dir) -> No
         "    details: { Zed: 1, alpha: 2 }\n    overridePolicy: p\n  }\n"
         "  command create(x: number) {\n    mutate n2 = x\n  }\n}\n"
         "store A in memory {\n  Beta: 1\n  alpha: { Zq: 1, za: [1, { B: 2, a: 3 }] }\n}\n"
+        'entity S {\n  property status: map<string> = { Zb: "x", a: "y" }\n'
+        "  command create(n: number) {\n    mutate status = n\n  }\n}\n"
     )
     checked = 0
     for text in [s.read_text() for s in sources] + [extra]:

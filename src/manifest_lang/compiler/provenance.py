@@ -120,10 +120,10 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
         return compute_ir_hash(ir)
     swaps: list[tuple[Any, Any, Any]] = []
     try:
-        for container, key in _locale_sensitive(ir):
+        for container, key, nested_maps in _locale_sensitive(ir):
             value = container[key]
             swaps.append((container, key, value))
-            container[key] = orjson.Fragment(canonical_json(value).encode("utf-8"))
+            container[key] = orjson.Fragment(_ordered_bytes(orjson, value, nested_maps))
         provenance = ir.get("provenance") or {}
         document = {**ir, "provenance": {k: v for k, v in provenance.items() if k != "irHash"}}
         data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
@@ -140,30 +140,55 @@ def canonical_json_bytes(ir: dict[str, Any]) -> bytes:
     return canonical_json({**ir, "provenance": provenance}).encode("utf-8")
 
 
+_GENERIC = None  # marker: serialise the whole value with the generic canonical encoder
+_CONSTRAINT_MAPS = frozenset(["detailsMapping"])
+_NO_MAPS: frozenset[str] = frozenset()
+
+
+def _ordered_bytes(orjson: Any, value: Any, nested_maps: frozenset[str] | None) -> bytes:
+    """JSON of a dict with locale-ordered keys; values via orjson (code point = locale order there),
+    except the keys in ``nested_maps`` (user-keyed maps of expressions), ordered the same way."""
+    if nested_maps is _GENERIC:
+        return canonical_json(value).encode("utf-8")
+    parts = []
+    for key in _sorted_keys(tuple(value)):
+        item = value[key]
+        if key in nested_maps:
+            encoded = _ordered_bytes(orjson, item, _NO_MAPS)
+        else:
+            encoded = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
+        parts.append(orjson.dumps(key) + b":" + encoded)
+    return b"{" + b",".join(parts) + b"}"
+
+
 def _locale_sensitive(ir: dict[str, Any]) -> Any:
-    """(container, key) of every value whose key order needs the locale-aware encoder."""
+    """(container, key, nested maps) of every value whose key order needs the locale-aware encoder."""
     for entity in ir.get("entities", []):
         for index in range(len(entity.get("constraints", []))):
-            yield entity["constraints"], index
+            yield entity["constraints"], index, _CONSTRAINT_MAPS
         yield from _object_defaults(entity.get("properties", []))
     for value_object in ir.get("values", []):
         yield from _object_defaults(value_object.get("properties", []))
     for command in ir.get("commands", []):
         for index in range(len(command.get("constraints", []))):
-            yield command["constraints"], index
-        if "initialization" in command:
-            yield command, "initialization"
+            yield command["constraints"], index, _CONSTRAINT_MAPS
+        plan = command.get("initialization")
+        if plan is not None:
+            simple = all(
+                item["value"].get("kind") not in ("object", "array") for item in plan["initialLifecycleState"]
+            )
+            yield command, "initialization", _NO_MAPS if simple else _GENERIC
         yield from _object_defaults(command.get("parameters", []))
     for store in ir.get("stores", []):
         if store.get("config"):
-            yield store, "config"
+            yield store, "config", _GENERIC
 
 
 def _object_defaults(members: list[dict[str, Any]]) -> Any:
     for member in members:
         default = member.get("defaultValue")
         if isinstance(default, dict) and default.get("kind") in ("object", "array"):
-            yield member, "defaultValue"
+            yield member, "defaultValue", _GENERIC
 
 
 def content_hash(source: str) -> str:
