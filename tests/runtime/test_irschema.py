@@ -81,3 +81,23 @@ def test_error_names_the_location() -> None:
     ir["commands"][0]["actions"][0]["expression"]["left"] = {"kind": "teleport"}
     with pytest.raises(IRError, match='left/kind: "teleport" is not a valid kind'):
         validate_ir(ir)
+
+
+def test_large_models_freeze_the_gc_after_their_build() -> None:
+    import gc
+
+    from manifest_lang.runtime.model import CompiledModel
+
+    path = CONFORMANCE_DIR / "expected" / "04-command-mutate-emit.ir.json"
+    if not path.exists():
+        pytest.skip("conformance data missing")
+    ir = json.loads(path.read_text())
+    gc.unfreeze()
+    CompiledModel(ir)  # one entity: below the threshold
+    assert gc.get_freeze_count() == 0
+    try:
+        CompiledModel(ir, freeze_gc=True)
+        assert gc.get_freeze_count() > 0
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
