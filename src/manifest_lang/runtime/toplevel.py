@@ -33,32 +33,40 @@ class TopLevel:
 
     def run(self, name: str, input: Any, opts: CallOptions, key: str | None) -> CommandResult:
         engine = self.engine
-        if input is None:
-            input = {}
-        elif type(input) is not dict and not isinstance(input, Mapping):
-            return CommandResult(
-                success=False, error=f"Command input must be an object, not {type(input).__name__}"
-            )
-        problem = json_problem(input)
-        if problem is not None:
-            return CommandResult(success=False, error=f"INVALID_INPUT: {problem}")
         if (engine.model.tenant is not None or engine.require_tenant_context) and not self._tenant_present():
             return CommandResult(success=False, error=MISSING_TENANT)
         idem = engine.idempotency_store
+        if idem is not None:
+            # A replay returns before anything else is looked at (the reference's order).
+            if key is None:
+                return CommandResult(success=False, error=MISSING_KEY)
+            cached = idem.get(key)
+            if cached is not None:
+                return cached if isinstance(cached, CommandResult) else CommandResult.from_dict(cached)
+        if input is None:
+            input = {}
+        elif type(input) is not dict:
+            if not isinstance(input, Mapping):
+                error = f"Command input must be an object, not {type(input).__name__}"
+                return CommandResult(success=False, error=error)
+            input = dict(input)
+        problem = json_problem(input)
+        if problem is not None:
+            return CommandResult(success=False, error=f"INVALID_INPUT: {problem}")
         if idem is None:
-            return self._execute(name, input if type(input) is dict else dict(input), opts, None)
-        if key is None:
-            return CommandResult(success=False, error=MISSING_KEY)
-        cached = idem.get(key)
-        if cached is not None:
-            return cached if isinstance(cached, CommandResult) else CommandResult.from_dict(cached)
+            return self._execute(name, input, opts, None)
+        return self._execute_claimed(idem, name, input, opts, key)  # type: ignore[arg-type]
+
+    def _execute_claimed(
+        self, idem: Any, name: str, input: dict[str, Any], opts: CallOptions, key: str
+    ) -> CommandResult:
         claim = getattr(idem, "claim", None)
         if claim is not None and not claim(key):
             return CommandResult(
                 success=False, error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key}' is still running"
             )
         try:
-            return self._execute(name, input if type(input) is dict else dict(input), opts, key)
+            return self._execute(name, input, opts, key)
         except BaseException:
             release = getattr(idem, "release", None)
             if release is not None:
