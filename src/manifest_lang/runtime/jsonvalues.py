@@ -8,6 +8,18 @@ from typing import Any
 _SCALARS = (str, int, float, bool, type(None))
 
 
+_SCALAR_SET = frozenset(_SCALARS)
+
+
+def flat_json_object(value: dict[str, Any]) -> bool:
+    """Fast path: a dict of string keys to JSON scalars (the usual command input)."""
+    scalars = _SCALAR_SET
+    for key, item in value.items():
+        if type(item) not in scalars or type(key) is not str:
+            return False
+    return True
+
+
 def json_problem(value: Any, path: str = "input") -> str | None:
     """None if ``value`` is a JSON value (dict keys are strings), else where and why it is not."""
     t = type(value)

@@ -13,7 +13,7 @@ from .audit import audit_record
 from .commands import CallOptions, CommandRun
 from .execution import Execution
 from .jobs import with_retry
-from .jsonvalues import json_problem
+from .jsonvalues import flat_json_object, json_problem
 from .model import CommandModel
 from .results import CommandResult, ConcurrencyConflict
 
@@ -50,9 +50,10 @@ class TopLevel:
                 error = f"Command input must be an object, not {type(input).__name__}"
                 return CommandResult(success=False, error=error)
             input = dict(input)
-        problem = json_problem(input)
-        if problem is not None:
-            return CommandResult(success=False, error=f"INVALID_INPUT: {problem}")
+        if not flat_json_object(input):
+            problem = json_problem(input)
+            if problem is not None:
+                return CommandResult(success=False, error=f"INVALID_INPUT: {problem}")
         if idem is None:
             return self._execute(name, input, opts, None)
         return self._execute_claimed(idem, name, input, opts, key)  # type: ignore[arg-type]
@@ -97,7 +98,8 @@ class TopLevel:
                     engine.retry_jitter,
                 )
             else:
-                ex, result = self._attempt(name, input, opts, cmd)
+                ex = engine.new_execution()
+                result = engine.execute_in(ex, name, input, opts, cmd)
             if not ex.pending and audit_id is None and not (store.records_outbox and result.emitted_events):
                 if key is None or not result.success or not self._transactional_idempotency(store):
                     break  # nothing to commit (a refusal, or a command that wrote nothing)
