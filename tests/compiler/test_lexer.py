@@ -77,3 +77,25 @@ def test_keywords_versus_contextual_words() -> None:
 def test_eof_position_after_trailing_newline() -> None:
     eof = tokenize("a\n").tokens[-1]
     assert eof.kind is TokenKind.EOF and (eof.line, eof.column) == (2, 1) and eof.display == "EOF"
+
+
+def test_line_cached_fast_path_matches_the_whole_text_lexer(conformance_dir) -> None:
+    from manifest_lang.syntax.lexer import _tokenize_by_line, _tokenize_text
+
+    sources = [f.read_text(encoding="utf-8") for f in sorted(conformance_dir.glob("fixtures/*.manifest"))]
+    sources += ["", "\n", "a\n\n  b  ", "x = 1.2.3 'q\\'' \"e\\\\\" // c\n}\n}\n", "é @ ; a\\b\n"]
+    fast = 0
+    for source in sources:
+        tokens = _tokenize_by_line(source)
+        if tokens is not None:
+            fast += 1
+            assert tokens == _tokenize_text(source).tokens
+    assert fast >= len(sources) // 2  # the fast path applies to ordinary models
+
+
+def test_fast_path_declines_sources_whose_lexemes_may_span_lines() -> None:
+    from manifest_lang.syntax.lexer import _tokenize_by_line
+
+    for source in ['"a\nb" x', "/* a\n b */ c", "`t\n`", "a # b", 'x "open']:
+        assert _tokenize_by_line(source) is None
+        assert tokenize(source).tokens[-1].kind is TokenKind.EOF

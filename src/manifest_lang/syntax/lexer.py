@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import add
 
 from .tokens import KEYWORDS, Token, TokenKind
 
@@ -80,6 +82,59 @@ def tokenize(source: str) -> LexResult:
     columns on the same line, exactly like the reference.
     """
     text = normalise_newlines(source)
+    tokens = _tokenize_by_line(text)
+    if tokens is not None:
+        return LexResult(tokens)
+    return _tokenize_text(text)
+
+
+def _tokenize_by_line(text: str) -> list[Token] | None:
+    """The fast path: lex each distinct line once, then stamp the line number on its tokens.
+
+    Models repeat lines heavily (``}``, ``guard delta > 0``, blank lines...), and when no lexeme
+    spans a newline a token depends only on its line's text and number. Returns None when some
+    line may not lex on its own (a block comment or template marker, an unterminated string,
+    which may continue on the next line) or when it has characters lint must report (``#``,
+    dropped characters); the whole-text lexer handles those sources.
+    """
+    if "/*" in text or "`" in text:
+        return None
+    templates: dict[str, tuple[tuple[object, ...], ...]] = {}
+    tokens: list[Token] = []
+    extend, new = tokens.extend, tuple.__new__
+    lines = text.split("\n")
+    for number, line in enumerate(lines, 1):
+        template = templates.get(line)
+        if template is None:
+            template = _line_template(line)
+            if template is None:
+                return None
+            templates[line] = template
+        count = len(template)
+        # C-level construction: each token is its line-independent prefix plus ``(line,)``
+        extend(map(new, repeat(Token, count), map(add, template, repeat((number,), count))))
+    tokens.pop()  # the last line has no NEWLINE token; it gets EOF instead
+    end = len(lines[-1]) + 1
+    tokens.append(Token(TokenKind.EOF, "", end, end, None, False, len(lines)))
+    return tokens
+
+
+def _line_template(line: str) -> tuple[tuple[object, ...], ...] | None:
+    """The tokens of one line without their line field, ending with its NEWLINE token."""
+    lexed = _tokenize_text(line)
+    if lexed.dropped or lexed.hashes:
+        return None
+    lexemes = lexed.tokens
+    lexemes.pop()  # EOF
+    if lexemes and lexemes[-1].unterminated:
+        return None
+    end = len(line) + 1
+    lexemes.append(Token(TokenKind.NEWLINE, "\n", end, end, None, False, 1))
+    return tuple([token[:-1] for token in lexemes])
+
+
+def _tokenize_text(text: str) -> LexResult:
+    """Lex normalised text as a whole (any input; the fast path falls back to this)."""
     tokens: list[Token] = []
     result = LexResult(tokens)
     append, new, keywords, first = tokens.append, tuple.__new__, KEYWORDS, _FIRST
@@ -93,21 +148,21 @@ def tokenize(source: str) -> LexResult:
         kind = first.get(tok[0], _OTHER)
         if kind == _IDENT:
             append(
-                new(Token, (keyword if tok in keywords else ident, tok, line, col + size, col, None, False))
+                new(Token, (keyword if tok in keywords else ident, tok, col + size, col, None, False, line))
             )
         elif kind == _NL:
-            append(new(Token, (TokenKind.NEWLINE, "\n", line, col, col, None, False)))
+            append(new(Token, (TokenKind.NEWLINE, "\n", col, col, None, False, line)))
             line, line_start = line + 1, offset
         elif kind == _OP or (kind == _SLASH and size == 1):
-            append(new(Token, (operator, tok, line, col, col, None, False)))
+            append(new(Token, (operator, tok, col, col, None, False, line)))
         elif kind == _PUNCT:
-            append(new(Token, (TokenKind.PUNCTUATION, tok, line, col, col, None, False)))
+            append(new(Token, (TokenKind.PUNCTUATION, tok, col, col, None, False, line)))
         elif kind == _NUM:
-            append(new(Token, (TokenKind.NUMBER, tok, line, col + size, col, parse_float(tok), False)))
+            append(new(Token, (TokenKind.NUMBER, tok, col + size, col, parse_float(tok), False, line)))
         else:
             line, line_start = _special(kind, tok, begin, line, line_start, result)
     eof_col = len(text) - line_start + 1
-    append(Token(TokenKind.EOF, "", line, eof_col, eof_col))
+    append(Token(TokenKind.EOF, "", eof_col, eof_col, None, False, line))
     return result
 
 
@@ -121,16 +176,8 @@ def _special(
         closed = size >= 2 and tok[-1] == tok[0] and not _ends_escaped(tok)
         body = tok[1:-1] if closed else tok[1:]
         # an unterminated string: the reference consumes a missing closing quote (one more column)
-        result.tokens.append(
-            Token(
-                TokenKind.STRING,
-                _unescape(body),
-                line,
-                col + size + (not closed),
-                col,
-                unterminated=not closed,
-            )
-        )
+        end_col = col + size + (not closed)
+        result.tokens.append(Token(TokenKind.STRING, _unescape(body), end_col, col, None, not closed, line))
         return line, line_start - (not closed)
     if kind in (_TPL, _SLASH):  # template string, block or line comment
         newlines = tok.count("\n")
@@ -140,7 +187,7 @@ def _special(
             closed = size >= 2 and tok.endswith("`")
             body = tok[1:-1] if closed else tok[1:]
             end_col = begin + size - line_start + 1
-            result.tokens.append(Token(TokenKind.STRING, body, line, end_col, col, unterminated=not closed))
+            result.tokens.append(Token(TokenKind.STRING, body, end_col, col, None, not closed, line))
         return line, line_start
     if tok == "#":
         result.hashes.append((line, col))

@@ -45,19 +45,20 @@ class Token(NamedTuple):
     """One lexeme (immutable). ``line``/``column`` follow the reference's convention (see lexer).
 
     A named tuple rather than a frozen dataclass: the lexer builds one per lexeme and tuple
-    construction is several times cheaper, which matters for large models.
+    construction is several times cheaper, which matters for large models. ``line`` is the last
+    field so that the lexer can build a token as ``line-independent prefix + (line,)``.
     """
 
     kind: TokenKind
     value: str
-    line: int
     column: int
     #: 1-based column where the lexeme starts (for carets and lint; never used in diagnostics)
-    start_column: int = 0
+    start_column: int
     #: numeric value for NUMBER tokens (JS parseFloat of the lexeme)
-    number: float | int | None = None
+    number: float | int | None
     #: True when a quoted string reached end of input without its closing quote
-    unterminated: bool = False
+    unterminated: bool
+    line: int
 
     @property
     def display(self) -> str:
