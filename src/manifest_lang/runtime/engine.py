@@ -80,12 +80,7 @@ class RuntimeEngine:
         encryption_provider: EncryptionProvider | None = None,
         max_parallel_commands: int | None = None,
     ) -> None:
-        if custom_builtins and not isinstance(ir, CompiledModel):
-            # Built-ins are bound at compile time: this engine gets its own model.
-            self.model = CompiledModel(ir, custom_builtins=custom_builtins)
-        else:
-            self.model = compiled_model(ir)
-        self.last_budget: Budget | None = None
+        self.model = _model_for(ir, custom_builtins)
         if context is not None and not isinstance(context, dict):
             raise InvalidInputError(f"context must be a dict, not {type(context).__name__}")
         self.context: dict[str, Any] = context if context is not None else {}
@@ -107,15 +102,19 @@ class RuntimeEngine:
         # Retry backoff: no real sleeping unless the application injects it (as the reference).
         self.sleep: Callable[[float], None] = sleep or (lambda ms: None)
         self.retry_jitter: Callable[[float], float] = retry_jitter or (lambda ms: ms)
-        self.events = EventLog()
         self.max_parallel_commands = max_parallel_commands
+        self._setup_state(encryption_provider)
+        self._setup_stores(store_provider)
+
+    def _setup_state(self, encryption_provider: EncryptionProvider | None) -> None:
+        self.events = EventLog()
+        self.last_budget: Budget | None = None
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
         encrypted = {n: e.encrypted for n, e in self.model.entities.items() if e.encrypted}
         self.crypto = (
             FieldCrypto(encryption_provider, encrypted) if encryption_provider and encrypted else None
         )
-        self._setup_stores(store_provider)
         self._top = TopLevel(self)
 
     def _setup_stores(self, provider: Any) -> None:
@@ -496,6 +495,13 @@ class RuntimeEngine:
                     writes[str(doc["id"])] = RowWrite(name, str(doc["id"]), doc, NEW_ROW)
             if writes:
                 store.commit(UnitOfWork(list(writes.values()), [], None, None))
+
+
+def _model_for(ir: Any, custom_builtins: Mapping[str, Any] | None) -> CompiledModel:
+    if custom_builtins and not isinstance(ir, CompiledModel):
+        # Built-ins are bound at compile time: this engine gets its own model.
+        return CompiledModel(ir, custom_builtins=custom_builtins)
+    return compiled_model(ir)
 
 
 def _json_object(data: Any, what: str) -> dict[str, Any]:
