@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from manifest_lang.errors import InvalidInputError, IRError, ManifestEffectBoundaryError, UnknownEntityError
@@ -294,3 +297,14 @@ def test_parallel_command_limit() -> None:
     assert engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c1").success
     assert entered == ["PARALLEL_COMMAND_LIMIT: maxParallelCommands=1 already in flight"]
     assert engine.run_command("bump", {}, entity_name="Counter", instance_id="c1").success
+
+
+def test_create_command_events_name_the_created_row(conformance_dir: Path) -> None:
+    ir = json.loads((conformance_dir / "expected" / "24-concurrency-conflict.ir.json").read_text())
+    ids = iter(f"g{i}" for i in range(10))
+    engine = RuntimeEngine(ir, {}, now=lambda: 5, generate_id=lambda: next(ids))
+    result = engine.run_command("create", {"title": "T", "content": "C"}, entity_name="Document")
+    assert result.success and result.instance is not None
+    created = result.instance["id"]
+    assert result.emitted_events[0].subject == {"command": "create", "entity": "Document", "id": created}
+    assert engine.get_instance("Document", created)["version"] == 1

@@ -486,6 +486,8 @@ class CommandRun:
             raise self.fail(str(rejected), constraint_outcomes=rejected.outcomes) from None
         self.ex.write(em.name, doc["id"], doc, self.ex.load(em.name, doc["id"])[1])
         self.ex.just_created.add((em.name, doc["id"]))
+        # A `mutate id = ...` replaced the draft id: events name the row that was created.
+        self.instance_id = doc["id"]
         return doc
 
     def _flush_update(self, scope: dict[str, Any]) -> None:
