@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from . import ast
+from .parser_base import node_maker
 from .tokens import KEYWORD_KINDS, Token, TokenKind
 from .types import TypeParser
+
+# Node constructors of the hot paths (see ``node_maker``).
+_new_action = node_maker(ast.Action)
+_new_command = node_maker(ast.Command)
+_new_constraint = node_maker(ast.Constraint)
+_new_emit_statement = node_maker(ast.EmitStatement)
+_new_literal = node_maker(ast.Literal)
+_new_parameter = node_maker(ast.Parameter)
 
 SEVERITIES = frozenset(["ok", "warn", "block"])
 HYBRID_FIELDS = frozenset(["code", "message", "messageTemplate", "overridePolicy", "details"])
@@ -60,8 +69,7 @@ class CommandParser(TypeParser):
         values = fields.values
         if "failWhen" in values:
             fail_when = values["failWhen"]
-        return self.node(
-            ast.Constraint,
+        return _new_constraint(
             start,
             name=name,
             expression=values["expression"],
@@ -164,8 +172,7 @@ class CommandParser(TypeParser):
             self.expect("}")
         elif self.accept("=>"):
             body.actions.append(self.action())
-        return self.node(
-            ast.Command,
+        return _new_command(
             start,
             name=name,
             parameters=tuple(parameters),
@@ -195,8 +202,7 @@ class CommandParser(TypeParser):
             trusted = ".".join(parts)
             if not trusted.startswith("context."):
                 raise self.fail(f"Trusted parameter source must be a context.* path, got '{trusted}'")
-        return self.node(
-            ast.Parameter,
+        return _new_parameter(
             start,
             name=name,
             type=type_ref,
@@ -228,7 +234,7 @@ class CommandParser(TypeParser):
             event_token = self.tok
             event = self.identifier()
             payload = self.object_literal().properties if self.at("{") else None
-            body.emits.append(self.node(ast.EmitStatement, event_token, event=event, payload=payload))
+            body.emits.append(_new_emit_statement(event_token, event=event, payload=payload))
         else:
             body.actions.append(self.action())
 
@@ -241,7 +247,7 @@ class CommandParser(TypeParser):
             self.advance()
             mutated = self.mutate_target()
             self.expect("=")
-            return self.node(ast.Action, token, kind="mutate", target=mutated, expression=self.expression())
+            return _new_action(token, kind="mutate", target=mutated, expression=self.expression())
         if value in ("compute", "effect"):
             self.advance()
             target: str | None = None
@@ -252,19 +258,19 @@ class CommandParser(TypeParser):
             ):
                 target = self.identifier()
                 self.advance()
-            return self.node(ast.Action, token, kind=value, target=target, expression=self.expression())
+            return _new_action(token, kind=value, target=target, expression=self.expression())
         if value in ("emit", "publish"):
             self.advance()
             event: str | None = self.identifier() if self.at_kind(TokenKind.IDENTIFIER) else None
             if self.at_newline() or self.at("}") or self.at_eof():
-                expression: ast.Expr = self.node(ast.Literal, self.tok, value=None)
+                expression: ast.Expr = _new_literal(self.tok, value=None)
             else:
                 expression = self.expression()
-            return self.node(ast.Action, token, kind=value, target=event, expression=expression)
+            return _new_action(token, kind=value, target=event, expression=expression)
         if value == "persist":
             self.advance()
-            return self.node(ast.Action, token, kind="persist", expression=self.expression())
-        return self.node(ast.Action, token, kind="compute", expression=self.expression())
+            return _new_action(token, kind="persist", expression=self.expression())
+        return _new_action(token, kind="compute", expression=self.expression())
 
     def mutate_target(self) -> str:
         if self.extended and self.tok.value in ("self", "this") and self.peek().value == ".":

@@ -6,7 +6,13 @@ from typing import Any
 
 from . import ast
 from .integrations import IntegrationParser
+from .parser_base import node_maker
 from .tokens import Token, TokenKind
+
+# Node constructors of the hot paths (see ``node_maker``).
+_new_event = node_maker(ast.Event)
+_new_event_field = node_maker(ast.EventField)
+_new_transition = node_maker(ast.Transition)
 
 _ENTITY_TUPLE_FIELDS = (
     "properties",
@@ -189,7 +195,7 @@ class DeclarationParser(IntegrationParser):
         else:
             states = [self.any_value()]
         members["transitions"].append(
-            self.node(ast.Transition, start, property=prop, from_state=from_state, to_states=tuple(states))
+            _new_transition(start, property=prop, from_state=from_state, to_states=tuple(states))
         )
         return True
 
@@ -262,13 +268,13 @@ class DeclarationParser(IntegrationParser):
                 field_token = self.tok
                 field = self.identifier()
                 self.expect(":")
-                fields.append(self.node(ast.EventField, field_token, name=field, type=self.type_ref()))
+                fields.append(_new_event_field(field_token, name=field, type=self.type_ref()))
                 self.skip_newlines()
             self.expect("}")
-            return self.node(ast.Event, start, name=name, channel=channel, fields=tuple(fields))
+            return _new_event(start, name=name, channel=channel, fields=tuple(fields))
         if self.tok.kind not in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
-            return self.node(ast.Event, start, name=name, channel=channel)
-        return self.node(ast.Event, start, name=name, channel=channel, payload_type=self.type_ref())
+            return _new_event(start, name=name, channel=channel)
+        return _new_event(start, name=name, channel=channel, payload_type=self.type_ref())
 
     def enum_decl(self) -> ast.Enum:
         start = self.advance()

@@ -8,8 +8,18 @@ like the reference; the seed-syntax extension for ternaries continued over lines
 from __future__ import annotations
 
 from . import ast
-from .parser_base import ParserBase
+from .parser_base import ParserBase, node_maker
 from .tokens import KEYWORD_KINDS, TokenKind
+
+# Node constructors of the hot paths (see ``node_maker``).
+_new_binary = node_maker(ast.Binary)
+_new_call = node_maker(ast.Call)
+_new_conditional = node_maker(ast.Conditional)
+_new_identifier = node_maker(ast.Identifier)
+_new_literal = node_maker(ast.Literal)
+_new_member = node_maker(ast.Member)
+_new_object_lit = node_maker(ast.ObjectLit)
+_new_unary = node_maker(ast.Unary)
 
 # operator tables per level; matched on the token VALUE (the reference does not check the kind)
 EQUALITY_OPS = frozenset(["==", "!=", "is", "in", "contains"])
@@ -72,9 +82,7 @@ class ExpressionParser(ParserBase):
         self.expect(":")
         self._skip_continuation()
         alternate = self.ternary()
-        return self.node(
-            ast.Conditional, condition, condition=condition, consequent=consequent, alternate=alternate
-        )
+        return _new_conditional(condition, condition=condition, consequent=consequent, alternate=alternate)
 
     # -- seed extension: `cond\n  ? a\n  : b` and `cond ?\n a :\n b` -----------------------------
     def _continued_line(self, value: str) -> bool:
@@ -118,12 +126,12 @@ class ExpressionParser(ParserBase):
                 return left  # `or`/`and` need a real operator token; the other levels match by value
             self.pos += 1
             right = self.binary(precedence + 1)
-            left = self.node(ast.Binary, left, operator=token[1], left=left, right=right)
+            left = _new_binary(left, operator=token[1], left=left, right=right)
 
     def unary(self) -> ast.Expr:
         if self.tokens[self.pos][1] in UNARY_OPS:
             start = self.advance()
-            return self.node(ast.Unary, start, operator=start.value, operand=self.unary())
+            return _new_unary(start, operator=start.value, operand=self.unary())
         return self.postfix()
 
     def postfix(self) -> ast.Expr:
@@ -136,15 +144,15 @@ class ExpressionParser(ParserBase):
                 return expr
             if self.at(".") or self.at("?."):
                 self.advance()
-                expr = self.node(ast.Member, start, object=expr, property=self.name())
+                expr = _new_member(start, object=expr, property=self.name())
             elif self.at("("):
                 self.advance()
-                expr = self.node(ast.Call, start, callee=expr, args=self._arguments())
+                expr = _new_call(start, callee=expr, args=self._arguments())
             elif self.at("["):
                 self.advance()
                 index = self.expression()
                 self.expect("]")
-                expr = self.node(ast.Member, start, object=expr, property=_index_property(index))
+                expr = _new_member(start, object=expr, property=_index_property(index))
             else:
                 return expr
 
@@ -162,24 +170,24 @@ class ExpressionParser(ParserBase):
         kind = token.kind
         if kind is TokenKind.IDENTIFIER and token.value not in ("count", "sum"):
             self.pos += 1
-            return self.node(ast.Identifier, token, name=token.value)
+            return _new_identifier(token, name=token.value)
         if kind is TokenKind.NUMBER:
             self.pos += 1
-            return self.node(ast.Literal, token, value=token.number)
+            return _new_literal(token, value=token.number)
         if kind is TokenKind.STRING:
             self.pos += 1
-            return self.node(ast.Literal, token, value=token.value)
+            return _new_literal(token, value=token.value)
         if kind is TokenKind.KEYWORD and token.value in LITERAL_KEYWORDS:
             self.advance()
-            return self.node(ast.Literal, token, value=LITERAL_KEYWORDS[token.value])
+            return _new_literal(token, value=LITERAL_KEYWORDS[token.value])
         if kind is TokenKind.IDENTIFIER:
             if token.value in ("count", "sum") and self._is_aggregate():
                 return self.aggregate()
             self.advance()
-            return self.node(ast.Identifier, token, name=token.value)
+            return _new_identifier(token, name=token.value)
         if kind is TokenKind.KEYWORD and token.value in EXPRESSION_KEYWORDS:
             self.advance()
-            return self.node(ast.Identifier, token, name=token.value)
+            return _new_identifier(token, name=token.value)
         if kind is TokenKind.PUNCTUATION:
             if token.value == "[":
                 return self.array_literal()
@@ -218,7 +226,7 @@ class ExpressionParser(ParserBase):
             self.accept(",")
             self.skip_newlines()
         self.expect("}")
-        return self.node(ast.ObjectLit, start, properties=tuple(entries))
+        return _new_object_lit(start, properties=tuple(entries))
 
     def _is_lambda(self) -> bool:
         offset = 1

@@ -160,39 +160,46 @@ class ParserBase:
         """The one constructor of syntax nodes: records the position of ``anchor``.
 
         ``anchor`` is the node's first token, or the node it starts with (a binary expression
-        starts where its left operand starts). Nodes are frozen dataclasses; a small maker
-        generated once per class fills their slots directly (the dataclass ``__init__`` costs
-        twice as much, which shows on models with hundreds of thousands of nodes).
+        starts where its left operand starts). Hot paths call ``node_maker(cls)`` directly,
+        which skips this call and its keyword dict.
         """
-        maker = _MAKERS.get(cls)
-        if maker is None:
-            maker = _MAKERS[cls] = _maker_for(cls)
-        result: N = maker(anchor, fields)
-        return result
+        return node_maker(cls)(anchor, **fields)
 
 
-_MAKERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
+_MAKERS: dict[type, Callable[..., Any]] = {}
 
 
-def _maker_for(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
-    namespace: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
-    lines = [
-        "def make(anchor, fields):",
-        "    obj = _new(_cls)",
-        "    _set(obj, 'line', anchor.line)",
-        "    _set(obj, 'column', anchor.column)",
-    ]
+def node_maker(cls: type[N]) -> Callable[..., N]:
+    """The constructor of ``cls`` nodes: ``make(anchor, *, field=value, ...)``.
+
+    Nodes are frozen slotted dataclasses; the generated maker fills the slots through their
+    descriptors, about three times cheaper than the dataclass ``__init__`` (which goes through
+    ``object.__setattr__`` by name), and that shows on models with hundreds of thousands of nodes.
+    """
+    maker = _MAKERS.get(cls)
+    if maker is None:
+        maker = _MAKERS[cls] = _maker_for(cls)
+    return maker
+
+
+def _maker_for(cls: type) -> Callable[..., Any]:
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    params: list[str] = []
+    body = ["    obj = _new(_cls)", "    _s_line(obj, anchor.line)", "    _s_column(obj, anchor.column)"]
     for f in dataclasses.fields(cls):
+        namespace[f"_s_{f.name}"] = getattr(cls, f.name).__set__
         if f.name in ("line", "column"):
             continue
         if f.default_factory is not dataclasses.MISSING:
             raise TypeError(f"{cls.__name__}.{f.name}: syntax nodes may not use default factories")
         if f.default is dataclasses.MISSING:
-            lines.append(f"    _set(obj, {f.name!r}, fields[{f.name!r}])")
+            params.append(f.name)
         else:
             namespace[f"_d_{f.name}"] = f.default
-            lines.append(f"    _set(obj, {f.name!r}, fields.get({f.name!r}, _d_{f.name}))")
-    lines.append("    return obj")
-    exec("\n".join(lines), namespace)  # noqa: S102 - generated from dataclass fields only
-    maker: Callable[[Any, dict[str, Any]], Any] = namespace["make"]
+            params.append(f"{f.name}=_d_{f.name}")
+        body.append(f"    _s_{f.name}(obj, {f.name})")
+    signature = ", ".join(["anchor", "*", *params]) if params else "anchor"
+    source = "\n".join([f"def make({signature}):", *body, "    return obj"])
+    exec(source, namespace)  # noqa: S102 - generated from dataclass fields only
+    maker: Callable[..., Any] = namespace["make"]
     return maker

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from . import ast
 from .expressions import ExpressionParser
+from .parser_base import node_maker
 from .tokens import KEYWORD_KINDS, TokenKind
+
+# Node constructors of the hot paths (see ``node_maker``).
+_new_computed = node_maker(ast.Computed)
+_new_property = node_maker(ast.Property)
+_new_type_ref = node_maker(ast.TypeRef)
 
 PROPERTY_MODIFIERS = frozenset(
     ["required", "unique", "indexed", "private", "readonly", "optional", "searchable", "encrypted"]
@@ -33,9 +39,9 @@ class TypeParser(ExpressionParser):
         if self.at("[") and self.peek().value == "]":
             self.advance()
             self.advance()
-            element = self.node(ast.TypeRef, start, name=ir_name, generic=generic, params=params)
-            return self.node(ast.TypeRef, start, name="array", generic=element, nullable=nullable)
-        return self.node(ast.TypeRef, start, name=ir_name, generic=generic, nullable=nullable, params=params)
+            element = _new_type_ref(start, name=ir_name, generic=generic, params=params)
+            return _new_type_ref(start, name="array", generic=element, nullable=nullable)
+        return _new_type_ref(start, name=ir_name, generic=generic, nullable=nullable, params=params)
 
     def _generic_arguments(self, name: str) -> ast.TypeRef:
         self.advance()
@@ -87,8 +93,7 @@ class TypeParser(ExpressionParser):
                     params=mask.params,
                     unmask_when=condition,
                 )
-        return self.node(
-            ast.Property,
+        return _new_property(
             start,
             name=name,
             type=type_ref,
@@ -132,7 +137,7 @@ class TypeParser(ExpressionParser):
         finally:
             self.in_computed = False
         cache = self._cache_clause() if self.at("cache") else None
-        return self.node(ast.Computed, start, name=name, type=type_ref, expression=expression, cache=cache)
+        return _new_computed(start, name=name, type=type_ref, expression=expression, cache=cache)
 
     def _cache_clause(self) -> tuple[str, float | int | None]:
         self.advance()
