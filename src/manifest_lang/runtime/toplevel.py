@@ -30,6 +30,15 @@ MISSING_TENANT = "MISSING_TENANT_CONTEXT: tenant-scoped command invoked without 
 class TopLevel:
     def __init__(self, engine: RuntimeEngine) -> None:
         self.engine = engine
+        self._idem: Any = None
+        self._caps: _IdempotencyCaps | None = None
+
+    def caps(self) -> _IdempotencyCaps:
+        """The idempotency store's optional capabilities, looked up once per store object."""
+        idem = self.engine.idempotency_store
+        if self._caps is None or self._idem is not idem:
+            self._idem, self._caps = idem, _IdempotencyCaps(idem)
+        return self._caps
 
     def run(self, name: str, input: Any, opts: CallOptions, key: str | None) -> CommandResult:
         engine = self.engine
@@ -61,17 +70,16 @@ class TopLevel:
     def _execute_claimed(
         self, idem: Any, name: str, input: dict[str, Any], opts: CallOptions, key: str
     ) -> CommandResult:
-        claim = getattr(idem, "claim", None)
-        if claim is not None and not claim(key):
+        caps = self.caps()
+        if caps.claim is not None and not caps.claim(key):
             return CommandResult(
                 success=False, error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key}' is still running"
             )
         try:
             return self._execute(name, input, opts, key)
         except BaseException:
-            release = getattr(idem, "release", None)
-            if release is not None:
-                release(key)
+            if caps.release is not None:
+                caps.release(key)
             raise
 
     def _tenant_present(self) -> bool:
@@ -153,8 +161,7 @@ class TopLevel:
         return uow
 
     def _transactional_idempotency(self, store: Any) -> bool:
-        idem = self.engine.idempotency_store
-        return idem is not None and getattr(idem, "transactional_store", None) is store
+        return self.engine.idempotency_store is not None and self.caps().transactional_store is store
 
     def _commit(self, ex: Execution, uow: UnitOfWork, store: Any) -> None:
         if uow.is_empty():
@@ -177,13 +184,13 @@ class TopLevel:
         idem = self.engine.idempotency_store
         if idem is None or key is None:
             return
-        if self._transactional_idempotency(store):
+        caps = self.caps()
+        if caps.transactional_store is store:
             # Recorded inside the unit of work on success; a failure is not cached (retry re-executes).
-            release = getattr(idem, "release", None)
-            if release is not None and not (result.success and committed):
-                release(key)
+            if caps.release is not None and not (result.success and committed):
+                caps.release(key)
             return
-        idem.set(key, result if getattr(idem, "accepts_results", False) else result.to_dict())
+        idem.set(key, result if caps.accepts_results else result.to_dict())
 
     def _enqueue(
         self, name: str, input: dict[str, Any], opts: CallOptions, cmd: CommandModel
@@ -212,6 +219,18 @@ class TopLevel:
         return CommandResult(
             success=True, result={"jobId": job["jobId"], "status": "pending", "enqueuedAt": job["enqueuedAt"]}
         )
+
+
+class _IdempotencyCaps:
+    """Duck-typed extras of an idempotency store (see ``idempotency.py``)."""
+
+    __slots__ = ("claim", "release", "transactional_store", "accepts_results")
+
+    def __init__(self, idem: Any) -> None:
+        self.claim = getattr(idem, "claim", None)
+        self.release = getattr(idem, "release", None)
+        self.transactional_store = getattr(idem, "transactional_store", None) if idem is not None else None
+        self.accepts_results = bool(getattr(idem, "accepts_results", False))
 
 
 def _store_conflict_result(exc: StoreConflictError, opts: CallOptions) -> CommandResult:
