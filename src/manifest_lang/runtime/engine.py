@@ -201,6 +201,8 @@ class RuntimeEngine:
             requests = [OverrideRequest.coerce(r) for r in override_requests] if override_requests else None
         except TypeError as exc:
             return CommandResult(success=False, error=str(exc))
+        if instance_id is not None and type(instance_id) is not str:
+            instance_id = str(instance_id)  # ids are strings in every store
         opts = CallOptions(entity_name, instance_id, requests, correlation_id, causation_id)
         if self.max_parallel_commands is not None:
             return self._run_limited(name, input, opts, idempotency_key)

@@ -6,7 +6,15 @@ from typing import Any
 
 from . import ast
 from .parser_base import node_maker
-from .tokens import KEYWORD_KINDS, Token, TokenKind
+from .tokens import (
+    KEYWORD_KINDS,
+    KIND_IDENTIFIER,
+    KIND_KEYWORD,
+    KIND_NUMBER,
+    KIND_OPERATOR,
+    KIND_STRING,
+    Token,
+)
 from .types import TypeParser
 
 # Node constructors of the hot paths (see ``node_maker``).
@@ -50,7 +58,7 @@ class CommandParser(TypeParser):
         overrideable = self.accept("overrideable")
         fail_when: bool | None = True if self.accept("failWhen") else None
         name = self.identifier()
-        if self.extended and self.at("severity") and self.tok.kind is TokenKind.IDENTIFIER:
+        if self.extended and self.at("severity") and self.tok.kind is KIND_IDENTIFIER:
             return self.seed_constraint(start, name, overrideable, fail_when)
         fields = _ConstraintFields()
         if self.at("{"):
@@ -59,10 +67,10 @@ class CommandParser(TypeParser):
                 raise self.fail("Constraint block must include an expression")
         else:
             self.expect(":")
-            if self.tok.value in SEVERITIES and self.tok.kind is TokenKind.KEYWORD:
+            if self.tok.value in SEVERITIES and self.tok.kind is KIND_KEYWORD:
                 fields.values["severity"] = self.advance().value
             fields.values["expression"] = self.expression()
-            if self.at_kind(TokenKind.STRING):
+            if self.at_kind(KIND_STRING):
                 fields.values["message"] = self.advance().value
             if self.at("{"):
                 self._constraint_block(name, fields, hybrid=True)
@@ -108,7 +116,7 @@ class CommandParser(TypeParser):
             if word in SEVERITIES:
                 values["severity"] = word
         elif field in ("message", "messageTemplate"):
-            if self.at_kind(TokenKind.STRING):  # anything else: nothing consumed (reference)
+            if self.at_kind(KIND_STRING):  # anything else: nothing consumed (reference)
                 values[field] = self.advance().value
         elif field == "code" or field == "overridePolicy":
             values[field] = self.identifier()
@@ -214,22 +222,18 @@ class CommandParser(TypeParser):
     def command_statement(self, body: _CommandBody) -> None:
         token = self.tok
         value = token.value
-        if (
-            value in ("retry", "rateLimit")
-            and token.kind is TokenKind.IDENTIFIER
-            and self.peek().value == "{"
-        ):
+        if value in ("retry", "rateLimit") and token.kind is KIND_IDENTIFIER and self.peek().value == "{":
             self.advance()
             if value == "retry":
                 body.retry = self.retry_block()
             else:
                 body.rate_limit = self.rate_limit_block()
-        elif value in ("guard", "when") and token.kind is TokenKind.KEYWORD:
+        elif value in ("guard", "when") and token.kind is KIND_KEYWORD:
             self.advance()
             body.guards.append(self.expression())
-        elif value == "constraint" and token.kind is TokenKind.KEYWORD:
+        elif value == "constraint" and token.kind is KIND_KEYWORD:
             body.constraints.append(self.constraint_decl())
-        elif value == "emit" and token.kind is TokenKind.KEYWORD:
+        elif value == "emit" and token.kind is KIND_KEYWORD:
             self.advance()
             event_token = self.tok
             event = self.identifier()
@@ -240,9 +244,7 @@ class CommandParser(TypeParser):
 
     def action(self) -> ast.Action:
         token = self.tok
-        value = (
-            token.value if token.kind is TokenKind.KEYWORD or token.value in ("publish", "persist") else ""
-        )
+        value = token.value if token.kind is KIND_KEYWORD or token.value in ("publish", "persist") else ""
         if value == "mutate":
             self.advance()
             mutated = self.mutate_target()
@@ -254,14 +256,14 @@ class CommandParser(TypeParser):
             if (
                 self.tok.kind in KEYWORD_KINDS
                 and self.peek().value == "="
-                and self.peek().kind is TokenKind.OPERATOR
+                and self.peek().kind is KIND_OPERATOR
             ):
                 target = self.identifier()
                 self.advance()
             return _new_action(token, kind=value, target=target, expression=self.expression())
         if value in ("emit", "publish"):
             self.advance()
-            event: str | None = self.identifier() if self.at_kind(TokenKind.IDENTIFIER) else None
+            event: str | None = self.identifier() if self.at_kind(KIND_IDENTIFIER) else None
             if self.at_newline() or self.at("}") or self.at_eof():
                 expression: ast.Expr = _new_literal(self.tok, value=None)
             else:
@@ -283,7 +285,7 @@ class CommandParser(TypeParser):
         start = self.advance()  # 'policy'
         name = self.identifier()
         action = "all"
-        if self.tok.value in POLICY_ACTIONS and self.tok.kind is not TokenKind.STRING:
+        if self.tok.value in POLICY_ACTIONS and self.tok.kind is not KIND_STRING:
             action = self.advance().value
         self.expect(":")
         self.skip_newlines()
@@ -292,7 +294,7 @@ class CommandParser(TypeParser):
         if self.at("rateLimit") and self.peek().value == "{":
             self.advance()
             rate_limit = self.rate_limit_block()
-        message = self.advance().value if self.at_kind(TokenKind.STRING) else None
+        message = self.advance().value if self.at_kind(KIND_STRING) else None
         return self.node(
             ast.Policy,
             start,
@@ -371,7 +373,7 @@ class _CommandBody:
 
 
 def _number(token: Token) -> float | int:
-    if token.kind is TokenKind.NUMBER and token.number is not None:
+    if token.kind is KIND_NUMBER and token.number is not None:
         return token.number
     try:
         value = float(token.value)

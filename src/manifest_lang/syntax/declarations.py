@@ -7,7 +7,7 @@ from typing import Any
 from . import ast
 from .integrations import IntegrationParser
 from .parser_base import node_maker
-from .tokens import Token, TokenKind
+from .tokens import KIND_IDENTIFIER, KIND_KEYWORD, KIND_NUMBER, KIND_STRING, Token
 
 # Node constructors of the hot paths (see ``node_maker``).
 _new_event = node_maker(ast.Event)
@@ -78,7 +78,7 @@ class DeclarationParser(IntegrationParser):
     def entity_member(self, entity: str, members: dict[str, Any]) -> None:
         token = self.tok
         value = token.value
-        if token.kind is TokenKind.STRING:
+        if token.kind is KIND_STRING:
             self.skip_token("entity")
             return
         handler = _MEMBER_HANDLERS.get(value)
@@ -142,7 +142,7 @@ class DeclarationParser(IntegrationParser):
         start = self.advance()
         if self.accept("in"):
             target = self.any_value()
-        elif self.peek().value == "in" and self.peek().kind is TokenKind.KEYWORD:
+        elif self.peek().value == "in" and self.peek().kind is KIND_KEYWORD:
             self.identifier()
             self.advance()
             target = self.any_value()
@@ -218,12 +218,12 @@ class DeclarationParser(IntegrationParser):
             "Events cannot be declared inside entity blocks. Declare events at module or root level instead.",
             token,
         )
-        if self.at_kind(TokenKind.IDENTIFIER):
+        if self.at_kind(KIND_IDENTIFIER):
             self.advance()
         return True
 
     def _m_schedule(self, entity: str, members: dict[str, Any]) -> bool:
-        if self.peek().kind is not TokenKind.IDENTIFIER:
+        if self.peek().kind is not KIND_IDENTIFIER:
             return False
         token = self.tok
         schedule = self.schedule_decl()
@@ -259,7 +259,7 @@ class DeclarationParser(IntegrationParser):
         start = self.advance()
         name = self.identifier()
         self.expect(":")
-        channel = self.advance().value if self.at_kind(TokenKind.STRING) else name
+        channel = self.advance().value if self.at_kind(KIND_STRING) else name
         if self.at("{"):
             self.advance()
             self.skip_newlines()
@@ -272,7 +272,7 @@ class DeclarationParser(IntegrationParser):
                 self.skip_newlines()
             self.expect("}")
             return _new_event(start, name=name, channel=channel, fields=tuple(fields))
-        if self.tok.kind not in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
+        if self.tok.kind not in (KIND_IDENTIFIER, KIND_KEYWORD):
             return _new_event(start, name=name, channel=channel)
         return _new_event(start, name=name, channel=channel, payload_type=self.type_ref())
 
@@ -287,9 +287,9 @@ class DeclarationParser(IntegrationParser):
             value_name = self.identifier()
             label = ordinal = None
             if self.accept("="):
-                label = self.expect_kind(TokenKind.STRING).value
+                label = self.expect_kind(KIND_STRING).value
             if self.accept("("):
-                ordinal = self.expect_kind(TokenKind.NUMBER).number
+                ordinal = self.expect_kind(KIND_NUMBER).number
                 self.expect(")")
             self.accept(",")
             self.skip_newlines()
@@ -366,4 +366,4 @@ _MEMBER_HANDLERS = _handlers()
 
 
 def token_is(token: Token, value: str) -> bool:
-    return token.value == value and token.kind is not TokenKind.STRING
+    return token.value == value and token.kind is not KIND_STRING

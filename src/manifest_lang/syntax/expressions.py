@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from . import ast
 from .parser_base import ParserBase, node_maker
-from .tokens import KEYWORD_KINDS, TokenKind
+from .tokens import (
+    KEYWORD_KINDS,
+    KIND_IDENTIFIER,
+    KIND_KEYWORD,
+    KIND_NEWLINE,
+    KIND_NUMBER,
+    KIND_OPERATOR,
+    KIND_PUNCTUATION,
+    KIND_STRING,
+)
 
 # Node constructors of the hot paths (see ``node_maker``).
 _new_binary = node_maker(ast.Binary)
@@ -46,7 +55,7 @@ LITERAL_KEYWORDS = {"true": True, "false": False, "null": None}
 _POSTFIX = frozenset([".", "?.", "(", "["])
 # tokens that can never continue an expression after a primary (shortcut in ``expression``)
 _ENDERS = frozenset(["\n", ")", ",", "}", "]", ""])
-_SIMPLE = (TokenKind.IDENTIFIER, TokenKind.NUMBER, TokenKind.STRING)
+_SIMPLE = (KIND_IDENTIFIER, KIND_NUMBER, KIND_STRING)
 
 
 class ExpressionParser(ParserBase):
@@ -59,10 +68,10 @@ class ExpressionParser(ParserBase):
         if (
             token[0] in _SIMPLE
             and follower[1] in _ENDERS
-            and follower[0] is not TokenKind.STRING
-            and not (token[1] in ("count", "sum") and token[0] is TokenKind.IDENTIFIER)
+            and follower[0] is not KIND_STRING
+            and not (token[1] in ("count", "sum") and token[0] is KIND_IDENTIFIER)
             and token[1] not in UNARY_OPS
-            and not (self.in_computed and follower[0] is TokenKind.NEWLINE)
+            and not (self.in_computed and follower[0] is KIND_NEWLINE)
         ):
             return self.primary()
         return self.ternary()
@@ -70,7 +79,7 @@ class ExpressionParser(ParserBase):
     def ternary(self) -> ast.Expr:
         condition = self.binary()
         token = self.tokens[self.pos]
-        if token[1] != "?" and token[0] is not TokenKind.NEWLINE:
+        if token[1] != "?" and token[0] is not KIND_NEWLINE:
             return condition
         if not self.at("?") and not self._continued_ternary():
             return condition
@@ -90,10 +99,10 @@ class ExpressionParser(ParserBase):
         if not self.extended or not self.at_newline():
             return False
         offset = 0
-        while self.peek(offset).kind is TokenKind.NEWLINE:
+        while self.peek(offset).kind is KIND_NEWLINE:
             offset += 1
         follower = self.peek(offset)
-        return follower.value == value and follower.kind is TokenKind.OPERATOR
+        return follower.value == value and follower.kind is KIND_OPERATOR
 
     def _continued_ternary(self) -> bool:
         # Only in a computed body: elsewhere the reference silently ends the expression at the
@@ -122,7 +131,7 @@ class ExpressionParser(ParserBase):
             precedence = precedence_of(token[1])
             if precedence is None or precedence < min_precedence:
                 return left
-            if precedence <= AND_LEVEL and token[0] is TokenKind.STRING:
+            if precedence <= AND_LEVEL and token[0] is KIND_STRING:
                 return left  # `or`/`and` need a real operator token; the other levels match by value
             self.pos += 1
             right = self.binary(precedence + 1)
@@ -140,7 +149,7 @@ class ExpressionParser(ParserBase):
         expr = self.primary()
         while True:
             token = tokens[self.pos]
-            if token[1] not in _POSTFIX or token[0] is TokenKind.STRING:
+            if token[1] not in _POSTFIX or token[0] is KIND_STRING:
                 return expr
             if self.at(".") or self.at("?."):
                 self.advance()
@@ -168,27 +177,27 @@ class ExpressionParser(ParserBase):
     def primary(self) -> ast.Expr:
         token = self.tokens[self.pos]
         kind = token.kind
-        if kind is TokenKind.IDENTIFIER and token.value not in ("count", "sum"):
+        if kind is KIND_IDENTIFIER and token.value not in ("count", "sum"):
             self.pos += 1
             return _new_identifier(token, name=token.value)
-        if kind is TokenKind.NUMBER:
+        if kind is KIND_NUMBER:
             self.pos += 1
             return _new_literal(token, value=token.number)
-        if kind is TokenKind.STRING:
+        if kind is KIND_STRING:
             self.pos += 1
             return _new_literal(token, value=token.value)
-        if kind is TokenKind.KEYWORD and token.value in LITERAL_KEYWORDS:
+        if kind is KIND_KEYWORD and token.value in LITERAL_KEYWORDS:
             self.advance()
             return _new_literal(token, value=LITERAL_KEYWORDS[token.value])
-        if kind is TokenKind.IDENTIFIER:
+        if kind is KIND_IDENTIFIER:
             if token.value in ("count", "sum") and self._is_aggregate():
                 return self.aggregate()
             self.advance()
             return _new_identifier(token, name=token.value)
-        if kind is TokenKind.KEYWORD and token.value in EXPRESSION_KEYWORDS:
+        if kind is KIND_KEYWORD and token.value in EXPRESSION_KEYWORDS:
             self.advance()
             return _new_identifier(token, name=token.value)
-        if kind is TokenKind.PUNCTUATION:
+        if kind is KIND_PUNCTUATION:
             if token.value == "[":
                 return self.array_literal()
             if token.value == "{":
@@ -217,7 +226,7 @@ class ExpressionParser(ParserBase):
         entries: list[tuple[str, ast.Expr]] = []
         self.skip_newlines()
         while self.in_block():
-            if self.at_kind(TokenKind.STRING):
+            if self.at_kind(KIND_STRING):
                 key = self.advance().value
             else:
                 key = self.name()
@@ -232,7 +241,7 @@ class ExpressionParser(ParserBase):
         offset = 1
         if self.peek(offset).value == ")":
             return self.peek(offset + 1).value == "=>"
-        while self.peek(offset).kind is TokenKind.IDENTIFIER:
+        while self.peek(offset).kind is KIND_IDENTIFIER:
             offset += 1
             if self.peek(offset).value == ",":
                 offset += 1
@@ -256,9 +265,9 @@ class ExpressionParser(ParserBase):
     def _is_aggregate(self) -> bool:
         return (
             self.peek(1).value == "("
-            and self.peek(2).kind is TokenKind.IDENTIFIER
+            and self.peek(2).kind is KIND_IDENTIFIER
             and self.peek(3).value == "where"
-            and self.peek(3).kind is TokenKind.KEYWORD
+            and self.peek(3).kind is KIND_KEYWORD
         )
 
     def aggregate(self) -> ast.Expr:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import ast
-from .tokens import TokenKind
+from .tokens import KIND_NUMBER, KIND_PUNCTUATION, KIND_STRING
 from .workflows import SIGNATURE_ALGORITHMS, SIGNATURE_SCHEMES, WorkflowParser
 
 
@@ -15,7 +15,7 @@ class IntegrationParser(WorkflowParser):
         start = self.advance()
         name = self.identifier()
         self.skip_newlines()
-        if not self.at_kind(TokenKind.STRING):
+        if not self.at_kind(KIND_STRING):
             raise self.fail(f"Expected path string after webhook '{name}'")
         path = self.advance().value
         self.skip_newlines()
@@ -27,7 +27,7 @@ class IntegrationParser(WorkflowParser):
             if self.at("method") and self.peek().value == ":":
                 self.advance()
                 self.advance()
-                if not self.at_kind(TokenKind.STRING):
+                if not self.at_kind(KIND_STRING):
                     raise self.fail("Expected string method after 'method:'")
                 fields["method"] = self.advance().value
             elif self.at("signature"):
@@ -36,7 +36,7 @@ class IntegrationParser(WorkflowParser):
             elif self.at("idempotencyHeader"):
                 self.advance()
                 self.expect(":")
-                if not self.at_kind(TokenKind.STRING):
+                if not self.at_kind(KIND_STRING):
                     raise self.fail("Expected string header name after 'idempotencyHeader:'")
                 fields["idempotency_header"] = self.advance().value
             elif self.at("transform"):
@@ -76,7 +76,7 @@ class IntegrationParser(WorkflowParser):
     def _signature_field(self, field: str, sig: dict[str, Any]) -> None:
         token = self.tok
         if field == "tolerance":
-            if token.kind is not TokenKind.NUMBER:
+            if token.kind is not KIND_NUMBER:
                 raise self.fail("Expected numeric tolerance in signature block")
             if (token.number or 0) < 0:
                 raise self.fail("Signature tolerance must be a non-negative number of seconds")
@@ -91,7 +91,7 @@ class IntegrationParser(WorkflowParser):
         if field not in labels:
             self.advance()
             return
-        if token.kind is not TokenKind.STRING:
+        if token.kind is not KIND_STRING:
             raise self.fail(f"Expected string {labels[field]} in signature block")
         value = self.advance().value
         if field == "algorithm" and value not in SIGNATURE_ALGORITHMS:
@@ -110,10 +110,10 @@ class IntegrationParser(WorkflowParser):
         value: str | None
         if self.accept("cron"):
             kind = "cron"
-            value = self.expect_kind(TokenKind.STRING).value
+            value = self.expect_kind(KIND_STRING).value
         elif self.at("interval") or self.at("every"):
             kind = self.advance().value
-            if self.at_kind(TokenKind.STRING):
+            if self.at_kind(KIND_STRING):
                 value = self.advance().value
             else:
                 amount = self.advance().value
@@ -199,7 +199,7 @@ class IntegrationParser(WorkflowParser):
         self.expect("as")
         self.advance()
         self.accept("server")
-        if self.at_kind(TokenKind.STRING):
+        if self.at_kind(KIND_STRING):
             self.advance()
         if self.at("{"):
             self._skip_braced()
@@ -216,7 +216,7 @@ class IntegrationParser(WorkflowParser):
         depth = 1
         while depth and not self.at_eof():
             token = self.advance()
-            if token.kind is TokenKind.PUNCTUATION:
+            if token.kind is KIND_PUNCTUATION:
                 depth += {"{": 1, "}": -1}.get(token.value, 0)
         if depth:
             raise self.fail(f"Expected }}, got {self.tok.display}")

@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from operator import add
 
-from .tokens import KEYWORDS, Token, TokenKind
+from .tokens import (
+    KEYWORDS,
+    KIND_EOF,
+    KIND_IDENTIFIER,
+    KIND_KEYWORD,
+    KIND_NEWLINE,
+    KIND_NUMBER,
+    KIND_OPERATOR,
+    KIND_PUNCTUATION,
+    KIND_STRING,
+    Token,
+)
 
 # One match per lexeme: (leading blanks, lexeme). The lexeme's first character then decides its
 # kind, so the per-token work in Python is a dict lookup and a tuple.
@@ -115,7 +126,7 @@ def _tokenize_by_line(text: str) -> list[Token] | None:
         extend(map(new, repeat(Token, count), map(add, template, repeat((number,), count))))
     tokens.pop()  # the last line has no NEWLINE token; it gets EOF instead
     end = len(lines[-1]) + 1
-    tokens.append(Token(TokenKind.EOF, "", end, end, None, False, len(lines)))
+    tokens.append(Token(KIND_EOF, "", end, end, None, False, len(lines)))
     return tokens
 
 
@@ -129,7 +140,7 @@ def _line_template(line: str) -> tuple[tuple[object, ...], ...] | None:
     if lexemes and lexemes[-1].unterminated:
         return None
     end = len(line) + 1
-    lexemes.append(Token(TokenKind.NEWLINE, "\n", end, end, None, False, 1))
+    lexemes.append(Token(KIND_NEWLINE, "\n", end, end, None, False, 1))
     return tuple([token[:-1] for token in lexemes])
 
 
@@ -138,7 +149,7 @@ def _tokenize_text(text: str) -> LexResult:
     tokens: list[Token] = []
     result = LexResult(tokens)
     append, new, keywords, first = tokens.append, tuple.__new__, KEYWORDS, _FIRST
-    ident, keyword, operator = TokenKind.IDENTIFIER, TokenKind.KEYWORD, TokenKind.OPERATOR
+    ident, keyword, operator = KIND_IDENTIFIER, KIND_KEYWORD, KIND_OPERATOR
     line, line_start, offset = 1, 0, 0
     for blanks, tok in _PAIRS.findall(text):
         begin = offset + len(blanks)
@@ -151,18 +162,18 @@ def _tokenize_text(text: str) -> LexResult:
                 new(Token, (keyword if tok in keywords else ident, tok, col + size, col, None, False, line))
             )
         elif kind == _NL:
-            append(new(Token, (TokenKind.NEWLINE, "\n", col, col, None, False, line)))
+            append(new(Token, (KIND_NEWLINE, "\n", col, col, None, False, line)))
             line, line_start = line + 1, offset
         elif kind == _OP or (kind == _SLASH and size == 1):
             append(new(Token, (operator, tok, col, col, None, False, line)))
         elif kind == _PUNCT:
-            append(new(Token, (TokenKind.PUNCTUATION, tok, col, col, None, False, line)))
+            append(new(Token, (KIND_PUNCTUATION, tok, col, col, None, False, line)))
         elif kind == _NUM:
-            append(new(Token, (TokenKind.NUMBER, tok, col + size, col, parse_float(tok), False, line)))
+            append(new(Token, (KIND_NUMBER, tok, col + size, col, parse_float(tok), False, line)))
         else:
             line, line_start = _special(kind, tok, begin, line, line_start, result)
     eof_col = len(text) - line_start + 1
-    append(Token(TokenKind.EOF, "", eof_col, eof_col, None, False, line))
+    append(Token(KIND_EOF, "", eof_col, eof_col, None, False, line))
     return result
 
 
@@ -177,7 +188,7 @@ def _special(
         body = tok[1:-1] if closed else tok[1:]
         # an unterminated string: the reference consumes a missing closing quote (one more column)
         end_col = col + size + (not closed)
-        result.tokens.append(Token(TokenKind.STRING, _unescape(body), end_col, col, None, not closed, line))
+        result.tokens.append(Token(KIND_STRING, _unescape(body), end_col, col, None, not closed, line))
         return line, line_start - (not closed)
     if kind in (_TPL, _SLASH):  # template string, block or line comment
         newlines = tok.count("\n")
@@ -187,7 +198,7 @@ def _special(
             closed = size >= 2 and tok.endswith("`")
             body = tok[1:-1] if closed else tok[1:]
             end_col = begin + size - line_start + 1
-            result.tokens.append(Token(TokenKind.STRING, body, end_col, col, None, not closed, line))
+            result.tokens.append(Token(KIND_STRING, body, end_col, col, None, not closed, line))
         return line, line_start
     if tok == "#":
         result.hashes.append((line, col))

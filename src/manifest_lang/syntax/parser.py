@@ -9,7 +9,7 @@ from . import ast
 from .lexer import tokenize
 from .parser_base import ParseError, ParserDiagnostic, SkippedToken
 from .seed import SeedParser
-from .tokens import Token, TokenKind
+from .tokens import KIND_KEYWORD, KIND_STRING, Token
 
 _PROGRAM_LISTS = (
     "modules",
@@ -73,7 +73,7 @@ class Parser(SeedParser):
 
     def top_level(self, lists: dict[str, list[Any]], state: dict[str, Any]) -> None:
         token = self.tok
-        value = token.value if token.kind is not TokenKind.STRING else ""
+        value = token.value if token.kind is not KIND_STRING else ""
         if value == "use":
             self.use_decl(state["seen_decl"])
             return
@@ -90,7 +90,7 @@ class Parser(SeedParser):
             state["seen_decl"] = True
             lists["modules"].append(self.module_decl())
             return
-        if value == "default" and token.kind is TokenKind.KEYWORD:
+        if value == "default" and token.kind is KIND_KEYWORD:
             self.advance()
             if not self.at("policy"):
                 raise self.fail("Expected 'policy' after 'default'")
@@ -140,7 +140,7 @@ class Parser(SeedParser):
             lists["stores"].append(self.store_decl())
         elif value == "event":
             lists["events"].append(self.event_decl())
-        elif value == "on" and token.kind is TokenKind.KEYWORD:
+        elif value == "on" and token.kind is KIND_KEYWORD:
             lists["reactions"].append(self.reaction_decl())
         elif value == "saga":
             lists["sagas"].append(self.saga_decl())
@@ -165,10 +165,10 @@ class Parser(SeedParser):
         token = self.advance()
         if seen_decl:
             self.error("'use' declarations must appear before all other declarations", token)
-            if self.at_kind(TokenKind.STRING):
+            if self.at_kind(KIND_STRING):
                 self.advance()
             return
-        if not self.at_kind(TokenKind.STRING):
+        if not self.at_kind(KIND_STRING):
             raise self.fail("Expected string path after 'use'")
         path = self.advance().value
         if not (path.startswith("./") or path.startswith("../")):
@@ -186,7 +186,7 @@ class Parser(SeedParser):
             if self.at_eof():
                 raise self.fail(f"Expected }}, got {self.tok.display}")
             token = self.tok
-            value = token.value if token.kind is not TokenKind.STRING else ""
+            value = token.value if token.kind is not KIND_STRING else ""
             if value not in _MODULE_MEMBERS or not self.shared_declaration(value, lists, "module"):
                 self.skip_token("module")
             self.skip_newlines()

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import ast
-from .tokens import Token, TokenKind
+from .tokens import KIND_EOF, KIND_IDENTIFIER, KIND_KEYWORD, KIND_NEWLINE, KIND_STRING, Token, TokenKind
 
 N = TypeVar("N", bound=ast.Node)
+
 
 #: recovery after a thrown parse error resumes at the next token whose VALUE is one of these
 SYNC_VALUES = frozenset(
@@ -57,6 +58,8 @@ class ParserBase:
         self.in_computed = False
 
     # ------------------------------------------------------------------ cursor
+    # These run about a million times on a large model: each reads the token tuple once by
+    # index and moves ``pos`` itself rather than calling the other cursor methods.
     @property
     def tok(self) -> Token:
         return self.tokens[self.pos]
@@ -67,43 +70,48 @@ class ParserBase:
 
     def advance(self) -> Token:
         token = self.tokens[self.pos]
-        if token.kind is not TokenKind.EOF:
+        if token[0] is not KIND_EOF:
             self.pos += 1
         return token
 
     def at(self, value: str) -> bool:
         """Current token spells ``value`` and is not a string literal."""
         token = self.tokens[self.pos]
-        return token[1] == value and token[0] is not TokenKind.STRING
+        return token[1] == value and token[0] is not KIND_STRING
 
     def at_kind(self, kind: TokenKind) -> bool:
-        return self.tokens[self.pos].kind is kind
+        return self.tokens[self.pos][0] is kind
 
     def at_eof(self) -> bool:
-        return self.tokens[self.pos].kind is TokenKind.EOF
+        return self.tokens[self.pos][0] is KIND_EOF
 
     def at_newline(self) -> bool:
-        return self.tokens[self.pos].kind is TokenKind.NEWLINE
+        return self.tokens[self.pos][0] is KIND_NEWLINE
 
     def in_block(self) -> bool:
         """Inside a ``{ ... }`` body: not at its ``}`` and not at end of input (then ``expect('}')``)."""
         token = self.tokens[self.pos]
-        return not (token[1] == "}" and token[0] is not TokenKind.STRING) and token[0] is not TokenKind.EOF
+        kind = token[0]
+        return not (token[1] == "}" and kind is not KIND_STRING) and kind is not KIND_EOF
 
     def accept(self, value: str) -> bool:
-        if self.at(value):
-            self.advance()
+        token = self.tokens[self.pos]
+        kind = token[0]
+        if token[1] == value and kind is not KIND_STRING:
+            if kind is not KIND_EOF:
+                self.pos += 1
             return True
         return False
 
     def skip_newlines(self) -> None:
-        tokens = self.tokens
-        while tokens[self.pos].kind is TokenKind.NEWLINE:
-            self.pos += 1
+        tokens, pos = self.tokens, self.pos
+        while tokens[pos][0] is KIND_NEWLINE:
+            pos += 1
+        self.pos = pos
 
     def skip_token(self, where: str) -> Token:
         token = self.advance()
-        if token.kind is not TokenKind.NEWLINE:
+        if token.kind is not KIND_NEWLINE:
             self.skipped.append(SkippedToken(token, where))
         return token
 
@@ -112,28 +120,43 @@ class ParserBase:
         return ParseError(message, token or self.tok)
 
     def expect(self, value: str) -> Token:
-        if not self.at(value):
-            raise self.fail(f"Expected {value}, got {self.tok.display}")
-        return self.advance()
+        token = self.tokens[self.pos]
+        kind = token[0]
+        if token[1] != value or kind is KIND_STRING:
+            raise self.fail(f"Expected {value}, got {token.display}")
+        if kind is not KIND_EOF:
+            self.pos += 1
+        return token
 
     def expect_kind(self, kind: TokenKind) -> Token:
-        if self.tok.kind is not kind:
-            raise self.fail(f"Expected {kind.value}, got {self.tok.display}")
-        return self.advance()
+        token = self.tokens[self.pos]
+        if token[0] is not kind:
+            raise self.fail(f"Expected {kind.value}, got {token.display}")
+        if kind is not KIND_EOF:
+            self.pos += 1
+        return token
 
     def identifier(self) -> str:
         """A declaration name: keywords are reported as reserved but still accepted."""
-        token = self.tok
-        if token.kind is TokenKind.KEYWORD:
-            self.error(f"Reserved word '{token.value}' cannot be used as an identifier", token)
-            return self.advance().value
-        return self.expect_kind(TokenKind.IDENTIFIER).value
+        token = self.tokens[self.pos]
+        kind = token[0]
+        if kind is KIND_IDENTIFIER:
+            self.pos += 1
+            return token[1]
+        if kind is KIND_KEYWORD:
+            self.error(f"Reserved word '{token[1]}' cannot be used as an identifier", token)
+            self.pos += 1
+            return token[1]
+        raise self.fail(f"Expected {KIND_IDENTIFIER.value}, got {token.display}")
 
     def name(self) -> str:
         """An identifier or keyword (member names, object keys, config keys...)."""
-        if self.tok.kind in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
-            return self.advance().value
-        raise self.fail(f"Expected identifier, got {self.tok.display}")
+        token = self.tokens[self.pos]
+        kind = token[0]
+        if kind is KIND_IDENTIFIER or kind is KIND_KEYWORD:
+            self.pos += 1
+            return token[1]
+        raise self.fail(f"Expected identifier, got {token.display}")
 
     def any_value(self) -> str:
         """Any single token's value (types, store targets, transition states...)."""
@@ -151,7 +174,7 @@ class ParserBase:
     def synchronize(self) -> None:
         self.advance()
         tokens = self.tokens
-        while tokens[self.pos].kind is not TokenKind.EOF and tokens[self.pos].value not in SYNC_VALUES:
+        while tokens[self.pos].kind is not KIND_EOF and tokens[self.pos].value not in SYNC_VALUES:
             self.pos += 1
 
     # ------------------------------------------------------------------ nodes

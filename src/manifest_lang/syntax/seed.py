@@ -14,7 +14,7 @@ from typing import Any
 
 from . import ast
 from .declarations import DeclarationParser
-from .tokens import Token, TokenKind
+from .tokens import KIND_NEWLINE, KIND_STRING, Token
 
 _CLAUSES = frozenset(["when", "message", "code", "overridePolicy", "override", "severity"])
 
@@ -35,7 +35,7 @@ class SeedParser(DeclarationParser):
                 values["expression"] = self.expression()
                 fail_when = True
             elif clause == "message":
-                values["message"] = self.expect_kind(TokenKind.STRING).value
+                values["message"] = self.expect_kind(KIND_STRING).value
             elif clause == "code":
                 values["code"] = self.identifier()
             else:
@@ -62,10 +62,10 @@ class SeedParser(DeclarationParser):
     def _next_clause(self) -> bool:
         """Is the next clause of the seed constraint here (possibly after newlines)?"""
         offset = 0
-        while self.peek(offset).kind is TokenKind.NEWLINE:
+        while self.peek(offset).kind is KIND_NEWLINE:
             offset += 1
         token = self.peek(offset)
-        if token.kind is TokenKind.STRING or token.value not in _CLAUSES:
+        if token.kind is KIND_STRING or token.value not in _CLAUSES:
             return False
         if token.value == "override" and self.peek(offset + 1).value != "by":
             return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import ast
 from .expressions import ExpressionParser
 from .parser_base import node_maker
-from .tokens import KEYWORD_KINDS, TokenKind
+from .tokens import KEYWORD_KINDS, KIND_IDENTIFIER, KIND_KEYWORD, KIND_NUMBER
 
 # Node constructors of the hot paths (see ``node_maker``).
 _new_computed = node_maker(ast.Computed)
@@ -66,9 +66,9 @@ class TypeParser(ExpressionParser):
         mask: ast.MaskSpec | None = None
         while True:
             token = self.tok
-            if token.value in PROPERTY_MODIFIERS and token.kind is TokenKind.KEYWORD:
+            if token.value in PROPERTY_MODIFIERS and token.kind is KIND_KEYWORD:
                 modifiers.append(self.advance().value)
-            elif token.value == "masked" and token.kind is TokenKind.IDENTIFIER and self.peek().value != ":":
+            elif token.value == "masked" and token.kind is KIND_IDENTIFIER and self.peek().value != ":":
                 modifiers.append(self.advance().value)
                 mask = self._mask_spec(token)
             else:
@@ -115,7 +115,7 @@ class TypeParser(ExpressionParser):
         params: list[float | int] = []
         while self.accept(","):
             self.skip_newlines()
-            if self.tok.kind is TokenKind.NUMBER:
+            if self.tok.kind is KIND_NUMBER:
                 params.append(self.advance().number or 0)
             else:
                 self.error(f"Masking strategy parameters must be numeric literals, got '{self.tok.display}'")
@@ -147,7 +147,7 @@ class TypeParser(ExpressionParser):
             return (strategy.value, None)
         if strategy.value == "ttl":
             self.advance()
-            if self.tok.kind is not TokenKind.NUMBER:
+            if self.tok.kind is not KIND_NUMBER:
                 raise self.fail(f"Expected TTL value in seconds after 'ttl', got '{self.tok.display}'")
             return ("ttl", self.advance().number)
         raise self.fail(f"Expected cache strategy: 'request', 'session', or 'ttl', got '{strategy.display}'")

@@ -6,7 +6,7 @@ from typing import Any
 
 from . import ast
 from .commands import CommandParser
-from .tokens import Token, TokenKind
+from .tokens import KIND_IDENTIFIER, KIND_KEYWORD, KIND_NUMBER, Token
 
 ESCALATE_STATUSES = frozenset(["pending", "granted", "denied", "expired"])
 SIGNATURE_ALGORITHMS = frozenset(["hmac-sha256", "hmac-sha512"])
@@ -49,7 +49,7 @@ class WorkflowParser(CommandParser):
         elif value == "timeout" and self.peek().value == ":":
             self.advance()
             self.advance()
-            fields["timeout"] = self.expect_kind(TokenKind.NUMBER).number
+            fields["timeout"] = self.expect_kind(KIND_NUMBER).number
         elif value == "emit":
             self.advance()
             fields["emits"].append(self.identifier())
@@ -68,9 +68,9 @@ class WorkflowParser(CommandParser):
         self.skip_newlines()
         stages: list[ast.ApprovalStage] = []
         while self.in_block():
-            if self.at("stage") and self.peek().kind in (TokenKind.IDENTIFIER, TokenKind.KEYWORD):
+            if self.at("stage") and self.peek().kind in (KIND_IDENTIFIER, KIND_KEYWORD):
                 self.advance()
-            if not self.at_kind(TokenKind.IDENTIFIER):
+            if not self.at_kind(KIND_IDENTIFIER):
                 self.skip_token("approval stages")
                 continue
             start = self.tok
@@ -91,7 +91,7 @@ class WorkflowParser(CommandParser):
                 elif field == "when":
                     when = self.expression()
                 else:
-                    required = self.expect_kind(TokenKind.NUMBER).number or 0
+                    required = self.expect_kind(KIND_NUMBER).number or 0
                 self.skip_newlines()
             self.expect("}")
             if policy is None:
@@ -136,7 +136,7 @@ class WorkflowParser(CommandParser):
             values["status"] = status
         elif field == "timeout":
             token = self.advance()
-            if token.kind is TokenKind.NUMBER:
+            if token.kind is KIND_NUMBER:
                 values["timeout"] = token.number
             elif token.value in ("none", "reset"):
                 values["timeout"] = token.value
@@ -219,7 +219,7 @@ class WorkflowParser(CommandParser):
         match_token = self.advance()
         self.skip_newlines()
         predicates: list[tuple[str, ast.Expr]] = []
-        if self.tok.kind in (TokenKind.IDENTIFIER, TokenKind.KEYWORD) and self.peek().value == "=":
+        if self.tok.kind in (KIND_IDENTIFIER, KIND_KEYWORD) and self.peek().value == "=":
             predicates.append(self._match_predicate())
             while self.accept(","):
                 self.skip_newlines()
@@ -333,7 +333,7 @@ class WorkflowParser(CommandParser):
             if self.at("allow") or self.at("deny"):
                 bucket = allow if self.advance().value == "allow" else deny
                 action_token = self.advance()
-                target = self.identifier() if self.at_kind(TokenKind.IDENTIFIER) else None
+                target = self.identifier() if self.at_kind(KIND_IDENTIFIER) else None
                 bucket.append(
                     self.node(ast.Permission, action_token, action=action_token.value, target=target)
                 )
