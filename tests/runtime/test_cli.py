@@ -60,3 +60,13 @@ def test_conformance_command_counts(conformance_dir: Path, tmp_path: Path) -> No
     report = CliRunner().invoke(main, ["conformance", str(tmp_path), "--json"])
     data = json.loads(report.output)
     assert data["passed"] == 5 and data["failed"] == 2
+
+
+def test_run_reports_compile_errors_in_one_line_per_diagnostic(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.manifest"
+    broken.write_text("entity {\n")
+    result = CliRunner().invoke(main, ["run", str(broken)], input="")
+    assert result.exit_code != 0
+    assert "broken.manifest:" in result.output and "error" in result.output
+    bad_context = CliRunner().invoke(main, ["run", str(broken), "--context", "[1]"], input="")
+    assert bad_context.exit_code != 0 and "--context must be a JSON object" in bad_context.output
