@@ -147,16 +147,30 @@ def walk(node: ast.Expr) -> list[ast.Expr]:
     """Every sub-expression of ``node`` (pre-order), lambda bodies and aggregates included."""
     found: list[ast.Expr] = []
     stack: list[ast.Expr] = [node]
+    pop, push, append = stack.pop, stack.append, found.append
     children = _CHILDREN
+    # The three most common node kinds are dispatched inline: this runs over every guard and
+    # constraint several times per compile, and a getter call per node doubles its cost.
+    leaf, binary, member = _LEAVES, ast.Binary, ast.Member
     while stack:
-        current = stack.pop()
-        found.append(current)
-        getter = children.get(type(current))
-        if getter is not None:
-            stack.extend(reversed(getter(current)))
+        current = pop()
+        append(current)
+        kind = type(current)
+        if kind in leaf:
+            continue
+        if kind is binary:
+            push(current.right)  # type: ignore[attr-defined]
+            push(current.left)  # type: ignore[attr-defined]
+        elif kind is member:
+            push(current.object)  # type: ignore[attr-defined]
+        else:
+            getter = children.get(kind)
+            if getter is not None:
+                stack.extend(reversed(getter(current)))
     return found
 
 
+_LEAVES = frozenset([ast.Identifier, ast.Literal])
 _CHILDREN: dict[type, Any] = {
     ast.Member: lambda n: (n.object,),
     ast.Binary: lambda n: (n.left, n.right),

@@ -185,10 +185,15 @@ def lower_policy(
     return result
 
 
+_CANONICAL_VERB = dict(INTENT_VERBS)
+#: longest first, so the first verb that prefixes a name is the longest one
+_VERBS_LONGEST_FIRST = sorted(_CANONICAL_VERB, key=len, reverse=True)
+
+
 def canonical_intent(command: str, entity: str | None) -> str:
-    text = "".join(ch for ch in command.lower() if ch.isalnum())
+    text = "".join(filter(str.isalnum, command.lower()))
     if entity:
-        stem = "".join(ch for ch in entity.lower() if ch.isalnum())
+        stem = "".join(filter(str.isalnum, entity.lower()))
         changed = bool(stem)
         while changed:
             changed = False
@@ -196,11 +201,10 @@ def canonical_intent(command: str, entity: str | None) -> str:
                 text, changed = text[len(stem) :], True
             if text.endswith(stem) and len(text) > len(stem):
                 text, changed = text[: -len(stem)], True
-    best = max((verb for verb, _ in INTENT_VERBS if text.startswith(verb)), key=len, default=None)
-    if best is None:
-        return f"custom:{text}"
-    canonical = dict(INTENT_VERBS)[best]
-    return f"{canonical}:{text[len(best) :]}"
+    for verb in _VERBS_LONGEST_FIRST:
+        if text.startswith(verb):
+            return f"{_CANONICAL_VERB[verb]}:{text[len(verb) :]}"
+    return f"custom:{text}"
 
 
 def check_command_intents(commands: list[dict[str, Any]], sink: DiagnosticSink) -> None:
@@ -208,8 +212,10 @@ def check_command_intents(commands: list[dict[str, Any]], sink: DiagnosticSink) 
     for command in commands:
         entity = command.get("entity")
         scope = entity or "__global__"
-        label = f"{entity}.{command['name']}" if entity else command["name"]
-        for key in (("name:" + command["name"]), canonical_intent(command["name"], entity)):
+        name = command["name"]
+        label = f"{entity}.{name}" if entity else name
+        keys = ("name:" + name, canonical_intent(name, entity))
+        for key in keys:
             existing = seen.get((scope, key))
             if existing is not None:
                 sink.error(
@@ -218,8 +224,8 @@ def check_command_intents(commands: list[dict[str, Any]], sink: DiagnosticSink) 
                 )
                 break
         else:
-            seen[(scope, "name:" + command["name"])] = label
-            seen[(scope, canonical_intent(command["name"], entity))] = label
+            for key in keys:
+                seen[(scope, key)] = label
 
 
 def _lt(value: Any, bound: float) -> bool:
