@@ -123,8 +123,8 @@ class ExpressionParser(ParserBase):
         Same trees as one method per level (or < and < equality < comparison < additive <
         multiplicative), at a fraction of the calls per operand.
         """
-        left = self.unary()
         tokens = self.tokens
+        left = self.unary() if tokens[self.pos][1] in UNARY_OPS else self.postfix()
         precedence_of = PRECEDENCE.get
         while True:
             token = tokens[self.pos]
@@ -149,21 +149,18 @@ class ExpressionParser(ParserBase):
         expr = self.primary()
         while True:
             token = tokens[self.pos]
-            if token[1] not in _POSTFIX or token[0] is KIND_STRING:
+            value = token[1]
+            if value not in _POSTFIX or token[0] is KIND_STRING:
                 return expr
-            if self.at(".") or self.at("?."):
-                self.advance()
-                expr = _new_member(start, object=expr, property=self.name())
-            elif self.at("("):
-                self.advance()
+            self.pos += 1
+            if value == "(":
                 expr = _new_call(start, callee=expr, args=self._arguments())
-            elif self.at("["):
-                self.advance()
+            elif value == "[":
                 index = self.expression()
                 self.expect("]")
                 expr = _new_member(start, object=expr, property=_index_property(index))
-            else:
-                return expr
+            else:  # "." or "?."
+                expr = _new_member(start, object=expr, property=self.name())
 
     def _arguments(self) -> tuple[ast.Expr, ...]:
         args: list[ast.Expr] = []
@@ -176,10 +173,10 @@ class ExpressionParser(ParserBase):
     # -- primary ----------------------------------------------------------------------------------
     def primary(self) -> ast.Expr:
         token = self.tokens[self.pos]
-        kind = token.kind
-        if kind is KIND_IDENTIFIER and token.value not in ("count", "sum"):
+        kind = token[0]
+        if kind is KIND_IDENTIFIER and token[1] not in ("count", "sum"):
             self.pos += 1
-            return _new_identifier(token, name=token.value)
+            return _new_identifier(token, name=token[1])
         if kind is KIND_NUMBER:
             self.pos += 1
             return _new_literal(token, value=token.number)

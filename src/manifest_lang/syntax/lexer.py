@@ -24,6 +24,7 @@ from .tokens import (
     KIND_PUNCTUATION,
     KIND_STRING,
     Token,
+    TokenKind,
 )
 
 # One match per lexeme: (leading blanks, lexeme). The lexeme's first character then decides its
@@ -130,46 +131,74 @@ def _tokenize_by_line(text: str) -> list[Token] | None:
     return tokens
 
 
-def _line_template(line: str) -> tuple[tuple[object, ...], ...] | None:
+Fields = tuple[TokenKind, str, int, int, float | int | None, bool]
+"""A token without its line: (kind, value, column, start_column, number, unterminated)."""
+
+
+def _line_template(line: str) -> tuple[Fields, ...] | None:
     """The tokens of one line without their line field, ending with its NEWLINE token."""
-    lexed = _tokenize_text(line)
-    if lexed.dropped or lexed.hashes:
-        return None
-    lexemes = lexed.tokens
-    lexemes.pop()  # EOF
-    if lexemes and lexemes[-1].unterminated:
-        return None
+    fields: list[Fields] = []
+    append, first, offset = fields.append, _FIRST, 0
+    for blanks, tok in _PAIRS.findall(line):
+        begin = offset + len(blanks)
+        offset = begin + len(tok)
+        kind = first.get(tok[0], _OTHER)
+        token = _plain(kind, tok, begin + 1)
+        if token is not None:
+            append(token)
+        elif kind == _STR:
+            token = _string(tok, begin + 1)
+            if token[5]:  # unterminated: the string may go on over the next lines
+                return None
+            append(token)
+        elif kind != _SLASH:  # a line comment is dropped; templates, '#' and others need the text lexer
+            return None
     end = len(line) + 1
-    lexemes.append(Token(KIND_NEWLINE, "\n", end, end, None, False, 1))
-    return tuple([token[:-1] for token in lexemes])
+    append((KIND_NEWLINE, "\n", end, end, None, False))
+    return tuple(fields)
+
+
+def _plain(kind: int, tok: str, col: int) -> Fields | None:
+    """Words, numbers, operators and punctuation (None for anything else).
+
+    Words and numbers carry the column after their last character, the others their start.
+    """
+    if kind == _IDENT:
+        return (KIND_KEYWORD if tok in KEYWORDS else KIND_IDENTIFIER, tok, col + len(tok), col, None, False)
+    if kind == _OP or (kind == _SLASH and len(tok) == 1):
+        return (KIND_OPERATOR, tok, col, col, None, False)
+    if kind == _PUNCT:
+        return (KIND_PUNCTUATION, tok, col, col, None, False)
+    if kind == _NUM:
+        return (KIND_NUMBER, tok, col + len(tok), col, parse_float(tok), False)
+    return None
+
+
+def _string(tok: str, col: int) -> Fields:
+    """A quoted string; unterminated, the reference consumes a missing closing quote (one more column)."""
+    size = len(tok)
+    closed = size >= 2 and tok[-1] == tok[0] and not _ends_escaped(tok)
+    body = tok[1:-1] if closed else tok[1:]
+    return (KIND_STRING, _unescape(body), col + size + (not closed), col, None, not closed)
 
 
 def _tokenize_text(text: str) -> LexResult:
     """Lex normalised text as a whole (any input; the fast path falls back to this)."""
     tokens: list[Token] = []
     result = LexResult(tokens)
-    append, new, keywords, first = tokens.append, tuple.__new__, KEYWORDS, _FIRST
-    ident, keyword, operator = KIND_IDENTIFIER, KIND_KEYWORD, KIND_OPERATOR
+    append, new, first = tokens.append, tuple.__new__, _FIRST
     line, line_start, offset = 1, 0, 0
     for blanks, tok in _PAIRS.findall(text):
         begin = offset + len(blanks)
-        size = len(tok)
-        offset = begin + size
+        offset = begin + len(tok)
         col = begin - line_start + 1
         kind = first.get(tok[0], _OTHER)
-        if kind == _IDENT:
-            append(
-                new(Token, (keyword if tok in keywords else ident, tok, col + size, col, None, False, line))
-            )
+        fields = _plain(kind, tok, col)
+        if fields is not None:
+            append(new(Token, (*fields, line)))
         elif kind == _NL:
-            append(new(Token, (KIND_NEWLINE, "\n", col, col, None, False, line)))
+            append(Token(KIND_NEWLINE, "\n", col, col, None, False, line))
             line, line_start = line + 1, offset
-        elif kind == _OP or (kind == _SLASH and size == 1):
-            append(new(Token, (operator, tok, col, col, None, False, line)))
-        elif kind == _PUNCT:
-            append(new(Token, (KIND_PUNCTUATION, tok, col, col, None, False, line)))
-        elif kind == _NUM:
-            append(new(Token, (KIND_NUMBER, tok, col + size, col, parse_float(tok), False, line)))
         else:
             line, line_start = _special(kind, tok, begin, line, line_start, result)
     eof_col = len(text) - line_start + 1
@@ -184,12 +213,9 @@ def _special(
     col = begin - line_start + 1
     size = len(tok)
     if kind == _STR:
-        closed = size >= 2 and tok[-1] == tok[0] and not _ends_escaped(tok)
-        body = tok[1:-1] if closed else tok[1:]
-        # an unterminated string: the reference consumes a missing closing quote (one more column)
-        end_col = col + size + (not closed)
-        result.tokens.append(Token(KIND_STRING, _unescape(body), end_col, col, None, not closed, line))
-        return line, line_start - (not closed)
+        fields = _string(tok, col)
+        result.tokens.append(Token(*fields, line))
+        return line, line_start - fields[5]  # unterminated: the missing quote's column (above)
     if kind in (_TPL, _SLASH):  # template string, block or line comment
         newlines = tok.count("\n")
         if newlines:
