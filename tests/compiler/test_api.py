@@ -111,6 +111,12 @@ def test_fast_compiler_hash_equals_generic_canonical_hash(conformance_dir) -> No
         "store A in memory {\n  Beta: 1\n  alpha: { Zq: 1, za: [1, { B: 2, a: 3 }] }\n}\n"
         'entity S {\n  property status: map<string> = { Zb: "x", a: "y" }\n'
         "  command create(n: number) {\n    mutate status = n\n  }\n}\n"
+        # constraints with only overridePolicyRef, only detailsMapping, or neither (fast path)
+        'entity B {\n  property x: number = 0\n  constraint overrideable c1: self.x > 0 "m" {\n'
+        '    overridePolicy: p\n  }\n  constraint c2: self.x > 1 "m" {\n    details: { Zed: 1, a: 2 }\n  }\n'
+        '  constraint overrideable c3: self.x > 2 "m"\n  command create(x: number) {\n'
+        '    constraint overrideable c4: x > 2 "m" {\n      overridePolicy: p\n    }\n'
+        "    mutate x = x\n  }\n}\n"
     )
     checked = 0
     for text in [s.read_text() for s in sources] + [extra]:

@@ -164,14 +164,12 @@ def _ordered_bytes(orjson: Any, value: Any, nested_maps: frozenset[str] | None) 
 def _locale_sensitive(ir: dict[str, Any]) -> Any:
     """(container, key, nested maps) of every value whose key order needs the locale-aware encoder."""
     for entity in ir.get("entities", []):
-        for index in range(len(entity.get("constraints", []))):
-            yield entity["constraints"], index, _CONSTRAINT_MAPS
+        yield from _constraints(entity.get("constraints", []))
         yield from _object_defaults(entity.get("properties", []))
     for value_object in ir.get("values", []):
         yield from _object_defaults(value_object.get("properties", []))
     for command in ir.get("commands", []):
-        for index in range(len(command.get("constraints", []))):
-            yield command["constraints"], index, _CONSTRAINT_MAPS
+        yield from _constraints(command.get("constraints", []))
         plan = command.get("initialization")
         if plan is not None:
             simple = all(
@@ -182,6 +180,17 @@ def _locale_sensitive(ir: dict[str, Any]) -> Any:
     for store in ir.get("stores", []):
         if store.get("config"):
             yield store, "config", _GENERIC
+
+
+#: the only constraint keys whose order differs between code point and ``localeCompare``
+#: (``overrideable`` < ``overridePolicyRef`` case-insensitively) or that hold user-keyed maps
+_CONSTRAINT_LOCALE_KEYS = frozenset(["overridePolicyRef", "detailsMapping"])
+
+
+def _constraints(constraints: list[dict[str, Any]]) -> Any:
+    for index, constraint in enumerate(constraints):
+        if not _CONSTRAINT_LOCALE_KEYS.isdisjoint(constraint):
+            yield constraints, index, _CONSTRAINT_MAPS
 
 
 def _object_defaults(members: list[dict[str, Any]]) -> Any:
