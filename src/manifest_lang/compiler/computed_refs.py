@@ -20,17 +20,16 @@ _TAIL = "Inline the formula or use a stored property."
 
 def _referenced(expr: ast.Expr, computed: dict[str, ast.Computed]) -> list[str]:
     found: dict[str, None] = {}
+    identifier, member = ast.Identifier, ast.Member  # node classes are final: ``type() is`` suffices
     for node in walk(expr):
-        name = None
-        if isinstance(node, ast.Identifier):
-            name = node.name
-        elif (
-            isinstance(node, ast.Member)
-            and isinstance(node.object, ast.Identifier)
-            and node.object.name in ("self", "this")
-        ):
-            name = node.property
-        if name is not None and name in computed:
+        kind = type(node)
+        if kind is identifier:
+            name = node.name  # type: ignore[attr-defined]
+        elif kind is member and type(node.object) is identifier and node.object.name in ("self", "this"):  # type: ignore[attr-defined]
+            name = node.property  # type: ignore[attr-defined]
+        else:
+            continue
+        if name in computed:
             found.setdefault(name)
     return list(found)
 
