@@ -271,11 +271,58 @@ def test_overrideable_entity_constraint_needs_an_authorized_override() -> None:
     assert refused.error == "Balance cannot go negative"
     request = {"constraintCode": "nonNegative", "reason": "approved loan", "authorizedBy": "boss"}
     allowed = engine.run_command(
-        "withdraw", {"amount": 10}, entity_name="Account", instance_id="a1", override_requests=[request]
+        "withdraw",
+        {"amount": 10},
+        entity_name="Account",
+        instance_id="a1",
+        override_requests=[request],
+        correlation_id="corr-1",
+        causation_id="cause-1",
     )
     assert allowed.success
     assert [e.name for e in allowed.emitted_events] == ["OverrideApplied", "Withdrawn"]
     assert engine.get_instance("Account", "a1")["balance"] == -5
+    # Every emitted event carries the command's ids and subject (the reference omits them here).
+    for event in allowed.emitted_events:
+        assert (event.correlation_id, event.causation_id) == ("corr-1", "cause-1")
+        assert event.subject == {"command": "withdraw", "entity": "Account", "id": "a1"}
+    assert [e.name for e in engine.events_for_correlation("corr-1")] == ["OverrideApplied", "Withdrawn"]
+
+
+COMMAND_OVERRIDE = """
+entity Order {
+  property required id: string
+  property total: number = 0
+  command discount(amount: number) {
+    constraint overrideable cap {
+      expression: amount <= 10
+      severity: block
+      message: "Discount too large"
+    }
+    mutate total = total - amount
+  }
+}
+store Order in memory
+"""
+
+
+def test_command_constraint_override_event_carries_ids() -> None:
+    engine = make_engine(COMMAND_OVERRIDE, {"user": {"id": "boss", "role": "admin"}})
+    engine.create_instance("Order", {"id": "o1", "total": 100})
+    request = {"constraintCode": "cap", "reason": "vip", "authorizedBy": "boss"}
+    result = engine.run_command(
+        "discount",
+        {"amount": 50},
+        entity_name="Order",
+        instance_id="o1",
+        override_requests=[request],
+        correlation_id="corr-2",
+    )
+    assert result.success, result.error
+    (event,) = result.emitted_events
+    assert event.name == "OverrideApplied" and event.correlation_id == "corr-2" and event.causation_id is None
+    assert event.to_dict()["subject"] == {"command": "discount", "entity": "Order", "id": "o1"}
+    assert event.to_dict()["correlationId"] == "corr-2"
 
 
 def test_parallel_command_limit() -> None:

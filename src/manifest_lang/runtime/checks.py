@@ -100,15 +100,33 @@ def is_blocking(o: ConstraintOutcome) -> bool:
 class OverrideContext:
     """What an override decision needs about the running command."""
 
-    __slots__ = ("command", "entity", "instance_id", "requests")
+    __slots__ = ("command", "entity", "instance_id", "requests", "correlation_id", "causation_id")
 
     def __init__(
-        self, command: str, entity: str | None, instance_id: str | None, requests: list[OverrideRequest]
+        self,
+        command: str,
+        entity: str | None,
+        instance_id: str | None,
+        requests: list[OverrideRequest],
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
     ) -> None:
         self.command = command
         self.entity = entity
         self.instance_id = instance_id
         self.requests = requests
+        self.correlation_id = correlation_id
+        self.causation_id = causation_id
+
+
+def command_subject(command: str, entity: str | None, instance_id: str | None) -> dict[str, Any]:
+    """The ``subject`` of an event a command emits."""
+    subject: dict[str, Any] = {"command": command}
+    if entity:
+        subject["entity"] = entity
+    if instance_id:
+        subject["id"] = instance_id
+    return subject
 
 
 def try_override(
@@ -149,7 +167,17 @@ def try_override(
         payload["entityName"] = oc.entity
     if oc.instance_id is not None:
         payload["instanceId"] = oc.instance_id
-    return EmittedEvent("OverrideApplied", "system", payload, now, provenance=ex.model.provenance)
+    # Unlike the reference, the event carries the command's subject and ids like every other event.
+    return EmittedEvent(
+        "OverrideApplied",
+        "system",
+        payload,
+        now,
+        command_subject(oc.command, oc.entity, oc.instance_id),
+        oc.correlation_id,
+        oc.causation_id,
+        provenance=ex.model.provenance,
+    )
 
 
 def _authorized(

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ManifestEffectBoundaryError
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
 from .approvals import approval_gate
-from .checks import OverrideContext, evaluate_constraint, is_blocking, policy_denial, resolved, try_override
+from .checks import (
+    OverrideContext,
+    command_subject,
+    evaluate_constraint,
+    is_blocking,
+    policy_denial,
+    resolved,
+    try_override,
+)
 from .instances import (
     WriteRejected,
     all_constraints_pass,
@@ -260,8 +268,14 @@ class CommandRun:
                 )
 
     def _override_context(self) -> OverrideContext:
+        opts = self.opts
         return OverrideContext(
-            self.cmd.name, self.opts.entity_name, self.instance_id, self.opts.override_requests or []
+            self.cmd.name,
+            opts.entity_name,
+            self.instance_id,
+            opts.override_requests or [],
+            opts.correlation_id,
+            opts.causation_id,
         )
 
     def _command_constraints(
@@ -523,12 +537,7 @@ class CommandRun:
     # --- events -------------------------------------------------------------------------------
 
     def _subject(self) -> dict[str, Any]:
-        subject: dict[str, Any] = {"command": self.cmd.name}
-        if self.opts.entity_name:
-            subject["entity"] = self.opts.entity_name
-        if self.instance_id:
-            subject["id"] = self.instance_id
-        return subject
+        return command_subject(self.cmd.name, self.opts.entity_name, self.instance_id)
 
     def _event(self, name: str, payload: dict[str, Any], subject: dict[str, Any]) -> EmittedEvent:
         model = self.ex.model
