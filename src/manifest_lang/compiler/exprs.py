@@ -151,18 +151,18 @@ def walk(node: ast.Expr) -> list[ast.Expr]:
     children = _CHILDREN
     # The three most common node kinds are dispatched inline: this runs over every guard and
     # constraint several times per compile, and a getter call per node doubles its cost.
-    leaf, binary, member = _LEAVES, ast.Binary, ast.Member
+    leaf = _LEAVES
     while stack:
         current = pop()
         append(current)
         kind = type(current)
         if kind in leaf:
             continue
-        if kind is binary:
-            push(current.right)  # type: ignore[attr-defined]
-            push(current.left)  # type: ignore[attr-defined]
-        elif kind is member:
-            push(current.object)  # type: ignore[attr-defined]
+        if type(current) is ast.Binary:
+            push(current.right)
+            push(current.left)
+        elif type(current) is ast.Member:
+            push(current.object)
         else:
             getter = children.get(kind)
             if getter is not None:
@@ -170,7 +170,7 @@ def walk(node: ast.Expr) -> list[ast.Expr]:
     return found
 
 
-_LEAVES = frozenset([ast.Identifier, ast.Literal])
+_LEAVES: frozenset[type[ast.Node]] = frozenset((ast.Identifier, ast.Literal))
 _CHILDREN: dict[type, Any] = {
     ast.Member: lambda n: (n.object,),
     ast.Binary: lambda n: (n.left, n.right),

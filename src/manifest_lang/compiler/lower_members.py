@@ -195,10 +195,9 @@ def lower_constraint(
 
 
 def check_regex(expr: ast.Expr, sink: DiagnosticSink) -> None:
-    call = ast.Call
     for node in walk(expr):
         if (
-            type(node) is call  # node classes are final; this runs over every constraint
+            type(node) is ast.Call  # node classes are final; this runs over every constraint
             and isinstance(node.callee, ast.Identifier)
             and node.callee.name == "matches"
             and len(node.args) >= 2
