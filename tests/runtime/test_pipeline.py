@@ -9,7 +9,7 @@ import pytest
 
 from manifest_lang.errors import InvalidInputError, IRError, ManifestEffectBoundaryError, UnknownEntityError
 from manifest_lang.runtime.engine import RuntimeEngine
-from manifest_lang.runtime.results import CommandResult
+from manifest_lang.runtime.results import CommandResult, OverrideRequest
 
 from .helpers import COUNTER, NOW, compile_ir, make_engine
 
@@ -202,6 +202,39 @@ def test_command_hooks_wrap_each_top_level_command() -> None:
     engine.create_instance("Counter", {"id": "c1"})
     engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c1")
     assert calls == [("before", "increment"), ("after", ("token-increment", True))]
+
+
+class _RecordingHook:
+    def __init__(self) -> None:
+        self.options: list[dict[str, object]] = []
+        self.results: list[CommandResult | None] = []
+
+    def before_command(self, engine: object, name: str, input: object, options: dict[str, object]) -> int:
+        self.options.append(dict(options))
+        return len(self.options)
+
+    def after_command(self, token: int, result: CommandResult | None) -> None:
+        assert token == len(self.options)
+        self.results.append(result)
+
+
+def test_hooks_see_override_requests_and_close_when_the_command_raises() -> None:
+    hook = _RecordingHook()
+    engine = make_engine(OVERRIDABLE, {"user": {"id": "boss", "role": "admin"}}, command_hooks=[hook])
+    engine.create_instance("Account", {"id": "a1", "balance": 5})
+    request = {"constraintCode": "nonNegative", "reason": "loan", "authorizedBy": "boss"}
+    engine.run_command(
+        "withdraw", {"amount": 1}, entity_name="Account", instance_id="a1", override_requests=[request]
+    )
+    assert hook.options[0]["override_requests"] == [OverrideRequest("nonNegative", "loan", "boss")]
+    assert hook.results[0] is not None and hook.results[0].success
+
+    effects = make_engine(EFFECTS, deterministic_mode=True, command_hooks=[hook])
+    effects.create_instance("Job", {"id": "j1"})
+    with pytest.raises(ManifestEffectBoundaryError):
+        effects.run_command("finish", {}, entity_name="Job", instance_id="j1")
+    assert hook.options[1]["override_requests"] is None
+    assert hook.results[1] is None
 
 
 def test_non_json_values_are_refused_at_the_boundary() -> None:

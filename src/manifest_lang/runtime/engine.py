@@ -236,11 +236,16 @@ class RuntimeEngine:
             "correlation_id": opts.correlation_id,
             "causation_id": opts.causation_id,
             "idempotency_key": idempotency_key,
+            "override_requests": opts.override_requests,
         }
         tokens = [h.before_command(self, name, input, options) for h in self.command_hooks]
-        result = self._top.run(name, input, opts, idempotency_key)
-        for hook, token in zip(self.command_hooks, tokens, strict=True):
-            hook.after_command(token, result)
+        result: CommandResult | None = None
+        try:
+            result = self._top.run(name, input, opts, idempotency_key)
+        finally:
+            # A raising command still closes every hook (result None): spans end, journals record it.
+            for hook, token in zip(self.command_hooks, tokens, strict=True):
+                hook.after_command(token, result)
         return result
 
     def execute_in(
