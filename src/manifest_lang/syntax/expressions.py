@@ -53,6 +53,7 @@ LITERAL_KEYWORDS = {"true": True, "false": False, "null": None}
 
 
 _POSTFIX = frozenset([".", "?.", "(", "["])
+_AGGREGATES = frozenset(["count", "sum"])
 # tokens that can never continue an expression after a primary (shortcut in ``expression``)
 _ENDERS = frozenset(["\n", ")", ",", "}", "]", ""])
 _SIMPLE = (KIND_IDENTIFIER, KIND_NUMBER, KIND_STRING)
@@ -124,7 +125,7 @@ class ExpressionParser(ParserBase):
         multiplicative), at a fraction of the calls per operand.
         """
         tokens = self.tokens
-        left = self.unary() if tokens[self.pos][1] in UNARY_OPS else self.postfix()
+        left = self._operand()
         precedence_of = PRECEDENCE.get
         while True:
             token = tokens[self.pos]
@@ -136,6 +137,21 @@ class ExpressionParser(ParserBase):
             self.pos += 1
             right = self.binary(precedence + 1)
             left = _new_binary(left, operator=token[1], left=left, right=right)
+
+    def _operand(self) -> ast.Expr:
+        """A binary operand. Most are a lone name or number, built here without the two calls
+        through ``postfix`` and ``primary`` (same node; anything else takes the full path)."""
+        tokens, pos = self.tokens, self.pos
+        token = tokens[pos]
+        kind = token[0]
+        if kind is KIND_IDENTIFIER or kind is KIND_NUMBER:
+            follower = tokens[pos + 1]  # a word or number is never the last token (EOF is)
+            if (follower[1] not in _POSTFIX or follower[0] is KIND_STRING) and token[1] not in _AGGREGATES:
+                self.pos = pos + 1
+                if kind is KIND_NUMBER:
+                    return _new_literal(token, value=token[4])
+                return _new_identifier(token, name=token[1])
+        return self.unary() if token[1] in UNARY_OPS else self.postfix()
 
     def unary(self) -> ast.Expr:
         if self.tokens[self.pos][1] in UNARY_OPS:
