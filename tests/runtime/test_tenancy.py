@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from manifest_lang.runtime.engine import RuntimeEngine
 from manifest_lang.stores.memory import MemoryStore
+from manifest_lang.stores.sqlite import SQLiteStore
 
 from .test_conformance_runtime import CONFORMANCE_DIR
 
@@ -44,3 +49,61 @@ def test_created_rows_are_stamped_and_invisible_to_other_tenants() -> None:
     )
     assert not attempt.success
     assert t1.get_instance("Invoice", invoice_id)["amount"] == 10
+
+
+def _recording(store_class: type, *args: object) -> object:
+    """A store that records the ``tenant`` argument of every load and scan."""
+
+    class Recording(store_class):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__(*args)
+            self.tenants: list[tuple[str, object]] = []
+
+        def load(self, entity: str, id: str, *, tenant: str | None = None) -> object:
+            self.tenants.append(("load", tenant))
+            return super().load(entity, id, tenant=tenant)
+
+        def scan(self, entity: str, where: object = None, **kwargs: object) -> object:
+            self.tenants.append(("scan", kwargs.get("tenant")))
+            return super().scan(entity, where, **kwargs)
+
+    return Recording()
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_tenant_is_pushed_down_to_the_store(backend: str, tmp_path: Path) -> None:
+    ir = json.loads((CONFORMANCE_DIR / "expected" / "61-tenant-isolation.ir.json").read_text())
+    store: Any = (
+        _recording(MemoryStore) if backend == "memory" else _recording(SQLiteStore, str(tmp_path / "t.db"))
+    )
+    ids = count(1)
+    t1, t2 = (
+        RuntimeEngine(ir, {"tenantId": t}, store_provider=store, generate_id=lambda: f"inv-{next(ids)}")
+        for t in ("t1", "t2")
+    )
+    first = ""
+    for engine, amount in ((t1, 10), (t1, 20), (t2, 30)):
+        created = engine.run_command(
+            "createInvoice", {"amount": amount, "description": "x"}, entity_name="Invoice"
+        )
+        assert created.success and created.instance is not None, created.error
+        first = first or created.instance["id"]
+    store.tenants.clear()
+    assert sorted(r["amount"] for r in t1.get_all_instances("Invoice")) == [10, 20]
+    assert [r["amount"] for r in t2.find_instances("Invoice", {"description": "x"})] == [30]
+    assert t2.get_instance("Invoice", first) is None
+    assert t1.get_instance("Invoice", first)["amount"] == 10
+    assert store.tenants == [("scan", "t1"), ("scan", "t2"), ("load", "t2"), ("load", "t1")]
+
+
+def test_no_pushdown_when_the_store_uses_another_tenant_field() -> None:
+    ir = json.loads((CONFORMANCE_DIR / "expected" / "61-tenant-isolation.ir.json").read_text())
+    store: Any = _recording(MemoryStore)
+    store.tenant_field = "orgId"  # the store cannot filter on the model's tenant property
+    engine = RuntimeEngine(ir, {"tenantId": "t1"}, store_provider=store)
+    assert engine.run_command(
+        "createInvoice", {"amount": 1, "description": "x"}, entity_name="Invoice"
+    ).success
+    store.tenants.clear()
+    assert len(engine.get_all_instances("Invoice")) == 1
+    assert store.tenants == [("scan", None)]

@@ -406,7 +406,9 @@ class RuntimeEngine:
         """Instances whose fields equal every value of ``where`` (pushed down to the store)."""
         em = self._entity(entity)
         ex = self.new_execution()
-        rows = self.store_for(em.name).scan(em.name, dict(where))
+        tenant = ex.store_tenant(em.name)
+        store = self.store_for(em.name)
+        rows = store.scan(em.name, dict(where), tenant=tenant) if tenant else store.scan(em.name, dict(where))
         if self.crypto is not None:
             rows = [self.crypto.decrypt_row(em.name, r) for r in rows]
         return [p for p in (present(ex, em, r) for r in rows if ex.tenant_allows(r)) if p is not None]

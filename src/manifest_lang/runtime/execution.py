@@ -64,12 +64,18 @@ class Execution:
 
     # --- reads --------------------------------------------------------------------------------
 
-    def load(self, entity: str, id: str) -> tuple[dict[str, Any] | None, int]:
-        """The newest row (buffered or stored) and the store revision a write must be based on."""
+    def load(self, entity: str, id: str, tenant: str | None = None) -> tuple[dict[str, Any] | None, int]:
+        """The newest row (buffered or stored) and the store revision a write must be based on.
+
+        ``tenant`` (see ``store_tenant``) lets the store hide another tenant's row itself."""
         p = self.pending.get((entity, id)) if self.pending else None
         if p is not None:
             return p.row, p.expected_revision
-        stored = self.store(entity).load(entity, id)
+        stored = (
+            self.store(entity).load(entity, id, tenant=tenant)
+            if tenant
+            else self.store(entity).load(entity, id)
+        )
         if stored is None:
             return None, NEW_ROW
         if self.crypto is not None:
@@ -81,10 +87,21 @@ class Execution:
         if not self.pending and self.tenant_value is None and self.crypto is None:
             stored = self.store(entity).load(entity, id)
             return (None, NEW_ROW) if stored is None else (stored.row, stored.revision)
-        row, revision = self.load(entity, id)
-        if row is not None and not self.tenant_allows(row):
+        if self.tenant_value is None:
+            return self.load(entity, id)
+        row, revision = self.load(entity, id, self.store_tenant(entity))
+        if row is not None and not self.tenant_allows(row):  # defence: the exact check is ours
             return None, revision
         return row, revision
+
+    def store_tenant(self, entity: str) -> str | None:
+        """The tenant to push down to ``entity``'s store, or None when the store cannot filter
+        on exactly the model's tenant property (another tenant field, encrypted rows)."""
+        value = self.tenant_value
+        if value is None or self.crypto is not None:
+            return None
+        prop = self.model.tenant["property"]  # type: ignore[index]
+        return value if getattr(self.store(entity), "tenant_field", None) == prop else None
 
     def tenant_allows(self, row: dict[str, Any]) -> bool:
         tenant = self.model.tenant
@@ -94,7 +111,10 @@ class Execution:
 
     def scan(self, entity: str) -> list[dict[str, Any]]:
         """Every visible row of ``entity`` (buffered writes included), in insertion order."""
-        rows = self.store(entity).scan(entity)
+        tenant = self.store_tenant(entity)
+        store = self.store(entity)
+        # Scoped in the store (an indexed column in SQL); the Python filter below stays as defence.
+        rows = store.scan(entity, tenant=tenant) if tenant is not None else store.scan(entity)
         if self.crypto is not None:
             rows = [self.crypto.decrypt_row(entity, r) for r in rows]
         if entity in self.pending_entities:
