@@ -231,7 +231,7 @@ def test_entityless_command_and_plain_create(kitchen_client: TestClient) -> None
     note = kitchen_client.post("/Note", json={"text": "buy lemons"}, headers=who())
     assert note.status_code == 201 and note.json()["text"] == "buy lemons" and note.json()["pinned"] is False
     missing = problem(
-        kitchen_client.post("/Note", json={"pinned": True}, headers=who()), 422, "CONSTRAINT_BLOCKED"
+        kitchen_client.post("/Note", json={"pinned": True}, headers=who()), 400, "INVALID_INPUT"
     )
     assert missing["missing"] == ["text"] and "missing required text" in missing["detail"]
     listed = kitchen_client.get("/Note?pinned=false", headers=who()).json()["items"]

@@ -48,6 +48,7 @@ _KINDS = (
     ProblemKind("CONCURRENCY_CONFLICT", 409, "The instance changed concurrently"),
     ProblemKind("INVALID_TRANSITION", 409, "Invalid state transition"),
     ProblemKind("UNIQUE_VIOLATION", 409, "A unique value already exists"),
+    ProblemKind("ALREADY_EXISTS", 409, "An instance with this id already exists"),
     ProblemKind("IDEMPOTENCY_IN_PROGRESS", 409, "A request with this idempotency key is still running"),
     ProblemKind("APPROVAL_REQUIRED", 409, "The command requires approval"),
     ProblemKind("BODY_TOO_LARGE", 413, "Request body too large"),

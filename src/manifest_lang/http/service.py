@@ -15,6 +15,7 @@ from typing import Any
 from ..stores.base import Store
 from .model_index import CommandInfo, EntityInfo, ModelIndex
 from .problems import ProblemError
+from .refusals import create_refusal
 from .sse import EventHub
 from .tracing import TraceRecorder
 
@@ -203,7 +204,16 @@ class ModelService:
         """Conventional ``tenantId`` scoping: creates get the caller's tenant, whatever they sent."""
         if self.index.declares_tenant or self.index.scoping_property(entity) is None:
             return data  # a declared tenant is stamped by the runtime itself
-        return {**data, "tenantId": self.tenant_of(context)}
+        tenant = self.tenant_of(context)
+        if tenant is None and _required_without_default(entity, "tenantId"):
+            # Whatever tenantId the body names is replaced by the caller's: with none, the row
+            # could never be created (and no caller could read it back).
+            raise ProblemError(
+                "MISSING_TENANT_CONTEXT",
+                f"{entity.name} rows belong to a tenant (required tenantId) and the caller's context "
+                "has no tenant: authenticate with an API key or token that carries a tenantId",
+            )
+        return {**data, "tenantId": tenant}
 
     def create_plain(
         self, context: dict[str, Any], entity: EntityInfo, data: dict[str, Any]
@@ -211,26 +221,28 @@ class ModelService:
         """``POST /{entity}`` for an entity without a ``create`` command."""
         self.require_tenant(context)
         data = self._stamp_tenant(entity, data, context)
+        self._refuse_existing_id(entity, data)
         engine = self.engine(context)
         instance = engine.create_instance(entity.name, data)
         if instance is None:
-            # The engine only says "no": name the likely reasons for the client.
-            missing = [
-                name
-                for name, p in entity.properties.items()
-                if "required" in (p.get("modifiers") or [])
-                and name not in data
-                and name not in {"id", self.index.scoping_property(entity)}
-                and "defaultValue" not in p
-                and not p.get("autoNow")
-            ]
-            outcomes = [o.to_dict() for o in engine.check_constraints(entity.name, data)]
-            blocking = [o for o in outcomes if o.get("severity") == "block"]
-            reasons = [f"missing required {', '.join(missing)}"] if missing else []
-            reasons += [str(o.get("message") or o.get("code")) for o in blocking]
-            detail = f"{entity.name} could not be created: {'; '.join(reasons) or 'a blocking rule failed'}"
-            raise ProblemError("CONSTRAINT_BLOCKED", detail, constraintOutcomes=outcomes, missing=missing)
+            raise create_refusal(engine, entity.name, data)
         return dict(instance)
+
+    def _refuse_existing_id(self, entity: EntityInfo, data: Mapping[str, Any]) -> None:
+        """A plain create never replaces a row: the engine's ``create_instance`` writes over an
+        existing id, which over HTTP would let one tenant overwrite another's row."""
+        row_id = data.get("id")
+        if row_id is None or row_id == "":
+            return
+        if self.store.load(entity.name, str(row_id)) is not None:
+            # Ids are global in the store: a row of another tenant blocks the id as well, and
+            # saying so reveals only that the id is taken.
+            raise ProblemError("ALREADY_EXISTS", f"{entity.name} '{row_id}' already exists", id=str(row_id))
+
+
+def _required_without_default(entity: EntityInfo, name: str) -> bool:
+    prop = entity.properties.get(name) or {}
+    return "required" in (prop.get("modifiers") or []) and "defaultValue" not in prop
 
 
 def _scoped_key(key: str | None, tenant: Any) -> str | None:
