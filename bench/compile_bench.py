@@ -3,6 +3,7 @@
     python bench/compile_bench.py                 # fixtures + large_10/100/1000, 3 runs each
     python bench/compile_bench.py --quick         # fixtures + large_10/100, 1 run
     python bench/compile_bench.py --runs 7 --ref /path/to/refbench
+    python bench/compile_bench.py --phases        # also: where our time goes on the largest model
 
 Inputs: every conformance fixture (timed as one batch) and the generated models
 ``large_N.manifest`` (``/work/shared/bench/scenarios``; ``large_1000`` is generated with
@@ -16,6 +17,7 @@ Not a test: it prints a table with the ratio ours/reference (< 1 means we are fa
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import shutil
@@ -29,7 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from manifest_lang import __version__  # noqa: E402
 from manifest_lang.compiler.api import compile_source  # noqa: E402
+from manifest_lang.compiler.diagnostics import DiagnosticSink  # noqa: E402
+from manifest_lang.compiler.pipeline import Pipeline  # noqa: E402
+from manifest_lang.compiler.provenance import build_provenance  # noqa: E402
+from manifest_lang.syntax.lexer import tokenize  # noqa: E402
+from manifest_lang.syntax.parser import Parser  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 MJS = """
@@ -150,6 +158,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,1000", help="generated model sizes (entities)")
     parser.add_argument("--ref", type=Path, default=Path("/work/refbench"), help="reference bench dir")
     parser.add_argument("--quick", action="store_true", help="sizes 10,100 and one run")
+    parser.add_argument("--phases", action="store_true", help="our CPU time per phase on the largest model")
     args = parser.parse_args()
     runs = 1 if args.quick else max(1, args.runs)
     sizes = [10, 100] if args.quick else [int(s) for s in args.sizes.split(",") if s]
@@ -161,6 +170,9 @@ def main() -> None:
         ours = {name: time_ours(files, runs) for name, files in groups}
         theirs = time_reference(groups, runs, args.ref, tmp)
         report(groups, ours, theirs)
+        if args.phases:
+            name, files = groups[-1]
+            report_phases(name, files[0].read_text(encoding="utf-8"), runs)
 
 
 def report(groups: list[tuple[str, list[Path]]], ours: dict[str, Timing], theirs: dict[str, Timing]) -> None:
@@ -188,6 +200,29 @@ def report(groups: list[tuple[str, list[Path]]], ours: dict[str, Timing], theirs
     if len(growth) >= 2:
         print("growth (ours, CPU ms per entity): " + ", ".join(f"N={n}: {ms / n:.2f}" for n, ms in growth))
     print("ratio = ours / reference (< 1: we are faster)")
+
+
+def report_phases(name: str, source: str, runs: int) -> None:
+    """Median CPU ms of lexing, parsing, lowering + checks and provenance (irHash) for one model."""
+    timings: dict[str, list[float]] = {"lex": [], "parse": [], "lower+checks": [], "irHash": []}
+    gc.disable()  # as compile_source does
+    try:
+        for _ in range(runs):
+            marks = [time.process_time()]
+            tokens = tokenize(source).tokens
+            marks.append(time.process_time())
+            program = Parser(tokens).parse_program()
+            marks.append(time.process_time())
+            ir = Pipeline(program, DiagnosticSink()).run()
+            marks.append(time.process_time())
+            build_provenance(source, __version__, dict(ir or {}))
+            marks.append(time.process_time())
+            for values, start, end in zip(timings.values(), marks, marks[1:], strict=False):
+                values.append((end - start) * 1000)
+    finally:
+        gc.enable()
+    medians = ", ".join(f"{phase} {statistics.median(v):.0f}" for phase, v in timings.items())
+    print(f"{name} phases (ours, CPU ms): {medians}")
 
 
 if __name__ == "__main__":
