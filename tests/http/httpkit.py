@@ -73,27 +73,22 @@ def wait_until_up(url: str, timeout: float = 20.0, proc: subprocess.Popen[Any] |
 class ServeProcess:
     """``manifest serve`` in a subprocess (the real CLI, real uvicorn)."""
 
-    def __init__(self, model: Path, db: str, *extra: str) -> None:
+    def __init__(self, model: Path, db: str | None, *extra: str, cwd: Path | None = None) -> None:
+        """``db=None`` leaves ``--db`` out (the CLI's default, ``./manifest.db`` in ``cwd``)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = [
-            sys.executable,
-            "-m",
-            "manifest_lang",
-            "serve",
-            str(model),
-            "--db",
-            db,
-            "--port",
-            str(self.port),
-            *extra,
-        ]
+        db_args = ["--db", db] if db is not None else []
+        self.args = [sys.executable, "-m", "manifest_lang", "serve", str(model), *db_args]
+        self.args += ["--port", str(self.port), *extra]
+        self.cwd = cwd
         self.proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> ServeProcess:
         # A file, not a pipe: nobody reads while the server runs, and a full pipe would block it.
         self.log = tempfile.TemporaryFile("w+")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            self.args, stdout=self.log, stderr=subprocess.STDOUT, text=True, cwd=self.cwd
+        )
         try:
             wait_until_up(self.url, proc=self.proc)
         except RuntimeError:
