@@ -148,7 +148,10 @@ def test_not_found_codes(kitchen_client: TestClient) -> None:
         "INSTANCE_NOT_FOUND",
     )
     problem(kitchen_client.post("/commands/nope", json={}, headers=who()), 404, "UNKNOWN_COMMAND")
-    problem(kitchen_client.get("/a/b/c/d/e", headers=who()), 404, "NOT_FOUND")
+    # ids may contain "/", so a deep path names an entity and an id
+    problem(kitchen_client.get("/a/b/c/d/e", headers=who()), 404, "UNKNOWN_ENTITY")
+    problem(kitchen_client.get("/InventoryItem/b/c/d", headers=who()), 404, "INSTANCE_NOT_FOUND")
+    problem(kitchen_client.post("/a/b/c/d/e", headers=who()), 405, "METHOD_NOT_ALLOWED")
 
 
 def test_conflicts_are_409(kitchen_client: TestClient) -> None:

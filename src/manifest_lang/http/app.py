@@ -131,8 +131,9 @@ def _routes(api: Api) -> list[Route]:
         Route("/{entity}", api.list_rows, methods=["GET"]),
         Route("/{entity}", api.create, methods=["POST"]),
         Route("/{entity}/commands/{command}", api.entity_command, methods=["POST"]),
-        Route("/{entity}/{id}", api.get_row, methods=["GET"]),
-        Route("/{entity}/{id}/commands/{command}", api.entity_command, methods=["POST"]),
+        # ``path``: an id may contain "/" (sent as %2F, which the server decodes before routing).
+        Route("/{entity}/{id:path}/commands/{command}", api.entity_command, methods=["POST"]),
+        Route("/{entity}/{id:path}", api.get_row, methods=["GET"]),
     ]
 
 

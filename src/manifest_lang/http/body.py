@@ -38,9 +38,28 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         return {}
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ProblemError("MALFORMED_JSON", f"Malformed JSON: {exc}") from None
+    if b"\\u0000" in raw and _has_nul(data):  # the byte scan keeps the common case free
+        raise nul_problem("the body")
+    return data
+
+
+def nul_problem(where: str, code: str = "INVALID_INPUT") -> ProblemError:
+    # PostgreSQL cannot store U+0000 in text or jsonb: refuse it on every store alike rather
+    # than accept on SQLite what would be a server error on PostgreSQL.
+    return ProblemError(code, f"Strings in {where} must not contain U+0000 (NUL)")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _too_large(limit: int) -> ProblemError:

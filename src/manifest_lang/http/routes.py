@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from .auth import Authenticator, Context
-from .body import CommandBody, read_json, split_command_body
+from .body import CommandBody, nul_problem, read_json, split_command_body
 from .model_index import CommandInfo, EntityInfo
 from .outcomes import problem_for_result
 from .pages import docs_page, trace_page
@@ -63,6 +63,12 @@ class Api:
         return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.limiter)
 
     async def context(self, request: Request) -> Context:
+        """The caller's runtime context. Every data route starts here, so it also refuses NUL
+        characters in the path and query (see ``nul_problem``) before anything reads a store."""
+        if any("\x00" in v for v in request.path_params.values()):
+            raise nul_problem("the path")
+        if any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
+            raise nul_problem("the query", "INVALID_QUERY")
         result = self.auth(request)
         if inspect.isawaitable(result):
             result = await result
@@ -233,8 +239,9 @@ def _wants_json(request: Request) -> bool:
 def _page(request: Request) -> tuple[int, int]:
     params = request.query_params
     try:
-        limit = int(params.get("limit", DEFAULT_PAGE_SIZE))
-        offset = _decode_cursor(params["cursor"]) if "cursor" in params else int(params.get("offset", 0))
+        limit = _integer(params.get("limit", str(DEFAULT_PAGE_SIZE)))
+        cursor = params.get("cursor")
+        offset = _decode_cursor(cursor) if cursor is not None else _integer(params.get("offset", "0"))
     except ValueError:
         raise ProblemError(
             "INVALID_QUERY", "limit and offset must be integers; cursor must come from nextCursor"
@@ -242,6 +249,14 @@ def _page(request: Request) -> tuple[int, int]:
     if not 1 <= limit <= MAX_PAGE_SIZE or not 0 <= offset <= MAX_OFFSET:
         raise ProblemError("INVALID_QUERY", f"limit must be 1..{MAX_PAGE_SIZE} and offset 0..{MAX_OFFSET}")
     return limit, offset
+
+
+def _integer(text: str) -> int:
+    # int() also takes "٣", " 3" and "1_0": a query integer is ASCII digits with an optional sign.
+    digits = text[1:] if text[:1] in "+-" else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise ValueError(text)
+    return int(text)
 
 
 def _encode_cursor(offset: int) -> str:
@@ -255,4 +270,4 @@ def _decode_cursor(cursor: str) -> int:
         raise ValueError("bad cursor") from None
     if not text.startswith("o:"):
         raise ValueError("bad cursor")
-    return int(text[2:])
+    return _integer(text[2:])

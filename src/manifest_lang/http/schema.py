@@ -109,6 +109,10 @@ def python_value(text: str, ir_type: Mapping[str, Any] | None) -> Any:
     if (ir_type or {}).get("nullable") and text == "null":
         return None
     if name in _NUMBER or name in _INTEGER:
+        digits = text[1:] if text[:1] == "-" else text
+        if digits.isascii() and digits.isdigit() and -(2**63) <= int(text) < 2**63:
+            # exact, as JSON integers are stored; beyond 64 bits the stores hold floats
+            return int(text)
         number = float(text)
         if number != number or number in (float("inf"), float("-inf")):
             raise ValueError(f"not a finite number: {text!r}")
