@@ -6,9 +6,7 @@ memory, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,21 +19,10 @@ from manifest_lang.http.app import create_app
 JSON = {"Content-Type": "application/json"}
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
-    store: str | None = None
-    schema = f"http_odd_{uuid.uuid4().hex[:8]}"
-    if request.param == "sqlite":
-        store = f"sqlite:///{tmp_path / 'odd.db'}"
-    elif request.param == "postgres":
-        store = f"{request.getfixturevalue('postgres_dsn')}?schema={schema}"
-    with TestClient(create_app(KITCHEN, auth="headers", store=store), raise_server_exceptions=False) as c:
+@pytest.fixture
+def client(store_url: str | None) -> Iterator[TestClient]:
+    with TestClient(create_app(KITCHEN, auth="headers", store=store_url), raise_server_exceptions=False) as c:
         yield c
-    if request.param == "postgres":
-        import psycopg
-
-        with psycopg.connect(request.getfixturevalue("postgres_dsn"), autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def raw_post(client: TestClient, path: str, body: bytes, **headers: str) -> Any:

@@ -132,6 +132,8 @@ class ModelService:
         self.require_tenant(context)
         prop = self.index.scoping_property(entity)
         if prop is not None:
+            if prop in where and where[prop] != self.tenant_of(context):
+                return [], False  # a filter on another tenant matches none of the caller's rows
             where = {**where, prop: self.tenant_of(context)}
         if self._can_scan_directly(entity):
             rows = self._scan(entity, where, prop, self.tenant_of(context), limit + 1, offset)
@@ -184,6 +186,8 @@ class ModelService:
             self.get(context, entity, instance_id)
         if entity is not None and instance_id is None:
             data = self._stamp_tenant(entity, data, context)
+            if not self._is_replay(meta, tenant):
+                self._refuse_existing_id(entity, data)  # a create command would write over it
         result = engine.run_command(
             command.name,
             data,
@@ -228,9 +232,19 @@ class ModelService:
             raise create_refusal(engine, entity.name, data)
         return dict(instance)
 
+    def _is_replay(self, meta: RequestMeta, tenant: Any) -> bool:
+        """Whether the engine will answer with the stored result of an earlier request."""
+        key = _scoped_key(meta.idempotency_key, tenant)
+        return (
+            key is not None
+            and self.idempotency_store is not None
+            and (self.idempotency_store.get(key) is not None)
+        )
+
     def _refuse_existing_id(self, entity: EntityInfo, data: Mapping[str, Any]) -> None:
-        """A plain create never replaces a row: the engine's ``create_instance`` writes over an
-        existing id, which over HTTP would let one tenant overwrite another's row."""
+        """A create never replaces a row: the engine's ``create_instance`` (and a ``create``
+        command given an ``id``) writes over an existing id, which over HTTP would let one
+        tenant overwrite another's row."""
         row_id = data.get("id")
         if row_id is None or row_id == "":
             return
