@@ -1,6 +1,7 @@
 """The syntax tree: frozen dataclasses, every node carrying the position of its first token.
 
-Nodes are built only through ``Parser.node`` so that every node records where it came from.
+Nodes are built only through ``parser_base.node_maker`` (or ``Parser.node``), so that every node
+records where it came from.
 The tree mirrors the source; everything derived (dependencies, inherited members, plans, ...)
 is computed by the compiler, not stored here.
 """
