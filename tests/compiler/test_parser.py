@@ -145,3 +145,19 @@ def test_reference_syntax_guard_on_computed_keeps_the_error() -> None:
     )
     messages = [d.message for d in compile_source(source).diagnostics]
     assert messages[0].startswith("Guard on command 'A.c' references computed property 'big'")
+
+
+def test_node_maker_builds_the_same_frozen_node_as_the_dataclass() -> None:
+    import dataclasses
+
+    from manifest_lang.syntax.parser_base import node_maker
+    from manifest_lang.syntax.tokens import Token, TokenKind
+
+    anchor = Token(TokenKind.IDENTIFIER, "x", 4, 3, None, False, 7)
+    made = node_maker(ast.TypeRef)(anchor, name="string", nullable=True)
+    assert made == ast.TypeRef(line=7, column=4, name="string", nullable=True)  # defaults filled
+    assert node_maker(ast.TypeRef) is node_maker(ast.TypeRef)  # generated once per class
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.name = "number"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        node_maker(ast.Identifier)(anchor)  # a required field is missing
