@@ -77,3 +77,21 @@ def test_anonymous_serve_of_the_catering_example_explains_the_refusal() -> None:
         response = client.post("/InventoryItem", json={"id": "butter", "name": "Butter"})
         body = problem(response, 403, "MISSING_TENANT_CONTEXT")
         assert "InventoryItem" in body["detail"] and "no tenant" in body["detail"]
+
+
+def test_anonymous_cli_warns_at_startup_and_explains_the_refusal(tmp_path: Path) -> None:
+    """The report, verbatim: `manifest serve catering --db ...` without keys, then `curl -d`."""
+    import httpx
+    from httpkit import ServeProcess
+
+    with ServeProcess(CATERING, f"sqlite:///{tmp_path / 'x.db'}") as server:
+        response = httpx.post(
+            f"{server.url}/InventoryItem",
+            content=b'{"id":"butter","name":"Butter"}',
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=10,
+        )
+        output = server.output()
+    assert response.status_code == 403 and response.json()["code"] == "MISSING_TENANT_CONTEXT"
+    assert "anonymous callers have no tenant, so InventoryItem, PrepTask" in output, output
+    assert "--api-keys" in output

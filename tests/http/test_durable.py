@@ -158,4 +158,4 @@ def test_serve_with_an_api_keys_file(tmp_path: Path) -> None:
         output = server.output()
     assert denied.status_code == 401 and denied.json()["code"] == "UNAUTHENTICATED"
     assert allowed.status_code == 200 and allowed.json()["items"] == []
-    assert "auth API keys/tokens" in output
+    assert "auth API keys/tokens" in output and "no tenant" not in output

@@ -47,6 +47,17 @@ def app_from_env() -> Any:
     )
 
 
+def _tenant_required_entities(index: Any) -> list[str]:
+    """Entities whose rows need a tenant the caller must supply."""
+    if index.declares_tenant:
+        return sorted(index.entities)
+    return sorted(
+        name
+        for name, entity in index.entities.items()
+        if "required" in ((entity.properties.get("tenantId") or {}).get("modifiers") or [])
+    )
+
+
 def _fail(message: str) -> None:
     click.echo(f"manifest: {message}", err=True)
     sys.exit(1)
@@ -107,12 +118,22 @@ def serve_command(
     for key, value in values.items():
         os.environ[_ENV[key]] = value
     try:
-        app_from_env()  # open the store once here so a bad --db is one line, not a traceback
+        app = app_from_env()  # open the store once here so a bad --db is one line, not a traceback
     except ManifestError as exc:
         _fail(exc.message)
     url = f"http://{host}:{port}"
-    mode = "trusted headers" if trust_headers else ("API keys/tokens" if secret or api_keys else "anonymous")
+    from .auth import API_KEYS_ENV
+
+    anonymous = not (trust_headers or secret or api_keys or os.environ.get(API_KEYS_ENV))
+    mode = "trusted headers" if trust_headers else ("anonymous" if anonymous else "API keys/tokens")
     click.echo(f"manifest: serving {file} on {url} (store {db}, auth {mode}) · docs {url}/docs", err=True)
+    scoped = _tenant_required_entities(app.state.manifest.index) if anonymous else []
+    if scoped:
+        click.echo(
+            f"manifest: note: anonymous callers have no tenant, so {', '.join(scoped)} refuse creates "
+            "(403 MISSING_TENANT_CONTEXT); pass --api-keys FILE or --secret",
+            err=True,
+        )
     uvicorn.run(
         "manifest_lang.http.cli:app_from_env",
         factory=True,
