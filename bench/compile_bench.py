@@ -122,7 +122,7 @@ def time_ours(files: list[Path], runs: int) -> Timing:
 
 def time_reference(
     groups: list[tuple[str, list[Path]]], runs: int, ref: Path, tmp: Path
-) -> dict[str, list[float]]:
+) -> dict[str, Timing]:
     found = find_reference_compiler(ref)
     node = shutil.which("node")
     if found is None or node is None:
@@ -188,15 +188,16 @@ def report(groups: list[tuple[str, list[Path]]], ours: dict[str, Timing], theirs
     for name, files in groups:
         lines = sum(f.read_text(encoding="utf-8").count("\n") for f in files)
         mine, ref = ours[name], theirs.get(name)
-        row = [statistics.median(mine["wall"]), None, statistics.median(mine["cpu"]), None]
-        if ref:
-            row[1], row[3] = statistics.median(ref["wall"]), statistics.median(ref["cpu"])
+        our_wall, our_cpu = statistics.median(mine["wall"]), statistics.median(mine["cpu"])
+        ref_wall = statistics.median(ref["wall"]) if ref else None
+        ref_cpu = statistics.median(ref["cpu"]) if ref else None
+        row = [our_wall, ref_wall, our_cpu, ref_cpu]
         cells = "".join(f"{v:>10.0f}" if v is not None else f"{'-':>10}" for v in row)
-        ratio_cpu = f"{row[2] / row[3]:.2f}" if row[3] else "-"
-        ratio_wall = f"{row[0] / row[1]:.2f}" if row[1] else "-"
+        ratio_cpu = f"{our_cpu / ref_cpu:.2f}" if ref_cpu else "-"
+        ratio_wall = f"{our_wall / ref_wall:.2f}" if ref_wall else "-"
         print(f"{name:<22}{lines:>8} {cells}{ratio_cpu:>11}{ratio_wall:>11}")
         if name.startswith("large_"):
-            growth.append((int(name.split("_")[1]), row[2]))
+            growth.append((int(name.split("_")[1]), our_cpu))
     if len(growth) >= 2:
         print("growth (ours, CPU ms per entity): " + ", ".join(f"N={n}: {ms / n:.2f}" for n, ms in growth))
     print("ratio = ours / reference (< 1: we are faster)")
