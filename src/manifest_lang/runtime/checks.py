@@ -19,7 +19,10 @@ def resolved(check: Checked, scope: dict[str, Any], ex: Execution) -> list[dict[
     budget = ex.budget
     if budget is not None and check.leaf_steps:
         budget.charge(check.leaf_steps, check.leaf_depth)
-    for text, fn in check.leaves:
+    for text, fn, constant in check.leaves:
+        if fn is None:
+            out.append({"expression": text, "value": constant})
+            continue
         try:
             value = fn(scope, ex)
         except Exception as exc:  # a report must not fail; the budget error still propagates
@@ -41,14 +44,6 @@ def policy_denial(policy: PolicyModel, scope: dict[str, Any] | None, ex: Executi
         message=policy.message,
         resolved=resolved(policy.check, scope, ex) if scope is not None else None,
     )
-
-
-def constraint_passes(c: ConstraintModel, scope: dict[str, Any], ex: Execution) -> bool:
-    """Whether the constraint does not block, without building its report."""
-    if c.severity != "block":
-        return True
-    value = truthy(c.check.fn(scope, ex))
-    return not value if c.fail_when else value
 
 
 def evaluate_constraint(c: ConstraintModel, scope: dict[str, Any], ex: Execution) -> ConstraintOutcome:

@@ -30,10 +30,19 @@ class Checked:
     ir: dict[str, Any]
     fn: Evaluator
     formatted: str
-    #: leaves of the ``resolved`` report: unwrapped evaluators, charged together
-    leaves: list[tuple[str, Evaluator]]
+    #: leaves of the ``resolved`` report: ``(text, evaluator, None)``, charged together, or
+    #: ``(text, None, value)`` for an atomic literal (its value is known at compile time)
+    leaves: list[tuple[str, Evaluator | None, Any]]
     leaf_steps: int
     leaf_depth: int
+
+
+def _leaf(text: str, node: Any, fn: Evaluator) -> tuple[str, Evaluator | None, Any]:
+    if isinstance(node, dict) and node.get("kind") == "literal" and isinstance(node.get("value"), dict):
+        value = ir_value(node["value"])
+        if not isinstance(value, (list, dict)):  # containers are fresh per evaluation, as in JS
+            return (text, None, value)
+    return (text, fn, None)
 
 
 @dataclass(slots=True)
@@ -264,14 +273,15 @@ class CompiledModel:
     # --- builders -----------------------------------------------------------------------------
 
     def checked(self, expr: dict[str, Any]) -> Checked:
-        leaves = [(text, compile_raw(node, self._cc)) for text, node in resolved_nodes(expr)]
+        nodes = resolved_nodes(expr)
+        leaves = [compile_raw(node, self._cc) for _, node in nodes]
         return Checked(
             ir=expr,
             fn=self.compile(expr),
             formatted=format_expression(expr),
-            leaves=[(text, fn) for text, (fn, _, _) in leaves],
-            leaf_steps=sum(steps for _, (_, steps, _) in leaves),
-            leaf_depth=max((depth for _, (_, _, depth) in leaves), default=0),
+            leaves=[_leaf(text, node, fn) for (text, node), (fn, _, _) in zip(nodes, leaves, strict=True)],
+            leaf_steps=sum(steps for _, steps, _ in leaves),  # literals count too
+            leaf_depth=max((depth for _, _, depth in leaves), default=0),
         )
 
     def _policy(self, p: dict[str, Any]) -> PolicyModel:
