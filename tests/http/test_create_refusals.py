@@ -95,3 +95,14 @@ def test_anonymous_cli_warns_at_startup_and_explains_the_refusal(tmp_path: Path)
     assert response.status_code == 403 and response.json()["code"] == "MISSING_TENANT_CONTEXT"
     assert "anonymous callers have no tenant, so InventoryItem, PrepTask" in output, output
     assert "--api-keys" in output
+
+
+def test_other_instance_rules_name_rule_and_property(make_client: Any) -> None:
+    client = make_client(PANTRY)
+    body = problem(post(client, {**SHELF, "stockedOn": "2026-02-30"}), 400, "INVALID_INPUT")
+    assert (body["rule"], body["property"]) == ("E_TYPE_DATE", "stockedOn")
+    assert (
+        body["detail"].startswith("Shelf could not be created: E_TYPE_DATE")
+        and "2026-02-30" in body["detail"]
+    )
+    assert post(client, {**SHELF, "stockedOn": "2026-01-05"}).status_code == 201
