@@ -131,10 +131,17 @@ class CommandRun:
             eval_input["id"] = draft["id"]
         self._load(draft)
         scope = self._scope(eval_input)
-        self._rate_limit()
-        self._policies(scope)
-        outcomes, override_events = self._command_constraints(scope)
-        self._guards(scope, outcomes)
+        # Each stage is skipped without a call when the command has none of it (most have few).
+        if cmd.rate_limit is not None:
+            self._rate_limit()
+        if cmd.policies:
+            self._policies(scope)
+        outcomes: list[ConstraintOutcome] = []
+        override_events: list[EmittedEvent] = []
+        if cmd.constraints:
+            outcomes, override_events = self._command_constraints(scope)
+        if cmd.guards:
+            self._guards(scope, outcomes)
         if self.validate_only:
             return CommandResult(success=True)
         if self.entity is not None and self.entity.approvals:
@@ -142,16 +149,18 @@ class CommandRun:
         if draft is not None:
             self.instance_id = draft["id"]
             self.init_mode = True
-        self.events = list(override_events)
-        self.emit_counter = len(override_events)
+        if override_events:
+            self.events = override_events
+            self.emit_counter = len(override_events)
         result = self._actions(scope, inp)
         instance = None
         if self.init_mode:
             instance = self._flush_create()
             result = instance
-        else:
+        elif self.dirty:
             self._flush_update(scope)
-        self._emit_declared(scope, inp, result)
+        if cmd.emits:
+            self._emit_declared(scope, inp, result)
         if self.ex.model.reactions:
             from .reactions import run_reactions
 

@@ -126,11 +126,11 @@ class TopLevel:
                 return result
             break
         engine.last_budget = ex.budget
-        if result.success:
-            engine.events.publish(result.emitted_events)
-        else:
-            engine.events.publish(ex.log_only)
-        self._finish_idempotency(key, result, store, committed=True)
+        events = result.emitted_events if result.success else ex.log_only
+        if events:
+            engine.events.publish(events)
+        if key is not None:
+            self._finish_idempotency(key, result, store, committed=True)
         return result
 
     def _attempt(
