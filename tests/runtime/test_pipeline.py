@@ -388,3 +388,41 @@ def test_create_command_events_name_the_created_row(conformance_dir: Path) -> No
     created = result.instance["id"]
     assert result.emitted_events[0].subject == {"command": "create", "entity": "Document", "id": created}
     assert engine.get_instance("Document", created)["version"] == 1
+
+
+TICKET = """
+entity Ticket {
+  property required id: string
+  property status: string = "open"
+  property note: string = ""
+  transition status from "open" to ["closed"]
+  transition status from "closed" to []
+  command close() {
+    mutate status = "closed"
+    mutate note = "done"
+  }
+  command reopen() {
+    mutate note = "again"
+    mutate status = "open"
+  }
+  command create(status: string) {
+    mutate status = status
+  }
+}
+store Ticket in memory
+"""
+
+
+def test_transition_only_mutates_check_the_table() -> None:
+    engine = make_engine(TICKET)
+    engine.create_instance("Ticket", {"id": "t1"})
+    assert engine.run_command("close", {}, entity_name="Ticket", instance_id="t1").success
+    refused = engine.run_command("reopen", {}, entity_name="Ticket", instance_id="t1")
+    assert refused.error == (
+        "Invalid state transition for 'status': 'closed' -> 'open' is not allowed. Allowed from 'closed': []"
+    )
+    # Nothing of the refused command is written, not even the mutate before the refused one.
+    assert engine.get_instance("Ticket", "t1") == {"id": "t1", "status": "closed", "note": "done"}
+    # A create sets the initial state freely (transitions apply to changes of an existing row).
+    created = engine.run_command("create", {"status": "closed"}, entity_name="Ticket")
+    assert created.success and created.instance is not None and created.instance["status"] == "closed"

@@ -339,7 +339,9 @@ class CommandRun:
             value = action.fn(scope, ex)
             if kind == "mutate":
                 target = action.target
-                if fast and action.plain and not self.shadowed:
+                if fast and not self.shadowed and (action.plain or action.transition_only is not None):
+                    if action.transition_only is not None and not self.init_mode:
+                        self._fast_transition(action.transition_only, target, wc, value)  # type: ignore[arg-type]
                     wc[target] = value  # type: ignore[index]
                     self.dirty = True
                     if target not in inp:
@@ -354,6 +356,17 @@ class CommandRun:
                 value = self._adapter_action(kind, action.target, value)
             result = value
         return result
+
+    def _fast_transition(
+        self, rules: dict[str, list[str]], target: str, wc: dict[str, Any], value: Any
+    ) -> None:
+        """The transition check of a mutate with no other per-write rule (string states inline)."""
+        current = wc.get(target, UNDEFINED)
+        if type(current) is str and type(value) is str:
+            allowed = rules.get(current)
+            if allowed is None or value in allowed:
+                return
+        self._check_transition(target, rules, current, value)
 
     def _adapter_action(self, kind: str, target: str | None, value: Any) -> Any:
         if kind == "emit":

@@ -87,6 +87,8 @@ class ActionModel:
     #: a mutate of a field with no per-write rule (readonly, unique, transitions, version,
     #: timestamps): the pipeline just assigns it
     plain: bool = False
+    #: a mutate whose only per-write rule is a transition table: the table (from -> allowed)
+    transition_only: dict[str, list[str]] | None = None
 
 
 @dataclass(slots=True)
@@ -405,7 +407,11 @@ class CompiledModel:
             policies=policies,
             actions=[
                 ActionModel(
-                    a["kind"], a.get("target"), self.compile(a["expression"]), _plain_mutate(a, entity_model)
+                    a["kind"],
+                    a.get("target"),
+                    self.compile(a["expression"]),
+                    _plain_mutate(a, entity_model),
+                    _transition_only(a, entity_model),
                 )
                 for a in c["actions"]
             ],
@@ -434,19 +440,26 @@ class CompiledModel:
         return out
 
 
-def _plain_mutate(action: dict[str, Any], em: EntityModel | None) -> bool:
+def _plain_mutate(action: dict[str, Any], em: EntityModel | None, *, transitions: bool = True) -> bool:
+    """A mutate with no per-write rule (``transitions=False``: ignoring the transition table)."""
     target = action.get("target")
     if action.get("kind") != "mutate" or em is None or not target:
         return False
     return not (
         target in em.readonly
         or target in em.unique
-        or target in em.transitions
+        or (transitions and target in em.transitions)
         or em.version_property
         or em.version_at_property
         or em.timestamps
         or target in em.temporal
     )
+
+
+def _transition_only(action: dict[str, Any], em: EntityModel | None) -> dict[str, list[str]] | None:
+    if em is None or not _plain_mutate(action, em, transitions=False):
+        return None
+    return em.transitions.get(action["target"])
 
 
 def _match_list(match: Any) -> list[tuple[str, dict[str, Any]]]:
