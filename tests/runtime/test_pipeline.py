@@ -426,3 +426,31 @@ def test_transition_only_mutates_check_the_table() -> None:
     # A create sets the initial state freely (transitions apply to changes of an existing row).
     created = engine.run_command("create", {"status": "closed"}, entity_name="Ticket")
     assert created.success and created.instance is not None and created.instance["status"] == "closed"
+
+
+BASKET = """
+entity Basket {
+  property required id: string
+  property items: list<string> = ["apple"]
+  property tags: list<string>
+  property label: string
+  property note: string?
+  command add(item: string) {
+    mutate items = items
+  }
+}
+store Basket in memory
+"""
+
+
+def test_create_defaults_are_fresh_per_instance() -> None:
+    engine = make_engine(BASKET)
+    first = engine.create_instance("Basket", {"id": "b1"})
+    second = engine.create_instance("Basket", {"id": "b2"})
+    assert first == {"id": "b1", "items": ["apple"], "tags": [], "label": "", "note": None}
+    assert list(first) == ["id", "items", "tags", "label", "note"]  # property order
+    assert second is not None and second["items"] == ["apple"] and second["tags"] == []
+    # Container defaults are copied per create: rows never share a list.
+    store = engine.store_for("Basket")
+    stored = [store.load("Basket", i).row for i in ("b1", "b2")]  # type: ignore[union-attr]
+    assert stored[0]["items"] is not stored[1]["items"] and stored[0]["tags"] is not stored[1]["tags"]

@@ -355,6 +355,9 @@ class RuntimeEngine:
         writes = ex.row_writes()
         if not writes:
             return
+        if not self.multi_store:
+            self.store.commit(UnitOfWork(writes))
+            return
         by_store: dict[int, tuple[Store, UnitOfWork]] = {}
         for w in writes:
             store = self.store_for(w.entity)

@@ -85,17 +85,40 @@ def _auto_managed(em: EntityModel, tenant_prop: str | None) -> set[str]:
     return names
 
 
+_NOW, _COPY, _NEW = 0, 1, 2
+
+
+def _defaults_plan(em: EntityModel) -> tuple[dict[str, Any], list[tuple[str, int, Any]]]:
+    """The property defaults split into one dict of constants (copied per create, in property
+    order) and the values that must be made per create (``now()``, fresh containers)."""
+    template: dict[str, Any] = {}
+    fresh: list[tuple[str, int, Any]] = []
+    for p in em.properties.values():
+        template[p.name] = None  # keeps the property order; fresh values overwrite in place
+        if p.has_default:
+            if isinstance(p.default, (list, dict)):
+                fresh.append((p.name, _COPY, p.default))
+            else:
+                template[p.name] = p.default
+        elif p.auto_now:
+            fresh.append((p.name, _NOW, None))
+        else:
+            value = type_default(p.type_name, p.nullable)
+            if isinstance(value, (list, dict)):
+                fresh.append((p.name, _NEW, type(value)))
+            else:
+                template[p.name] = value
+    em.defaults_plan = (template, fresh)
+    return template, fresh
+
+
 def apply_defaults(ex: Execution, em: EntityModel, data: dict[str, Any]) -> dict[str, Any]:
     """Every declared property gets a value, then the caller's data, then the managed fields."""
     now = ex.engine.now
-    doc: dict[str, Any] = {}
-    for p in em.properties.values():
-        if p.has_default:
-            doc[p.name] = copy.deepcopy(p.default) if isinstance(p.default, (list, dict)) else p.default
-        elif p.auto_now:
-            doc[p.name] = now()
-        else:
-            doc[p.name] = type_default(p.type_name, p.nullable)
+    template, fresh = em.defaults_plan or _defaults_plan(em)
+    doc = dict(template)
+    for name, how, arg in fresh:  # in property order, so now() is called in the same order
+        doc[name] = now() if how == _NOW else copy.deepcopy(arg) if how == _COPY else arg()
     for k, v in data.items():
         if v is not UNDEFINED:
             doc[k] = v

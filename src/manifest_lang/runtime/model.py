@@ -164,6 +164,8 @@ class EntityModel:
     encrypted: tuple[str, ...] = ()  # declaration order, so errors name fields deterministically
     temporal: dict[str, str] = field(default_factory=dict)  # date/time/datetime/duration props
     masked: list[PropertyModel] = field(default_factory=list)
+    #: ``apply_defaults``' plan (constant defaults, then the fresh ones), built on first use
+    defaults_plan: tuple[dict[str, Any], list[tuple[str, int, Any]]] | None = None
 
 
 _NO_DEFAULT: Any = object()
