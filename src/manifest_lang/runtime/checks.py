@@ -18,7 +18,11 @@ def resolved(check: Checked, scope: dict[str, Any], ex: Execution) -> list[dict[
     out: list[dict[str, Any]] = []
     budget = ex.budget
     if budget is not None and check.leaf_steps:
-        budget.charge(check.leaf_steps, check.leaf_depth)
+        steps = budget.steps + check.leaf_steps
+        if steps > budget.max_steps or budget.depth + check.leaf_depth > budget.peak_depth:
+            budget.charge(check.leaf_steps, check.leaf_depth)  # limits, peak depth: the full rule
+        else:
+            budget.steps = steps
     for text, fn, constant in check.leaves:
         if fn is None:
             out.append({"expression": text, "value": constant})

@@ -20,11 +20,16 @@ class EventLog:
     def publish(self, events: Iterable[EmittedEvent]) -> None:
         """Append committed events and notify listeners (listener errors are logged, not raised)."""
         listeners = tuple(self._listeners)
+        by_correlation = self._by_correlation
         for event in events:
             self._events.append(event)
             cid = event.correlation_id
             if cid is not None:
-                self._by_correlation.setdefault(cid, []).append(event)
+                chain = by_correlation.get(cid)
+                if chain is None:
+                    by_correlation[cid] = [event]
+                else:
+                    chain.append(event)
             for listener in listeners:
                 try:
                     listener(event)
