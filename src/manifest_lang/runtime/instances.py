@@ -139,14 +139,18 @@ def apply_defaults(ex: Execution, em: EntityModel, data: dict[str, Any]) -> dict
 def check_required(ex: Execution, em: EntityModel, data: dict[str, Any]) -> None:
     if not em.required:
         return
-    tenant = ex.model.tenant
-    managed = _auto_managed(em, tenant["property"] if tenant else None)
+    managed: set[str] | None = None  # built only when a required value is missing
     for name in em.required:
         value = data.get(name, UNDEFINED)
-        p = em.properties[name]
         if value is not None and value is not UNDEFINED:
             continue
-        if p.has_default or p.auto_now or name in managed:
+        p = em.properties[name]
+        if p.has_default or p.auto_now:
+            continue
+        if managed is None:
+            tenant = ex.model.tenant
+            managed = _auto_managed(em, tenant["property"] if tenant else None)
+        if name in managed:
             continue
         raise WriteRejected("E_REQUIRED", f"Property '{name}' is required but was not provided", name)
 
@@ -180,7 +184,10 @@ def check_unique(ex: Execution, em: EntityModel, doc: dict[str, Any], props: Any
 def prepare_create(
     ex: Execution, em: EntityModel, data: dict[str, Any]
 ) -> tuple[dict[str, Any], list[ConstraintOutcome]]:
-    """The row a create would store; raises ``WriteRejected`` if an instance rule blocks it."""
+    """The row a create would store; raises ``WriteRejected`` if an instance rule blocks it.
+
+    The outcomes are only reported when one blocks (as for updates, passing constraints are
+    checked without building their ``resolved`` reports); otherwise the list is empty."""
     check_required(ex, em, data)
     if em.temporal:
         from .temporal import check_temporal
@@ -188,7 +195,12 @@ def prepare_create(
         check_temporal(em.temporal, data)
     doc = apply_defaults(ex, em, data)
     check_unique(ex, em, doc, doc)
-    outcomes = check_entity_constraints(ex, em, doc)
+    if not em.constraints:
+        outcomes: list[ConstraintOutcome] = []
+    else:
+        tagged = dict(doc)
+        tagged["_entity"] = em.name
+        outcomes = [] if all_constraints_pass(ex, em, tagged) else check_entity_constraints(ex, em, doc)
     blocking = next((o for o in outcomes if is_blocking(o)), None)
     if blocking is not None:
         message = blocking.message or f"Initialization blocked by constraint '{blocking.constraint_name}'"
