@@ -32,7 +32,7 @@ from .events import EventLog
 from .execution import Execution
 from .instances import check_entity_constraints, present
 from .jobs import job_event, schedule_params
-from .jsonvalues import json_problem
+from .jsonvalues import flat_json_object, json_problem
 from .model import CommandModel, CompiledModel, EntityModel, compiled_model
 from .ratelimit import MemoryRateLimitStore
 from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent, OverrideRequest
@@ -521,6 +521,8 @@ def _json_object(data: Any, what: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, Mapping):
         raise InvalidInputError(f"{what} must be an object, not {type(data).__name__}")
+    if type(data) is dict and flat_json_object(data):
+        return dict(data)  # the usual case: string keys to scalars
     problem = json_problem(data, what)
     if problem is not None:
         raise InvalidInputError(problem)
