@@ -454,3 +454,14 @@ def test_create_defaults_are_fresh_per_instance() -> None:
     store = engine.store_for("Basket")
     stored = [store.load("Basket", i).row for i in ("b1", "b2")]  # type: ignore[union-attr]
     assert stored[0]["items"] is not stored[1]["items"] and stored[0]["tags"] is not stored[1]["tags"]
+
+
+def test_default_ids_are_random_uuid4_strings() -> None:
+    import uuid
+
+    engine = RuntimeEngine(compile_ir(COUNTER))
+    ids = {engine.create_instance("Counter", {})["id"] for _ in range(200)}  # type: ignore[index]
+    assert len(ids) == 200
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == value

@@ -8,9 +8,9 @@ writes, outbox entries, idempotency record and audit record are committed as ONE
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -48,7 +48,13 @@ def _wall_clock_ms() -> int:
 
 
 def _random_id() -> str:
-    return str(uuid.uuid4())
+    """A random RFC 4122 version-4 UUID string, as ``str(uuid.uuid4())`` but without building a
+    ``UUID`` object (a third of the cost; a durable command makes two: audit and outbox ids)."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class RuntimeEngine:
