@@ -111,10 +111,10 @@ class Execution:
 
     def scan(self, entity: str) -> list[dict[str, Any]]:
         """Every visible row of ``entity`` (buffered writes included), in insertion order."""
-        tenant = self.store_tenant(entity)
+        scope = self.store_tenant(entity)
         store = self.store(entity)
         # Scoped in the store (an indexed column in SQL); the Python filter below stays as defence.
-        rows = store.scan(entity, tenant=tenant) if tenant is not None else store.scan(entity)
+        rows = store.scan(entity, tenant=scope) if scope is not None else store.scan(entity)
         if self.crypto is not None:
             rows = [self.crypto.decrypt_row(entity, r) for r in rows]
         if entity in self.pending_entities:
