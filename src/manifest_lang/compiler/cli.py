@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -73,21 +74,30 @@ def compile_command(file: str, output: str | None) -> None:
         sys.stdout.flush()
 
 
+def _each_source(files: tuple[str, ...]) -> Iterator[tuple[str, str, str, list[str]] | None]:
+    """Yield (file, label, source, lines) per readable file, or None after reporting an unreadable one."""
+    for file in files:
+        try:
+            source = read_source(file)
+        except SourceError as exc:
+            exc.show()
+            yield None
+            continue
+        lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        yield file, ("<stdin>" if file == "-" else file), source, lines
+
+
 @click.command("validate")
 @click.argument("files", nargs=-1, required=True)
 def validate_command(files: tuple[str, ...]) -> None:
     """Check FILES; print diagnostics; exit 1 when any has an error."""
     failed = False
-    for file in files:
-        label = "<stdin>" if file == "-" else file
-        try:
-            source = read_source(file)
-        except SourceError as exc:
-            exc.show()
+    for item in _each_source(files):
+        if item is None:
             failed = True
             continue
+        file, label, source, lines = item
         result = compile_source(source, filename=file)
-        lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         for diagnostic in result.diagnostics:
             click.echo(render(diagnostic, label, lines))
         failed = failed or result.ir is None
@@ -99,15 +109,11 @@ def validate_command(files: tuple[str, ...]) -> None:
 def lint_command(files: tuple[str, ...]) -> None:
     """Report what the reference compiler silently drops in FILES (exit 1 when anything is found)."""
     found = False
-    for file in files:
-        label = "<stdin>" if file == "-" else file
-        try:
-            source = read_source(file)
-        except SourceError as exc:
-            exc.show()
+    for item in _each_source(files):
+        if item is None:
             found = True
             continue
-        lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        _, label, source, lines = item
         for finding in lint_source(source):
             found = True
             click.echo(render(finding, label, lines))
