@@ -3,15 +3,12 @@ commit whole or fail cleanly, idle dead connections are replaced transparently."
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter
 
 import psycopg
 import pytest
-from rel_inventory import all_events, inventory_ir, seed_items
+from rel_inventory import ReserveStorm, assert_storm_consistent, inventory_ir, seed_items
 
-from manifest_lang.errors import StoreError, StoreUnavailableError
 from manifest_lang.runtime.engine import RuntimeEngine
 from manifest_lang.stores.postgres import PostgresStore
 from manifest_lang.stores.urls import open_store
@@ -47,42 +44,14 @@ def test_connections_cut_mid_run_leave_nothing_half_applied(postgres_url: str, p
     assert isinstance(store, PostgresStore)
     items = seed_items(store, 3, stock=1_000_000)
     engine = RuntimeEngine(inventory_ir(), {}, store_provider=store)
-    outcomes: Counter[str] = Counter()
-    stop = threading.Event()
-
-    def storm() -> None:
-        n = 0
-        while not stop.is_set():
-            n += 1
-            try:
-                result = engine.run_command(
-                    "reserve", {"qty": 1}, entity_name="Item", instance_id=items[n % 3]
-                )
-                outcomes["success" if result.success else "failed"] += 1
-            except StoreUnavailableError:
-                outcomes["unavailable"] += 1
-            except StoreError:
-                outcomes["store_error"] += 1
-
-    worker = threading.Thread(target=storm)
-    worker.start()
     cuts = 0
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
-        time.sleep(0.15)
-        cuts += cut_connections(postgres_dsn, store.application_name)
-    stop.set()
-    worker.join(30)
+    with ReserveStorm(engine, items) as storm:
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            time.sleep(0.15)
+            cuts += cut_connections(postgres_dsn, store.application_name)
+    outcomes = storm.outcomes
     print("connection-loss outcomes:", cuts, dict(outcomes))
     assert cuts >= 5 and outcomes["success"] > 50, (cuts, outcomes)
-    assert outcomes["store_error"] == 0 and outcomes["failed"] == 0, outcomes
-
-    events = all_events(store)
-    per_item = Counter(e.instance_id for e in events)
-    for item in items:
-        row = store.load("Item", item)
-        assert row is not None and row.row["reserved"] == per_item[item]
-        assert row.revision == 1 + row.row["reserved"]
-    # A cut during COMMIT leaves the outcome unknown (reported as unavailable): it may have landed.
-    assert outcomes["success"] <= len(events) <= outcomes["success"] + outcomes["unavailable"]
+    assert_storm_consistent(store, items, outcomes)
     store.close()

@@ -8,16 +8,13 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rel_inventory import all_events, inventory_ir, seed_items
+from rel_inventory import ReserveStorm, assert_storm_consistent, inventory_ir, seed_items
 
-from manifest_lang.errors import StoreError, StoreUnavailableError
 from manifest_lang.runtime.engine import RuntimeEngine
 from manifest_lang.stores.postgres import PostgresStore
 
@@ -71,43 +68,15 @@ def test_server_restart_mid_storm(private_pg: PrivateServer) -> None:
     store = PostgresStore(private_pg.dsn, pool_size=2, pool_timeout=3, connect_timeout=2)
     items = seed_items(store, 3, stock=1_000_000)
     engine = RuntimeEngine(inventory_ir(), {}, store_provider=store)
-    outcomes: Counter[str] = Counter()
-    stop = threading.Event()
-
-    def storm() -> None:
-        n = 0
-        while not stop.is_set():
-            n += 1
-            try:
-                result = engine.run_command(
-                    "reserve", {"qty": 1}, entity_name="Item", instance_id=items[n % 3]
-                )
-                outcomes["success" if result.success else "failed"] += 1
-            except StoreUnavailableError:
-                outcomes["unavailable"] += 1
-                time.sleep(0.05)
-            except StoreError:
-                outcomes["store_error"] += 1
-
-    worker = threading.Thread(target=storm)
-    worker.start()
-    time.sleep(1.0)
-    before = outcomes["success"]
-    started = store._fetch("SELECT pg_postmaster_start_time()")[0][0]
-    private_pg.pg_ctl("-m", "fast", "restart")
-    time.sleep(1.5)
-    stop.set()
-    worker.join(60)
+    with ReserveStorm(engine, items, pause_when_unavailable=0.05) as storm:
+        time.sleep(1.0)
+        before = storm.outcomes["success"]
+        started = store._fetch("SELECT pg_postmaster_start_time()")[0][0]
+        private_pg.pg_ctl("-m", "fast", "restart")
+        time.sleep(1.5)
+    outcomes = storm.outcomes
     assert store._fetch("SELECT pg_postmaster_start_time()")[0][0] > started  # it did restart
     print("restart outcomes:", before, dict(outcomes))
     assert before > 10 and outcomes["success"] > before, outcomes  # it worked again after the restart
-    assert outcomes["store_error"] == 0 and outcomes["failed"] == 0, outcomes
-
-    events = all_events(store)
-    per_item = Counter(e.instance_id for e in events)
-    for item in items:
-        row = store.load("Item", item)
-        assert row is not None and row.row["reserved"] == per_item[item]
-        assert row.revision == 1 + row.row["reserved"]
-    assert outcomes["success"] <= len(events) <= outcomes["success"] + outcomes["unavailable"]
+    assert_storm_consistent(store, items, outcomes)
     store.close()
