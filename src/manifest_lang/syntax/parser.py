@@ -27,19 +27,8 @@ _PROGRAM_LISTS = (
     "schedules",
     "unlowered",
 )
-_MODULE_LISTS = (
-    "entities",
-    "enums",
-    "commands",
-    "policies",
-    "stores",
-    "events",
-    "reactions",
-    "sagas",
-    "roles",
-    "webhooks",
-    "schedules",
-)
+#: a module body holds the program's lists except nested modules, value objects and unlowered text
+_MODULE_LISTS = tuple(k for k in _PROGRAM_LISTS if k not in {"modules", "values", "unlowered"})
 #: declarations allowed inside a module body
 _MODULE_MEMBERS = frozenset(
     "entity external enum async command policy store event on saga role webhook schedule constraint".split()
