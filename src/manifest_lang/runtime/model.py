@@ -16,7 +16,8 @@ from typing import Any
 
 from ..errors import IRError
 from ..expr.builtins import roles_from_ir
-from ..expr.compile import CompileContext, Evaluator, compile_expression, compile_raw, ir_value
+from ..expr.codegen import generate_expression
+from ..expr.compile import CompileContext, Evaluator, compile_raw, ir_value
 from ..expr.format import context_keys, format_expression, resolved_nodes
 from .builtins_bridge import builtins_with
 from .irschema import validate_ir
@@ -272,7 +273,7 @@ class CompiledModel:
         return self.commands_by_entity.get((entity, name)) or self.commands_by_name.get(name)
 
     def compile(self, expr: Any) -> Evaluator:
-        return compile_expression(expr, self._cc)
+        return generate_expression(expr, self._cc)
 
     # --- builders -----------------------------------------------------------------------------
 
