@@ -474,7 +474,7 @@ def _fixed_stable(fx: Fixture, prefer: str) -> None:
     source = fx.source.read_text("utf-8")
     irs = [compile_source(source, filename=str(fx.source)).ir for _ in range(3)]
     _expect(all(ir is not None for ir in irs), "compilation failed")
-    first = normalize_ir(irs[0])  # type: ignore[arg-type]
+    first = normalize_ir(irs[0])
     _expect(all(json_equal(first, normalize_ir(ir)) for ir in irs[1:]), "IR differs between compilations")
 
 

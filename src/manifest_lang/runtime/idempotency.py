@@ -35,22 +35,23 @@ class MemoryIdempotencyStore:
     accepts_results = True
 
     def __init__(self) -> None:
-        self._results: dict[str, Any] = {}
+        #: key -> result; read directly by the engine's replay shortcut (writes go through ``set``)
+        self.results: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def has(self, key: str) -> bool:
-        return key in self._results
+        return key in self.results
 
     def get(self, key: str) -> Any:
-        return self._results.get(key)
+        return self.results.get(key)
 
     def set(self, key: str, result: Any) -> None:
         with self._lock:
-            self._results.setdefault(key, result)
+            self.results.setdefault(key, result)
 
     def size(self) -> int:
-        return len(self._results)
+        return len(self.results)
 
     def clear(self) -> None:
         with self._lock:
-            self._results.clear()
+            self.results.clear()

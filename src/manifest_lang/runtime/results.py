@@ -107,7 +107,7 @@ class ConstraintOutcome:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GuardFailure:
     index: int
     expression: dict[str, Any]
@@ -128,7 +128,7 @@ class GuardFailure:
         return cls(d["index"], d.get("expression", {}), d.get("formatted", ""), d.get("resolved"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PolicyDenial:
     policy_name: str
     expression: dict[str, Any] | None

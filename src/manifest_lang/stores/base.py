@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 #: ``expected_revision`` of a write that creates a row (the row must not exist yet).
 NEW_ROW = 0
@@ -47,8 +47,9 @@ class UnitOfWork:
         return not (self.writes or self.outbox or self.idempotency or self.audit)
 
 
-@dataclass(slots=True, frozen=True)
-class StoredRow:
+class StoredRow(NamedTuple):
+    """A stored row and its revision (a tuple: made on every load and commit, so it must be cheap)."""
+
     row: dict[str, Any]
     revision: int
 

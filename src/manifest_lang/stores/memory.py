@@ -66,10 +66,12 @@ class MemoryStore:
         return rows[offset:end] if (offset or end is not None) else rows
 
     def commit(self, uow: UnitOfWork) -> None:
+        tables = self._tables
         with self._lock:
             # Check every revision first so a conflict applies nothing.
             for w in uow.writes:
-                current = self.load(w.entity, w.id)
+                table = tables.get(w.entity)
+                current = table.get(w.id) if table is not None else None
                 actual = current.revision if current is not None else NEW_ROW
                 if actual != w.expected_revision:
                     raise StoreConflictError(
@@ -85,13 +87,16 @@ class MemoryStore:
                     f"idempotency key {key!r} was completed by another request", idempotency_key=key
                 )
             for w in uow.writes:
-                table = self._tables.setdefault(w.entity, {})
+                table = tables.get(w.entity)
+                if table is None:
+                    table = tables[w.entity] = {}
                 if w.row is None:
                     table.pop(w.id, None)
                 else:
                     table[w.id] = StoredRow(w.row, w.expected_revision + 1)
-            self.outbox.extend(uow.outbox)
-            self._outbox_state.extend([PENDING, 0, None, 0.0] for _ in uow.outbox)
+            if uow.outbox:
+                self.outbox.extend(uow.outbox)
+                self._outbox_state.extend([PENDING, 0, None, 0.0] for _ in uow.outbox)
             if uow.idempotency is not None:
                 key, result = uow.idempotency
                 self.idempotency.setdefault(key, result)
