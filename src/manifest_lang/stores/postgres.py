@@ -58,6 +58,7 @@ class PostgresStore(SqlStore):
 
     json_param = "?::jsonb"
     no_limit = None
+    locks_outbox_subjects = True
 
     def __init__(
         self,
@@ -128,14 +129,14 @@ class PostgresStore(SqlStore):
     def _decode(self, value: Any) -> Any:
         return orjson.loads(value) if isinstance(value, str | bytes) else value
 
-    def _transact(self, work: Callable[[Cursor], T]) -> T:
+    def _transact(self, work: Callable[..., T], *args: Any) -> T:
         for attempt in range(self._attempts):
             committing = False
             try:
                 with self._pool.connection() as conn:
                     with conn.transaction():
                         with conn.cursor() as cur:
-                            result = work(cur)
+                            result = work(cur, *args)
                         committing = True
                 return result
             except StoreError:

@@ -36,7 +36,11 @@ def dumps(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
     except TypeError as exc:
-        raise StoreError(f"value is not JSON-serialisable: {exc}") from None
+        raise unserialisable(exc) from None
+
+
+def unserialisable(exc: TypeError) -> StoreError:
+    return StoreError(f"value is not JSON-serialisable: {exc}")
 
 
 def conflict(entity: str, id: str, expected: int, detail: str) -> StoreConflictError:
@@ -74,9 +78,9 @@ class SqlStore:
         self._sql = self._statements(tables)
 
     # -- dialect hooks -------------------------------------------------------------------------
-    def _transact(self, work: Callable[[Cursor], T]) -> T:
-        """Run ``work`` in one write transaction: committed if it returns, rolled back if it raises.
-        A backend may run ``work`` again on a fresh connection if the first one was dead."""
+    def _transact(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(cursor, *args)`` in one write transaction: committed if it returns, rolled
+        back if it raises. A backend may run it again on a fresh connection if the first was dead."""
         raise NotImplementedError
 
     def _fetch(self, stmt: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -85,7 +89,7 @@ class SqlStore:
 
     def _execute(self, stmt: str, params: Sequence[Any] = ()) -> int:
         """One write statement in its own transaction; its rowcount."""
-        return self._transact(lambda cur: _rowcount(cur, stmt, params))
+        return self._transact(_rowcount, stmt, params)
 
     def _where(self, where: Mapping[str, Any]) -> tuple[list[str], list[Any], dict[str, Any]]:
         """(SQL conditions, their parameters, the residual filter applied in Python)."""
@@ -97,8 +101,11 @@ class SqlStore:
     def _q(self, sql: str) -> str:
         return sql
 
+    #: whether ``_lock_subjects`` must run (False where writers are serialised anyway)
+    locks_outbox_subjects = False
+
     def _lock_subjects(self, cur: Cursor, subjects: list[tuple[str, str]]) -> None:
-        """Serialise outbox appends per instance (no-op where writers are serialised anyway)."""
+        """Serialise outbox appends per instance."""
 
     # -- statements ----------------------------------------------------------------------------
     def _statements(self, t: Tables) -> dict[str, str]:
@@ -115,7 +122,8 @@ class SqlStore:
             found = self._fetch(self._sql["load_t"], (entity, id, tenant))
         if not found:
             return None
-        return StoredRow(self._decode(found[0][0]), int(found[0][1]))
+        data, revision = found[0]  # both drivers return an int for the integer revision column
+        return StoredRow(self._decode(data), revision)
 
     def scan(
         self,
@@ -149,27 +157,25 @@ class SqlStore:
         return rows
 
     def commit(self, uow: UnitOfWork) -> None:
-        if uow.is_empty():
+        writes = uow.writes
+        if len(writes) > 1:
+            writes = _lock_order(writes)
+        elif not writes and uow.is_empty():
             return
-        now = self._clock()
-        # Existing rows in a fixed lock order, so two commands touching the same rows cannot
-        # deadlock; then the creates in the caller's order, which is the rows' insertion order.
-        existing = sorted(
-            (w for w in uow.writes if w.expected_revision != NEW_ROW), key=lambda w: (w.entity, w.id)
-        )
-        writes = existing + [w for w in uow.writes if w.expected_revision == NEW_ROW]
+        self._transact(self._commit_work, uow, writes)
 
-        def work(cur: Cursor) -> None:
+    def _commit_work(self, cur: Cursor, uow: UnitOfWork, writes: list[RowWrite]) -> None:
+        try:
             for w in writes:
                 self._apply_write(cur, w)
             if uow.outbox:
-                self._append_outbox(cur, uow.outbox, {(w.entity, w.id) for w in writes})
+                self._append_outbox(cur, uow.outbox, writes)
             if uow.idempotency is not None:
-                self._complete_idempotency(cur, uow.idempotency, now)
+                self._complete_idempotency(cur, uow.idempotency, self._clock())
             if uow.audit is not None:
                 self._append_audit(cur, uow.audit)
-
-        self._transact(work)
+        except orjson.JSONEncodeError as exc:
+            raise unserialisable(exc) from None
 
     def clear(self, entity: str) -> None:
         self._execute(self._sql["clear"], (entity,))
@@ -181,32 +187,35 @@ class SqlStore:
         value = row.get(self.tenant_field)
         return None if value is None else str(value)
 
+    # The commit parts call orjson directly (the per-command path); ``_commit_work`` turns its
+    # error into a StoreError.
     def _apply_write(self, cur: Cursor, w: RowWrite) -> None:
-        if w.row is None:
-            if w.expected_revision == NEW_ROW:
+        row, expected = w.row, w.expected_revision
+        if row is None:
+            if expected == NEW_ROW:
                 cur.execute(self._sql["exists"], (w.entity, w.id))
                 found = cur.fetchone()
                 if found is not None:
                     raise conflict(w.entity, w.id, NEW_ROW, f"found {found[0]}")
                 return
-            cur.execute(self._sql["delete"], (w.entity, w.id, w.expected_revision))
+            cur.execute(self._sql["delete"], (w.entity, w.id, expected))
             if cur.rowcount != 1:
-                raise conflict(w.entity, w.id, w.expected_revision, "row moved or was deleted")
+                raise conflict(w.entity, w.id, expected, "row moved or was deleted")
             return
-        data = dumps(w.row)
-        tenant = self._tenant_of(w.row)
-        if w.expected_revision == NEW_ROW:
+        data = orjson.dumps(row).decode()
+        tenant = None if self.tenant_field is None else row.get(self.tenant_field)
+        if tenant is not None:
+            tenant = str(tenant)
+        if expected == NEW_ROW:
             cur.execute(self._sql["insert"], (w.entity, w.id, tenant, data))
             if cur.rowcount != 1:
                 raise conflict(w.entity, w.id, NEW_ROW, "the row already exists")
             return
-        cur.execute(self._sql["update"], (data, tenant, w.entity, w.id, w.expected_revision))
+        cur.execute(self._sql["update"], (data, tenant, w.entity, w.id, expected))
         if cur.rowcount != 1:
-            raise conflict(w.entity, w.id, w.expected_revision, "row moved or was deleted")
+            raise conflict(w.entity, w.id, expected, "row moved or was deleted")
 
-    def _append_outbox(
-        self, cur: Cursor, entries: list[dict[str, Any]], written: set[tuple[str, str]]
-    ) -> None:
+    def _append_outbox(self, cur: Cursor, entries: list[dict[str, Any]], writes: list[RowWrite]) -> None:
         rows = []
         for entry in entries:
             entity, instance_id, channel, name = subject_of(entry)
@@ -219,15 +228,16 @@ class SqlStore:
                     channel,
                     name,
                     self._tenant_of(event.get("payload") or {}) if isinstance(event, dict) else None,
-                    dumps(event),
-                    dumps(entry.get("enqueuedAt")),
+                    orjson.dumps(event).decode(),
+                    orjson.dumps(entry.get("enqueuedAt")).decode(),
                 )
             )
-        # Rows this transaction wrote are already locked; other subjects need a lock so that
-        # per-instance commit order equals per-instance sequence order.
-        others = sorted({(r[1], r[2]) for r in rows} - written)
-        if others:
-            self._lock_subjects(cur, others)
+        if self.locks_outbox_subjects:
+            # Rows this transaction wrote are already locked; other subjects need a lock so that
+            # per-instance commit order equals per-instance sequence order.
+            others = sorted({(r[1], r[2]) for r in rows} - {(w.entity, w.id) for w in writes})
+            if others:
+                self._lock_subjects(cur, others)
         stmt = self._sql["outbox_insert"]
         for row in rows:  # usually one or two rows: execute() is cheaper than executemany() here
             cur.execute(stmt, row)
@@ -243,15 +253,16 @@ class SqlStore:
             )
 
     def _append_audit(self, cur: Cursor, audit: dict[str, Any]) -> None:
+        record_id, tenant = audit.get("recordId"), audit.get("tenantId")
         cur.execute(
             self._sql["audit_insert"],
             (
-                None if audit.get("recordId") is None else str(audit.get("recordId")),
-                dumps(audit.get("occurredAt")),
+                None if record_id is None else str(record_id),
+                orjson.dumps(audit.get("occurredAt")).decode(),
                 str(audit.get("command") or ""),
                 str(audit.get("outcome") or ""),
-                None if audit.get("tenantId") is None else str(audit.get("tenantId")),
-                dumps(audit),
+                None if tenant is None else str(tenant),
+                orjson.dumps(audit).decode(),
             ),
         )
 
@@ -295,7 +306,7 @@ class SqlStore:
         """Record a result outside a command's transaction (first completed write wins)."""
         try:
             now = self._clock()
-            self._transact(lambda cur: self._complete_idempotency(cur, (key, result), now))
+            self._transact(self._complete_idempotency, (key, result), now)
         except StoreConflictError:
             pass
 
@@ -323,7 +334,7 @@ class SqlStore:
     def mark_published(self, seqs: Sequence[int], *, now: float) -> None:
         if seqs:
             stmt, rows = self._sql["published"], [(now, s) for s in seqs]
-            self._transact(lambda cur: cur.executemany(stmt, rows))
+            self._transact(_executemany, stmt, rows)
 
     def mark_failed(self, seq: int, error: str, *, retry_at: float, dead: bool) -> None:
         self._execute(self._sql["failed"], (DEAD if dead else PENDING, error[:2000], retry_at, seq))
@@ -369,3 +380,18 @@ def split_where(where: Mapping[str, Any]) -> Iterator[tuple[str, Any, bool]]:
 def _rowcount(cur: Cursor, stmt: str, params: Sequence[Any]) -> int:
     cur.execute(stmt, params)
     return int(cur.rowcount)
+
+
+def _executemany(cur: Cursor, stmt: str, rows: list[Any]) -> None:
+    cur.executemany(stmt, rows)
+
+
+def _lock_order(writes: list[RowWrite]) -> list[RowWrite]:
+    """Existing rows in a fixed lock order, so two commands touching the same rows cannot
+    deadlock; then the creates in the caller's order, which is the rows' insertion order."""
+    existing = sorted((w for w in writes if w.expected_revision != NEW_ROW), key=_write_key)
+    return existing + [w for w in writes if w.expected_revision == NEW_ROW]
+
+
+def _write_key(w: RowWrite) -> tuple[str, str]:
+    return (w.entity, w.id)

@@ -14,8 +14,8 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,20 @@ def translate(exc: sqlite3.Error) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError) and any(t in text.lower() for t in _TRANSIENT):
         return StoreUnavailableError(f"SQLite unavailable: {text}")
     return StoreError(f"SQLite error: {text}")
+
+
+_OPEN_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _forget_connections_after_fork() -> None:
+    """In a forked child, drop every store's cached connections: the child opens its own, and
+    ``close`` leaves the parent's ones alone (they belong to another process)."""
+    for store in list(_OPEN_STORES):
+        store._local = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_connections_after_fork)
 
 
 def _json_path(field: str) -> tuple[str, list[Any]] | None:
@@ -71,6 +85,7 @@ class SQLiteStore(SqlStore):
         self._local = threading.local()
         self._conns: list[tuple[int, sqlite3.Connection]] = []  # (opening pid, connection)
         self._guard = threading.RLock()  # only for ":memory:", where all threads share one connection
+        _OPEN_STORES.add(self)
         super().__init__(
             Tables(prefix),
             tenant_field=tenant_field,
@@ -84,55 +99,73 @@ class SQLiteStore(SqlStore):
         self._create_schema()
 
     # -- connections -----------------------------------------------------------------------------
-    def _connection(self) -> sqlite3.Connection:
-        # One connection per (process, thread): sqlite3 objects must not cross a fork.
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
-            return conn
-        if self._memory and self._conns:
-            return self._conns[0][1]
+    # One connection per (process, thread): sqlite3 objects must not cross a fork, and a forked
+    # child starts with no cached connection (see ``_forget_connections_after_fork``). Each thread
+    # keeps two cursors on its connection: one for reads, one for transactions, so a read never
+    # disturbs a transaction's pending results. Per-call work is one thread-local attribute read.
+    def _cursors(self) -> tuple[sqlite3.Cursor, sqlite3.Cursor]:
         try:
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
-            )
-            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-            if not self._memory:
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            cursors: tuple[sqlite3.Cursor, sqlite3.Cursor] = self._local.cursors
+            return cursors
+        except AttributeError:
+            return self._open_cursors()
+
+    def _open_cursors(self) -> tuple[sqlite3.Cursor, sqlite3.Cursor]:
+        if self._memory and self._conns:
+            conn = self._conns[0][1]  # all threads share the one in-memory database (under _guard)
+        else:
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=self.busy_timeout_ms / 1000,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+                if not self._memory:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            except sqlite3.Error as exc:
+                raise translate(exc) from None
+            with self._guard:
+                self._conns.append((os.getpid(), conn))
+        cursors = (conn.cursor(), conn.cursor())
+        self._local.cursors = cursors
+        return cursors
+
+    def _transact(self, work: Callable[..., T], *args: Any) -> T:
+        if self._memory:
+            with self._guard:
+                return self._transaction(work, args)
+        return self._transaction(work, args)
+
+    # Plain try/except rather than context managers: this is the per-command path.
+    def _transaction(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+        cur = self._cursors()[1]
+        try:
+            cur.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise translate(exc) from None
-        self._local.conn, self._local.pid = conn, os.getpid()
-        with self._guard:
-            self._conns.append((os.getpid(), conn))
-        return conn
-
-    def _serialised(self) -> AbstractContextManager[Any]:
-        return self._guard if self._memory else nullcontext()
-
-    # Plain try/except rather than generator context managers: this is the per-command path.
-    def _transact(self, work: Callable[[sqlite3.Cursor], T]) -> T:
-        with self._serialised():
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
+        try:
+            result = work(cur, *args)
+            cur.execute("COMMIT")
+        except BaseException as exc:
+            _rollback(cur)
+            if isinstance(exc, sqlite3.Error):
                 raise translate(exc) from None
-            try:
-                result = work(conn.cursor())
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                _rollback(conn)
-                if isinstance(exc, sqlite3.Error):
-                    raise translate(exc) from None
-                raise
-            return result
+            raise
+        return result
 
     def _fetch(self, stmt: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._serialised():
-            try:
-                return self._connection().execute(stmt, params).fetchall()
-            except sqlite3.Error as exc:
-                raise translate(exc) from None
+        # fetchall, never fetchone: a statement left unfinished would keep its read snapshot open,
+        # and the next BEGIN IMMEDIATE on this connection could then fail with SQLITE_BUSY_SNAPSHOT.
+        try:
+            if self._memory:
+                with self._guard:
+                    return self._cursors()[0].execute(stmt, params).fetchall()
+            return self._cursors()[0].execute(stmt, params).fetchall()
+        except sqlite3.Error as exc:
+            raise translate(exc) from None
 
     def close(self) -> None:
         with self._guard:
@@ -202,13 +235,13 @@ class SQLiteStore(SqlStore):
             f"CREATE TABLE IF NOT EXISTS {t.lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
             "expires_at REAL NOT NULL)",
         ]
-        self._transact(lambda cur: _run_all(cur, statements))
+        self._transact(_run_all, statements)
 
     def drop_schema(self) -> None:
         """Drop this prefix's tables (tests and benchmarks)."""
         t = self.tables
         tables = (t.instances, t.outbox, t.idempotency, t.audit, t.lease)
-        self._transact(lambda cur: _run_all(cur, [f"DROP TABLE IF EXISTS {table}" for table in tables]))
+        self._transact(_run_all, [f"DROP TABLE IF EXISTS {table}" for table in tables])
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r}, prefix={self.tables.prefix!r})"
@@ -219,9 +252,9 @@ def _run_all(cur: sqlite3.Cursor, statements: list[str]) -> None:
         cur.execute(stmt)
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
+def _rollback(cur: sqlite3.Cursor) -> None:
     try:
-        conn.execute("ROLLBACK")
+        cur.execute("ROLLBACK")
     except sqlite3.Error:
         pass  # the transaction is already gone (SQLite rolled it back itself)
 
