@@ -98,9 +98,24 @@ def test_one_unit_of_work_per_command_with_outbox_and_audit() -> None:
     assert uow.audit is not None and uow.audit["outcome"] == "success" and uow.audit["tenantId"] == "t1"
     denied = engine.run_command("increment", {"by": 0}, entity_name="Counter", instance_id="c1")
     assert not denied.success
-    # A refused command commits no rows and no events, only its audit record.
-    last = store.commits[-1]
-    assert last.writes == [] and last.outbox == [] and last.audit["outcome"] == "guard_denied"
+    # A refused command writes nothing at all: no rows, no events, no audit record.
+    assert len(store.commits) == 1
+    missing = engine.run_command("nope", {}, entity_name="Counter", instance_id="c1")
+    assert not missing.success and len(store.commits) == 1
+
+
+def test_refusals_are_audited_only_when_the_store_asks() -> None:
+    store = SpyStore(record_outbox=True, record_audit=True, audit_refusals=True)
+    engine = make_engine(store_provider=store, context={"tenantId": "t1"})
+    engine.create_instance("Counter", {"id": "c1"})
+    store.commits.clear()
+    denied = engine.run_command("increment", {"by": 0}, entity_name="Counter", instance_id="c1")
+    assert not denied.success and len(store.commits) == 1
+    # A transaction of its own that holds the audit record and nothing else.
+    only = store.commits[0]
+    assert only.writes == [] and only.outbox == [] and only.idempotency is None
+    assert only.audit is not None and only.audit["outcome"] == "guard_denied"
+    assert engine.get_instance("Counter", "c1")["value"] == 0
 
 
 def test_transactional_idempotency_goes_into_the_unit_of_work() -> None:

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StoreConflictError
+from ..errors import EvaluationBudgetExceededError, StoreConflictError
+from ..expr.budget import Budget
 from ..stores.base import UnitOfWork
 from .audit import audit_record
 from .commands import CallOptions, CommandRun
@@ -90,15 +91,17 @@ class TopLevel:
 
     def _execute(self, name: str, input: dict[str, Any], opts: CallOptions, key: str | None) -> CommandResult:
         engine = self.engine
-        store = engine.store_for(opts.entity_name or "")
+        store = engine.store_for(opts.entity_name or "") if engine.multi_store else engine.store
         audit_id = engine.generate_id() if store.records_audit else None
         audit_at = engine.now() if audit_id is not None else 0
         cmd = engine.model.command(name, opts.entity_name)
-        if cmd is not None and cmd.is_async and engine.context.get("source") != "job":
+        if cmd is None:
+            return CommandResult(success=False, error=f"Command '{name}' not found")
+        if cmd.is_async and engine.context.get("source") != "job":
             return self._enqueue(name, input, opts, cmd)
-        attempts = engine.conflict_retries + 1
-        for attempt in range(attempts):
-            if cmd is not None and cmd.retry:
+        attempt = 0
+        while True:
+            if cmd.retry:
                 ex, result = with_retry(
                     cmd.retry,
                     lambda: self._attempt(name, input, opts, cmd),
@@ -106,20 +109,26 @@ class TopLevel:
                     engine.retry_jitter,
                 )
             else:
-                ex = engine.new_execution()
-                result = engine.execute_in(ex, name, input, opts, cmd)
-            if not ex.pending and audit_id is None and not (store.records_outbox and result.emitted_events):
+                ex = Execution(engine, Budget(engine.limits))
+                try:
+                    result = CommandRun(ex, cmd, opts).run(input)
+                except EvaluationBudgetExceededError as exc:
+                    result = CommandResult(success=False, error=exc.message)
+            # A refused or failed command writes nothing, unless the store keeps refusals in its audit.
+            audited = audit_id is not None and (result.success or getattr(store, "audit_refusals", False))
+            if not ex.pending and not audited and not (store.records_outbox and result.emitted_events):
                 if key is None or not result.success or not self._transactional_idempotency(store):
                     break  # nothing to commit (a refusal, or a command that wrote nothing)
             uow = self._unit_of_work(ex, result, key, store)
-            if audit_id is not None:
+            if audited and audit_id is not None:
                 uow.audit = audit_record(
                     audit_id, audit_at, name, opts.entity_name, engine.context, engine.model.ir_hash, result
                 )
             try:
                 self._commit(ex, uow, store)
             except StoreConflictError as exc:
-                if attempt + 1 < attempts:
+                attempt += 1
+                if attempt <= engine.conflict_retries:
                     continue
                 result = _store_conflict_result(exc, opts)
                 self._finish_idempotency(key, result, store, committed=False)
@@ -164,13 +173,13 @@ class TopLevel:
         return self.engine.idempotency_store is not None and self.caps().transactional_store is store
 
     def _commit(self, ex: Execution, uow: UnitOfWork, store: Any) -> None:
+        if not self.engine.multi_store:
+            if not uow.is_empty():
+                store.commit(uow)
+            return
         if uow.is_empty():
             return
-        other = (
-            [w for w in uow.writes if self.engine.store_for(w.entity) is not store]
-            if self.engine.multi_store
-            else []
-        )
+        other = [w for w in uow.writes if self.engine.store_for(w.entity) is not store]
         if other:
             # Per-entity stores from a provider: each store commits its own rows.
             uow.writes = [w for w in uow.writes if w not in other]

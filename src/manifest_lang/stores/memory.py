@@ -19,12 +19,15 @@ class MemoryStore:
         *,
         record_outbox: bool = False,
         record_audit: bool = False,
+        audit_refusals: bool = False,
         tenant_field: str | None = "tenantId",
     ) -> None:
         # An in-process engine usually wants neither (they would grow without bound); the
         # durable stores turn both on so events and audit commit with the instance rows.
         self.records_outbox = record_outbox
         self.records_audit = record_audit
+        #: also audit refused commands (in a transaction of their own that holds nothing else)
+        self.audit_refusals = audit_refusals
         self._tables: dict[str, dict[str, StoredRow]] = {}
         self._lock = threading.Lock()
         self.outbox: list[dict[str, Any]] = []
