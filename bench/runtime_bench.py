@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import runtime_bench_phases as phases  # noqa: E402
 from runtime_bench_report import median_of_runs, print_table, ratios  # noqa: E402
+
+from manifest_lang.native import build_name  # noqa: E402
 
 SHARED_SCENARIOS = Path(os.environ.get("MANIFEST_BENCH_SCENARIOS", "/work/shared/bench/scenarios"))
 REFBENCH = Path(os.environ.get("MANIFEST_REFBENCH", "/work/refbench"))
@@ -187,7 +190,12 @@ def run_ours(sc: Scenario, sizes: phases.Sizes, only: list[str], log: Any, profi
     ir, ir_source = load_ir(sc)
     workload = sc.workload
     cycle = phases.prepare_cycle(workload)
-    out: dict[str, Any] = {"scenario": sc.name, "irSource": ir_source, "entity": workload["entity"]}
+    out: dict[str, Any] = {
+        "scenario": sc.name,
+        "irSource": ir_source,
+        "entity": workload["entity"],
+        "build": f"{build_name()} build, Python {platform.python_version()} ({sys.executable})",
+    }
     if "compile" in only:
         out["compile"] = phase_compile(sc, ir, ir_source == "manifest_lang.compile_source")
     model, model_ms = build_model(ir)

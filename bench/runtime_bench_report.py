@@ -97,7 +97,7 @@ def _fmt(v: Any) -> str:
 
 def print_table(name: str, ours: dict[str, Any], ref: dict[str, Any] | None) -> None:
     r = ratios(ours, ref)
-    print(f"\n## {name}  (IR from {ours.get('irSource')})")
+    print(f"\n## {name}  (IR from {ours.get('irSource')}; {ours.get('build')})")
     if ref and ref.get("error"):
         print(f"reference: {ref['error']}")
     if ref and ref.get("validation") and not ref["validation"].get("ok"):

@@ -21,17 +21,21 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
+_undefined_instance: _Undefined | None = None
+
 
 class _Undefined:
     """JavaScript ``undefined``: distinct from ``None`` (null), falsy, never serialised."""
 
     __slots__ = ()
-    _instance: _Undefined | None = None
 
     def __new__(cls) -> _Undefined:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+        # The singleton lives in a module global: compiled builds (mypyc) have no class-level
+        # instance attributes.
+        global _undefined_instance
+        if _undefined_instance is None:
+            _undefined_instance = super().__new__(cls)
+        return _undefined_instance
 
     def __repr__(self) -> str:
         return "UNDEFINED"

@@ -48,6 +48,16 @@ def _wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
+_BAD_NAMES = (
+    "INVALID_INPUT: the command name, entity_name, correlation_id, causation_id and "
+    "idempotency_key must be strings"
+)
+
+
+def _names_are_strings(*values: Any) -> bool:
+    return all(v is None or type(v) is str for v in values)
+
+
 def _random_id() -> str:
     """A random RFC 4122 version-4 UUID string, as ``str(uuid.uuid4())`` but without building a
     ``UUID`` object (a third of the cost; a durable command makes two: audit and outbox ids)."""
@@ -63,8 +73,8 @@ class RuntimeEngine:
 
     def __init__(
         self,
-        ir: dict[str, Any] | CompiledModel,
-        context: dict[str, Any] | None = None,
+        ir: Any,  # an IR dict or a CompiledModel; anything else is an IRError
+        context: Any = None,  # a dict or None; anything else is an InvalidInputError
         *,
         now: Callable[[], float] | None = None,
         generate_id: Callable[[], str] | None = None,
@@ -225,6 +235,10 @@ class RuntimeEngine:
             return CommandResult(success=False, error=str(exc))
         if instance_id is not None and type(instance_id) is not str:
             instance_id = str(instance_id)  # ids are strings in every store
+        if type(name) is not str or not _names_are_strings(
+            entity_name, correlation_id, causation_id, idempotency_key
+        ):
+            return CommandResult(success=False, error=_BAD_NAMES)
         opts = CallOptions(entity_name, instance_id, requests, correlation_id, causation_id)
         if self.max_parallel_commands is not None:
             return self._run_limited(name, input, opts, idempotency_key)
@@ -261,13 +275,15 @@ class RuntimeEngine:
             "override_requests": opts.override_requests,
         }
         tokens = [h.before_command(self, name, input, options) for h in self.command_hooks]
-        result: CommandResult | None = None
         try:
             result = self._top.run(name, input, opts, idempotency_key)
-        finally:
+        except BaseException:
             # A raising command still closes every hook (result None): spans end, journals record it.
             for hook, token in zip(self.command_hooks, tokens, strict=True):
-                hook.after_command(token, result)
+                hook.after_command(token, None)
+            raise
+        for hook, token in zip(self.command_hooks, tokens, strict=True):
+            hook.after_command(token, result)
         return result
 
     def execute_in(

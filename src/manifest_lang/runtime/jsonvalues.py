@@ -11,7 +11,7 @@ _SCALARS = (str, int, float, bool, type(None))
 _SCALAR_SET = frozenset(_SCALARS)
 
 
-def flat_json_object(value: dict[str, Any]) -> bool:
+def flat_json_object(value: dict[Any, Any]) -> bool:
     """Fast path: a dict of string keys to JSON scalars (the usual command input)."""
     scalars = _SCALAR_SET
     for key, item in value.items():

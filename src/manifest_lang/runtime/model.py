@@ -192,7 +192,7 @@ class CompiledModel:
 
     def __init__(
         self,
-        ir: dict[str, Any],
+        ir: Any,  # validated below: a non-dict is an IRError
         *,
         validate: bool = True,
         custom_builtins: Mapping[str, Any] | None = None,
@@ -219,10 +219,10 @@ class CompiledModel:
             if enabled:
                 gc.enable()
 
-    def _build(self, ir: dict[str, Any], validate: bool, custom_builtins: Mapping[str, Any] | None) -> None:
+    def _build(self, ir: Any, validate: bool, custom_builtins: Mapping[str, Any] | None) -> None:
         if validate:
             validate_ir(ir)
-        self.ir = ir
+        self.ir: dict[str, Any] = ir
         self.provenance = _event_provenance(ir.get("provenance"))
         self.ir_hash = (ir.get("provenance") or {}).get("irHash")
         relation_names = frozenset(
@@ -518,7 +518,7 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_LIMIT = 64
 
 
-def compiled_model(ir: dict[str, Any] | CompiledModel) -> CompiledModel:
+def compiled_model(ir: Any) -> CompiledModel:
     """The shared ``CompiledModel`` of an IR dict (cached by object identity).
 
     Identity, not ``irHash``: an IR edited in place keeps its hash, and a stale model would run

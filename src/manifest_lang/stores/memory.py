@@ -6,11 +6,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from ..errors import StoreConflictError
 from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
 from .base import NEW_ROW, StoredRow, UnitOfWork, rows_matching
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class MemoryStore:
     """Rows in dicts (insertion order), revisions checked on commit under a lock."""
 
