@@ -14,7 +14,9 @@ log = logging.getLogger("manifest_lang.runtime")
 class EventLog:
     def __init__(self) -> None:
         self._events: list[EmittedEvent] = []
-        self._by_correlation: dict[str, list[EmittedEvent]] = {}
+        # correlation id -> its event, or a list once it has several: most ids have one event, and a
+        # list per id would be one more object for the garbage collector to walk, per command
+        self._by_correlation: dict[str, Any] = {}
         self._listeners: list[Callable[[EmittedEvent], Any]] = []
 
     def publish(self, events: Iterable[EmittedEvent]) -> None:
@@ -27,9 +29,11 @@ class EventLog:
             if cid is not None:
                 chain = by_correlation.get(cid)
                 if chain is None:
-                    by_correlation[cid] = [event]
-                else:
+                    by_correlation[cid] = event
+                elif type(chain) is list:
                     chain.append(event)
+                else:
+                    by_correlation[cid] = [chain, event]
             for listener in listeners:
                 try:
                     listener(event)
@@ -40,7 +44,10 @@ class EventLog:
         return list(self._events)
 
     def for_correlation(self, correlation_id: str) -> list[EmittedEvent]:
-        return list(self._by_correlation.get(correlation_id, ()))
+        chain = self._by_correlation.get(correlation_id)
+        if chain is None:
+            return []
+        return list(chain) if type(chain) is list else [chain]
 
     def clear(self) -> None:
         self._events.clear()
