@@ -96,7 +96,13 @@ class TopLevel:
         audit_at = engine.now() if audit_id is not None else 0
         cmd = engine.model.command(name, opts.entity_name)
         if cmd is None:
-            return CommandResult(success=False, error=f"Command '{name}' not found")
+            result = CommandResult(success=False, error=f"Command '{name}' not found")
+            if audit_id is not None and getattr(store, "audit_refusals", False):
+                audit = audit_record(
+                    audit_id, audit_at, name, opts.entity_name, engine.context, engine.model.ir_hash, result
+                )
+                store.commit(UnitOfWork(audit=audit))
+            return result
         if cmd.is_async and engine.context.get("source") != "job":
             return self._enqueue(name, input, opts, cmd)
         attempt = 0

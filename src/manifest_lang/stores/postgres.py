@@ -74,6 +74,7 @@ class PostgresStore(SqlStore):
         idempotency_ttl_seconds: float | None = None,
         record_outbox: bool = True,
         record_audit: bool = True,
+        audit_refusals: bool = False,
         clock: Clock = time.time,
     ) -> None:
         self.dsn = dsn
@@ -84,6 +85,7 @@ class PostgresStore(SqlStore):
             idempotency_ttl_seconds=idempotency_ttl_seconds,
             record_outbox=record_outbox,
             record_audit=record_audit,
+            audit_refusals=audit_refusals,
             clock=clock,
         )
         self._lock_namespace = f"{schema}.{prefix}"

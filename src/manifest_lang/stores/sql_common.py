@@ -67,10 +67,13 @@ class SqlStore:
         idempotency_ttl_seconds: float | None = None,
         record_outbox: bool = True,
         record_audit: bool = True,
+        audit_refusals: bool = False,
         clock: Clock = time.time,
     ) -> None:
         self.records_outbox = record_outbox
         self.records_audit = record_audit
+        #: also audit refused commands, each in a transaction that holds only that record
+        self.audit_refusals = audit_refusals
         self.tenant_field = tenant_field
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
         self.tables = tables

@@ -74,6 +74,7 @@ class SQLiteStore(SqlStore):
         idempotency_ttl_seconds: float | None = None,
         record_outbox: bool = True,
         record_audit: bool = True,
+        audit_refusals: bool = False,
         clock: Clock = time.time,
     ) -> None:
         if synchronous.upper() not in _SYNC_MODES:
@@ -92,6 +93,7 @@ class SQLiteStore(SqlStore):
             idempotency_ttl_seconds=idempotency_ttl_seconds,
             record_outbox=record_outbox,
             record_audit=record_audit,
+            audit_refusals=audit_refusals,
             clock=clock,
         )
         if not self._memory:

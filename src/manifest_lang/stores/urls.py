@@ -5,7 +5,8 @@
 - ``postgresql://user@host:5432/db?schema=s&prefix=p_&pool_size=4`` (``postgres://`` too)
 
 Query parameters the store understands (``prefix``, ``schema``, ``pool_size``, ``synchronous``,
-``busy_timeout_ms``) are taken out; the rest stay in the PostgreSQL DSN (e.g. ``sslmode``).
+``busy_timeout_ms``, ``audit_refusals=1``) are taken out; the rest stay in the PostgreSQL DSN
+(e.g. ``sslmode``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from ..errors import StoreError
 from .base import Store
 
 _INT_OPTIONS = {"pool_size", "busy_timeout_ms", "prepare_threshold"}
-_SQLITE_OPTIONS = {"prefix", "synchronous", "busy_timeout_ms"}
-_PG_OPTIONS = {"prefix", "schema", "pool_size", "prepare_threshold"}
+_BOOL_OPTIONS = {"audit_refusals"}
+_SQLITE_OPTIONS = {"prefix", "synchronous", "busy_timeout_ms", "audit_refusals"}
+_PG_OPTIONS = {"prefix", "schema", "pool_size", "prepare_threshold", "audit_refusals"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 def _split_options(query: str, known: set[str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -27,6 +30,11 @@ def _split_options(query: str, known: set[str]) -> tuple[dict[str, Any], list[tu
     for key, value in parse_qsl(query, keep_blank_values=True):
         if key not in known:
             rest.append((key, value))
+            continue
+        if key in _BOOL_OPTIONS:
+            if value.lower() not in _TRUE | _FALSE:
+                raise StoreError(f"store option {key} must be true or false, not {value!r}")
+            options[key] = value.lower() in _TRUE
             continue
         try:
             options[key] = int(value) if key in _INT_OPTIONS else value
