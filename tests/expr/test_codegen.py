@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from manifest_lang.errors import EvaluationBudgetExceededError
 from manifest_lang.expr.budget import Budget, EvaluationLimits
-from manifest_lang.expr.codegen import generate_expression
-from manifest_lang.expr.compile import CompileContext, compile_expression
+from manifest_lang.expr.codegen import generate_expression, generate_raw
+from manifest_lang.expr.compile import CompileContext, compile_expression, compile_raw
 from manifest_lang.expr.values import UNDEFINED
 
 
@@ -118,6 +118,17 @@ def test_generated_functions_agree_with_closures(expr: dict[str, Any], a: Any, b
     assert outcome(generate_expression(expr, cc), dict(scope)) == outcome(
         compile_expression(expr, cc), dict(scope)
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(trees(), VALUES, VALUES)
+def test_raw_functions_agree_with_raw_closures(expr: dict[str, Any], a: Any, b: Any) -> None:
+    scope = {"a": a, "b": b, "obj": {"x": a}}
+    cc = CompileContext()
+    generated, steps, depth = generate_raw(expr, cc)
+    closure, closure_steps, closure_depth = compile_raw(expr, cc)
+    assert (steps, depth) == (closure_steps, closure_depth)
+    assert outcome(generated, dict(scope)) == outcome(closure, dict(scope))
 
 
 @pytest.mark.parametrize("limits", [EvaluationLimits(64, 3), EvaluationLimits(2, 10_000)])

@@ -215,22 +215,33 @@ def generate_expression(expr: Any, cc: CompileContext | None = None) -> Evaluato
     """Like ``compile.compile_expression``, as one generated function where the tree allows."""
     cc = cc or CompileContext()
     node = _compile(expr, cc, 1)  # validates the IR and gives the static budget figures
-    if _ir_depth(expr, MAX_DEPTH) > MAX_DEPTH:
-        return _unit(node)
-    gen = _Gen(cc)
-    body = gen.node(expr, 1)
-    if len(body) > MAX_SOURCE:
-        return _unit(node)
-    source = (
-        "def run(s, rt):\n"
+    charge = (
         "    b = rt.budget\n"
         "    if b is not None:\n"
         f"        t = b.steps + {node.steps}\n"
         f"        if t > b.max_steps or b.depth + {node.depth} > b.max_depth:\n"
         f"            b.charge({node.steps}, {node.depth})\n"
         "        b.steps = t\n"
-        f"    return {body}\n"
     )
+    return _generated(expr, cc, charge) or _unit(node)
+
+
+def generate_raw(expr: Any, cc: CompileContext | None = None) -> tuple[Evaluator, int, int]:
+    """Like ``compile.compile_raw``: the uncharged function and its static ``(steps, depth)``."""
+    cc = cc or CompileContext()
+    node = _compile(expr, cc, 1)
+    return _generated(expr, cc, "") or node.fn, node.steps, node.depth
+
+
+def _generated(expr: Any, cc: CompileContext, prologue: str) -> Evaluator | None:
+    """``run(s, rt)``: ``prologue`` then the inlined expression; None if the tree is too big."""
+    if _ir_depth(expr, MAX_DEPTH) > MAX_DEPTH:
+        return None
+    gen = _Gen(cc)
+    body = gen.node(expr, 1)
+    if len(body) > MAX_SOURCE:
+        return None
+    source = f"def run(s, rt):\n{prologue}    return {body}\n"
     code = _code_cache.get(source)
     if code is None:
         if len(_code_cache) >= MAX_CACHED:

@@ -16,8 +16,8 @@ from typing import Any
 
 from ..errors import IRError
 from ..expr.builtins import roles_from_ir
-from ..expr.codegen import generate_expression
-from ..expr.compile import CompileContext, Evaluator, compile_raw, ir_value
+from ..expr.codegen import generate_expression, generate_raw
+from ..expr.compile import CompileContext, Evaluator, ir_value
 from ..expr.format import context_keys, format_expression, resolved_nodes
 from .builtins_bridge import builtins_with
 from .irschema import validate_ir
@@ -279,7 +279,7 @@ class CompiledModel:
 
     def checked(self, expr: dict[str, Any]) -> Checked:
         nodes = resolved_nodes(expr)
-        leaves = [compile_raw(node, self._cc) for _, node in nodes]
+        leaves = [generate_raw(node, self._cc) for _, node in nodes]
         return Checked(
             ir=expr,
             fn=self.compile(expr),
