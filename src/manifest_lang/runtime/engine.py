@@ -104,6 +104,11 @@ class RuntimeEngine:
         self.now: Callable[[], float] = now or _wall_clock_ms
         self.generate_id: Callable[[], str] = generate_id or _random_id
         self.limits = EvaluationLimits.coerce(evaluation_limits)
+        self._replay_results: dict[str, Any] | None = None
+        self._idempotency_store: Any = None
+        self._command_hooks: tuple[Any, ...] = ()
+        self._require_tenant_context = False
+        self._max_parallel_commands: int | None = None
         self.idempotency_store = idempotency_store
         self.deterministic_mode = deterministic_mode
         self.conflict_retries = max(0, int(conflict_retries))
@@ -122,6 +127,55 @@ class RuntimeEngine:
         self.max_parallel_commands = max_parallel_commands
         self._setup_state(encryption_provider)
         self._setup_stores(store_provider)
+
+    # The replay shortcut of ``run_command`` depends on these four; each change re-decides it.
+    @property
+    def idempotency_store(self) -> Any:
+        return self._idempotency_store
+
+    @idempotency_store.setter
+    def idempotency_store(self, store: Any) -> None:
+        self._idempotency_store = store
+        self._refresh_replay()
+
+    @property
+    def command_hooks(self) -> tuple[Any, ...]:
+        return self._command_hooks
+
+    @command_hooks.setter
+    def command_hooks(self, hooks: Sequence[Any]) -> None:
+        self._command_hooks = tuple(hooks)
+        self._refresh_replay()
+
+    @property
+    def require_tenant_context(self) -> bool:
+        return self._require_tenant_context
+
+    @require_tenant_context.setter
+    def require_tenant_context(self, required: bool) -> None:
+        self._require_tenant_context = bool(required)
+        self._refresh_replay()
+
+    @property
+    def max_parallel_commands(self) -> int | None:
+        return self._max_parallel_commands
+
+    @max_parallel_commands.setter
+    def max_parallel_commands(self, limit: int | None) -> None:
+        self._max_parallel_commands = limit
+        self._refresh_replay()
+
+    def _refresh_replay(self) -> None:
+        """The in-memory results a replay may be answered from before anything else, or None when
+        hooks, a parallelism limit or the tenant gate must see every call (the full path)."""
+        idem = self._idempotency_store
+        plain = (
+            not self._command_hooks
+            and self._max_parallel_commands is None
+            and self.model.tenant is None
+            and not self._require_tenant_context
+        )
+        self._replay_results = idem.results if plain and type(idem) is MemoryIdempotencyStore else None
 
     def _setup_state(self, encryption_provider: EncryptionProvider | None) -> None:
         self.events = EventLog()
@@ -214,21 +268,13 @@ class RuntimeEngine:
         idempotency_key: str | None = None,
     ) -> CommandResult:
         """Run a command; refusals and failures come back as ``success=False`` results."""
-        if idempotency_key is not None:
+        replay = self._replay_results
+        if replay is not None and idempotency_key is not None:
             # Replay shortcut: the same answer as the full path (a replay returns before anything
-            # else is looked at) without building the call's options; hooks, limits and the tenant
-            # gate still take the full path.
-            idem = self.idempotency_store
-            if (
-                type(idem) is MemoryIdempotencyStore
-                and not self.command_hooks
-                and self.max_parallel_commands is None
-                and self.model.tenant is None
-                and not self.require_tenant_context
-            ):
-                cached = idem.results.get(idempotency_key)
-                if type(cached) is CommandResult:
-                    return cached
+            # else is looked at) without building the call's options (see _refresh_replay).
+            cached = replay.get(idempotency_key)
+            if type(cached) is CommandResult:
+                return cached
         try:
             requests = [OverrideRequest.coerce(r) for r in override_requests] if override_requests else None
         except TypeError as exc:
@@ -240,9 +286,9 @@ class RuntimeEngine:
         ):
             return CommandResult(success=False, error=_BAD_NAMES)
         opts = CallOptions(entity_name, instance_id, requests, correlation_id, causation_id)
-        if self.max_parallel_commands is not None:
+        if self._max_parallel_commands is not None:
             return self._run_limited(name, input, opts, idempotency_key)
-        if not self.command_hooks:
+        if not self._command_hooks:
             return self._top.run(name, input, opts, idempotency_key)
         return self._run_hooked(name, input, opts, idempotency_key)
 
