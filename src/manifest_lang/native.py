@@ -7,6 +7,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 
 #: the modules the native build compiles (pyproject.toml, ``hooks.mypyc.include``)
 NATIVE_MODULES = (
+    "manifest_lang.runtime.entry",
     "manifest_lang.runtime.commands",
     "manifest_lang.runtime.toplevel",
     "manifest_lang.runtime.execution",

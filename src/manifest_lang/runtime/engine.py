@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import (
@@ -28,6 +28,7 @@ from .commands import CallOptions, CommandRun
 from .computed import evaluate_computed
 from .direct import create_row, delete_row, update_row
 from .encryption import EncryptionProvider, FieldCrypto
+from .entry import CommandEntry
 from .events import EventLog
 from .execution import Execution
 from .idempotency import MemoryIdempotencyStore
@@ -36,7 +37,7 @@ from .jobs import job_event, schedule_params
 from .jsonvalues import flat_json_object, json_problem
 from .model import CommandModel, CompiledModel, EntityModel, compiled_model
 from .ratelimit import MemoryRateLimitStore
-from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent, OverrideRequest
+from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent
 from .toplevel import TopLevel
 
 log = logging.getLogger("manifest_lang.runtime")
@@ -46,16 +47,6 @@ Listener = Callable[[EmittedEvent], Any]
 
 def _wall_clock_ms() -> int:
     return int(time.time() * 1000)
-
-
-_BAD_NAMES = (
-    "INVALID_INPUT: the command name, entity_name, correlation_id, causation_id and "
-    "idempotency_key must be strings"
-)
-
-
-def _names_are_strings(*values: Any) -> bool:
-    return all(v is None or type(v) is str for v in values)
 
 
 def _random_id() -> str:
@@ -68,7 +59,7 @@ def _random_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-class RuntimeEngine:
+class RuntimeEngine(CommandEntry):
     """Executes commands and reads/writes instances of one model for one context."""
 
     def __init__(
@@ -254,83 +245,6 @@ class RuntimeEngine:
         return Execution(self, Budget(self.limits) if budget else None)
 
     # --- commands -----------------------------------------------------------------------------
-
-    def run_command(
-        self,
-        name: str,
-        input: Mapping[str, Any] | None = None,
-        *,
-        entity_name: str | None = None,
-        instance_id: str | None = None,
-        override_requests: Iterable[OverrideRequest | Mapping[str, Any]] | None = None,
-        correlation_id: str | None = None,
-        causation_id: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> CommandResult:
-        """Run a command; refusals and failures come back as ``success=False`` results."""
-        replay = self._replay_results
-        if replay is not None and idempotency_key is not None:
-            # Replay shortcut: the same answer as the full path (a replay returns before anything
-            # else is looked at) without building the call's options (see _refresh_replay).
-            cached = replay.get(idempotency_key)
-            if type(cached) is CommandResult:
-                return cached
-        try:
-            requests = [OverrideRequest.coerce(r) for r in override_requests] if override_requests else None
-        except TypeError as exc:
-            return CommandResult(success=False, error=str(exc))
-        if instance_id is not None and type(instance_id) is not str:
-            instance_id = str(instance_id)  # ids are strings in every store
-        if type(name) is not str or not _names_are_strings(
-            entity_name, correlation_id, causation_id, idempotency_key
-        ):
-            return CommandResult(success=False, error=_BAD_NAMES)
-        opts = CallOptions(entity_name, instance_id, requests, correlation_id, causation_id)
-        if self._max_parallel_commands is not None:
-            return self._run_limited(name, input, opts, idempotency_key)
-        if not self._command_hooks:
-            return self._top.run(name, input, opts, idempotency_key)
-        return self._run_hooked(name, input, opts, idempotency_key)
-
-    def _run_limited(self, name: str, input: Any, opts: CallOptions, key: str | None) -> CommandResult:
-        limit = self.max_parallel_commands
-        with self._in_flight_lock:
-            if self._in_flight >= limit:  # type: ignore[operator]
-                return CommandResult(
-                    success=False,
-                    error=f"PARALLEL_COMMAND_LIMIT: maxParallelCommands={limit} already in flight",
-                )
-            self._in_flight += 1
-        try:
-            if not self.command_hooks:
-                return self._top.run(name, input, opts, key)
-            return self._run_hooked(name, input, opts, key)
-        finally:
-            with self._in_flight_lock:
-                self._in_flight -= 1
-
-    def _run_hooked(
-        self, name: str, input: Any, opts: CallOptions, idempotency_key: str | None
-    ) -> CommandResult:
-        options = {
-            "entity_name": opts.entity_name,
-            "instance_id": opts.instance_id,
-            "correlation_id": opts.correlation_id,
-            "causation_id": opts.causation_id,
-            "idempotency_key": idempotency_key,
-            "override_requests": opts.override_requests,
-        }
-        tokens = [h.before_command(self, name, input, options) for h in self.command_hooks]
-        try:
-            result = self._top.run(name, input, opts, idempotency_key)
-        except BaseException:
-            # A raising command still closes every hook (result None): spans end, journals record it.
-            for hook, token in zip(self.command_hooks, tokens, strict=True):
-                hook.after_command(token, None)
-            raise
-        for hook, token in zip(self.command_hooks, tokens, strict=True):
-            hook.after_command(token, result)
-        return result
 
     def execute_in(
         self,

@@ -1,0 +1,119 @@
+"""``run_command``, the door every command comes in by (compiled in the native build).
+
+``RuntimeEngine`` inherits it. It is a module of its own so that the native build can compile it
+while the rest of the engine, whose many methods are the boundary for arbitrary user input, stays
+interpreted. Every parameter is ``Any`` and checked here: a compiled function would answer a
+wrong argument type with a ``TypeError`` of its own before our checks could.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from mypy_extensions import mypyc_attr
+
+from .commands import CallOptions
+from .results import CommandResult, OverrideRequest
+
+if TYPE_CHECKING:
+    from .toplevel import TopLevel
+
+_BAD_NAMES = (
+    "INVALID_INPUT: the command name, entity_name, correlation_id, causation_id and "
+    "idempotency_key must be strings"
+)
+
+
+def _names_are_strings(*values: Any) -> bool:
+    return all(v is None or type(v) is str for v in values)
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class CommandEntry:
+    """The command entry point; the engine sets these attributes in its constructor."""
+
+    #: in-memory results a replay is answered from first, or None (see ``RuntimeEngine``)
+    _replay_results: dict[str, Any] | None
+    _max_parallel_commands: int | None
+    _command_hooks: tuple[Any, ...]
+    _in_flight: int
+    _in_flight_lock: threading.Lock
+    _top: TopLevel
+
+    def run_command(
+        self,
+        name: Any,
+        input: Any = None,
+        *,
+        entity_name: Any = None,
+        instance_id: Any = None,
+        override_requests: Any = None,
+        correlation_id: Any = None,
+        causation_id: Any = None,
+        idempotency_key: Any = None,
+    ) -> CommandResult:
+        """Run a command; refusals and failures come back as ``success=False`` results."""
+        replay = self._replay_results
+        if replay is not None and idempotency_key is not None:
+            # Replay shortcut: the same answer as the full path (a replay returns before anything
+            # else is looked at) without building the call's options (see _refresh_replay).
+            cached = replay.get(idempotency_key)
+            if type(cached) is CommandResult:
+                return cached
+        try:
+            requests = [OverrideRequest.coerce(r) for r in override_requests] if override_requests else None
+        except TypeError as exc:
+            return CommandResult(success=False, error=str(exc))
+        if instance_id is not None and type(instance_id) is not str:
+            instance_id = str(instance_id)  # ids are strings in every store
+        if type(name) is not str or not _names_are_strings(
+            entity_name, correlation_id, causation_id, idempotency_key
+        ):
+            return CommandResult(success=False, error=_BAD_NAMES)
+        opts = CallOptions(entity_name, instance_id, requests, correlation_id, causation_id)
+        if self._max_parallel_commands is not None:
+            return self._run_limited(name, input, opts, idempotency_key)
+        if not self._command_hooks:
+            return self._top.run(name, input, opts, idempotency_key)
+        return self._run_hooked(name, input, opts, idempotency_key)
+
+    def _run_limited(self, name: str, input: Any, opts: CallOptions, key: str | None) -> CommandResult:
+        limit = self._max_parallel_commands
+        with self._in_flight_lock:
+            if limit is not None and self._in_flight >= limit:
+                return CommandResult(
+                    success=False,
+                    error=f"PARALLEL_COMMAND_LIMIT: maxParallelCommands={limit} already in flight",
+                )
+            self._in_flight += 1
+        try:
+            if not self._command_hooks:
+                return self._top.run(name, input, opts, key)
+            return self._run_hooked(name, input, opts, key)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight -= 1
+
+    def _run_hooked(
+        self, name: str, input: Any, opts: CallOptions, idempotency_key: str | None
+    ) -> CommandResult:
+        options = {
+            "entity_name": opts.entity_name,
+            "instance_id": opts.instance_id,
+            "correlation_id": opts.correlation_id,
+            "causation_id": opts.causation_id,
+            "idempotency_key": idempotency_key,
+            "override_requests": opts.override_requests,
+        }
+        tokens = [h.before_command(self, name, input, options) for h in self._command_hooks]
+        try:
+            result = self._top.run(name, input, opts, idempotency_key)
+        except BaseException:
+            # A raising command still closes every hook (result None): spans end, journals record it.
+            for hook, token in zip(self._command_hooks, tokens, strict=True):
+                hook.after_command(token, None)
+            raise
+        for hook, token in zip(self._command_hooks, tokens, strict=True):
+            hook.after_command(token, result)
+        return result
