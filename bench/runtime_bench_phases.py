@@ -158,10 +158,16 @@ def _quantile(sorted_values: Sequence[float], p: float) -> float:
 def _run_op(
     engine: RuntimeEngine, workload: dict[str, Any], step: Step, instance_id: str, extra: dict[str, Any]
 ) -> Any:
-    kwargs: dict[str, Any] = {"entity_name": workload["entity"], "instance_id": instance_id, **extra}
-    if step.override_requests:
-        kwargs["override_requests"] = step.override_requests
-    return engine.run_command(step.command, dict(step.input), **kwargs)
+    # bench.mjs builds one options object per call ({...base, instanceId}, plus optsFor(k)); the
+    # Python API's equivalent is keyword arguments, plus the per-call ``extra`` dict of opts_for.
+    return engine.run_command(
+        step.command,
+        dict(step.input),
+        entity_name=workload["entity"],
+        instance_id=instance_id,
+        override_requests=step.override_requests or None,
+        **extra,
+    )
 
 
 def drive(
