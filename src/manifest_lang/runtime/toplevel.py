@@ -97,11 +97,9 @@ class TopLevel:
         cmd = engine.model.command(name, opts.entity_name)
         if cmd is None:
             result = CommandResult(success=False, error=f"Command '{name}' not found")
+            engine.last_budget = Budget(engine.limits)  # nothing was evaluated
             if audit_id is not None and getattr(store, "audit_refusals", False):
-                audit = audit_record(
-                    audit_id, audit_at, name, opts.entity_name, engine.context, engine.model.ir_hash, result
-                )
-                store.commit(UnitOfWork(audit=audit))
+                store.commit(UnitOfWork(audit=self._audit(audit_id, audit_at, name, opts, result)))
             return result
         if cmd.is_async and engine.context.get("source") != "job":
             return self._enqueue(name, input, opts, cmd)
@@ -127,9 +125,7 @@ class TopLevel:
                     break  # nothing to commit (a refusal, or a command that wrote nothing)
             uow = self._unit_of_work(ex, result, key, store)
             if audited and audit_id is not None:
-                uow.audit = audit_record(
-                    audit_id, audit_at, name, opts.entity_name, engine.context, engine.model.ir_hash, result
-                )
+                uow.audit = self._audit(audit_id, audit_at, name, opts, result)
             try:
                 self._commit(ex, uow, store)
             except StoreConflictError as exc:
@@ -147,6 +143,12 @@ class TopLevel:
         if key is not None:
             self._finish_idempotency(key, result, store, committed=True)
         return result
+
+    def _audit(
+        self, audit_id: str, at: float, name: str, opts: CallOptions, result: CommandResult
+    ) -> dict[str, Any]:
+        context, ir_hash = self.engine.context, self.engine.model.ir_hash
+        return audit_record(audit_id, at, name, opts.entity_name, context, ir_hash, result)
 
     def _attempt(
         self, name: str, input: dict[str, Any], opts: CallOptions, cmd: CommandModel | None
