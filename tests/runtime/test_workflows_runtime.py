@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from manifest_lang.expr.budget import EvaluationLimits
 from manifest_lang.runtime.jobs import MemoryJobQueue
 
 from .helpers import make_engine
@@ -87,6 +88,16 @@ entity Doc {
 }
 store Doc in memory
 """
+
+
+def test_an_async_command_whose_checks_overrun_the_budget_fails_cleanly() -> None:
+    engine = engine_for("69-async-commands")
+    engine.limits = EvaluationLimits(max_expression_depth=64, max_evaluation_steps=1)
+    engine.job_queue = MemoryJobQueue()
+    engine.create_instance("Order", {"id": "o1"})
+    result = engine.run_command("processOrder", {"amount": 5}, entity_name="Order", instance_id="o1")
+    assert not result.success and result.error == "Evaluation budget exceeded: steps limit 1 reached"
+    assert engine.job_queue.jobs() == []
 
 
 def test_retry_policy_reports_attempts_and_delays() -> None:

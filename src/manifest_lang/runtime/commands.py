@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ManifestEffectBoundaryError
+from ..errors import EvaluationBudgetExceededError, ManifestEffectBoundaryError
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
 from .approvals import approval_gate
 from .checks import (
@@ -115,10 +115,13 @@ class CommandRun:
         )
 
     def run(self, raw_input: dict[str, Any]) -> CommandResult:
+        """The command's result; a refusal or a budget overrun is a failed result, never raised."""
         try:
             return self._run(raw_input)
         except _Fail as f:
             return f.result
+        except EvaluationBudgetExceededError as exc:
+            return CommandResult(success=False, error=exc.message)
 
     def _run(self, raw_input: dict[str, Any]) -> CommandResult:
         cmd = self.cmd

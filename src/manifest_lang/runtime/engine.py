@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import (
-    EvaluationBudgetExceededError,
     InvalidInputError,
     UnknownEntityError,
 )
@@ -259,10 +258,7 @@ class RuntimeEngine(CommandEntry):
             cmd = self.model.command(name, opts.entity_name)
         if cmd is None:
             return CommandResult(success=False, error=f"Command '{name}' not found")
-        try:
-            return CommandRun(ex, cmd, opts).run(input)
-        except EvaluationBudgetExceededError as exc:
-            return CommandResult(success=False, error=exc.message)
+        return CommandRun(ex, cmd, opts).run(input)
 
     # --- workflows: approvals, schedules, async jobs ------------------------------------------
 

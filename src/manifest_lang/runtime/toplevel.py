@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EvaluationBudgetExceededError, StoreConflictError
+from ..errors import StoreConflictError
 from ..expr.budget import Budget
 from ..stores.base import UnitOfWork
 from .audit import audit_record
@@ -108,16 +108,12 @@ class TopLevel:
             if cmd.retry:
                 ex, result = with_retry(
                     cmd.retry,
-                    lambda: self._attempt(name, input, opts, cmd),
+                    lambda: self._attempt(input, opts, cmd),
                     engine.sleep,
                     engine.retry_jitter,
                 )
             else:
-                ex = Execution(engine, Budget(engine.limits))
-                try:
-                    result = CommandRun(ex, cmd, opts).run(input)
-                except EvaluationBudgetExceededError as exc:
-                    result = CommandResult(success=False, error=exc.message)
+                ex, result = self._attempt(input, opts, cmd)
             # A refused or failed command writes nothing, unless the store keeps refusals in its audit.
             audited = audit_id is not None and (result.success or getattr(store, "audit_refusals", False))
             if not ex.pending and not audited and not (store.records_outbox and result.emitted_events):
@@ -151,10 +147,10 @@ class TopLevel:
         return audit_record(audit_id, at, name, opts.entity_name, context, ir_hash, result)
 
     def _attempt(
-        self, name: str, input: dict[str, Any], opts: CallOptions, cmd: CommandModel | None
+        self, input: dict[str, Any], opts: CallOptions, cmd: CommandModel
     ) -> tuple[Execution, CommandResult]:
         ex = self.engine.new_execution()
-        return ex, self.engine.execute_in(ex, name, input, opts, cmd)
+        return ex, CommandRun(ex, cmd, opts).run(input)
 
     def execute_job(self, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
         """A drained async job: executed and committed, without tenant gate or idempotency."""
