@@ -171,7 +171,6 @@ class RuntimeFactory:
             with self._events_lock:
                 self._events.append(event)
 
-
     def close(self) -> None:
         """Close the shared store (engines handed out before must not be used afterwards)."""
         self.store.close()

@@ -63,6 +63,7 @@ _CHECKS = {
 def check_temporal(kinds: dict[str, str], data: dict[str, Any]) -> None:
     """Raise ``WriteRejected`` for the first temporal property of ``data`` with a wrong value."""
     from .instances import WriteRejected  # instances -> model -> this module: import on use
+
     for prop, kind in kinds.items():
         if prop not in data:
             continue
