@@ -10,7 +10,41 @@ Optional capabilities the engine looks for (duck-typed, so backends stay indepen
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
+
+from .results import (
+    CommandResult,
+    ConcurrencyConflict,
+    ConstraintOutcome,
+    EmittedEvent,
+    GuardFailure,
+    OverrideRequest,
+    PolicyDenial,
+)
+
+_untrack_results: Callable[[Any, tuple[type, ...]], None] | None
+try:  # the native build's C helper (runtime/_untrack.c); plain Python keeps results tracked
+    from ._untrack import untrack_results as _untrack_results
+except ImportError:
+    _untrack_results = None
+
+#: the types ``_untrack_results`` may take out of the cycle collector: the engine's own result
+#: values, never a dict or a user value they hold
+RESULT_TYPES = (
+    CommandResult,
+    ConstraintOutcome,
+    EmittedEvent,
+    GuardFailure,
+    PolicyDenial,
+    ConcurrencyConflict,
+    OverrideRequest,
+)
+
+
+def untracking_available() -> bool:
+    """Whether stored results are kept out of the cycle collector (the native build)."""
+    return _untrack_results is not None
 
 
 @runtime_checkable
@@ -28,7 +62,9 @@ class MemoryIdempotencyStore:
     """In-process store; the first write for a key wins.
 
     It keeps the ``CommandResult`` object itself (``accepts_results``), so a replay costs a dict
-    lookup; results are values that callers must not mutate.
+    lookup; results are values that callers must not mutate. In the native build a stored result
+    is taken out of CPython's cycle collector (it holds no cycles): with tens of thousands of
+    stored results, full collections otherwise cost about as much as the commands themselves.
     """
 
     #: the engine may pass ``CommandResult`` objects instead of their JSON dicts
@@ -47,7 +83,9 @@ class MemoryIdempotencyStore:
 
     def set(self, key: str, result: Any) -> None:
         with self._lock:
-            self.results.setdefault(key, result)
+            stored = self.results.setdefault(key, result)
+        if stored is result and _untrack_results is not None and type(result) is CommandResult:
+            _untrack_results(result, RESULT_TYPES)
 
     def size(self) -> int:
         return len(self.results)

@@ -1,0 +1,3 @@
+from typing import Any
+
+def untrack_results(obj: Any, types: tuple[type, ...], /) -> None: ...
