@@ -62,8 +62,10 @@ def call(name: str, *args: Any, host: BuiltinContext | None = None) -> Any:
 def same(actual: Any, expected: Any) -> bool:
     """Deep equality where NaN equals NaN, -0 differs from 0, and bool never equals a number."""
     if isinstance(expected, list):
-        return isinstance(actual, list) and len(actual) == len(expected) and all(
-            same(a, e) for a, e in zip(actual, expected, strict=True)
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(same(a, e) for a, e in zip(actual, expected, strict=True))
         )
     if type(expected) in (int, float) and type(actual) in (int, float):
         if expected != expected:

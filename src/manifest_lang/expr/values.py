@@ -181,8 +181,10 @@ def to_primitive(v: Any) -> Any:
 # --- ToNumber ---------------------------------------------------------------------------------
 
 # JS StrWhiteSpaceChar: WhiteSpace and LineTerminator (Python's str.strip() uses a different set).
-JS_WHITESPACE: Final = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008" \
+JS_WHITESPACE: Final = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 _DECIMAL_RE: Final = re.compile(r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
 _INTEGER_RE: Final = re.compile(r"[+-]?[0-9]+")
 _RADIX_RE: Final = re.compile(r"0(?:[xX]([0-9a-fA-F]+)|[oO]([0-7]+)|[bB]([01]+))")
