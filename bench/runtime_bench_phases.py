@@ -20,7 +20,10 @@ from typing import Any
 from manifest_lang.runtime.engine import RuntimeEngine
 from manifest_lang.runtime.idempotency import MemoryIdempotencyStore
 
-OptsFor = Callable[[int], dict[str, Any]] | None
+#: per-op ids: (correlation_id, causation_id, idempotency_key), bench.mjs's ``optsFor(k)``
+CallIds = tuple[str | None, str | None, str | None]
+OptsFor = Callable[[int], CallIds] | None
+NO_IDS: CallIds = (None, None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,17 +159,20 @@ def _quantile(sorted_values: Sequence[float], p: float) -> float:
 
 
 def _run_op(
-    engine: RuntimeEngine, workload: dict[str, Any], step: Step, instance_id: str, extra: dict[str, Any]
+    engine: RuntimeEngine, workload: dict[str, Any], step: Step, instance_id: str, ids: CallIds = NO_IDS
 ) -> Any:
     # bench.mjs builds one options object per call ({...base, instanceId}, plus optsFor(k)); the
-    # Python API's equivalent is keyword arguments, plus the per-call ``extra`` dict of opts_for.
+    # Python API's equivalent is keyword arguments, so optsFor(k) here gives their values.
+    correlation_id, causation_id, idempotency_key = ids
     return engine.run_command(
         step.command,
         dict(step.input),
         entity_name=workload["entity"],
         instance_id=instance_id,
         override_requests=step.override_requests or None,
-        **extra,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -188,7 +194,6 @@ def drive(
     # bench.mjs hoists ``base``: a Python call per op would be harness cost, not the runtime's.
     run = engine.run_command
     entity = workload["entity"]
-    no_extra: dict[str, Any] = {}
     with GcWatch() as watch:
         t0 = perf()
         for k in range(total_ops):
@@ -196,7 +201,7 @@ def drive(
             if step.user is not current_user:
                 engine.set_context({"user": step.user})
                 current_user = step.user
-            extra = opts_for(k) if opts_for else no_extra
+            correlation_id, causation_id, idempotency_key = opts_for(k) if opts_for else NO_IDS
             s = perf()
             r = run(
                 step.command,
@@ -204,7 +209,9 @@ def drive(
                 entity_name=entity,
                 instance_id=ids[k % n],
                 override_requests=step.override_requests or None,
-                **extra,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                idempotency_key=idempotency_key,
             )
             if lat is not None:
                 lat[k] = perf() - s
@@ -260,7 +267,7 @@ def phase_validate(ir: Any, workload: dict[str, Any], cycle: list[Step]) -> dict
             if step.user is not current_user:
                 engine.set_context({"user": step.user})
                 current_user = step.user
-            got.append(classify(_run_op(engine, workload, step, ids[0], {})))
+            got.append(classify(_run_op(engine, workload, step, ids[0])))
     expected = [s.expect for s in cycle] * 2
     mismatches = [
         {"index": i, "step": cycle[i % len(cycle)].command, "expected": e, "got": g}
@@ -316,20 +323,20 @@ def phase_idem(ir: Any, workload: dict[str, Any], cycle: list[Step], sizes: Size
         workload,
         cycle,
         sizes,
-        lambda k: {"idempotency_key": f"w-{k}"},
+        lambda k: (None, None, f"w-{k}"),
         idempotency_store=MemoryIdempotencyStore(),
     )
     store = MemoryIdempotencyStore()
     engine = make_engine(ir, workload, idempotency_store=store)
     ids = seed(engine, workload, 1)
     entity = workload["entity"]
-    unique = drive(engine, workload, cycle, ids, ops, lambda k: {"idempotency_key": keys[k]})
+    unique = drive(engine, workload, cycle, ids, ops, lambda k: (None, None, keys[k]))
     before = _instance_json(engine, entity, ids[0])
     log_before = len(engine.get_event_log())
-    replay = drive(engine, workload, cycle, ids, ops, lambda k: {"idempotency_key": keys[k]})
+    replay = drive(engine, workload, cycle, ids, ops, lambda k: (None, None, keys[k]))
     replay["stateUnchanged"] = before == _instance_json(engine, entity, ids[0])
     replay["eventLogGrowth"] = len(engine.get_event_log()) - log_before
-    missing = _run_op(engine, workload, cycle[0], ids[0], {})
+    missing = _run_op(engine, workload, cycle[0], ids[0])
     return {
         "store": "MemoryIdempotencyStore (manifest_lang.runtime.idempotency)",
         "unique": unique,
@@ -341,10 +348,8 @@ def phase_idem(ir: Any, workload: dict[str, Any], cycle: list[Step], sizes: Size
 
 def phase_corr(ir: Any, workload: dict[str, Any], cycle: list[Step], sizes: Sizes) -> dict[str, Any]:
     ops = round_cycles(sizes.n, len(cycle))
-    corr = [{"correlation_id": f"corr-{k % 1000}", "causation_id": f"cause-{k}"} for k in range(ops)]
-    _warmup(
-        ir, workload, cycle, sizes, lambda k: {"correlation_id": f"w-{k % 1000}", "causation_id": f"wc-{k}"}
-    )
+    corr: list[CallIds] = [(f"corr-{k % 1000}", f"cause-{k}", None) for k in range(ops)]
+    _warmup(ir, workload, cycle, sizes, lambda k: (f"w-{k % 1000}", f"wc-{k}", None))
     engine = make_engine(ir, workload)
     ids = seed(engine, workload, 1)
     out = drive(engine, workload, cycle, ids, ops, lambda k: corr[k])
@@ -444,8 +449,8 @@ def _generate_events(
         if step.user is not current_user:
             engine.set_context({"user": step.user})
             current_user = step.user
-        extra = {"correlation_id": f"corr-{k % 1000}", "causation_id": f"cause-{k}"}
-        events += len(_run_op(engine, workload, step, ids[k % n], extra).emitted_events)
+        call_ids = (f"corr-{k % 1000}", f"cause-{k}", None)
+        events += len(_run_op(engine, workload, step, ids[k % n], call_ids).emitted_events)
         k += 1
     return k
 
