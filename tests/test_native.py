@@ -6,7 +6,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from manifest_lang.native import NATIVE_EXTENSIONS, NATIVE_MODULES, build_name, compiled_modules
+from manifest_lang.native import NATIVE_MODULES, build_name, compiled_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,10 +25,3 @@ def test_the_running_build_names_itself() -> None:
     expected = os.environ.get("MANIFEST_EXPECT_BUILD")
     if expected:
         assert build_name() == expected
-
-
-def test_c_extensions_match_the_custom_build_hook() -> None:
-    source = (ROOT / "hatch_build.py").read_text()
-    for name in NATIVE_EXTENSIONS:
-        assert f'"{name}"' in source
-        assert (ROOT / "src" / (name.replace(".", "/") + ".c")).is_file()

@@ -23,19 +23,11 @@ NATIVE_MODULES = (
 )
 
 
-#: C extensions of the native build that have no Python source (hatch_build.py builds them)
-NATIVE_EXTENSIONS = ("manifest_lang.runtime._untrack",)
-
-
 def compiled_modules() -> list[str]:
-    """The modules of ``NATIVE_MODULES`` and ``NATIVE_EXTENSIONS`` loaded from compiled extensions."""
+    """The modules of ``NATIVE_MODULES`` that were loaded from compiled extensions."""
     out = []
-    for name in NATIVE_MODULES + NATIVE_EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue  # a C-only extension is absent from the plain-Python build
-        path = getattr(module, "__file__", "") or ""
+    for name in NATIVE_MODULES:
+        path = getattr(importlib.import_module(name), "__file__", "") or ""
         if path.endswith(tuple(EXTENSION_SUFFIXES)):
             out.append(name)
     return out
@@ -44,6 +36,6 @@ def compiled_modules() -> list[str]:
 def build_name() -> str:
     """``native`` (all of them compiled), ``python`` (none) or ``mixed``."""
     compiled = len(compiled_modules())
-    if compiled == len(NATIVE_MODULES) + len(NATIVE_EXTENSIONS):
+    if compiled == len(NATIVE_MODULES):
         return "native"
     return "python" if compiled == 0 else "mixed"

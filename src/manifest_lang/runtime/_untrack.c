@@ -1,4 +1,8 @@
-/* Take stored command results out of CPython's cycle collector (native build only).
+/* Take stored command results out of CPython's cycle collector.
+
+   Built by hatch_build.py as the top-level module `_manifest_untrack` (top level, so that an
+   editable install, whose package is imported from src/, finds it too). Optional: without a C
+   compiler the package installs without it and stored results stay tracked.
 
    An in-memory idempotency store keeps every result it is given, so that a replay is a dict
    lookup. Each result is a handful of GC-tracked objects (the CommandResult, its lists, its
@@ -111,11 +115,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "_untrack", "Untrack stored command results (see the source).", -1,
+    PyModuleDef_HEAD_INIT, "_manifest_untrack", "Untrack stored command results (see the source).", -1,
     methods,
 };
 
-PyMODINIT_FUNC PyInit__untrack(void)
+PyMODINIT_FUNC PyInit__manifest_untrack(void)
 {
     return PyModule_Create(&module_def);
 }

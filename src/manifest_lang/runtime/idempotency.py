@@ -9,6 +9,7 @@ Optional capabilities the engine looks for (duck-typed, so backends stay indepen
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
@@ -23,11 +24,18 @@ from .results import (
     PolicyDenial,
 )
 
-_untrack_results: Callable[[Any, tuple[type, ...]], None] | None
-try:  # the native build's C helper (runtime/_untrack.c); plain Python keeps results tracked
-    from ._untrack import untrack_results as _untrack_results
-except ImportError:
-    _untrack_results = None
+
+def _load_untrack() -> Callable[[Any, tuple[type, ...]], None] | None:
+    """The optional C helper (``runtime/_untrack.c``, built at install time when a compiler is there)."""
+    try:
+        module = importlib.import_module("_manifest_untrack")
+    except ImportError:
+        return None
+    untrack: Callable[[Any, tuple[type, ...]], None] = module.untrack_results
+    return untrack
+
+
+_untrack_results = _load_untrack()
 
 #: the types ``_untrack_results`` may take out of the cycle collector: the engine's own result
 #: values, never a dict or a user value they hold
@@ -43,7 +51,7 @@ RESULT_TYPES = (
 
 
 def untracking_available() -> bool:
-    """Whether stored results are kept out of the cycle collector (the native build)."""
+    """Whether stored results are kept out of the cycle collector (the C helper was built)."""
     return _untrack_results is not None
 
 
@@ -62,9 +70,10 @@ class MemoryIdempotencyStore:
     """In-process store; the first write for a key wins.
 
     It keeps the ``CommandResult`` object itself (``accepts_results``), so a replay costs a dict
-    lookup; results are values that callers must not mutate. In the native build a stored result
-    is taken out of CPython's cycle collector (it holds no cycles): with tens of thousands of
-    stored results, full collections otherwise cost about as much as the commands themselves.
+    lookup; results are values that callers must not mutate. With the C helper (built at install
+    time when a compiler is there) a stored result is taken out of CPython's cycle collector (it
+    holds no cycles): with tens of thousands of stored results, full collections otherwise cost
+    about as much as the commands themselves.
     """
 
     #: the engine may pass ``CommandResult`` objects instead of their JSON dicts

@@ -1,3 +1,0 @@
-from typing import Any
-
-def untrack_results(obj: Any, types: tuple[type, ...], /) -> None: ...
