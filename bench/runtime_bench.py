@@ -42,6 +42,7 @@ DEFAULT_SCENARIOS = [
     "large_10",
     "large_100",
     "large_1000",
+    "large_10_last",
     "large_100_last",
     "large_1000_last",
 ]
@@ -331,6 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.phase:
         child_main(args, names[0], sizes)
         return 0
+    if build_name() != "native":
+        print(
+            f"note: this is the {build_name()} build; the figures users get in production are the native"
+            " build's: bash scripts/install-native && .venv-native/bin/python bench/runtime_bench.py ...",
+            file=sys.stderr,
+            flush=True,
+        )
     status = 0
     for name in names:
         sc = resolve_scenario(name)
