@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import gc
 import os
+import weakref
 
 import pytest
 
 from manifest_lang.runtime.idempotency import (
     RESULT_TYPES,
+    USER_VALUE_ATTRS,
     MemoryIdempotencyStore,
     untracking_available,
 )
@@ -148,8 +150,43 @@ def test_the_helper_checks_its_arguments_and_ignores_other_types() -> None:
     from _manifest_untrack import untrack_results
 
     with pytest.raises(TypeError):
-        untrack_results(CommandResult(success=True), [CommandResult])  # type: ignore[arg-type]
+        untrack_results(CommandResult(success=True), [CommandResult], ())
+    with pytest.raises(TypeError):
+        untrack_results(CommandResult(success=True), RESULT_TYPES, ((CommandResult,),))
+    with pytest.raises(TypeError):
+        untrack_results(CommandResult(success=True), RESULT_TYPES)
     plain = [CommandResult(success=True)]
-    untrack_results(plain, RESULT_TYPES)  # a list is not a result: left alone, and so is its item
+    untrack_results(plain, RESULT_TYPES, USER_VALUE_ATTRS)  # a list is not a result: left alone
     assert gc.is_tracked(plain) and gc.is_tracked(plain[0])
     assert RESULT_TYPES[0] is CommandResult
+
+
+@needs_helper
+def test_a_commands_return_value_is_never_untracked_whatever_it_holds() -> None:
+    returned = [[], (CommandResult(success=True), []), CommandResult(success=True)]
+    result = CommandResult(success=True, result=returned)
+    MemoryIdempotencyStore().set("k", result)
+    assert not gc.is_tracked(result)
+    assert gc.is_tracked(returned) and gc.is_tracked(returned[0]) and gc.is_tracked(returned[2])
+    assert gc.is_tracked(returned[1])
+
+
+@needs_helper
+def test_a_cycle_in_a_return_value_is_still_collected() -> None:
+    class Node:
+        pass
+
+    node = Node()
+    node.self = node  # type: ignore[attr-defined]
+    alive = weakref.ref(node)
+    returned: list[object] = [node]
+    returned.append(returned)
+    result = CommandResult(success=True, result=returned, emitted_events=[])
+    store = MemoryIdempotencyStore()
+    store.set("k", result)
+    assert not gc.is_tracked(result) and not gc.is_tracked(result.emitted_events)
+    assert gc.is_tracked(returned)
+    del node, returned, result
+    store.clear()
+    gc.collect()
+    assert alive() is None

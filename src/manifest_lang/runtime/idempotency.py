@@ -24,14 +24,16 @@ from .results import (
     PolicyDenial,
 )
 
+UntrackFn = Callable[[Any, tuple[type, ...], tuple[tuple[type, str], ...]], None]
 
-def _load_untrack() -> Callable[[Any, tuple[type, ...]], None] | None:
+
+def _load_untrack() -> UntrackFn | None:
     """The optional C helper (``runtime/_untrack.c``, built at install time when a compiler is there)."""
     try:
         module = importlib.import_module("_manifest_untrack")
     except ImportError:
         return None
-    untrack: Callable[[Any, tuple[type, ...]], None] = module.untrack_results
+    untrack: UntrackFn = module.untrack_results
     return untrack
 
 
@@ -47,6 +49,14 @@ RESULT_TYPES = (
     PolicyDenial,
     ConcurrencyConflict,
     OverrideRequest,
+)
+
+#: attributes of result objects that hold a caller's value (a command's return value, a version the
+#: caller sent): never followed, so nothing in them is ever untracked, whatever its type
+USER_VALUE_ATTRS = (
+    (CommandResult, "result"),
+    (ConcurrencyConflict, "expected_version"),
+    (ConcurrencyConflict, "actual_version"),
 )
 
 
@@ -94,7 +104,10 @@ class MemoryIdempotencyStore:
         with self._lock:
             stored = self.results.setdefault(key, result)
         if stored is result and _untrack_results is not None and type(result) is CommandResult:
-            _untrack_results(result, RESULT_TYPES)
+            try:
+                _untrack_results(result, RESULT_TYPES, USER_VALUE_ATTRS)
+            except Exception:  # noqa: BLE001 - an optimisation only: a result left tracked is correct
+                pass
 
     def size(self) -> int:
         return len(self.results)
