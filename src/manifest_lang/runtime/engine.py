@@ -169,7 +169,6 @@ class RuntimeEngine(CommandEntry):
 
     def _setup_state(self, encryption_provider: EncryptionProvider | None) -> None:
         self.events = EventLog()
-        self.last_budget: Budget | None = None
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
         encrypted = {n: e.encrypted for n, e in self.model.entities.items() if e.encrypted}
@@ -238,7 +237,8 @@ class RuntimeEngine(CommandEntry):
 
     def get_last_evaluation_stats(self) -> dict[str, int] | None:
         """``{stepsUsed, peakDepth, maxSteps, maxDepth}`` of the last top-level command."""
-        return self.last_budget.stats() if self.last_budget is not None else None
+        budget = self._top.last_budget
+        return budget.stats() if budget is not None else None
 
     def new_execution(self, *, budget: bool = True) -> Execution:
         return Execution(self, Budget(self.limits) if budget else None)

@@ -33,19 +33,24 @@ class TopLevel:
         self.engine = engine
         self._idem: Any = None
         self._caps: _IdempotencyCaps | None = None
+        #: the budget of the last top-level command (``engine.get_last_evaluation_stats``); kept
+        #: here, in a compiled object, because setting it on the engine costs a dict write per call
+        self.last_budget: Budget | None = None
 
     def caps(self) -> _IdempotencyCaps:
         """The idempotency store's optional capabilities, looked up once per store object."""
-        idem = self.engine.idempotency_store
+        idem = self.engine._idempotency_store
         if self._caps is None or self._idem is not idem:
             self._idem, self._caps = idem, _IdempotencyCaps(idem)
         return self._caps
 
     def run(self, name: str, input: Any, opts: CallOptions, key: str | None) -> CommandResult:
         engine = self.engine
-        if (engine.model.tenant is not None or engine.require_tenant_context) and not self._tenant_present():
+        # The engine's private fields, not its properties: a property is an interpreted call, and
+        # this runs on every command (the properties' setters keep these fields).
+        if (engine.model.tenant is not None or engine._require_tenant_context) and not self._tenant_present():
             return CommandResult(success=False, error=MISSING_TENANT)
-        idem = engine.idempotency_store
+        idem = engine._idempotency_store
         if idem is not None:
             # A replay returns before anything else is looked at (the reference's order).
             if key is None:
@@ -97,7 +102,7 @@ class TopLevel:
         cmd = engine.model.command(name, opts.entity_name)
         if cmd is None:
             result = CommandResult(success=False, error=f"Command '{name}' not found")
-            engine.last_budget = Budget(engine.limits)  # nothing was evaluated
+            self.last_budget = Budget(engine.limits)  # nothing was evaluated
             if audit_id is not None and getattr(store, "audit_refusals", False):
                 store.commit(UnitOfWork(audit=self._audit(audit_id, audit_at, name, opts, result)))
             return result
@@ -132,7 +137,7 @@ class TopLevel:
                 self._finish_idempotency(key, result, store, committed=False)
                 return result
             break
-        engine.last_budget = ex.budget
+        self.last_budget = ex.budget
         events = result.emitted_events if result.success else ex.log_only
         if events:
             engine.events.publish(events)
@@ -149,7 +154,8 @@ class TopLevel:
     def _attempt(
         self, input: dict[str, Any], opts: CallOptions, cmd: CommandModel
     ) -> tuple[Execution, CommandResult]:
-        ex = self.engine.new_execution()
+        engine = self.engine
+        ex = Execution(engine, Budget(engine.limits))  # engine.new_execution(), without the call
         return ex, CommandRun(ex, cmd, opts).run(input)
 
     def execute_job(self, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
