@@ -94,9 +94,19 @@ def trees() -> st.SearchStrategy[dict[str, Any]]:
                 lambda t: {"kind": "conditional", "condition": t[0], "consequent": t[1], "alternate": t[2]}
             ),
             st.lists(inner, max_size=2).map(lambda xs: {"kind": "array", "elements": xs}),
+            st.lists(inner, max_size=2).map(lambda xs: {"kind": "call", "callee": ident("f"), "args": xs}),
         ),
         max_leaves=8,
     )
+
+
+def _echo(host: Any, args: list[Any]) -> str:
+    """A builtin for the trees: its value shows which arguments arrived, in which order."""
+    return repr(["NaN" if isinstance(a, float) and math.isnan(a) else a for a in args])
+
+
+def _cc() -> CompileContext:
+    return CompileContext(builtins={"f": _echo})
 
 
 def outcome(fn: Any, scope: dict[str, Any], limits: EvaluationLimits | None = None) -> tuple[Any, ...]:
@@ -114,7 +124,7 @@ def outcome(fn: Any, scope: dict[str, Any], limits: EvaluationLimits | None = No
 @given(trees(), VALUES, VALUES, VALUES)
 def test_generated_functions_agree_with_closures(expr: dict[str, Any], a: Any, b: Any, x: Any) -> None:
     scope = {"a": a, "b": b, "obj": {"x": x}}
-    cc = CompileContext()
+    cc = _cc()
     assert outcome(generate_expression(expr, cc), dict(scope)) == outcome(
         compile_expression(expr, cc), dict(scope)
     )
@@ -124,7 +134,7 @@ def test_generated_functions_agree_with_closures(expr: dict[str, Any], a: Any, b
 @given(trees(), VALUES, VALUES)
 def test_raw_functions_agree_with_raw_closures(expr: dict[str, Any], a: Any, b: Any) -> None:
     scope = {"a": a, "b": b, "obj": {"x": a}}
-    cc = CompileContext()
+    cc = _cc()
     generated, steps, depth = generate_raw(expr, cc)
     closure, closure_steps, closure_depth = compile_raw(expr, cc)
     assert (steps, depth) == (closure_steps, closure_depth)

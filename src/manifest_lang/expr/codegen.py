@@ -5,8 +5,9 @@ eight Python calls. Here a whole budget unit becomes ONE function whose body is 
 expression: names, members, comparisons, equality, ``and`` / ``or`` / ``!`` and conditions are
 inlined with their same-type fast paths (walrus temporaries keep left-to-right evaluation and
 evaluate each operand once); every JS rule outside those fast paths is the same helper the
-closures call (``loose_equals``, ``js_less`` ...). Node kinds without an inline form (calls,
-arrays, objects, lambdas, aggregates, relationship members) embed the closure ``compile.py`` makes
+closures call (``loose_equals``, ``js_less`` ...), and builtin calls are direct calls. Node kinds
+without an inline form (other calls, arrays, objects, lambdas, aggregates, relationship members)
+embed the closure ``compile.py`` makes
 for them, so both paths share one definition of the semantics, and the budget is charged exactly
 as ``compile._unit`` charges it (same static steps and depth).
 
@@ -129,6 +130,22 @@ class _Gen:
         obj = self.node(expr.get("object"), level + 1)
         t = self.temp()
         return f"({t}.get({prop!r}, _U) if type({t} := {obj}) is dict else _get_member({t}, {prop!r}))"
+
+    def n_call(self, expr: dict[str, Any], level: int) -> str:
+        # A builtin call inline (``compile._compile_call``'s call_builtin: the arguments left to
+        # right into a fresh list); any other callee keeps its closure.
+        callee = expr.get("callee") or {}
+        args = expr.get("args", [])
+        if not (
+            isinstance(callee, dict)
+            and callee.get("kind") == "identifier"
+            and callee.get("name") in self.cc.builtins
+            and isinstance(args, list)
+        ):
+            return self.closure(expr, level)
+        builtin = self.bind(self.cc.builtins[callee["name"]])
+        values = ", ".join(self.node(a, level + 1) for a in args)
+        return f"{builtin}(rt.host, [{values}])"
 
     def n_unary(self, expr: dict[str, Any], level: int) -> str:
         operator = expr.get("operator")
