@@ -44,13 +44,27 @@ if TYPE_CHECKING:
 _ADAPTER_ACTIONS = frozenset({"persist", "publish", "effect"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class CallOptions:
     entity_name: str | None = None
     instance_id: str | None = None
     override_requests: list[OverrideRequest] | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
+
+    def __init__(
+        self,
+        entity_name: str | None = None,
+        instance_id: str | None = None,
+        override_requests: list[OverrideRequest] | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> None:  # written out: a dataclass-generated __init__ stays interpreted in the native build
+        self.entity_name = entity_name
+        self.instance_id = instance_id
+        self.override_requests = override_requests
+        self.correlation_id = correlation_id
+        self.causation_id = causation_id
 
 
 def transition_error(prop: str, rules: dict[str, list[str]], current: Any, new: Any) -> str | None:

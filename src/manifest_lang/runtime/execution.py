@@ -22,10 +22,15 @@ if TYPE_CHECKING:
     from .results import EmittedEvent
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Pending:
     row: dict[str, Any] | None
     expected_revision: int
+
+    def __init__(self, row: dict[str, Any] | None, expected_revision: int) -> None:
+        # written out: a dataclass-generated __init__ stays interpreted in the native build
+        self.row = row
+        self.expected_revision = expected_revision
 
 
 class Execution:

@@ -63,7 +63,7 @@ class EmittedEvent(NamedTuple):
         )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class ConstraintOutcome:
     code: str
     constraint_name: str
@@ -75,6 +75,33 @@ class ConstraintOutcome:
     overridden: bool | None = None
     overridden_by: str | None = None
     resolved: list[dict[str, Any]] | None = None
+
+    # Written out (init=False): the native build compiles a class body's __init__, while the one
+    # @dataclass generates stays interpreted, a costly call on every command. A test checks that
+    # each of these matches its fields (names, order, defaults).
+    def __init__(
+        self,
+        code: str,
+        constraint_name: str,
+        severity: str,
+        formatted: str,
+        passed: bool,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+        overridden: bool | None = None,
+        overridden_by: str | None = None,
+        resolved: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.code = code
+        self.constraint_name = constraint_name
+        self.severity = severity
+        self.formatted = formatted
+        self.passed = passed
+        self.message = message
+        self.details = details
+        self.overridden = overridden
+        self.overridden_by = overridden_by
+        self.resolved = resolved
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -107,12 +134,24 @@ class ConstraintOutcome:
         )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class GuardFailure:
     index: int
     expression: dict[str, Any]
     formatted: str
     resolved: list[dict[str, Any]] | None = None
+
+    def __init__(
+        self,
+        index: int,
+        expression: dict[str, Any],
+        formatted: str,
+        resolved: list[dict[str, Any]] | None = None,
+    ) -> None:  # written out: see ConstraintOutcome
+        self.index = index
+        self.expression = expression
+        self.formatted = formatted
+        self.resolved = resolved
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -217,7 +256,7 @@ class OverrideRequest:
         raise TypeError(f"override request must be OverrideRequest or dict, not {type(value).__name__}")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class CommandResult:
     success: bool
     result: Any = UNDEFINED
@@ -236,6 +275,44 @@ class CommandResult:
     emitted_events: list[EmittedEvent] = field(default_factory=list)
     retry: dict[str, Any] | None = None
     rate_limit_denial: dict[str, Any] | None = None
+
+    def __init__(
+        self,
+        success: bool,
+        result: Any = UNDEFINED,
+        instance: dict[str, Any] | None = None,
+        error: str | None = None,
+        denied_by: str | None = None,
+        guard_failure: GuardFailure | None = None,
+        policy_denial: PolicyDenial | None = None,
+        parameter_failure: dict[str, Any] | None = None,
+        constraint_outcomes: list[ConstraintOutcome] | None = None,
+        override_requests: list[OverrideRequest] | None = None,
+        concurrency_conflict: ConcurrencyConflict | None = None,
+        approval_required: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        emitted_events: list[EmittedEvent] | None = None,
+        retry: dict[str, Any] | None = None,
+        rate_limit_denial: dict[str, Any] | None = None,
+    ) -> None:  # written out: see ConstraintOutcome (emitted_events None: a new list)
+        self.success = success
+        self.result = result
+        self.instance = instance
+        self.error = error
+        self.denied_by = denied_by
+        self.guard_failure = guard_failure
+        self.policy_denial = policy_denial
+        self.parameter_failure = parameter_failure
+        self.constraint_outcomes = constraint_outcomes
+        self.override_requests = override_requests
+        self.concurrency_conflict = concurrency_conflict
+        self.approval_required = approval_required
+        self.correlation_id = correlation_id
+        self.causation_id = causation_id
+        self.emitted_events = [] if emitted_events is None else emitted_events
+        self.retry = retry
+        self.rate_limit_denial = rate_limit_denial
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"success": self.success}
