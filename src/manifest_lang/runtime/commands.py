@@ -601,16 +601,21 @@ class CommandRun:
     def _event(self, name: str, payload: dict[str, Any], subject: dict[str, Any]) -> EmittedEvent:
         model = self.ex.model
         opts = self.opts
-        event = EmittedEvent(
-            name,
-            model.events.get(name) or name,
-            payload,
-            self.engine.now(),
-            subject,
-            opts.correlation_id,
-            opts.causation_id,
-            self.emit_counter,
-            model.provenance,
+        # tuple.__new__ directly, in field order: the NamedTuple's own __new__ is an interpreted
+        # function, a Python call per event even in the native build.
+        event = tuple.__new__(
+            EmittedEvent,
+            (
+                name,
+                model.events.get(name) or name,
+                payload,
+                self.engine.now(),
+                subject,
+                opts.correlation_id,
+                opts.causation_id,
+                self.emit_counter,
+                model.provenance,
+            ),
         )
         self.emit_counter += 1
         self.events.append(event)
