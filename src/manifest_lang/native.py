@@ -9,6 +9,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 NATIVE_MODULES = (
     "manifest_lang.runtime.entry",
     "manifest_lang.runtime.commands",
+    "manifest_lang.runtime.writerules",
     "manifest_lang.runtime.toplevel",
     "manifest_lang.runtime.execution",
     "manifest_lang.runtime.results",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EvaluationBudgetExceededError, ManifestEffectBoundaryError
-from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
+from ..expr.values import UNDEFINED, truthy
 from .approvals import approval_gate
 from .checks import (
     OverrideContext,
@@ -22,7 +22,6 @@ from .instances import (
     WriteRejected,
     all_constraints_pass,
     apply_defaults,
-    check_unique,
     entity_scope,
     prepare_create,
 )
@@ -30,13 +29,12 @@ from .model import NO_DEFAULT, CommandModel, EntityModel
 from .ratelimit import check_rate_limit
 from .results import (
     CommandResult,
-    ConcurrencyConflict,
     ConstraintOutcome,
     EmittedEvent,
     GuardFailure,
     OverrideRequest,
 )
-from .temporal import check_temporal
+from .writerules import check_write_rules, managed_fields, transition_error
 
 if TYPE_CHECKING:
     from .execution import Execution
@@ -65,21 +63,6 @@ class CallOptions:
         self.override_requests = override_requests
         self.correlation_id = correlation_id
         self.causation_id = causation_id
-
-
-def transition_error(prop: str, rules: dict[str, list[str]], current: Any, new: Any) -> str | None:
-    """The reference's error for a move of ``prop`` that ``rules`` do not allow, or None."""
-    if current is UNDEFINED:
-        return None
-    cur = to_js_string(current)
-    allowed = rules.get(cur)
-    if allowed is None or to_js_string(new) in allowed:
-        return None
-    listed = ", ".join(f"'{a}'" for a in allowed)
-    return (
-        f"Invalid state transition for '{prop}': '{cur}' -> '{to_js_string(new)}' is not allowed. "
-        f"Allowed from '{cur}': [{listed}]"
-    )
 
 
 class _Fail(Exception):
@@ -451,8 +434,8 @@ class CommandRun:
         wc = self.wc
         em = self.entity
         assert wc is not None and em is not None
-        self._check_write_rules(em, wc, target, value)
-        changed = [target, *self._managed_fields(em, wc, target, value)]
+        check_write_rules(self, em, wc, target, value)
+        changed = [target, *managed_fields(self, em, wc, target, value)]
         wc[target] = value
         self.dirty = True
         for k in changed:
@@ -466,81 +449,6 @@ class CommandRun:
                 elif k in wc:
                     scope[k] = wc[k]
             self.shadowed.clear()
-
-    def _check_write_rules(self, em: EntityModel, wc: dict[str, Any], target: str, value: Any) -> None:
-        if target in em.temporal:
-            try:
-                check_temporal(em.temporal, {target: value})
-            except WriteRejected as rejected:
-                self._reject(rejected)
-        if (
-            target in em.readonly
-            and not self.init_mode
-            and not strict_equals(wc.get(target, UNDEFINED), value)
-        ):
-            message = f"Property '{target}' is readonly and cannot be modified after creation"
-            self._reject(WriteRejected("E_READONLY", message, target))
-        if target in em.unique:
-            probe = dict(wc)
-            probe[target] = value
-            try:
-                check_unique(self.ex, em, probe, (target,))
-            except WriteRejected as rejected:
-                self._reject(rejected)
-        if target == em.version_property:
-            existing = wc.get(target, UNDEFINED)
-            if existing is not UNDEFINED and value is not UNDEFINED and not strict_equals(existing, value):
-                self._conflict(existing, value)
-        if not self.init_mode:
-            rules = em.transitions.get(target)
-            if rules is not None:
-                refusal = transition_error(target, rules, wc.get(target, UNDEFINED), value)
-                if refusal is not None:
-                    raise self.fail(refusal)
-
-    def _managed_fields(self, em: EntityModel, wc: dict[str, Any], target: str, value: Any) -> list[str]:
-        """Bump the version (once per command) and the write timestamps; returns the fields set."""
-        if self.init_mode:
-            return []
-        changed = []
-        vp = em.version_property
-        if (
-            vp is not None
-            and target != vp
-            and not self.version_bumped
-            and (em.name, self.instance_id) not in self.ex.just_created
-        ):
-            current = wc.get(vp, UNDEFINED)
-            wc[vp] = (current if truthy(current) else 0) + 1
-            self.version_bumped = True
-            changed.append(vp)
-        if em.version_at_property:
-            wc[em.version_at_property] = self.engine.now()
-            changed.append(em.version_at_property)
-        if em.timestamps:
-            wc["updatedAt"] = self.engine.now()
-            changed.append("updatedAt")
-        return changed
-
-    def _reject(self, rejected: WriteRejected) -> None:
-        raise self.fail(str(rejected), constraint_outcomes=[rejected.outcome()])
-
-    def _conflict(self, actual: Any, expected: Any) -> None:
-        em = self.entity
-        assert em is not None
-        entity_id = str(self.instance_id)
-        conflict = ConcurrencyConflict(em.name, entity_id, expected, actual, "VERSION_MISMATCH")
-        now = self.engine.now()
-        payload = dict(conflict.to_dict())
-        payload["timestamp"] = now
-        self.ex.log_only.append(
-            EmittedEvent("ConcurrencyConflict", "system", payload, now, provenance=self.ex.model.provenance)
-        )
-        raise self.fail(
-            f"Concurrency conflict on {em.name}#{entity_id}: expected version "
-            f"{to_js_string(expected)}, actual {to_js_string(actual)}",
-            concurrency_conflict=conflict,
-        )
 
     # --- flush --------------------------------------------------------------------------------
 
