@@ -115,16 +115,19 @@ class CommandRun:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def fail(self, error: str, **fields: Any) -> _Fail:
-        return _Fail(
-            CommandResult(
-                success=False,
-                error=error,
-                correlation_id=self.opts.correlation_id,
-                causation_id=self.opts.causation_id,
-                **fields,
-            )
+    def refusal(self, error: str, **fields: Any) -> CommandResult:
+        """A failed result carrying the call's correlation and causation ids."""
+        return CommandResult(
+            success=False,
+            error=error,
+            correlation_id=self.opts.correlation_id,
+            causation_id=self.opts.causation_id,
+            **fields,
         )
+
+    def fail(self, error: str, **fields: Any) -> _Fail:
+        """``refusal`` wrapped to be raised (the rare paths) or returned as a marker by _actions."""
+        return _Fail(self.refusal(error, **fields))
 
     def run(self, raw_input: dict[str, Any]) -> CommandResult:
         """The command's result; a refusal or a budget overrun is a failed result, never raised."""
@@ -291,17 +294,17 @@ class CommandRun:
             if policy.rate_limit is not None:
                 denial = check_rate_limit(self.ex, policy.rate_limit, f"policy:{policy.name}:")
                 if denial is not None:
-                    return self.fail(
+                    return self.refusal(
                         policy.message or f"Rate limit exceeded for policy '{policy.name}'",
                         denied_by=policy.name,
                         policy_denial=policy_denial(policy, None, self.ex),
-                    ).result
+                    )
             if not truthy(policy.check.fn(scope, self.ex)):
-                return self.fail(
+                return self.refusal(
                     policy.message or f"Denied by policy '{policy.name}'",
                     denied_by=policy.name,
                     policy_denial=policy_denial(policy, scope, self.ex),
-                ).result
+                )
         return None
 
     def _override_context(self) -> OverrideContext:
@@ -329,12 +332,12 @@ class CommandRun:
             if event is not None:
                 events.append(event)
                 continue
-            return self.fail(
+            return self.refusal(
                 c.message or f"Command blocked by constraint '{c.name}'",
                 constraint_outcomes=outcomes,
                 override_requests=self.opts.override_requests or None,
                 emitted_events=events,
-            ).result
+            )
         return None
 
     def _guards(self, scope: dict[str, Any], outcomes: list[ConstraintOutcome]) -> CommandResult | None:
@@ -343,11 +346,11 @@ class CommandRun:
         for i, guard in enumerate(self.cmd.guards):
             if not truthy(guard.fn(scope, ex)):
                 failure = GuardFailure(i + 1, guard.ir, guard.formatted, resolved(guard, scope, ex))
-                return self.fail(
+                return self.refusal(
                     f"Guard condition failed for command '{self.cmd.name}'",
                     guard_failure=failure,
                     constraint_outcomes=outcomes or None,
-                ).result
+                )
         return None
 
     # --- actions ------------------------------------------------------------------------------

@@ -154,8 +154,7 @@ class TopLevel:
     def _attempt(
         self, input: dict[str, Any], opts: CallOptions, cmd: CommandModel
     ) -> tuple[Execution, CommandResult]:
-        engine = self.engine
-        ex = Execution(engine, Budget(engine.limits))  # engine.new_execution(), without the call
+        ex = self.engine.new_execution()
         return ex, CommandRun(ex, cmd, opts).run(input)
 
     def execute_job(self, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
