@@ -7,9 +7,9 @@ inlined with their same-type fast paths (walrus temporaries keep left-to-right e
 evaluate each operand once); every JS rule outside those fast paths is the same helper the
 closures call (``loose_equals``, ``js_less`` ...), and builtin calls are direct calls. Node kinds
 without an inline form (other calls, arrays, objects, lambdas, aggregates, relationship members)
-embed the closure ``compile.py`` makes
-for them, so both paths share one definition of the semantics, and the budget is charged exactly
-as ``compile._unit`` charges it (same static steps and depth).
+embed the closure ``compile.py`` makes for them, so both paths share one definition of the
+semantics, and the budget is charged exactly as ``compile._unit`` charges it (same static steps
+and depth).
 
 Generated sources are cached by text, so a model with many equal expressions compiles each shape
 once.
