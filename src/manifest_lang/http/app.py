@@ -22,12 +22,17 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from anyio import CapacityLimiter
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+try:
+    from anyio import CapacityLimiter
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra(exc.name or "anyio", "http") from exc
 
 from .. import errors
 from .auth import Authenticator, Context, KeyOrTokenAuth, trusted_headers_auth

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+
+try:
+    from starlette.requests import Request
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra(exc.name or "starlette", "http") from exc
 
 from .problems import ProblemError
 

@@ -9,11 +9,16 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
-import anyio.to_thread
+try:
+    import anyio.to_thread
+    from anyio import CapacityLimiter
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, Response, StreamingResponse
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra(exc.name or "anyio", "http") from exc
 import orjson
-from anyio import CapacityLimiter
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from .auth import Authenticator, Context
 from .body import CommandBody, nul_problem, read_json, split_command_body

@@ -12,10 +12,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import nats
+try:
+    import nats
+    from nats.js.api import StreamConfig
+    from nats.js.errors import NotFoundError
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra(exc.name or "nats", "nats") from exc
 import orjson
-from nats.js.api import StreamConfig
-from nats.js.errors import NotFoundError
 
 from ..errors import StoreUnavailableError
 from .relay import PublishOutcome, log

@@ -20,10 +20,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
-import psycopg
-from psycopg import errors as pg_errors
-from psycopg.types.json import set_json_loads
-from psycopg_pool import ConnectionPool, PoolTimeout
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg.types.json import set_json_loads
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra(exc.name or "psycopg", "postgres") from exc
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
 from .sql_common import Clock, Cursor, SqlStore, T, dumps, split_where
