@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .errors import MissingExtraError
 
 #: subcommand name -> ("module:attribute" of its click command, one-line help for the listing).
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -41,6 +42,8 @@ class _LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
             command: Any = getattr(module, attr)
+        except MissingExtraError as exc:
+            raise click.ClickException(exc.message) from None
         except (ImportError, AttributeError) as exc:
             missing = getattr(exc, "name", None) or str(exc)
             raise click.ClickException(
@@ -48,6 +51,14 @@ class _LazyGroup(click.Group):
                 "(is the matching extra installed? e.g. pip install 'manifest-lang[all]')"
             ) from None
         return command  # type: ignore[no-any-return]
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # An optional extra missing deep inside a subcommand (a store URL, a broker, --otel) is
+        # one line naming the extra, whichever subcommand reached it.
+        try:
+            return super().invoke(ctx)
+        except MissingExtraError as exc:
+            raise click.ClickException(exc.message) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing must not import every subcommand (and so every optional extra).

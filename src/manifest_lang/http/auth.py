@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestError
-from .jwt_auth import CHALLENGE, JWTSettings, JWTVerifier
+from .jwt_auth import CHALLENGE, JWTSettings, JWTVerifier, sign_hs256
 from .problems import ProblemError
 
 if TYPE_CHECKING:
@@ -47,19 +47,13 @@ def sign_token(
     now: float | None = None,
 ) -> str:
     """An HS256 JWT that ``KeyOrTokenAuth(secret=secret)`` maps to that user and tenant."""
-    import warnings
-
-    import jwt
-
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {"sub": user_id, "iat": issued, "exp": issued + int(ttl_seconds)}
     if role is not None:
         claims["role"] = role
     if tenant_id is not None:
         claims["tenantId"] = tenant_id
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PyJWT's short-key warning: the verifier logs it once
-        return jwt.encode(claims, secret, algorithm="HS256")
+    return sign_hs256(secret, claims)
 
 
 def verify_token(secret: str, token: str, *, now: float | None = None) -> Context:

@@ -102,7 +102,12 @@ def serve_command(
     max_body_bytes: int,
 ) -> None:
     """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError as exc:
+        from ..extras import missing_extra
+
+        raise missing_extra("uvicorn", "http") from exc
 
     if not file.is_file():
         _fail(f"{file}: no such file")

@@ -25,8 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+try:
+    import jwt
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra("jwt", "http") from exc
+
 from ..errors import ManifestError
-from ..extras import require_extra
 from .problems import ProblemError
 
 log = logging.getLogger("manifest_lang.http.auth")
@@ -150,7 +156,6 @@ class JWKSSource:
     """
 
     def __init__(self, location: str, *, timeout: float = 5.0) -> None:
-        require_extra("jwt", "http")
         self.location = location
         self.is_url = location.startswith(("http://", "https://"))
         self.timeout = timeout
@@ -171,8 +176,6 @@ class JWKSSource:
         return json.loads(path.read_text(encoding="utf-8"))
 
     def _load(self) -> None:
-        import jwt
-
         try:
             data = self._read()
             keyset = jwt.PyJWKSet.from_dict(data)
@@ -243,7 +246,6 @@ class JWTVerifier:
     """Checks a bearer token and returns the context it grants (see the module docstring)."""
 
     def __init__(self, settings: JWTSettings) -> None:
-        require_extra("jwt", "http")
         self.settings = settings
         self.algorithms = settings.allowed_algorithms()
         if not self.algorithms:
@@ -253,8 +255,12 @@ class JWTVerifier:
             raise JWTConfigError(f"unsupported JWT algorithm(s): {', '.join(unknown)}")
         if any(a in HMAC_ALGORITHMS for a in self.algorithms) and not settings.secret:
             raise JWTConfigError("an HS* algorithm needs a secret (--secret)")
-        if any(a in ASYMMETRIC_ALGORITHMS for a in self.algorithms) and not settings.jwks:
-            raise JWTConfigError("an asymmetric algorithm needs a JWKS file or URL (--jwt-jwks)")
+        if any(a in ASYMMETRIC_ALGORITHMS for a in self.algorithms):
+            if not settings.jwks:
+                raise JWTConfigError("an asymmetric algorithm needs a JWKS file or URL (--jwt-jwks)")
+            from ..extras import require_extra
+
+            require_extra("cryptography", "http")  # PyJWT's RSA/EC support
         if settings.max_lifetime <= 0:
             raise JWTConfigError("the maximum token lifetime must be positive")
         if settings.secret and len(settings.secret.encode()) < 32:
@@ -265,8 +271,6 @@ class JWTVerifier:
         """Whether ``verify(token)`` would block on the network (a JWKS URL to (re)read)."""
         if self.jwks is None or not self.jwks.is_url:
             return False
-        import jwt
-
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
@@ -281,8 +285,6 @@ class JWTVerifier:
         return self._context(claims)
 
     def _decode(self, token: str) -> dict[str, Any]:
-        import jwt
-
         settings = self.settings
         try:
             header = jwt.get_unverified_header(token)
@@ -359,3 +361,9 @@ class JWTVerifier:
         if isinstance(tenant, str):
             context["tenantId"] = tenant
         return context
+
+
+def sign_hs256(secret: str, claims: Mapping[str, Any]) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyJWT's short-key warning: the verifier logs it once
+        return jwt.encode(dict(claims), secret, algorithm="HS256")
