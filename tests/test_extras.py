@@ -50,6 +50,11 @@ API_CASES = [
     ("jsonschema", "from manifest_lang import create_app", "http"),
     ("jwt", "from manifest_lang.http.auth import sign_token; sign_token('k' * 32, 'u')", "http"),
     (
+        "cryptography",
+        "from manifest_lang.http.jwt_auth import *; JWTVerifier(JWTSettings(jwks='https://idp.invalid/k'))",
+        "http",
+    ),
+    (
         "opentelemetry",
         "from manifest_lang.runtime.tracing import OpenTelemetryHook; OpenTelemetryHook()",
         "otel",
