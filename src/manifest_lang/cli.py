@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "relay": ("manifest_lang.outbox.cli:relay_command", "Publish outbox events to a broker."),
     "outbox": ("manifest_lang.outbox.cli:outbox_command", "Inspect the transactional outbox."),
     "serve": ("manifest_lang.http.cli:serve_command", "Serve a model as an HTTP API."),
+    "init": ("manifest_lang.init_cli:init_command", "Start a project from a shipped example."),
     "trace": ("manifest_lang.http.cli:trace_command", "Print the causal tree of a correlation id."),
 }
 
