@@ -26,6 +26,7 @@ try:
     from anyio import CapacityLimiter
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
@@ -35,11 +36,14 @@ except ImportError as exc:  # one line naming the extra, not a traceback
     raise missing_extra(exc.name or "anyio", "http") from exc
 
 from .. import errors
+from .access_log import AccessLogMiddleware
 from .auth import Authenticator, Context, KeyOrTokenAuth, trusted_headers_auth
 from .body import DEFAULT_MAX_BODY_BYTES
 from .loading import compiled_model
+from .metrics import Metrics
 from .model_index import ModelIndex
 from .openapi import build_openapi
+from .operations import operations_routes
 from .problems import Problem, ProblemError
 from .routes import Api
 from .service import ModelService
@@ -156,6 +160,8 @@ def create_app(
     title: str | None = None,
     hub: EventHub | None = None,
     recorder: TraceRecorder | None = None,
+    metrics: Metrics | bool = True,
+    otel: bool = False,
 ) -> Starlette:
     """Serve ``model`` (a path, source text, IR dict or CompiledModel) as an HTTP API.
 
@@ -165,10 +171,23 @@ def create_app(
     X-Tenant-Id (development only), or None for API keys / HMAC bearer tokens
     (``api_keys``, ``secret``); with neither configured every request is anonymous.
     ``engine_options``: extra keyword arguments for each ``RuntimeEngine`` (``now``, ...).
+    ``metrics``: serve ``/metrics`` (True, or a ``Metrics`` to share) or not (False); ``otel``: a
+    span per command through OpenTelemetry, parented on the request's ``traceparent``.
     """
     compiled = compiled_model(model)
     index = ModelIndex(compiled.ir)
     opened_store, owned = _open_store(store)
+    counters = (Metrics() if metrics is True else metrics) or None
+    options = dict(engine_options or {})
+    hooks = list(options.get("command_hooks") or ())
+    if counters is not None:
+        hooks.append(counters.hook)
+    if otel:
+        from ..runtime.tracing import OpenTelemetryHook
+
+        hooks.append(OpenTelemetryHook())
+    if hooks:
+        options["command_hooks"] = tuple(hooks)
     service = ModelService(
         compiled,
         index,
@@ -176,13 +195,16 @@ def create_app(
         hub=hub or EventHub(),
         recorder=recorder or TraceRecorder(),
         idempotency_store=idempotency_store or _default_idempotency_store(opened_store),
-        engine_options=engine_options,
+        engine_options=options,
+        metrics=counters,
+        otel=otel,
     )
+    limiter = CapacityLimiter(max_concurrency)
     api = Api(
         service,
         _resolve_auth(auth, api_keys, secret),
         max_body_bytes=max_body_bytes,
-        limiter=CapacityLimiter(max_concurrency),
+        limiter=limiter,
         openapi=build_openapi(index, title=title),
     )
 
@@ -192,6 +214,13 @@ def create_app(
         if owned:
             opened_store.close()
 
-    app = Starlette(routes=_routes(api), exception_handlers=_exception_handlers(), lifespan=lifespan)
+    routes = operations_routes(service, counters, limiter) + _routes(api)
+    app = Starlette(
+        routes=routes,
+        exception_handlers=_exception_handlers(),
+        lifespan=lifespan,
+        middleware=[Middleware(AccessLogMiddleware, metrics=counters)],
+    )
     app.state.manifest = service
+    app.state.metrics = counters
     return app

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from ..errors import CompileError, ManifestError
+from .serve_options import ServeOptions, announce_when_ready, serve_options
 
 DEFAULT_DB = "sqlite:///manifest.db"
 _ENV = {
@@ -32,18 +33,27 @@ def app_from_env() -> Any:
     """uvicorn factory: the app described by the ``MANIFEST_SERVE_*`` environment variables."""
     from .app import create_app
     from .auth import KeyOrTokenAuth
+    from .serve_options import ServeOptions
 
     env = os.environ
+    secret = env.get(_ENV["secret"]) or None
+    options = ServeOptions.from_env(secret)
     auth: Any = "headers" if env.get(_ENV["trust_headers"]) == "1" else None
     if auth is None:
         auth = KeyOrTokenAuth.from_env(
-            secret=env.get(_ENV["secret"]) or None, api_keys_file=env.get(_ENV["api_keys"])
+            secret=secret, api_keys_file=env.get(_ENV["api_keys"]), jwt=options.jwt
         )
+    if options.otel:
+        from .operations import configure_tracing
+
+        configure_tracing()
     return create_app(
         Path(env[_ENV["model"]]),
         store=env.get(_ENV["db"], DEFAULT_DB),
         auth=auth,
         max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),
+        metrics=options.metrics,
+        otel=options.otel,
     )
 
 
@@ -89,6 +99,7 @@ def _check_model(path: Path) -> None:
 @click.option("--api-keys", type=click.Path(dir_okay=False, exists=True), help="JSON/TOML file of API keys.")
 @click.option("--trust-headers", is_flag=True, help="Trust X-User-Id/X-User-Role/X-Tenant-Id (dev only).")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(min=1))
+@serve_options
 def serve_command(
     file: Path,
     db: str,
@@ -100,6 +111,7 @@ def serve_command(
     api_keys: str | None,
     trust_headers: bool,
     max_body_bytes: int,
+    **operations: Any,
 ) -> None:
     """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
     try:
@@ -108,6 +120,7 @@ def serve_command(
         from ..extras import missing_extra
 
         raise missing_extra("uvicorn", "http") from exc
+    from .access_log import log_config
 
     if not file.is_file():
         _fail(f"{file}: no such file")
@@ -123,15 +136,16 @@ def serve_command(
     for key, value in values.items():
         os.environ[_ENV[key]] = value
     try:
+        options = ServeOptions.from_cli(operations, secret)
+        os.environ.update(options.to_env())
         app = app_from_env()  # open the store once here so a bad --db is one line, not a traceback
     except ManifestError as exc:
         _fail(exc.message)
     url = f"http://{host}:{port}"
     from .auth import API_KEYS_ENV
 
-    anonymous = not (trust_headers or secret or api_keys or os.environ.get(API_KEYS_ENV))
+    anonymous = not (trust_headers or secret or api_keys or os.environ.get(API_KEYS_ENV) or options.jwt)
     mode = "trusted headers" if trust_headers else ("anonymous" if anonymous else "API keys/tokens")
-    click.echo(f"manifest: serving {file} on {url} (store {db}, auth {mode}) · docs {url}/docs", err=True)
     scoped = _tenant_required_entities(app.state.manifest.index) if anonymous else []
     if scoped:
         click.echo(
@@ -139,6 +153,13 @@ def serve_command(
             "(403 MISSING_TENANT_CONTEXT); pass --api-keys FILE or --secret",
             err=True,
         )
+    # Printed once a client can connect: uvicorn binds the port and starts the workers after this.
+    announce_when_ready(
+        host,
+        port,
+        f"manifest: serving {file} on {url} (store {db}, auth {mode}) · docs {url}/docs",
+        echo=lambda line: click.echo(line, err=True),
+    )
     uvicorn.run(
         "manifest_lang.http.cli:app_from_env",
         factory=True,
@@ -146,7 +167,9 @@ def serve_command(
         port=port,
         workers=None if reload else workers,
         reload=reload,
-        log_level="warning",
+        log_level=options.log_level,
+        log_config=log_config(options.log_level, options.log_format),
+        access_log=False,
         timeout_graceful_shutdown=5,
     )
 

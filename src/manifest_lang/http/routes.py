@@ -20,6 +20,7 @@ except ImportError as exc:  # one line naming the extra, not a traceback
     raise missing_extra(exc.name or "anyio", "http") from exc
 import orjson
 
+from ..outbox.tracecontext import valid_traceparent
 from .auth import Authenticator, Context
 from .body import CommandBody, nul_problem, read_json, split_command_body
 from .model_index import CommandInfo, EntityInfo
@@ -162,6 +163,7 @@ class Api:
             correlation_id=headers.get("x-correlation-id") or None,
             causation_id=headers.get("x-causation-id") or None,
             idempotency_key=headers.get("idempotency-key") or None,
+            traceparent=valid_traceparent(headers.get("traceparent")),
         )
         result = await self._sync(
             self.service.run, context, command, body.input, body.override_requests, meta, instance_id

@@ -12,8 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import StoreConflictError
 from ..stores.base import Store
 from .model_index import CommandInfo, EntityInfo, ModelIndex
+from .operations import traced
 from .problems import ProblemError
 from .refusals import create_refusal
 from .sse import EventHub
@@ -27,6 +29,8 @@ class RequestMeta:
     correlation_id: str | None = None
     causation_id: str | None = None
     idempotency_key: str | None = None
+    #: the request's W3C ``traceparent`` (validated), carried into the outbox rows it writes
+    traceparent: str | None = None
 
 
 def tenant_value(context: Mapping[str, Any], context_path: str | None) -> Any:
@@ -57,8 +61,12 @@ class ModelService:
         recorder: TraceRecorder,
         idempotency_store: Any = None,
         engine_options: Mapping[str, Any] | None = None,
+        metrics: Any = None,
+        otel: bool = False,
     ) -> None:
         self.model = model
+        self.metrics = metrics
+        self.otel = otel
         self.index = index
         self.store: Store = store
         self.hub = hub
@@ -188,16 +196,26 @@ class ModelService:
             data = self._stamp_tenant(entity, data, context)
             if not self._is_replay(meta, tenant):
                 self._refuse_existing_id(entity, data)  # a create command would write over it
-        result = engine.run_command(
-            command.name,
-            data,
-            entity_name=command.entity,
-            instance_id=instance_id,
-            override_requests=overrides or None,
-            correlation_id=meta.correlation_id,
-            causation_id=meta.causation_id,
-            idempotency_key=_scoped_key(meta.idempotency_key, tenant),
-        )
+        if self.metrics is not None and meta.idempotency_key is not None and self._is_replay(meta, tenant):
+            self.metrics.replay()
+        with traced(meta.traceparent, otel=self.otel):
+            try:
+                result = engine.run_command(
+                    command.name,
+                    data,
+                    entity_name=command.entity,
+                    instance_id=instance_id,
+                    override_requests=overrides or None,
+                    correlation_id=meta.correlation_id,
+                    causation_id=meta.causation_id,
+                    idempotency_key=_scoped_key(meta.idempotency_key, tenant),
+                )
+            except StoreConflictError:
+                if self.metrics is not None:
+                    self.metrics.conflict()
+                raise
+        if self.metrics is not None and result.concurrency_conflict is not None:
+            self.metrics.conflict()
         result_dict = _result_dict(result)
         self.recorder.record_command(command, instance_id, meta, result_dict, tenant)
         return result_dict
