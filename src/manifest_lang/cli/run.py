@@ -1,7 +1,7 @@
-"""``manifest conformance DIR`` and ``manifest run FILE``.
+"""``manifest run FILE``.
 
-``run`` reads JSON lines (stdin or ``--script``), one operation each, and prints one JSON result
-per line; a bad line prints an error line and the session continues:
+It reads JSON lines (stdin or ``--script``), one operation each, and prints one JSON result per
+line; a bad line prints an error line and the session continues:
 
     {"op": "create", "entity": "Task", "data": {...}}
     {"op": "run", "command": "complete", "entity": "Task", "id": "t1", "input": {...}}
@@ -21,40 +21,6 @@ import click
 
 from ..errors import ManifestError
 from ..expr.values import to_json_value
-
-
-@click.command("conformance")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON report instead of progress lines.")
-@click.option(
-    "--ir",
-    "prefer",
-    type=click.Choice(["compiled", "expected"]),
-    default="compiled",
-    show_default=True,
-    help="Run runtime cases on the compiler's IR or on the expected IR files.",
-)
-@click.option("--no-compile", is_flag=True, help="Skip the compilation checks.")
-def conformance_command(directory: Path, as_json: bool, prefer: str, no_compile: bool) -> None:
-    """Run a conformance directory (fixtures/ + expected/); exit 1 if any check fails."""
-    from ..conformance import CaseResult, run_directory
-
-    def progress(result: CaseResult) -> None:
-        if as_json:
-            return
-        if result.passed:
-            click.echo(".", nl=False)
-        else:
-            click.echo(f"\nFAIL {result.fixture} [{result.kind}] {result.case}: {result.reason}")
-
-    report = run_directory(directory, prefer=prefer, compile_checks=not no_compile, progress=progress)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        click.echo("")
-        click.echo(f"{report.passed} passed, {report.failed} failed")
-    if report.failed:
-        sys.exit(1)
 
 
 def load_ir(path: Path) -> dict[str, Any]:
@@ -83,7 +49,7 @@ def load_ir(path: Path) -> dict[str, Any]:
 @click.option("--context", "context_json", default="{}", help="Runtime context as JSON (user, tenantId...).")
 def run_command(file: Path, script: TextIO | None, context_json: str) -> None:
     """Run a model (.manifest or .ir.json) on JSON-line operations; one JSON result per line."""
-    from .engine import RuntimeEngine
+    from ..runtime.engine import RuntimeEngine
 
     try:
         context = json.loads(context_json)

@@ -30,8 +30,8 @@ _ENV = {
 
 def app_from_env() -> Any:
     """uvicorn factory: the app described by the ``MANIFEST_SERVE_*`` environment variables."""
-    from .app import create_app
-    from .auth import KeyOrTokenAuth
+    from ..http.app import create_app
+    from ..http.auth import KeyOrTokenAuth
 
     env = os.environ
     auth: Any = "headers" if env.get(_ENV["trust_headers"]) == "1" else None
@@ -65,8 +65,8 @@ def _fail(message: str) -> None:
 
 def _check_model(path: Path) -> None:
     """Compile and index the model now, so a bad file never reaches uvicorn."""
-    from .loading import compiled_model
-    from .model_index import ModelIndex
+    from ..http.loading import compiled_model
+    from ..http.model_index import ModelIndex
 
     try:
         ModelIndex(compiled_model(path).ir)
@@ -122,7 +122,7 @@ def serve_command(
     except ManifestError as exc:
         _fail(exc.message)
     url = f"http://{host}:{port}"
-    from .auth import API_KEYS_ENV
+    from ..http.auth import API_KEYS_ENV
 
     anonymous = not (trust_headers or secret or api_keys or os.environ.get(API_KEYS_ENV))
     mode = "trusted headers" if trust_headers else ("anonymous" if anonymous else "API keys/tokens")
@@ -135,7 +135,7 @@ def serve_command(
             err=True,
         )
     uvicorn.run(
-        "manifest_lang.http.cli:app_from_env",
+        "manifest_lang.cli.serve:app_from_env",
         factory=True,
         host=host,
         port=port,
@@ -152,8 +152,8 @@ def serve_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the tree as JSON.")
 def trace_command(correlation_id: str, db: str, as_json: bool) -> None:
     """Print the causal tree of the workflow CORRELATION_ID from a store's outbox."""
+    from ..http.tracing import build_trace, durable_events, render_text
     from ..stores.urls import open_store
-    from .tracing import build_trace, durable_events, render_text
 
     try:
         store = open_store(db)

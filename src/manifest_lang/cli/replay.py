@@ -23,7 +23,7 @@ class InputError(click.ClickException):
 def _load_model(path: Path) -> Any:
     """A ``.json`` file is IR; anything else is Manifest source, compiled here."""
     from ..errors import ManifestError
-    from .factory import compile_model
+    from ..runtime.factory import compile_model
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -55,7 +55,7 @@ def replay_command(
     journal: Path, model_path: Path, as_json: bool, max_steps: int | None, max_depth: int | None
 ) -> None:
     """Replay a command journal in deterministic mode and verify every result."""
-    from .journal import CommandJournal, replay_and_verify
+    from ..runtime.journal import CommandJournal, replay_and_verify
 
     model = _load_model(model_path)
     try:
