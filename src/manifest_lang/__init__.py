@@ -20,6 +20,8 @@ _EXPORTS: dict[str, str] = {
     # values and limits
     "UNDEFINED": "manifest_lang.expr.values",
     "EvaluationLimits": "manifest_lang.expr.budget",
+    # loading a model (path | source | IR dict | CompiledModel)
+    "load_model": "manifest_lang.loading",
     # runtime
     "RuntimeEngine": "manifest_lang.runtime.engine",
     "CompiledModel": "manifest_lang.runtime.model",

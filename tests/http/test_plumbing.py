@@ -243,7 +243,7 @@ def test_trace_nests_reactions_and_shows_warnings_and_overrides() -> None:
 
 
 def test_openapi_entity_named_like_a_builtin_schema() -> None:
-    from manifest_lang.http.loading import load_ir
+    from manifest_lang.loading import load_ir
 
     ir = load_ir('entity Problem {\n  property required id: string\n  property title: string = ""\n}\n')
     spec = build_openapi(ModelIndex(ir))

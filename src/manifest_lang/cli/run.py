@@ -23,24 +23,18 @@ from ..errors import ManifestError
 from ..expr.values import to_json_value
 
 
-def load_ir(path: Path) -> dict[str, Any]:
-    """IR of a ``.ir.json`` file or of a ``.manifest`` compiled now (ClickException on failure)."""
-    text = path.read_text("utf-8")
-    if path.suffix == ".json":
-        try:
-            ir = json.loads(text)
-        except ValueError as exc:
-            raise click.ClickException(f"{path}: not valid JSON: {exc}") from None
-        if not isinstance(ir, dict):
-            raise click.ClickException(f"{path}: IR must be a JSON object")
-        return ir
-    from ..compiler.api import compile_source
+def load_model(path: Path) -> Any:
+    """The model in ``path`` (ClickException naming every compile error on failure)."""
+    from ..errors import CompileError
+    from ..loading import load_model as load
 
-    result = compile_source(text, filename=str(path))
-    if result.ir is None or result.errors:
-        lines = "\n".join(d.format(str(path)) for d in result.errors) or "compilation failed"
-        raise click.ClickException(lines)
-    return result.ir
+    try:
+        return load(path)
+    except CompileError as exc:
+        errors = [d for d in exc.diagnostics if d.severity == "error"]
+        raise click.ClickException("\n".join(d.format(str(path)) for d in errors) or exc.message) from None
+    except ManifestError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 @click.command("run")
@@ -57,8 +51,9 @@ def run_command(file: Path, script: TextIO | None, context_json: str) -> None:
         raise click.ClickException(f"--context is not valid JSON: {exc}") from None
     if not isinstance(context, dict):
         raise click.ClickException("--context must be a JSON object")
+    model = load_model(file)
     try:
-        engine = RuntimeEngine(load_ir(file), context)
+        engine = RuntimeEngine(model, context)
     except ManifestError as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     for line in run_session(engine, script or sys.stdin):

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ..errors import CompileError, ManifestError
+from ..errors import ManifestError
 
 DEFAULT_DB = "sqlite:///manifest.db"
 _ENV = {
@@ -65,15 +65,13 @@ def _fail(message: str) -> None:
 
 def _check_model(path: Path) -> None:
     """Compile and index the model now, so a bad file never reaches uvicorn."""
-    from ..http.loading import compiled_model
     from ..http.model_index import ModelIndex
+    from ..loading import load_model
 
     try:
-        ModelIndex(compiled_model(path).ir)
-    except CompileError as exc:
+        ModelIndex(load_model(path).ir)
+    except ManifestError as exc:  # the message names the file
         _fail(exc.message)
-    except ManifestError as exc:
-        _fail(f"{path}: {exc.message}")
 
 
 @click.command("serve")

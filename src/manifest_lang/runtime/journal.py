@@ -37,7 +37,7 @@ from typing import IO, Any, TypeVar
 import orjson
 
 from ..expr.values import UNDEFINED, to_json_value
-from .factory import compile_model, entity_names, model_ir
+from .factory import entity_names, model_ir
 
 JOURNAL_VERSION = 1
 T = TypeVar("T")
@@ -431,5 +431,4 @@ __all__ = [
     "replay_and_verify",
     "summarize_result",
     "to_json",
-    "compile_model",
 ]

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestError
+from ..loading import load_model
 from ..stores.base import NEW_ROW, RowWrite, UnitOfWork
-from .factory import compile_model, model_ir
+from .factory import model_ir
 
 if TYPE_CHECKING:
     from .journal import CommandJournal, JournalEntry
@@ -105,7 +106,7 @@ class _Replayer:
     def __init__(self, model: Any, journal: CommandJournal, evaluation_limits: Any) -> None:
         from ..stores.memory import MemoryStore
 
-        self.model = compile_model(model)
+        self.model = load_model(model)
         self.store = MemoryStore()
         self.clock = _RecordedValues(lambda _n, last: last if last is not None else 0)
         self.ids = _RecordedValues(lambda n, _last: f"replay-unrecorded-id-{n}")
