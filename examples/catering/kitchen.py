@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from manifest_lang import loading
-from manifest_lang.runtime.factory import RuntimeFactory
+from manifest_lang.workflows.factory import RuntimeFactory
 
 HERE = Path(__file__).resolve().parent
 TENANT = "capsule-kitchen"

@@ -19,7 +19,7 @@ from manifest_lang.http.openapi import build_openapi
 from manifest_lang.http.pages import trace_page
 from manifest_lang.http.problems import PROBLEM_KINDS, ProblemError
 from manifest_lang.http.sse import EventFilter, EventHub
-from manifest_lang.http.tracing import CommandRecord, build_trace, render_text
+from manifest_lang.workflows.trace import CommandRecord, build_trace, render_text
 
 
 def _request(headers: dict[str, str], query: str = "", method: str = "GET") -> Request:

@@ -46,7 +46,8 @@ def replay_command(
     journal: Path, model_path: Path, as_json: bool, max_steps: int | None, max_depth: int | None
 ) -> None:
     """Replay a command journal in deterministic mode and verify every result."""
-    from ..runtime.journal import CommandJournal, replay_and_verify
+    from ..workflows.journal import CommandJournal
+    from ..workflows.replay import replay_and_verify
 
     model = _load_model(model_path)
     try:

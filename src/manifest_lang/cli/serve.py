@@ -150,8 +150,8 @@ def serve_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the tree as JSON.")
 def trace_command(correlation_id: str, db: str, as_json: bool) -> None:
     """Print the causal tree of the workflow CORRELATION_ID from a store's outbox."""
-    from ..http.tracing import build_trace, durable_events, render_text
     from ..stores.urls import open_store
+    from ..workflows.trace import build_trace, durable_events, render_text
 
     try:
         store = open_store(db)

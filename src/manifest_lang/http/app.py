@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from .. import errors
 from ..loading import load_model
+from ..workflows.trace import TraceRecorder
 from .auth import Authenticator, Context, KeyOrTokenAuth, trusted_headers_auth
 from .body import DEFAULT_MAX_BODY_BYTES
 from .model_index import ModelIndex
@@ -39,7 +40,6 @@ from .problems import Problem, ProblemError
 from .routes import Api
 from .service import ModelService
 from .sse import EventHub
-from .tracing import TraceRecorder
 
 log = logging.getLogger("manifest_lang.http")
 

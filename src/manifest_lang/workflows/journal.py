@@ -419,16 +419,9 @@ def _engine_context(engine: Any) -> Mapping[str, Any]:
             return value
     return {}
 
-
-# Replay lives in its own module; re-exported here because the public name is part of the contract.
-from .replay import Mismatch, ReplayReport, replay_and_verify  # noqa: E402
-
 __all__ = [
     "CommandJournal",
     "JournalEntry",
-    "Mismatch",
-    "ReplayReport",
-    "replay_and_verify",
     "summarize_result",
     "to_json",
 ]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..loading import load_model
-from .engine import RuntimeEngine
+from ..runtime.engine import RuntimeEngine
 from .eventlog import events_for_correlation
 
 
@@ -70,7 +70,7 @@ class RuntimeFactory:
         self.store = store
         hooks = list(command_hooks)
         if tracing:
-            from .tracing import tracing_hooks
+            from .telemetry import tracing_hooks
 
             hooks.extend(tracing_hooks())
         self.command_hooks: tuple[Any, ...] = tuple(hooks)
