@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from manifest_lang.errors import IRError
-from manifest_lang.runtime.irschema import ir_schema, validate_ir
+from manifest_lang.ir.schema import ir_schema, validate_ir
 
 from .test_conformance_runtime import CONFORMANCE_DIR
 

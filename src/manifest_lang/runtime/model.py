@@ -19,8 +19,8 @@ from ..expr.builtins import roles_from_ir
 from ..expr.codegen import generate_expression, generate_raw
 from ..expr.compile import CompileContext, Evaluator, ir_value
 from ..expr.format import context_keys, format_expression, resolved_nodes
+from ..ir.schema import validate_ir
 from .builtins_bridge import builtins_with
-from .irschema import validate_ir
 from .temporal import TEMPORAL_TYPES
 
 
