@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     # runtime
     "RuntimeEngine": "manifest_lang.runtime.engine",
     "CompiledModel": "manifest_lang.runtime.model",
+    "RuntimeOptions": "manifest_lang.runtime.options",
+    "freeze_heap": "manifest_lang.runtime.heap",
     "CommandResult": "manifest_lang.runtime.results",
     "EmittedEvent": "manifest_lang.runtime.results",
     "ConstraintOutcome": "manifest_lang.runtime.results",
