@@ -32,6 +32,7 @@ def app_from_env() -> Any:
     """uvicorn factory: the app described by the ``MANIFEST_SERVE_*`` environment variables."""
     from ..http.app import create_app
     from ..http.auth import KeyOrTokenAuth
+    from ..runtime.heap import freeze_heap
 
     env = os.environ
     auth: Any = "headers" if env.get(_ENV["trust_headers"]) == "1" else None
@@ -39,12 +40,15 @@ def app_from_env() -> Any:
         auth = KeyOrTokenAuth.from_env(
             secret=env.get(_ENV["secret"]) or None, api_keys_file=env.get(_ENV["api_keys"])
         )
-    return create_app(
+    app = create_app(
         Path(env[_ENV["model"]]),
         store=env.get(_ENV["db"], DEFAULT_DB),
         auth=auth,
         max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),
     )
+    # A server keeps the model for its whole life: later full collections skip it (runtime/heap.py).
+    freeze_heap()
+    return app
 
 
 def _tenant_required_entities(index: Any) -> list[str]:
