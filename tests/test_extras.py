@@ -56,7 +56,7 @@ API_CASES = [
     ),
     (
         "opentelemetry",
-        "from manifest_lang.runtime.tracing import OpenTelemetryHook; OpenTelemetryHook()",
+        "from manifest_lang.workflows.telemetry import OpenTelemetryHook; OpenTelemetryHook()",
         "otel",
     ),
 ]

@@ -36,10 +36,11 @@ except ImportError as exc:  # one line naming the extra, not a traceback
     raise missing_extra(exc.name or "anyio", "http") from exc
 
 from .. import errors
+from ..loading import load_model
+from ..workflows.trace import TraceRecorder
 from .access_log import AccessLogMiddleware
 from .auth import Authenticator, Context, KeyOrTokenAuth, trusted_headers_auth
 from .body import DEFAULT_MAX_BODY_BYTES
-from .loading import compiled_model
 from .metrics import Metrics
 from .model_index import ModelIndex
 from .openapi import build_openapi
@@ -48,7 +49,6 @@ from .problems import Problem, ProblemError
 from .routes import Api
 from .service import ModelService
 from .sse import EventHub
-from .tracing import TraceRecorder
 
 log = logging.getLogger("manifest_lang.http")
 
@@ -174,7 +174,7 @@ def create_app(
     ``metrics``: serve ``/metrics`` (True, or a ``Metrics`` to share) or not (False); ``otel``: a
     span per command through OpenTelemetry, parented on the request's ``traceparent``.
     """
-    compiled = compiled_model(model)
+    compiled = load_model(model)
     index = ModelIndex(compiled.ir)
     opened_store, owned = _open_store(store)
     counters = (Metrics() if metrics is True else metrics) or None
@@ -183,7 +183,7 @@ def create_app(
     if counters is not None:
         hooks.append(counters.hook)
     if otel:
-        from ..runtime.tracing import OpenTelemetryHook
+        from ..workflows.telemetry import OpenTelemetryHook
 
         hooks.append(OpenTelemetryHook())
     if hooks:

@@ -21,6 +21,7 @@ except ImportError as exc:  # one line naming the extra, not a traceback
 import orjson
 
 from ..outbox.tracecontext import valid_traceparent
+from ..workflows.trace import build_trace, durable_events
 from .auth import Authenticator, Context
 from .body import CommandBody, nul_problem, read_json, split_command_body
 from .model_index import CommandInfo, EntityInfo
@@ -30,7 +31,6 @@ from .problems import ProblemError, json_default
 from .schema import python_value
 from .service import ModelService, RequestMeta
 from .sse import EventFilter
-from .tracing import build_trace, durable_events
 
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 50

@@ -14,12 +14,12 @@ from typing import Any
 
 from ..errors import StoreConflictError
 from ..stores.base import Store
+from ..workflows.trace import TraceRecorder
 from .model_index import CommandInfo, EntityInfo, ModelIndex
 from .operations import traced
 from .problems import ProblemError
 from .refusals import create_refusal
 from .sse import EventHub
-from .tracing import TraceRecorder
 
 DEFAULT_CONFLICT_RETRIES = 8
 

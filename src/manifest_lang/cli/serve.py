@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ..errors import CompileError, ManifestError
+from ..errors import ManifestError
 from .serve_options import ServeOptions, announce_when_ready, serve_options
 
 DEFAULT_DB = "sqlite:///manifest.db"
@@ -31,9 +31,9 @@ _ENV = {
 
 def app_from_env() -> Any:
     """uvicorn factory: the app described by the ``MANIFEST_SERVE_*`` environment variables."""
-    from .app import create_app
-    from .auth import KeyOrTokenAuth
-    from .serve_options import ServeOptions
+    from ..http.app import create_app
+    from ..http.auth import KeyOrTokenAuth
+    from ..runtime.heap import freeze_heap
 
     env = os.environ
     secret = env.get(_ENV["secret"]) or None
@@ -44,10 +44,10 @@ def app_from_env() -> Any:
             secret=secret, api_keys_file=env.get(_ENV["api_keys"]), jwt=options.jwt
         )
     if options.otel:
-        from .operations import configure_tracing
+        from ..http.operations import configure_tracing
 
         configure_tracing()
-    return create_app(
+    app = create_app(
         Path(env[_ENV["model"]]),
         store=env.get(_ENV["db"], DEFAULT_DB),
         auth=auth,
@@ -55,6 +55,9 @@ def app_from_env() -> Any:
         metrics=options.metrics,
         otel=options.otel,
     )
+    # A server keeps the model for its whole life: later full collections skip it (runtime/heap.py).
+    freeze_heap()
+    return app
 
 
 def _tenant_required_entities(index: Any) -> list[str]:
@@ -75,15 +78,13 @@ def _fail(message: str) -> None:
 
 def _check_model(path: Path) -> None:
     """Compile and index the model now, so a bad file never reaches uvicorn."""
-    from .loading import compiled_model
-    from .model_index import ModelIndex
+    from ..http.model_index import ModelIndex
+    from ..loading import load_model
 
     try:
-        ModelIndex(compiled_model(path).ir)
-    except CompileError as exc:
+        ModelIndex(load_model(path).ir)
+    except ManifestError as exc:  # the message names the file
         _fail(exc.message)
-    except ManifestError as exc:
-        _fail(f"{path}: {exc.message}")
 
 
 @click.command("serve")
@@ -120,7 +121,7 @@ def serve_command(
         from ..extras import missing_extra
 
         raise missing_extra("uvicorn", "http") from exc
-    from .access_log import log_config
+    from ..http.access_log import log_config
 
     if not file.is_file():
         _fail(f"{file}: no such file")
@@ -142,7 +143,7 @@ def serve_command(
     except ManifestError as exc:
         _fail(exc.message)
     url = f"http://{host}:{port}"
-    from .auth import API_KEYS_ENV
+    from ..http.auth import API_KEYS_ENV
 
     anonymous = not (trust_headers or secret or api_keys or os.environ.get(API_KEYS_ENV) or options.jwt)
     mode = "trusted headers" if trust_headers else ("anonymous" if anonymous else "API keys/tokens")
@@ -161,7 +162,7 @@ def serve_command(
         echo=lambda line: click.echo(line, err=True),
     )
     uvicorn.run(
-        "manifest_lang.http.cli:app_from_env",
+        "manifest_lang.cli.serve:app_from_env",
         factory=True,
         host=host,
         port=port,
@@ -181,7 +182,7 @@ def serve_command(
 def trace_command(correlation_id: str, db: str, as_json: bool) -> None:
     """Print the causal tree of the workflow CORRELATION_ID from a store's outbox."""
     from ..stores.urls import open_store
-    from .tracing import build_trace, durable_events, render_text
+    from ..workflows.trace import build_trace, durable_events, render_text
 
     try:
         store = open_store(db)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .errors import ManifestError
-from .examples_data import EXAMPLES, copy_example
+from ..errors import ManifestError
+from ..examples_data import EXAMPLES, copy_example
 
 
 @click.command("init")

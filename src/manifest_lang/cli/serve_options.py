@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .access_log import LOG_FORMATS, LOG_LEVELS
+from ..http.access_log import LOG_FORMATS, LOG_LEVELS
 
 _ENV = {
     "log_level": "MANIFEST_SERVE_LOG_LEVEL",
@@ -84,7 +84,7 @@ class ServeOptions:
 
     @classmethod
     def from_cli(cls, values: Mapping[str, Any], secret: str | None) -> ServeOptions:
-        from .jwt_auth import ClaimMap, JWTSettings
+        from ..http.jwt_auth import ClaimMap, JWTSettings
 
         jwt = None
         if secret or values.get("jwt_jwks"):
@@ -118,7 +118,7 @@ class ServeOptions:
 
     @classmethod
     def from_env(cls, secret: str | None, environ: Mapping[str, str] = os.environ) -> ServeOptions:
-        from .jwt_auth import JWTSettings
+        from ..http.jwt_auth import JWTSettings
 
         options = cls(
             log_level=environ.get(_ENV["log_level"], "info"),
