@@ -169,7 +169,7 @@ def serve_command(
         workers=None if reload else workers,
         reload=reload,
         log_level=options.log_level,
-        log_config=log_config(options.log_level, options.log_format),
+        log_config=log_config(options.log_level, options.log_format, access_log=options.access_log),
         access_log=False,
         timeout_graceful_shutdown=5,
     )

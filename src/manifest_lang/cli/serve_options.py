@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from ..http.access_log import LOG_FORMATS, LOG_LEVELS
+from ..http.access_log import LOG_FORMATS, LOG_LEVELS, STARTUP_PROBE_AGENT
 
 _ENV = {
     "log_level": "MANIFEST_SERVE_LOG_LEVEL",
@@ -54,7 +54,19 @@ def serve_options(command: F) -> F:
             metavar="TARGET=CLAIM",
             help="Map a claim into the context: user.id=sub, user.role=role, tenantId=tenantId (defaults).",
         ),
-        click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True),
+        click.option(
+            "--log-level",
+            type=click.Choice(LOG_LEVELS),
+            default="warning",
+            show_default=True,
+            help="Level of the server's and the runtime's messages (the access log has its own switch).",
+        ),
+        click.option(
+            "--access-log/--no-access-log",
+            default=True,
+            show_default=True,
+            help="One line per request: method, path, status, duration, correlation id.",
+        ),
         click.option(
             "--log-format",
             type=click.Choice(LOG_FORMATS),
@@ -76,8 +88,9 @@ def serve_options(command: F) -> F:
 
 @dataclass(frozen=True)
 class ServeOptions:
-    log_level: str = "info"
+    log_level: str = "warning"
     log_format: str = "text"
+    access_log: bool = True
     otel: bool = False
     metrics: bool = True
     jwt: Any = None  # JWTSettings | None (imported lazily: it needs the [http] extra)
@@ -98,8 +111,9 @@ class ServeOptions:
                 claims=ClaimMap.parse(values.get("jwt_claim") or ()),
             )
         return cls(
-            log_level=values.get("log_level") or "info",
+            log_level=values.get("log_level") or "warning",
             log_format=values.get("log_format") or "text",
+            access_log=values.get("access_log", True) is not False,
             otel=bool(values.get("otel")),
             metrics=not values.get("no_metrics"),
             jwt=jwt,
@@ -121,7 +135,7 @@ class ServeOptions:
         from ..http.jwt_auth import JWTSettings
 
         options = cls(
-            log_level=environ.get(_ENV["log_level"], "info"),
+            log_level=environ.get(_ENV["log_level"], "warning"),
             log_format=environ.get(_ENV["log_format"], "text"),
             otel=environ.get(_ENV["otel"]) == "1",
             metrics=environ.get(_ENV["metrics"], "1") == "1",
@@ -145,7 +159,7 @@ def announce_when_ready(
         while time.monotonic() < deadline:
             connection = http.client.HTTPConnection(probe_host, port, timeout=2.0)
             try:
-                connection.request("GET", "/healthz")
+                connection.request("GET", "/healthz", headers={"User-Agent": STARTUP_PROBE_AGENT})
                 if connection.getresponse().status == 200:
                     echo(message)
                     return

@@ -17,6 +17,7 @@ from typing import Any
 from .metrics import Metrics
 
 ACCESS_LOGGER = "manifest_lang.access"
+STARTUP_PROBE_AGENT = "manifest-serve-startup-probe"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMATS = ("text", "json")
 
@@ -63,9 +64,11 @@ class AccessLogMiddleware:
         finally:
             seconds = time.perf_counter() - started
             method = str(scope.get("method", "-"))
-            if self.metrics is not None:
+            # `manifest serve` polls /healthz to know when to print its startup line: not traffic.
+            probe = _header(scope, b"user-agent") == STARTUP_PROBE_AGENT
+            if self.metrics is not None and not probe:
                 self.metrics.request(method, status, seconds)
-            if self.logger.isEnabledFor(logging.INFO):
+            if not probe and self.logger.isEnabledFor(logging.INFO):
                 self._log(scope, method, status, seconds)
 
     def _log(self, scope: Scope, method: str, status: int, seconds: float) -> None:
@@ -109,9 +112,10 @@ class JsonLogFormatter(logging.Formatter):
 JsonLogFormatter.converter = time.gmtime  # type: ignore[assignment]
 
 
-def log_config(level: str = "info", fmt: str = "text") -> dict[str, Any]:
+def log_config(level: str = "warning", fmt: str = "text", *, access_log: bool = True) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for ``manifest serve`` (also handed to uvicorn, so every
-    worker process logs the same way). uvicorn's own access log is off: ours replaces it."""
+    worker process logs the same way). ``level`` is for the runtime's and uvicorn's messages; the
+    access log is on (INFO) or off by itself. uvicorn's own access log is off: ours replaces it."""
     if level not in LOG_LEVELS:
         raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
     if fmt not in LOG_FORMATS:
@@ -135,6 +139,11 @@ def log_config(level: str = "info", fmt: str = "text") -> dict[str, Any]:
         },
         "loggers": {
             "manifest_lang": {"handlers": ["stderr"], "level": upper, "propagate": False},
+            ACCESS_LOGGER: {
+                "handlers": ["stderr"],
+                "level": "INFO" if access_log else "WARNING",
+                "propagate": False,
+            },
             "uvicorn": {"handlers": ["stderr"], "level": upper, "propagate": False},
             "uvicorn.error": {"level": upper},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
