@@ -46,6 +46,7 @@ API_CASES = [
         "nats",
     ),
     ("starlette", "from manifest_lang import create_app", "http"),
+    ("fastapi", "from manifest_lang.http.fastapi_router import manifest_router", "fastapi"),
     ("anyio", "from manifest_lang import create_app", "http"),
     ("jsonschema", "from manifest_lang import create_app", "http"),
     ("jwt", "from manifest_lang.http.auth import sign_token; sign_token('k' * 32, 'u')", "http"),

@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "load_model": "manifest_lang.loading",
     # runtime
     "RuntimeEngine": "manifest_lang.runtime.engine",
+    "AsyncRuntimeEngine": "manifest_lang.runtime.aio",
     "CompiledModel": "manifest_lang.runtime.model",
     "RuntimeOptions": "manifest_lang.runtime.options",
     "freeze_heap": "manifest_lang.runtime.heap",
@@ -68,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     "ManifestEffectBoundaryError": "manifest_lang.errors",
     "StoreError": "manifest_lang.errors",
     "StoreConflictError": "manifest_lang.errors",
+    "MissingExtraError": "manifest_lang.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -82,12 +84,14 @@ if TYPE_CHECKING:
     from .errors import IRError as IRError
     from .errors import ManifestEffectBoundaryError as ManifestEffectBoundaryError
     from .errors import ManifestError as ManifestError
+    from .errors import MissingExtraError as MissingExtraError
     from .errors import StoreConflictError as StoreConflictError
     from .errors import StoreError as StoreError
     from .expr.budget import EvaluationLimits as EvaluationLimits
     from .expr.values import UNDEFINED as UNDEFINED
     from .http.app import create_app as create_app
     from .loading import load_model as load_model
+    from .runtime.aio import AsyncRuntimeEngine as AsyncRuntimeEngine
     from .runtime.engine import RuntimeEngine as RuntimeEngine
     from .runtime.heap import freeze_heap as freeze_heap
     from .runtime.idempotency import IdempotencyStore as IdempotencyStore

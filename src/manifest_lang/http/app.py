@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
 
 try:
     from anyio import CapacityLimiter
@@ -105,7 +106,7 @@ def _resolve_auth(
     return KeyOrTokenAuth(api_keys=api_keys, secret=secret, allow_anonymous=not api_keys and not secret)
 
 
-def _exception_handlers() -> dict[Any, Any]:
+def exception_handlers() -> dict[Any, Any]:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
         exc.problem.instance = request.url.path
@@ -146,7 +147,22 @@ def _routes(api: Api) -> list[Route]:
     ]
 
 
-def create_app(
+@dataclass
+class ApiParts:
+    """What ``create_app`` and ``manifest_router`` (FastAPI) are made of."""
+
+    api: Api
+    service: ModelService
+    metrics: Metrics | None
+    limiter: CapacityLimiter
+    owned_store: Any  # the store to close with the app (opened from a URL), or None
+
+    def close(self) -> None:
+        if self.owned_store is not None:
+            self.owned_store.close()
+
+
+def build_api(
     model: Any,
     *,
     store: Any = None,
@@ -162,18 +178,8 @@ def create_app(
     recorder: TraceRecorder | None = None,
     metrics: Metrics | bool = True,
     otel: bool = False,
-) -> Starlette:
-    """Serve ``model`` (a path, source text, IR dict or CompiledModel) as an HTTP API.
-
-    ``store``: a Store, a URL (``sqlite:///app.db``, ``postgresql://...``) or None for memory.
-    ``auth``: a callable ``request -> context`` (sync or async; raise ``ProblemError
-    ("UNAUTHENTICATED")`` to refuse), ``"headers"`` to trust X-User-Id / X-User-Role /
-    X-Tenant-Id (development only), or None for API keys / HMAC bearer tokens
-    (``api_keys``, ``secret``); with neither configured every request is anonymous.
-    ``engine_options``: extra keyword arguments for each ``RuntimeEngine`` (``now``, ...).
-    ``metrics``: serve ``/metrics`` (True, or a ``Metrics`` to share) or not (False); ``otel``: a
-    span per command through OpenTelemetry, parented on the request's ``traceparent``.
-    """
+) -> ApiParts:
+    """The handlers, service and counters of one served model (see ``create_app``)."""
     compiled = load_model(model)
     index = ModelIndex(compiled.ir)
     opened_store, owned = _open_store(store)
@@ -207,20 +213,53 @@ def create_app(
         limiter=limiter,
         openapi=build_openapi(index, title=title),
     )
+    return ApiParts(api, service, counters, limiter, opened_store if owned else None)
+
+
+def create_app(model: Any, **options: Unpack[AppOptions]) -> Starlette:
+    """Serve ``model`` (a path, source text, IR dict or CompiledModel) as an HTTP API.
+
+    ``store``: a Store, a URL (``sqlite:///app.db``, ``postgresql://...``) or None for memory.
+    ``auth``: a callable ``request -> context`` (sync or async; raise ``ProblemError
+    ("UNAUTHENTICATED")`` to refuse), ``"headers"`` to trust X-User-Id / X-User-Role /
+    X-Tenant-Id (development only), or None for API keys / JWT bearer tokens
+    (``api_keys``, ``secret``); with neither configured every request is anonymous.
+    ``engine_options``: extra keyword arguments for each ``RuntimeEngine`` (``now``, ...).
+    ``metrics``: serve ``/metrics`` (True, or a ``Metrics`` to share) or not (False); ``otel``: a
+    span per command through OpenTelemetry, parented on the request's ``traceparent``.
+    """
+    parts = build_api(model, **options)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        if owned:
-            opened_store.close()
+        parts.close()
 
-    routes = operations_routes(service, counters, limiter) + _routes(api)
+    routes = operations_routes(parts.service, parts.metrics, parts.limiter) + _routes(parts.api)
     app = Starlette(
         routes=routes,
-        exception_handlers=_exception_handlers(),
+        exception_handlers=exception_handlers(),
         lifespan=lifespan,
-        middleware=[Middleware(AccessLogMiddleware, metrics=counters)],
+        middleware=[Middleware(AccessLogMiddleware, metrics=parts.metrics)],
     )
-    app.state.manifest = service
-    app.state.metrics = counters
+    app.state.manifest = parts.service
+    app.state.metrics = parts.metrics
     return app
+
+
+class AppOptions(TypedDict, total=False):
+    """The keyword arguments of ``create_app`` and ``manifest_router`` (see ``build_api``)."""
+
+    store: Any
+    auth: Authenticator | str | None
+    api_keys: Mapping[str, Context] | None
+    secret: str | None
+    idempotency_store: Any
+    max_body_bytes: int
+    max_concurrency: int
+    engine_options: Mapping[str, Any] | None
+    title: str | None
+    hub: EventHub | None
+    recorder: TraceRecorder | None
+    metrics: Metrics | bool
+    otel: bool
