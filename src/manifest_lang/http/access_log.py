@@ -1,7 +1,8 @@
 """The access log and the server's log configuration (``--log-level``, ``--log-format``).
 
 One line per HTTP request on the ``manifest_lang.access`` logger, at INFO: method, path, status,
-duration and the request's ``X-Correlation-Id``. ``--log-format json`` writes every log record
+duration and the request's ``X-Correlation-Id`` (``/healthz`` and ``/readyz`` probes are counted in
+``/metrics`` but not logged). ``--log-format json`` writes every log record
 (access lines, the runtime's, uvicorn's) as one JSON object per line, with the access fields as
 keys, ready for a log shipper.
 """
@@ -18,6 +19,7 @@ from .metrics import Metrics
 
 ACCESS_LOGGER = "manifest_lang.access"
 STARTUP_PROBE_AGENT = "manifest-serve-startup-probe"
+QUIET_PATHS = frozenset({"/healthz", "/readyz"})
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMATS = ("text", "json")
 
@@ -68,7 +70,9 @@ class AccessLogMiddleware:
             probe = _header(scope, b"user-agent") == STARTUP_PROBE_AGENT
             if self.metrics is not None and not probe:
                 self.metrics.request(method, status, seconds)
-            if not probe and self.logger.isEnabledFor(logging.INFO):
+            # Liveness and readiness probes (every few seconds, forever) are counted, not logged.
+            quiet = probe or scope.get("path") in QUIET_PATHS
+            if not quiet and self.logger.isEnabledFor(logging.INFO):
                 self._log(scope, method, status, seconds)
 
     def _log(self, scope: Scope, method: str, status: int, seconds: float) -> None:

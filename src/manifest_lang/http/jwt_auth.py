@@ -296,7 +296,8 @@ class JWTVerifier:
             else:
                 assert self.jwks is not None
                 kid = header.get("kid")
-                key = self.jwks.key(kid if isinstance(kid, str) else None)
+                # the cryptography key itself: PyJWT before 2.9 takes no PyJWK in decode()
+                key = self.jwks.key(kid if isinstance(kid, str) else None).key
             with warnings.catch_warnings():
                 # a short secret was reported once at start-up, not on every request
                 warnings.simplefilter("ignore")
