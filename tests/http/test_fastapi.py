@@ -170,3 +170,23 @@ def test_fastapi_router_and_async_api_serve_the_catering_model(kitchen_app: Fast
         assert missing.status_code == 404 and missing.json()["code"] == "INSTANCE_NOT_FOUND"
         assert client.get("/kitchen/readyz").json() == {"status": "ready"}
         assert "manifest_commands_total" in client.get("/kitchen/metrics").text
+
+
+def test_the_documented_fastapi_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/http.md shows examples/fastapi_kitchen.py verbatim; it runs as documented."""
+    import importlib
+    import sys
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "fastapi_kitchen.py"
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "http.md").read_text(encoding="utf-8")
+    assert example.read_text(encoding="utf-8") in docs
+    monkeypatch.setenv("KITCHEN_DB", f"sqlite:///{tmp_path / 'kitchen.db'}")
+    sys.modules.pop("examples.fastapi_kitchen", None)
+    kitchen = importlib.import_module("examples.fastapi_kitchen")
+    with TestClient(kitchen.app) as client:
+        assert "/kitchen/InventoryItem/{id}/commands/restock" in client.get("/openapi.json").json()["paths"]
+        chef = {"X-API-Key": "chef-key"}
+        item = {"id": "flour", "name": "Flour", "quantityOnHand": 1, "parLevel": 0}
+        assert client.post("/kitchen/InventoryItem", json=item, headers=chef).status_code == 201
+        assert client.post("/ops/restock/flour?quantity=9").json()["success"] is True
+        assert client.get("/kitchen/InventoryItem/flour", headers=chef).json()["quantityOnHand"] == 10
