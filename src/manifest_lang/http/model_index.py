@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 try:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 except ImportError as exc:  # one line naming the extra, not a traceback
     from ..extras import missing_extra
 
