@@ -293,3 +293,40 @@ def test_api_keys_still_work_beside_jwt(jwks_file: Path, keys: dict[str, Any]) -
         assert client.get("/InventoryItem", headers={"X-API-Key": "chef-key"}).status_code == 200
         assert _status(client, _token(keys["rsa1"], "rsa1", aud=None)) == 200
         assert client.get("/InventoryItem").status_code == 401
+
+
+def test_serve_with_a_jwks_file(tmp_path: Path, jwks_file: Path, keys: dict[str, Any]) -> None:
+    """``manifest serve --jwt-jwks FILE --jwt-audience A --jwt-claim ...`` end to end; bad JWT
+    settings are one line and exit status 1."""
+    import subprocess
+    import sys
+
+    import httpx
+    from httpkit import ServeProcess
+
+    args = ("--jwt-jwks", str(jwks_file), "--jwt-audience", AUDIENCE, "--jwt-claim", "tenantId=org")
+    with ServeProcess(KITCHEN, f"sqlite:///{tmp_path / 'jwt.db'}", *args) as server:
+        good = _token(keys["rsa1"], "rsa1", org="kitchen-1")
+        assert (
+            httpx.get(f"{server.url}/InventoryItem", headers={"Authorization": f"Bearer {good}"}).status_code
+            == 200
+        )
+        wrong = _token(keys["rsa1"], "rsa1", aud="another-api")
+        assert (
+            httpx.get(f"{server.url}/InventoryItem", headers={"Authorization": f"Bearer {wrong}"}).status_code
+            == 401
+        )
+    assert "auth API keys/tokens" in server.output()
+    (tmp_path / "bad.json").write_text('{"keys": "nope"}')
+    for extra in (
+        ["--jwt-jwks", str(tmp_path / "bad.json")],
+        ["--secret", SECRET, "--jwt-claim", "user.name=sub"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "manifest_lang", "serve", str(KITCHEN), "--db", "memory://", *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
