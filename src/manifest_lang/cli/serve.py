@@ -96,7 +96,7 @@ def _check_model(path: Path) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--reload", is_flag=True, help="Restart when files change (development).")
-@click.option("--secret", envvar="MANIFEST_SECRET", help="HMAC secret for bearer tokens.")
+@click.option("--secret", envvar="MANIFEST_SECRET", help="Accept HS256 JWTs signed with it.")
 @click.option("--api-keys", type=click.Path(dir_okay=False, exists=True), help="JSON/TOML file of API keys.")
 @click.option("--trust-headers", is_flag=True, help="Trust X-User-Id/X-User-Role/X-Tenant-Id (dev only).")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(min=1))
