@@ -47,6 +47,16 @@ API_CASES = [
     ),
     ("starlette", "from manifest_lang import create_app", "http"),
     ("fastapi", "from manifest_lang.http.fastapi_router import manifest_router", "fastapi"),
+    (
+        "opentelemetry.sdk",
+        "from manifest_lang.http.operations import configure_tracing; configure_tracing()",
+        "otel",
+    ),
+    (
+        "opentelemetry.exporter",
+        "from manifest_lang.http.operations import configure_tracing; configure_tracing('otlp')",
+        "otel",
+    ),
     ("anyio", "from manifest_lang import create_app", "http"),
     ("jsonschema", "from manifest_lang import create_app", "http"),
     ("jwt", "from manifest_lang.http.auth import sign_token; sign_token('k' * 32, 'u')", "http"),
