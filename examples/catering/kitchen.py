@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from manifest_lang.compiler.api import compile_file
+from manifest_lang.errors import CompileError
 from manifest_lang.runtime.factory import RuntimeFactory, compile_model
 
 HERE = Path(__file__).resolve().parent
@@ -25,8 +27,14 @@ T0 = 1_707_840_000_000
 
 @cache
 def load_model(name: str = "catering") -> Any:
-    """The compiled model of ``examples/catering/<name>.manifest`` (compiled once per process)."""
-    return compile_model((HERE / f"{name}.manifest").read_text(encoding="utf-8"))
+    """The compiled model of ``examples/catering/<name>.manifest`` (compiled once per process).
+
+    ``compile_file`` resolves the ``use`` lines of ``catering.manifest`` next to it.
+    """
+    result = compile_file(HERE / f"{name}.manifest")
+    if result.ir is None:
+        raise CompileError(f"{name}.manifest does not compile", list(result.diagnostics))
+    return compile_model(result.ir)
 
 
 class StepClock:

@@ -9,9 +9,17 @@ from pathlib import Path
 import click
 import orjson
 
-from .api import compile_source
+from .api import CompileResult, compile_source
 from .diagnostics import Diagnostic
 from .lint import lint_source
+
+#: ``--base-dir`` of commands reading ``-``: where the ``use`` lines of stdin are resolved
+BASE_DIR_OPTION = click.option(
+    "--base-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Resolve `use` imports of - (stdin) under this directory (default: the current one).",
+)
 
 
 class SourceError(click.ClickException):
@@ -50,17 +58,43 @@ def render(diagnostic: Diagnostic, filename: str, lines: list[str]) -> str:
     return f"{text}\n    {source_line}\n    {' ' * (caret_col - 1)}^"
 
 
+def compile_path(file: str, source: str, base_dir: Path | None = None) -> CompileResult:
+    """Compile FILE's ``source`` with its ``use`` lines resolved (stdin: under ``base_dir``/cwd)."""
+    root_dir = (base_dir or Path.cwd()) if file == "-" else Path(file).resolve().parent
+    return compile_source(source, filename=file, base_dir=root_dir)
+
+
+def render_all(result: CompileResult, file: str, source: str) -> Iterator[str]:
+    """Each diagnostic rendered against the file it is in (the root or a ``use``d file)."""
+    label = "<stdin>" if file == "-" else file
+    root_dir = "" if file == "-" else str(Path(file).parent)
+    texts = dict(result.files)
+    for diagnostic in result.diagnostics:
+        text, name = source, label
+        if diagnostic.file is not None and diagnostic.file in texts and diagnostic.file != _root_name(file):
+            text = texts[diagnostic.file]
+            name = str(Path(root_dir, diagnostic.file)) if root_dir not in ("", ".") else diagnostic.file
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        plain = Diagnostic(
+            diagnostic.severity, diagnostic.message, diagnostic.line, diagnostic.column, diagnostic.code
+        )
+        yield render(plain, name, lines)
+
+
+def _root_name(file: str) -> str:
+    return "<source>" if file == "-" else Path(file).name
+
+
 @click.command("compile")
 @click.argument("file")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write IR here.")
-def compile_command(file: str, output: str | None) -> None:
-    """Compile FILE (or - for stdin) to IR v1 JSON."""
+@BASE_DIR_OPTION
+def compile_command(file: str, output: str | None, base_dir: Path | None) -> None:
+    """Compile FILE (or - for stdin) and the files it `use`s to IR v1 JSON."""
     source = read_source(file)
-    result = compile_source(source, filename=file)
-    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    label = "<stdin>" if file == "-" else file
-    for diagnostic in result.diagnostics:
-        click.echo(render(diagnostic, label, lines), err=True)
+    result = compile_path(file, source, base_dir)
+    for text in render_all(result, file, source):
+        click.echo(text, err=True)
     if result.ir is None:
         raise SystemExit(1)
     payload = orjson.dumps(result.ir, option=orjson.OPT_INDENT_2) + b"\n"
@@ -89,17 +123,18 @@ def _each_source(files: tuple[str, ...]) -> Iterator[tuple[str, str, str, list[s
 
 @click.command("validate")
 @click.argument("files", nargs=-1, required=True)
-def validate_command(files: tuple[str, ...]) -> None:
-    """Check FILES; print diagnostics; exit 1 when any has an error."""
+@BASE_DIR_OPTION
+def validate_command(files: tuple[str, ...], base_dir: Path | None) -> None:
+    """Check FILES (and the files they `use`); print diagnostics; exit 1 when any has an error."""
     failed = False
     for item in _each_source(files):
         if item is None:
             failed = True
             continue
-        file, label, source, lines = item
-        result = compile_source(source, filename=file)
-        for diagnostic in result.diagnostics:
-            click.echo(render(diagnostic, label, lines))
+        file, _, source, _ = item
+        result = compile_path(file, source, base_dir)
+        for text in render_all(result, file, source):
+            click.echo(text)
         failed = failed or result.ir is None
     raise SystemExit(1 if failed else 0)
 

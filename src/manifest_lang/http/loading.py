@@ -16,10 +16,11 @@ from typing import Any
 from ..errors import CompileError, IRError
 
 
-def _compile(source: str, origin: str) -> dict[str, Any]:
-    from ..compiler.api import compile_source
+def _compile(source: str, origin: str, path: Path | None = None) -> dict[str, Any]:
+    from ..compiler.api import compile_file, compile_source
 
-    compiled = compile_source(source)
+    # a file's `use` lines are resolved relative to it; source text has no directory to use
+    compiled = compile_file(path) if path is not None else compile_source(source)
     errors = [d for d in compiled.diagnostics if _severity(d) == "error"]
     if compiled.ir is None or errors:
         first = errors[0] if errors else None
@@ -27,6 +28,9 @@ def _compile(source: str, origin: str) -> dict[str, Any]:
         if first is not None:
             line, column = _field(first, "line"), _field(first, "column")
             where = f":{line}:{column}" if line is not None else ""
+            imported = _field(first, "file")
+            if imported is not None and path is not None and imported != path.name:
+                origin = str(path.parent / imported)
         message = _field(first, "message") if first is not None else "no IR produced"
         raise CompileError(f"{origin}{where}: {message}", list(compiled.diagnostics))
     return dict(compiled.ir)
@@ -67,7 +71,7 @@ def load_ir(model: Any) -> dict[str, Any]:
             if not isinstance(data, dict):
                 raise IRError(f"{path}: IR must be a JSON object")
             return data
-        return _compile(text, str(path))
+        return _compile(text, str(path), path)
     if isinstance(model, str):
         return _compile(model, "<source>")
     raise TypeError(f"cannot load a model from {type(model).__name__}")

@@ -68,9 +68,9 @@ def load_ir(path: Path) -> dict[str, Any]:
         if not isinstance(ir, dict):
             raise click.ClickException(f"{path}: IR must be a JSON object")
         return ir
-    from ..compiler.api import compile_source
+    from ..compiler.api import compile_file
 
-    result = compile_source(text, filename=str(path))
+    result = compile_file(path)
     if result.ir is None or result.errors:
         lines = "\n".join(d.format(str(path)) for d in result.errors) or "compilation failed"
         raise click.ClickException(lines)
