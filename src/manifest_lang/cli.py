@@ -19,6 +19,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "compile": ("manifest_lang.compiler.cli:compile_command", "Compile a .manifest file to IR v1 JSON."),
     "validate": ("manifest_lang.compiler.cli:validate_command", "Check .manifest files; exit 1 on errors."),
     "lint": ("manifest_lang.compiler.cli:lint_command", "Report what the compiler silently drops."),
+    "check": (
+        "manifest_lang.compiler.check_cli:check_command",
+        "Find typos and dead rules the compiler accepts.",
+    ),
     "conformance": ("manifest_lang.runtime.cli:conformance_command", "Run a conformance directory."),
     "run": ("manifest_lang.runtime.cli:run_command", "Run a model interactively (JSON lines)."),
     "replay": ("manifest_lang.runtime.journal_cli:replay_command", "Replay and verify a command journal."),

@@ -64,20 +64,34 @@ def compile_path(file: str, source: str, base_dir: Path | None = None) -> Compil
     return compile_source(source, filename=file, base_dir=root_dir)
 
 
-def render_all(result: CompileResult, file: str, source: str) -> Iterator[str]:
-    """Each diagnostic rendered against the file it is in (the root or a ``use``d file)."""
+def resolve_file_label(file: str, imported: str | None) -> str:
+    """How a diagnostic's file is shown: the path given, or an imported file's path beside it."""
     label = "<stdin>" if file == "-" else file
+    if imported is None or imported == _root_name(file):
+        return label
     root_dir = "" if file == "-" else str(Path(file).parent)
+    return str(Path(root_dir, imported)) if root_dir not in ("", ".") else imported
+
+
+def render_all(
+    result: CompileResult,
+    file: str,
+    source: str,
+    diagnostics: list[Diagnostic] | None = None,
+    *,
+    show_codes: bool = False,
+) -> Iterator[str]:
+    """Each diagnostic rendered against the file it is in (the root or a ``use``d file)."""
     texts = dict(result.files)
-    for diagnostic in result.diagnostics:
-        text, name = source, label
+    for diagnostic in result.diagnostics if diagnostics is None else diagnostics:
+        text, name = source, resolve_file_label(file, diagnostic.file)
         if diagnostic.file is not None and diagnostic.file in texts and diagnostic.file != _root_name(file):
             text = texts[diagnostic.file]
-            name = str(Path(root_dir, diagnostic.file)) if root_dir not in ("", ".") else diagnostic.file
         lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        plain = Diagnostic(
-            diagnostic.severity, diagnostic.message, diagnostic.line, diagnostic.column, diagnostic.code
-        )
+        message = diagnostic.message
+        if show_codes and diagnostic.code:
+            message = f"{message} [{diagnostic.code}]"
+        plain = Diagnostic(diagnostic.severity, message, diagnostic.line, diagnostic.column, diagnostic.code)
         yield render(plain, name, lines)
 
 
@@ -123,8 +137,9 @@ def _each_source(files: tuple[str, ...]) -> Iterator[tuple[str, str, str, list[s
 
 @click.command("validate")
 @click.argument("files", nargs=-1, required=True)
+@click.option("--strict", is_flag=True, help="Also run `manifest check`; its errors fail too.")
 @BASE_DIR_OPTION
-def validate_command(files: tuple[str, ...], base_dir: Path | None) -> None:
+def validate_command(files: tuple[str, ...], strict: bool, base_dir: Path | None) -> None:
     """Check FILES (and the files they `use`); print diagnostics; exit 1 when any has an error."""
     failed = False
     for item in _each_source(files):
@@ -133,7 +148,14 @@ def validate_command(files: tuple[str, ...], base_dir: Path | None) -> None:
             continue
         file, _, source, _ = item
         result = compile_path(file, source, base_dir)
-        for text in render_all(result, file, source):
+        diagnostics = result.diagnostics
+        if strict:
+            from .checker import check_compiled
+
+            checked = check_compiled(result)
+            diagnostics = checked.diagnostics
+            failed = failed or not checked.ok
+        for text in render_all(result, file, source, diagnostics):
             click.echo(text)
         failed = failed or result.ir is None
     raise SystemExit(1 if failed else 0)
