@@ -86,8 +86,12 @@ class RuntimeEngine(CommandEntry):
         custom_builtins: Mapping[str, Callable[[Any, list[Any]], Any]] | None = None,
         encryption_provider: EncryptionProvider | None = None,
         max_parallel_commands: int | None = None,
+        strict_inputs: bool = True,
     ) -> None:
         self.model = _model_for(ir, custom_builtins)
+        #: check each supplied parameter against its declared type (False: the reference's lax
+        #: behaviour, any JSON for any parameter; see runtime/inputs.py and docs/differences.md)
+        self.strict_inputs = strict_inputs
         if context is not None and not isinstance(context, dict):
             raise InvalidInputError(f"context must be a dict, not {type(context).__name__}")
         self.context: dict[str, Any] = context if context is not None else {}

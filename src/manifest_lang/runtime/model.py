@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from ..expr.codegen import generate_expression, generate_raw
 from ..expr.compile import CompileContext, Evaluator, ir_value
 from ..expr.format import context_keys, format_expression, resolved_nodes
 from .builtins_bridge import builtins_with
+from .inputs import input_checker
 from .irschema import validate_ir
 from .temporal import TEMPORAL_TYPES
 
@@ -109,6 +110,8 @@ class CommandModel:
     initialization: dict[str, Any] | None
     ir: dict[str, Any]
     has_adapter_actions: bool = False
+    #: the typed-input check of the supplied parameters (runtime/inputs.py), None when untyped
+    check_input: Callable[[Mapping[str, Any]], tuple[dict[str, Any], str] | None] | None = None
 
 
 @dataclass(slots=True)
@@ -429,6 +432,7 @@ class CompiledModel:
             initialization=c.get("initialization"),
             ir=c,
             has_adapter_actions=any(a["kind"] in ("persist", "publish", "effect") for a in c["actions"]),
+            check_input=input_checker(c, self.ir),
         )
 
     def _reaction(self, r: dict[str, Any]) -> dict[str, Any]:
