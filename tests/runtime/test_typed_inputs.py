@@ -70,7 +70,8 @@ def test_the_issue_case_a_string_for_a_number_is_refused() -> None:
         "expectedType": "number",
         "code": "INVALID_PARAMETER_TYPE",
     }
-    assert result.error == "INVALID_PARAMETER_TYPE: command 'restock' parameter 'quantity' expects number; got \"5\""
+    expected = "INVALID_PARAMETER_TYPE: command 'restock' parameter 'quantity' expects number; got \"5\""
+    assert result.error == expected
     assert result.to_dict()["parameterFailure"]["code"] == "INVALID_PARAMETER_TYPE"
     assert e.get_instance("Item", "i1")["quantity"] == 0  # nothing written
 
@@ -121,7 +122,7 @@ def test_a_mismatch_is_a_failed_result_naming_the_parameter(param: str, value: A
 def test_types_are_checked_before_policies_and_guards() -> None:
     source = MODEL.replace(
         "  command restock(quantity: number) {",
-        '  command restock(quantity: number) {\n    guard quantity > 0',
+        "  command restock(quantity: number) {\n    guard quantity > 0",
     ).replace("store Item in memory", 'store Item in memory\npolicy nobody execute: false "no"')
     ir = compile_source(source).ir
     assert ir is not None

@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .temporal import TEMPORAL_TYPES, _CHECKS as _TEMPORAL_CHECKS
+from .temporal import TEMPORAL_CHECKS, TEMPORAL_TYPES
 
 INVALID_PARAMETER_TYPE = "INVALID_PARAMETER_TYPE"
 
@@ -59,7 +59,9 @@ class _Types:
     """The named types of one model (enums, value objects, entities) for building checks."""
 
     def __init__(self, ir: Mapping[str, Any]) -> None:
-        self.enums = {e["name"]: frozenset(v["name"] for v in e.get("values", [])) for e in ir.get("enums", [])}
+        self.enums = {
+            e["name"]: frozenset(v["name"] for v in e.get("values", [])) for e in ir.get("enums", [])
+        }
         self.values = {v["name"]: v.get("properties", []) for v in ir.get("values", [])}
         self.entities = {e["name"] for e in ir.get("entities", [])}
         self._building: set[str] = set()
@@ -92,7 +94,7 @@ class _Types:
             return _simple(lambda v: type(v) is bool, "boolean")
         if name in TEMPORAL_TYPES:
             kind = TEMPORAL_TYPES[name]
-            return _simple(_TEMPORAL_CHECKS[kind], kind)
+            return _simple(TEMPORAL_CHECKS[kind], kind)
         if name in ("list", "array"):
             return _list(self.check_for(generic) if isinstance(generic, Mapping) else None)
         if name in ("map", "record"):
