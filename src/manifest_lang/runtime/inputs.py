@@ -114,15 +114,15 @@ class _Types:
     def _value_object(self, name: str) -> Check:
         self._building.add(name)
         try:
-            fields = [
-                (p["name"], check)
-                for p in self.values[name]
-                if (check := self.check_for(p.get("type"), nullable=True)) is not None
-            ]
+            fields: list[tuple[str, Check]] = []
+            for prop in self.values[name]:
+                field_check = self.check_for(prop.get("type"), nullable=True)
+                if field_check is not None:
+                    fields.append((prop["name"], field_check))
         finally:
             self._building.discard(name)
 
-        def check(v: Any) -> str | None:
+        def check_value(v: Any) -> str | None:
             if not isinstance(v, dict):
                 return f"expects {name} (an object); got {_shown(v)}"
             for field_name, field_check in fields:
@@ -132,7 +132,7 @@ class _Types:
                         return f".{field_name} {reason}"
             return None
 
-        return check
+        return check_value
 
 
 def _list(element: Check | None) -> Check:
