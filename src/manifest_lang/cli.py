@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "manifest_lang.compiler.check_cli:check_command",
         "Find typos and dead rules the compiler accepts.",
     ),
+    "fmt": ("manifest_lang.compiler.format_cli:fmt_command", "Format .manifest files (--check for CI)."),
     "conformance": ("manifest_lang.runtime.cli:conformance_command", "Run a conformance directory."),
     "run": ("manifest_lang.runtime.cli:run_command", "Run a model interactively (JSON lines)."),
     "replay": ("manifest_lang.runtime.journal_cli:replay_command", "Replay and verify a command journal."),

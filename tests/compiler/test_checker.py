@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from manifest_lang.compiler.checker import CODES, check_file, check_source
 from manifest_lang.compiler.checker.builtins import BUILTIN_FUNCTIONS
 from manifest_lang.expr.builtins import BUILTIN_NAMES
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "fixtures"
+FIXTURES = Path(os.environ.get("MANIFEST_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
+FIXTURES = FIXTURES / "conformance" / "fixtures"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 TYPOS = """\
