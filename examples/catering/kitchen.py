@@ -12,9 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from manifest_lang.compiler.api import compile_file
-from manifest_lang.errors import CompileError
-from manifest_lang.runtime.factory import RuntimeFactory, compile_model
+from manifest_lang import loading
+from manifest_lang.workflows.factory import RuntimeFactory
 
 HERE = Path(__file__).resolve().parent
 TENANT = "capsule-kitchen"
@@ -27,14 +26,8 @@ T0 = 1_707_840_000_000
 
 @cache
 def load_model(name: str = "catering") -> Any:
-    """The compiled model of ``examples/catering/<name>.manifest`` (compiled once per process).
-
-    ``compile_file`` resolves the ``use`` lines of ``catering.manifest`` next to it.
-    """
-    result = compile_file(HERE / f"{name}.manifest")
-    if result.ir is None:
-        raise CompileError(f"{name}.manifest does not compile", list(result.diagnostics))
-    return compile_model(result.ir)
+    """The compiled model of ``examples/catering/<name>.manifest`` (compiled once per process)."""
+    return loading.load_model(HERE / f"{name}.manifest")
 
 
 class StepClock:

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from .api import compile_source
-from .cli import SourceError, read_source
-from .formatter import format_source
+from ..compiler.api import compile_source
+from ..compiler.formatter import format_source
+from .compile import SourceError, read_source
 
 
 def _meaning(source: str) -> tuple[Any, list[str]]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 import orjson
 
-from .api import CompileResult, compile_source
-from .diagnostics import Diagnostic
-from .lint import lint_source
+from ..compiler.api import CompileResult, compile_source
+from ..compiler.diagnostics import Diagnostic
+from ..compiler.lint import lint_source
 
 #: ``--base-dir`` of commands reading ``-``: where the ``use`` lines of stdin are resolved
 BASE_DIR_OPTION = click.option(
@@ -150,7 +150,7 @@ def validate_command(files: tuple[str, ...], strict: bool, base_dir: Path | None
         result = compile_path(file, source, base_dir)
         diagnostics = result.diagnostics
         if strict:
-            from .checker import check_compiled
+            from ..compiler.checker import check_compiled
 
             checked = check_compiled(result)
             diagnostics = checked.diagnostics

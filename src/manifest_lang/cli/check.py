@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 import orjson
 
-from .checker import CODES, CheckResult, check_compiled
-from .cli import BASE_DIR_OPTION, _each_source, compile_path, render_all, resolve_file_label
+from ..compiler.checker import CODES, CheckResult, check_compiled
+from .compile import BASE_DIR_OPTION, _each_source, compile_path, render_all, resolve_file_label
 
 
 def run_checks(file: str, source: str, base_dir: Path | None = None) -> CheckResult:
