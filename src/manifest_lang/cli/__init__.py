@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("manifest_lang.cli.compile:lint_command", "Report what the compiler silently drops."),
     "check": ("manifest_lang.cli.check:check_command", "Find typos the compiler accepts (exit 1 on errors)."),
     "fmt": ("manifest_lang.cli.fmt:fmt_command", "Format .manifest files (--check for CI)."),
+    "init": ("manifest_lang.cli.init:init_command", "Start a project: a model, its test, a README."),
     "conformance": ("manifest_lang.cli.conformance:conformance_command", "Run a conformance directory."),
     "run": ("manifest_lang.cli.run:run_command", "Run a model interactively (JSON lines)."),
     "replay": ("manifest_lang.cli.replay:replay_command", "Replay and verify a command journal."),
