@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("manifest_lang.cli.check:check_command", "Find typos the compiler accepts (exit 1 on errors)."),
     "fmt": ("manifest_lang.cli.fmt:fmt_command", "Format .manifest files (--check for CI)."),
     "init": ("manifest_lang.cli.init:init_command", "Start a project: a model, its test, a README."),
+    "lsp": ("manifest_lang.cli.lsp:lsp_command", "Run the language server for editors (stdio)."),
     "conformance": ("manifest_lang.cli.conformance:conformance_command", "Run a conformance directory."),
     "run": ("manifest_lang.cli.run:run_command", "Run a model interactively (JSON lines)."),
     "replay": ("manifest_lang.cli.replay:replay_command", "Replay and verify a command journal."),
