@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pygls", reason="the lsp extra (pygls) is not installed")
-
-from lsprotocol import types  # noqa: E402
-from pygls.lsp.client import LanguageClient  # noqa: E402
-from pygls.uris import from_fs_path  # noqa: E402
+try:
+    from lsprotocol import types
+    from pygls.lsp.client import LanguageClient
+    from pygls.uris import from_fs_path
+except ImportError:  # the [lsp] extra is part of [dev]: under CI its absence is a failure
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        raise
+    pytest.skip("the lsp extra (pygls) is not installed", allow_module_level=True)
 
 MAIN = """\
 use "./lib.manifest"
@@ -78,6 +82,9 @@ async def session(tmp_path: Path) -> dict[str, object]:
             )  # the `total` read in `mutate total = total + amount`
         )
         out["hover_builtin"] = None
+        out["hover_param"] = await client.text_document_hover_async(
+            types.HoverParams(text_document=doc, position=types.Position(10, 30))  # `amount`
+        )
         out["definition"] = await client.text_document_definition_async(
             types.DefinitionParams(
                 text_document=doc, position=types.Position(6, 23)
@@ -140,6 +147,8 @@ def test_lsp_session(tmp_path: Path) -> None:
     assert typo.range.start == types.Position(11, 11) and "did you mean 'total'" in typo.message
     hover = out["hover_total"]
     assert isinstance(hover, types.Hover) and "property total: number" in str(hover.contents)
+    param = out["hover_param"]
+    assert isinstance(param, types.Hover) and "parameter amount: number" in str(param.contents)
     builtin = out["hover_builtin"]
     assert isinstance(builtin, types.Hover) and "trim(s) -> string" in str(builtin.contents)
     definition = out["definition"]

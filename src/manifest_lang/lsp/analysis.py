@@ -162,7 +162,12 @@ class _SymbolBuilder:
             )
         for command in entity.commands:
             detail = f"command {owner}.{command.name}({_params(command)})"
-            children.append(self.make(command, command.name, "command", detail, owner))
+            symbol = self.make(command, command.name, "command", detail, owner)
+            params = tuple(
+                self.make(p, p.name, "parameter", f"parameter {p.name}: {_type_text(p.type)}", command.name)
+                for p in command.parameters
+            )
+            children.append(Symbol(symbol.name, symbol.kind, symbol.location, symbol.detail, owner, params))
         for policy in entity.policies:
             children.append(self.make(policy, policy.name, "policy", self.line(policy), owner))
         for constraint in entity.constraints:
@@ -245,6 +250,12 @@ def _resolve(analysis: Analysis, word: str, before: str, line: int) -> Symbol | 
         if owner is not None:
             entity = owner
     if entity is not None:
+        commands = [c for c in entity.children if c.kind == "command" and c.location.line <= line]
+        if commands and not qualifier:
+            command = max(commands, key=lambda c: c.location.line)
+            for param in command.children:
+                if param.name == word:
+                    return param
         for child in entity.children:
             if child.name == word:
                 return child
