@@ -101,10 +101,8 @@ class _Scanner:
                 self._end(parts, raw, start, i)
                 start, code = i, True
         self._push(parts, code, raw[start:])
-        if self.mode in ("'", '"'):
-            # the lexer ends an unterminated plain string at the end of the input, not of the line;
-            # keep scanning as a string so the following lines stay verbatim, as the lexer sees them
-            pass
+        # a string still open here continues on the next line (the lexer reads it to its closing
+        # quote), so ``mode`` stays set and that line is copied verbatim
         return _Line(parts, verbatim, raw)
 
     def _end(self, parts: list[tuple[bool, str]], raw: str, start: int, end: int) -> None:

@@ -7,7 +7,8 @@ strict_inputs=False)`` restores the reference's lax behaviour (the conformance r
 
 A checker is built once per command when the model is compiled (``input_checker``): per type a
 small predicate, composed for lists, maps, value objects and nullability, so a call costs one
-predicate per supplied parameter.
+predicate per supplied parameter. ``InputTypes`` indexes the model's enums, value objects and
+entities once for all its commands.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _simple(test: Callable[[Any], bool], label: str) -> Check:
     return check
 
 
-class _Types:
+class InputTypes:
     """The named types of one model (enums, value objects, entities) for building checks."""
 
     def __init__(self, ir: Mapping[str, Any]) -> None:
@@ -165,9 +166,11 @@ def _map(value: Check | None) -> Check:
     return check
 
 
-def input_checker(command: Mapping[str, Any], ir: Mapping[str, Any]) -> InputChecker | None:
-    """The checker of a command's supplied input, or None when no parameter has a checkable type."""
-    types = _Types(ir)
+def input_checker(command: Mapping[str, Any], types: InputTypes) -> InputChecker | None:
+    """The checker of a command's supplied input, or None when no parameter has a checkable type.
+
+    ``types`` (``InputTypes(ir)``) is built once per model and shared by its commands.
+    """
     checks: list[tuple[str, str, Check]] = []
     for param in command.get("parameters", []) or []:
         if param.get("trustedSource"):
