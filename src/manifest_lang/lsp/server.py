@@ -89,13 +89,21 @@ def _lsp_diagnostic(d: Diagnostic) -> types.Diagnostic:
     )
 
 
+#: per open document, the other files it published diagnostics for (cleared when they are fixed)
+_published: dict[str, set[str]] = {}
+
+
 def publish(ls: LanguageServer, uri: str) -> None:
     result, _ = _analyse(ls, uri)
+    targets: dict[str, list[types.Diagnostic]] = {}
     for path, found in result.diagnostics_by_file().items():
         target = uri if path == result.path else (from_fs_path(path) or path)
-        ls.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=target, diagnostics=[_lsp_diagnostic(d) for d in found])
-        )
+        targets[target] = [_lsp_diagnostic(d) for d in found]
+    for stale in _published.get(uri, set()) - set(targets):
+        targets[stale] = []
+    _published[uri] = {t for t, found in targets.items() if found and t != uri}
+    for target, found in targets.items():
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=target, diagnostics=found))
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
