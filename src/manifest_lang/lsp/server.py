@@ -96,9 +96,9 @@ _published: dict[str, set[str]] = {}
 def publish(ls: LanguageServer, uri: str) -> None:
     result, _ = _analyse(ls, uri)
     targets: dict[str, list[types.Diagnostic]] = {}
-    for path, found in result.diagnostics_by_file().items():
+    for path, own in result.diagnostics_by_file().items():
         target = uri if path == result.path else (from_fs_path(path) or path)
-        targets[target] = [_lsp_diagnostic(d) for d in found]
+        targets[target] = [_lsp_diagnostic(d) for d in own]
     for stale in _published.get(uri, set()) - set(targets):
         targets[stale] = []
     _published[uri] = {t for t, found in targets.items() if found and t != uri}
