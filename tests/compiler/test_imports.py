@@ -223,3 +223,22 @@ def test_three_file_model_serves_and_runs(tmp_path: Path) -> None:
     script.write_text('{"op": "create", "entity": "Order", "data": {"id": "o1"}}\n')
     code, out = _cli("run", str(root), "--script", str(script))
     assert code == 0 and json.loads(out.splitlines()[0])["ok"] is True
+
+
+def test_a_failing_loader_is_a_diagnostic_not_a_crash() -> None:
+    def loader(path: str) -> str:
+        raise ValueError("database down")
+
+    [d] = compile_source('use "./a.manifest"\n', filename="root.manifest", loader=loader).errors
+    assert (d.code, d.file, d.line) == ("USE_UNREADABLE", "root.manifest", 1)
+    assert "ValueError: database down" in d.message
+    [d] = compile_source('use "./a.manifest"\n', loader=lambda path: None).errors  # type: ignore[arg-type,return-value]
+    assert d.code == "USE_UNREADABLE"
+
+
+def test_unreadable_and_binary_imports(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.manifest": 'use "./b.manifest"\nuse "./dir.manifest"\n'})
+    (tmp_path / "b.manifest").write_bytes(b"entity \x00 {")
+    (tmp_path / "dir.manifest").mkdir()
+    codes = [(d.code, d.line) for d in compile_file(root).errors]
+    assert codes == [("USE_UNREADABLE", 1), ("USE_UNREADABLE", 2)]

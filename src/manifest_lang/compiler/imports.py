@@ -201,6 +201,16 @@ class _Resolver:
             reason = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
             self._error(where, f"Cannot read '{use.path}' ({target}): {reason}", USE_UNREADABLE)
             return
+        except Exception as exc:  # noqa: BLE001 - a caller's loader may raise anything; report it here
+            self._error(
+                where, f"Cannot load '{use.path}' ({target}): {type(exc).__name__}: {exc}", USE_UNREADABLE
+            )
+            return
+        if not isinstance(text, str):
+            self._error(
+                where, f"Cannot load '{use.path}' ({target}): the loader gave no text", USE_UNREADABLE
+            )
+            return
         imported = SourceFile(target, text, self.source_map.next_base(), imported_at=where)
         self.visit(imported, [*chain, target])
 
