@@ -242,3 +242,14 @@ def test_unreadable_and_binary_imports(tmp_path: Path) -> None:
     (tmp_path / "dir.manifest").mkdir()
     codes = [(d.code, d.line) for d in compile_file(root).errors]
     assert codes == [("USE_UNREADABLE", 1), ("USE_UNREADABLE", 2)]
+
+
+def test_serve_and_run_name_the_broken_import(tmp_path: Path) -> None:
+    root = write(
+        tmp_path, {"root.manifest": 'use "./lib/a.manifest"\n', "lib/a.manifest": 'use "./gone.manifest"\n'}
+    )
+    for args in (["serve", str(root), "--db", "memory://"], ["run", str(root)]):
+        result = CliRunner().invoke(main, args, input="")
+        assert result.exit_code == 1, result.output
+        assert "Cannot find './gone.manifest' (looked for 'lib/gone.manifest')" in result.stderr
+        assert "lib/a.manifest:1:1" in result.stderr
