@@ -90,6 +90,9 @@ async def session(tmp_path: Path) -> dict[str, object]:
                 text_document=doc, position=types.Position(6, 23)
             )  # `Customer` in `belongsTo customer: Customer`
         )
+        out["definition_use"] = await client.text_document_definition_async(
+            types.DefinitionParams(text_document=doc, position=types.Position(0, 8))  # in "./lib.manifest"
+        )
         # type `self.` on a new line: the text does not parse, completion still offers the members
         typed = MAIN.replace("    mutate totl = 1\n", "    guard self.\n")
         client.text_document_did_change(
@@ -154,6 +157,9 @@ def test_lsp_session(tmp_path: Path) -> None:
     definition = out["definition"]
     assert isinstance(definition, types.Location)
     assert definition.uri.endswith("lib.manifest") and definition.range.start == types.Position(0, 7)
+    used = out["definition_use"]
+    assert isinstance(used, types.Location) and used.uri.endswith("/lib.manifest")
+    assert used.range.start == types.Position(0, 0)
     completion = out["completion"]
     assert isinstance(completion, types.CompletionList)
     labels = {item.label for item in completion.items}

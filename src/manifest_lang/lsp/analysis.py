@@ -293,7 +293,14 @@ def _is_call(text: str, line: int, before: str, word: str) -> bool:
     return rest.lstrip().startswith("(")
 
 
+_USE_LINE = re.compile(r'^\s*use\s+"([^"]+)"')
+
+
 def definition(analysis: Analysis, text: str, line: int, character: int) -> Location | None:
+    lines = text.splitlines()
+    use = _USE_LINE.match(lines[line]) if 0 <= line < len(lines) else None
+    if use is not None and use.start(1) <= character <= use.end(1):
+        return Location(str((Path(analysis.path).parent / use.group(1)).resolve()), 0, 0)
     found = word_at(text, line, character)
     if found is None:
         return None
