@@ -56,7 +56,7 @@ def copy_example(name: str, destination: str | Path, *, overwrite: bool = False)
     target = Path(destination)
     clashes = [f for f in files if (target / f).exists()]
     if clashes and not overwrite:
-        raise ExampleError(f"{target}: {', '.join(clashes)} already exist (pass --force to overwrite)")
+        raise ExampleError(f"{target}: {', '.join(clashes)} already exist(s); nothing written")
     try:
         target.mkdir(parents=True, exist_ok=True)
         written = []

@@ -21,13 +21,19 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "compile": ("manifest_lang.cli.compile:compile_command", "Compile a .manifest file to IR v1 JSON."),
     "validate": ("manifest_lang.cli.compile:validate_command", "Check .manifest files; exit 1 on errors."),
     "lint": ("manifest_lang.cli.compile:lint_command", "Report what the compiler silently drops."),
+    "check": ("manifest_lang.cli.check:check_command", "Find typos the compiler accepts (exit 1 on errors)."),
+    "fmt": ("manifest_lang.cli.fmt:fmt_command", "Format .manifest files (--check for CI)."),
+    "init": (
+        "manifest_lang.cli.init:init_command",
+        "Start a project (a model, test, README; or --example).",
+    ),
+    "lsp": ("manifest_lang.cli.lsp:lsp_command", "Run the language server for editors (stdio)."),
     "conformance": ("manifest_lang.cli.conformance:conformance_command", "Run a conformance directory."),
     "run": ("manifest_lang.cli.run:run_command", "Run a model interactively (JSON lines)."),
     "replay": ("manifest_lang.cli.replay:replay_command", "Replay and verify a command journal."),
     "relay": ("manifest_lang.cli.outbox:relay_command", "Publish outbox events to a broker."),
     "outbox": ("manifest_lang.cli.outbox:outbox_command", "Inspect the transactional outbox."),
     "serve": ("manifest_lang.cli.serve:serve_command", "Serve a model as an HTTP API."),
-    "init": ("manifest_lang.cli.init:init_command", "Start a project from a shipped example."),
     "trace": ("manifest_lang.cli.serve:trace_command", "Print the causal tree of a correlation id."),
 }
 
