@@ -26,6 +26,7 @@ from ..expr.values import UNDEFINED
 from ..stores.base import NEW_ROW, RowWrite, Store, UnitOfWork
 from ..stores.memory import MemoryStore
 from .approvals import MemoryApprovalStore, approve_stage, deny, expire, request_key
+from .codes import ResultCode
 from .commands import CommandRun, dispatch
 from .computed import evaluate_computed
 from .direct import create_row, delete_row, update_row
@@ -266,7 +267,8 @@ class RuntimeEngine(CommandEntry):
         """Run a schedule's command now (the caller's scheduler decides when)."""
         schedule = self.model.schedules.get(name)
         if schedule is None:
-            return CommandResult(success=False, error=f"Schedule '{name}' not found")
+            error = f"Schedule '{name}' not found"
+            return CommandResult(success=False, error=error, code=ResultCode.UNKNOWN_SCHEDULE)
         keys = ("source", "scheduleName")
         previous: dict[str, Any] = {k: self.context[k] for k in keys if k in self.context}
         self.context.update(source="schedule", scheduleName=name)
