@@ -243,6 +243,9 @@ class CommandRun:
         if not self.instance_id:
             return None
         row, self.revision = self.ex.load_visible(em.name, self.instance_id)
+        if row is not None and self.ex.target_scope is not None and self.ex.reaction_depth == 0:
+            if not _in_scope(em, row, self.ex.target_scope):
+                row = None
         if row is None:
             error = f"Instance '{self.instance_id}' of entity '{em.name}' not found"
             return Refusal(ResultCode.INSTANCE_NOT_FOUND, error)
@@ -569,6 +572,11 @@ class CommandRun:
                 if type(pid) is str and pid:
                     ev_subject = dict(subject, id=pid)
             self._event(name, payload, ev_subject)
+
+
+def _in_scope(em: EntityModel, row: dict[str, Any], scope: dict[str, Any]) -> bool:
+    """Whether ``row`` has the scope's value for every scope field ``em`` declares."""
+    return all(row.get(name) == value for name, value in scope.items() if name in em.properties)
 
 
 def _context_path(context: dict[str, Any], path: list[str]) -> Any:

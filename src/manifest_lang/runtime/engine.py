@@ -42,6 +42,7 @@ from .model import CompiledModel, compiled_model
 from .options import RuntimeOptions, RuntimeOptionsArgs, resolve_options
 from .ratelimit import MemoryRateLimitStore
 from .records import CommandModel, EntityModel
+from .refusal import WriteRejected
 from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent
 from .toplevel import TopLevel
 
@@ -112,6 +113,7 @@ class RuntimeEngine(CommandEntry):
         self.sleep: Callable[[float], None] = opts.sleep or (lambda ms: None)
         self.retry_jitter: Callable[[float], float] = opts.retry_jitter or (lambda ms: ms)
         self.max_parallel_commands = opts.max_parallel_commands
+        self.target_scope: dict[str, Any] | None = dict(opts.target_scope) if opts.target_scope else None
 
     # The replay shortcut of ``run_command`` depends on these four; each change re-decides it.
     @property
@@ -216,7 +218,10 @@ class RuntimeEngine(CommandEntry):
 
     def tenant_value(self) -> str | None:
         """The tenant of the context, through the IR's ``tenant ... from <path>`` (strings only)."""
-        return self.model.tenant_of(self.context)
+        if self.model.tenant is None:
+            return None
+        value = self.model.tenant_of(self.context)
+        return value if isinstance(value, str) else None
 
     def get_last_evaluation_stats(self) -> dict[str, int] | None:
         """``{stepsUsed, peakDepth, maxSteps, maxDepth}`` of the last top-level command."""
@@ -330,11 +335,21 @@ class RuntimeEngine(CommandEntry):
 
     def create_instance(self, entity: str, data: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """Create an instance (defaults, required, unique, constraints); None if a rule blocks it."""
+        created = self.create_or_reject(entity, data)
+        return created if isinstance(created, dict) else None
+
+    def create_or_reject(
+        self, entity: str, data: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | WriteRejected:
+        """As ``create_instance``, but a refused create returns the rule that refused it: a
+        ``WriteRejected`` with the rule's ``code`` (``E_REQUIRED``, ``E_UNIQUE``...), ``message``,
+        ``prop``, the blocking ``outcomes`` of an entity constraint, and every ``missing``
+        required property."""
         em = self._entity(entity)
         ex = self.new_execution()
         doc = create_row(ex, em, _json_object(data, "instance data"))
-        if doc is None:
-            return None
+        if isinstance(doc, WriteRejected):
+            return doc
         self._commit(ex)
         return dict(doc)
 

@@ -46,6 +46,9 @@ class RuntimeOptions:
     custom_builtins: Mapping[str, Callable[[Any, list[Any]], Any]] | None = None
     encryption_provider: EncryptionProvider | None = None
     max_parallel_commands: int | None = None
+    #: field values a command's target instance must have (for entities with that property): a
+    #: target that does not match is "not found", as another tenant's row is over HTTP
+    target_scope: Mapping[str, Any] | None = None
 
 
 class RuntimeOptionsArgs(TypedDict, total=False):
@@ -71,6 +74,7 @@ class RuntimeOptionsArgs(TypedDict, total=False):
     custom_builtins: Mapping[str, Callable[[Any, list[Any]], Any]] | None
     encryption_provider: EncryptionProvider | None
     max_parallel_commands: int | None
+    target_scope: Mapping[str, Any] | None
 
 
 DEFAULT_OPTIONS = RuntimeOptions()
