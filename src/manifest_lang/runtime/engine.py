@@ -21,7 +21,7 @@ from ..errors import (
     InvalidInputError,
     UnknownEntityError,
 )
-from ..expr.budget import EvaluationLimits
+from ..expr.budget import Budget, EvaluationLimits
 from ..expr.values import UNDEFINED
 from ..stores.base import NEW_ROW, RowWrite, Store, UnitOfWork
 from ..stores.memory import MemoryStore
@@ -33,7 +33,7 @@ from .direct import create_row, delete_row, update_row
 from .encryption import EncryptionProvider, FieldCrypto
 from .entry import CommandEntry
 from .events import EventLog
-from .execution import CallOptions, Execution, commit, new_execution
+from .execution import CallOptions, Execution, commit
 from .idempotency import MemoryIdempotencyStore
 from .instances import check_entity_constraints, present
 from .jobs import job_event, schedule_params
@@ -79,7 +79,7 @@ class RuntimeEngine(CommandEntry):
         """An engine for ``context`` over ``ir``, configured by ``options`` and/or keyword arguments
         (the fields of :class:`RuntimeOptions`: ``now``, ``store_provider``, ``idempotency_store``...)."""
         opts = resolve_options(options, overrides)
-        self.model = _model_for(ir, opts.custom_builtins)
+        self.model = _model_for(ir, opts["custom_builtins"])
         if context is not None and not isinstance(context, dict):
             raise InvalidInputError(f"context must be a dict, not {type(context).__name__}")
         self.context: dict[str, Any] = context if context is not None else {}
@@ -90,30 +90,31 @@ class RuntimeEngine(CommandEntry):
         self._require_tenant_context = False
         self._max_parallel_commands: int | None = None
         self._configure(opts)
-        self._setup_state(opts.encryption_provider)
-        self._setup_stores(opts.store_provider)
+        self._setup_state(opts["encryption_provider"])
+        self._setup_stores(opts["store_provider"])
 
-    def _configure(self, opts: RuntimeOptions) -> None:
-        self.now: Callable[[], float] = opts.now or _wall_clock_ms
-        self.generate_id: Callable[[], str] = opts.generate_id or _random_id
-        self.limits = EvaluationLimits.coerce(opts.evaluation_limits)
-        self.idempotency_store = opts.idempotency_store
-        self.deterministic_mode = opts.deterministic_mode
-        self.conflict_retries = max(0, int(opts.conflict_retries))
-        self.command_hooks = tuple(opts.command_hooks)
-        self.effect_handler = opts.effect_handler
-        self.flags = dict(opts.flags or {})
+    def _configure(self, opts: dict[str, Any]) -> None:
+        self.now: Callable[[], float] = opts["now"] or _wall_clock_ms
+        self.generate_id: Callable[[], str] = opts["generate_id"] or _random_id
+        self.limits = EvaluationLimits.coerce(opts["evaluation_limits"])
+        self.idempotency_store = opts["idempotency_store"]
+        self.deterministic_mode = opts["deterministic_mode"]
+        self.conflict_retries = max(0, int(opts["conflict_retries"]))
+        self.command_hooks = tuple(opts["command_hooks"])
+        self.effect_handler = opts["effect_handler"]
+        self.flags = dict(opts["flags"] or {})
         self.roles = self.model.roles  # BuiltinHost: role -> effective permissions
-        self.flag_provider = opts.flag_provider
-        self.require_tenant_context = opts.require_tenant_context
-        limits, approvals = opts.rate_limit_store, opts.approval_store
+        self.flag_provider = opts["flag_provider"]
+        self.require_tenant_context = opts["require_tenant_context"]
+        limits, approvals = opts["rate_limit_store"], opts["approval_store"]
         self.rate_limits = limits if limits is not None else MemoryRateLimitStore()
-        self.job_queue = opts.job_queue
+        self.job_queue = opts["job_queue"]
         self.approval_store = approvals if approvals is not None else MemoryApprovalStore()
-        self.sleep: Callable[[float], None] = opts.sleep or (lambda ms: None)
-        self.retry_jitter: Callable[[float], float] = opts.retry_jitter or (lambda ms: ms)
-        self.max_parallel_commands = opts.max_parallel_commands
-        self.target_scope: dict[str, Any] | None = dict(opts.target_scope) if opts.target_scope else None
+        self.sleep: Callable[[float], None] = opts["sleep"] or (lambda ms: None)
+        self.retry_jitter: Callable[[float], float] = opts["retry_jitter"] or (lambda ms: ms)
+        self.max_parallel_commands = opts["max_parallel_commands"]
+        scope = opts["target_scope"]
+        self.target_scope: dict[str, Any] | None = dict(scope) if scope else None
 
     # The replay shortcut of ``run_command`` depends on these four; each change re-decides it.
     @property
@@ -229,7 +230,7 @@ class RuntimeEngine(CommandEntry):
         return budget.stats() if budget is not None else None
 
     def new_execution(self, *, budget: bool = True) -> Execution:
-        return new_execution(self, budget=budget)
+        return Execution(self, Budget(self.limits) if budget else None)
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -331,12 +332,19 @@ class RuntimeEngine(CommandEntry):
         return em
 
     def _commit(self, ex: Execution) -> None:
-        commit(self, self.store, UnitOfWork(ex.row_writes()))
+        writes = ex.row_writes()
+        if writes:
+            commit(self, self.store, UnitOfWork(writes))
 
     def create_instance(self, entity: str, data: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """Create an instance (defaults, required, unique, constraints); None if a rule blocks it."""
-        created = self.create_or_reject(entity, data)
-        return created if isinstance(created, dict) else None
+        em = self._entity(entity)
+        ex = self.new_execution()
+        doc = create_row(ex, em, _json_object(data, "instance data"))
+        if type(doc) is not dict:
+            return None  # refused (create_or_reject says by which rule)
+        self._commit(ex)
+        return dict(doc)
 
     def create_or_reject(
         self, entity: str, data: Mapping[str, Any] | None = None
