@@ -85,10 +85,6 @@ class RuntimeEngine(CommandEntry):
         self.context: dict[str, Any] = context if context is not None else {}
         self._top = TopLevel(self)
         self._replay_results: dict[str, Any] | None = None
-        self._idempotency_store: Any = None
-        self._command_hooks: tuple[Any, ...] = ()
-        self._require_tenant_context = False
-        self._max_parallel_commands: int | None = None
         self._configure(opts)
         self._setup_state(opts["encryption_provider"])
         self._setup_stores(opts["store_provider"])
@@ -97,22 +93,25 @@ class RuntimeEngine(CommandEntry):
         self.now: Callable[[], float] = opts["now"] or _wall_clock_ms
         self.generate_id: Callable[[], str] = opts["generate_id"] or _random_id
         self.limits = EvaluationLimits.coerce(opts["evaluation_limits"])
-        self.idempotency_store = opts["idempotency_store"]
+        # The four fields the replay shortcut depends on are set directly and the shortcut decided
+        # once (their property setters re-decide it on every later change).
+        self._idempotency_store = self._top.idem = opts["idempotency_store"]
+        self._command_hooks: tuple[Any, ...] = tuple(opts["command_hooks"])
+        self._require_tenant_context = self._top.tenant_required = bool(opts["require_tenant_context"])
+        self._max_parallel_commands: int | None = opts["max_parallel_commands"]
+        self._refresh_replay()
         self.deterministic_mode = opts["deterministic_mode"]
         self.conflict_retries = max(0, int(opts["conflict_retries"]))
-        self.command_hooks = tuple(opts["command_hooks"])
         self.effect_handler = opts["effect_handler"]
         self.flags = dict(opts["flags"] or {})
         self.roles = self.model.roles  # BuiltinHost: role -> effective permissions
         self.flag_provider = opts["flag_provider"]
-        self.require_tenant_context = opts["require_tenant_context"]
         limits, approvals = opts["rate_limit_store"], opts["approval_store"]
         self.rate_limits = limits if limits is not None else MemoryRateLimitStore()
         self.job_queue = opts["job_queue"]
         self.approval_store = approvals if approvals is not None else MemoryApprovalStore()
         self.sleep: Callable[[float], None] = opts["sleep"] or (lambda ms: None)
         self.retry_jitter: Callable[[float], float] = opts["retry_jitter"] or (lambda ms: ms)
-        self.max_parallel_commands = opts["max_parallel_commands"]
         scope = opts["target_scope"]
         self.target_scope: dict[str, Any] | None = dict(scope) if scope else None
 

@@ -79,6 +79,7 @@ class RuntimeOptionsArgs(TypedDict, total=False):
 
 DEFAULT_OPTIONS = RuntimeOptions()
 _NAMES = tuple(f.name for f in fields(RuntimeOptions))
+_NAME_SET = frozenset(_NAMES)
 _DEFAULTS: dict[str, Any] = {name: getattr(DEFAULT_OPTIONS, name) for name in _NAMES}
 
 
@@ -87,9 +88,10 @@ def resolve_options(options: RuntimeOptions | None, overrides: Mapping[str, Any]
 
     A plain dict, not a new ``RuntimeOptions``: engines are built per request, and a frozen
     dataclass of 21 fields costs microseconds to construct."""
-    if overrides.keys() - _DEFAULTS.keys():
+    if not _NAME_SET.issuperset(overrides):
         unknown = sorted(overrides.keys() - _DEFAULTS.keys())[0]
         raise TypeError(f"RuntimeEngine() got an unexpected keyword argument {unknown!r}")
     if options is None:
         return {**_DEFAULTS, **overrides}
     return {**{name: getattr(options, name) for name in _NAMES}, **overrides}
+
