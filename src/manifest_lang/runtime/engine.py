@@ -332,8 +332,12 @@ class RuntimeEngine(CommandEntry):
 
     def _commit(self, ex: Execution) -> None:
         writes = ex.row_writes()
-        if writes:
+        if not writes:
+            return
+        if self.multi_store:
             commit(self, self.store, UnitOfWork(writes))
+        else:
+            self.store.commit(UnitOfWork(writes))
 
     def create_instance(self, entity: str, data: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """Create an instance (defaults, required, unique, constraints); None if a rule blocks it."""
