@@ -24,6 +24,8 @@ _PROBLEMS: dict[ResultCode, str] = {
     ResultCode.GUARD_FAILED: "GUARD_FAILED",
     ResultCode.MISSING_TRUSTED_CONTEXT: "MISSING_TRUSTED_CONTEXT",
     ResultCode.MISSING_REQUIRED_PARAMETER: "MISSING_REQUIRED_PARAMETER",
+    # the engine's typed inputs (runtime/inputs.py): the same 400 as the request schema's
+    ResultCode.INVALID_PARAMETER_TYPE: "INVALID_INPUT",
     ResultCode.MISSING_TENANT_CONTEXT: "MISSING_TENANT_CONTEXT",
     ResultCode.INVALID_TRANSITION: "INVALID_TRANSITION",
     ResultCode.UNIQUE_VIOLATION: "UNIQUE_VIOLATION",

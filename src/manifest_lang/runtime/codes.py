@@ -32,6 +32,8 @@ class ResultCode(StrEnum):
     INVALID_INPUT = "INVALID_INPUT"
     MISSING_REQUIRED_PARAMETER = "MISSING_REQUIRED_PARAMETER"
     MISSING_TRUSTED_CONTEXT = "MISSING_TRUSTED_CONTEXT"
+    #: a supplied parameter that does not have its declared type (``runtime/inputs.py``)
+    INVALID_PARAMETER_TYPE = "INVALID_PARAMETER_TYPE"
     MISSING_TENANT_CONTEXT = "MISSING_TENANT_CONTEXT"
     MISSING_IDEMPOTENCY_KEY = "MISSING_IDEMPOTENCY_KEY"
     IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
@@ -81,6 +83,8 @@ def code_of_json(result: dict[str, object]) -> ResultCode:
         return ResultCode.GUARD_FAILED
     failure = result.get("parameterFailure")
     if isinstance(failure, dict):
+        if failure.get("code") == ResultCode.INVALID_PARAMETER_TYPE.value:
+            return ResultCode.INVALID_PARAMETER_TYPE
         trusted = bool(failure.get("code"))
         return ResultCode.MISSING_TRUSTED_CONTEXT if trusted else ResultCode.MISSING_REQUIRED_PARAMETER
     error = str(result.get("error") or "")

@@ -114,6 +114,7 @@ class RuntimeEngine(CommandEntry):
         self.retry_jitter: Callable[[float], float] = opts["retry_jitter"] or (lambda ms: ms)
         scope = opts["target_scope"]
         self.target_scope: dict[str, Any] | None = dict(scope) if scope else None
+        self.strict_inputs = opts["strict_inputs"]
 
     # The replay shortcut of ``run_command`` depends on these four; each change re-decides it.
     @property

@@ -49,6 +49,9 @@ class RuntimeOptions:
     #: field values a command's target instance must have (for entities with that property): a
     #: target that does not match is "not found", as another tenant's row is over HTTP
     target_scope: Mapping[str, Any] | None = None
+    #: check each supplied parameter against its declared type (False: the reference's lax
+    #: behaviour, any JSON for any parameter; runtime/inputs.py, docs/differences.md #18)
+    strict_inputs: bool = True
 
 
 class RuntimeOptionsArgs(TypedDict, total=False):
@@ -75,6 +78,7 @@ class RuntimeOptionsArgs(TypedDict, total=False):
     encryption_provider: EncryptionProvider | None
     max_parallel_commands: int | None
     target_scope: Mapping[str, Any] | None
+    strict_inputs: bool
 
 
 DEFAULT_OPTIONS = RuntimeOptions()
