@@ -26,7 +26,7 @@ _EXPORTS: dict[str, str] = {
     "load_model": "manifest_lang.loading",
     # runtime
     "RuntimeEngine": "manifest_lang.runtime.engine",
-    "AsyncRuntimeEngine": "manifest_lang.runtime.aio",
+    "AsyncRuntimeEngine": "manifest_lang.workflows.aio",
     "CompiledModel": "manifest_lang.runtime.model",
     "RuntimeOptions": "manifest_lang.runtime.options",
     "freeze_heap": "manifest_lang.runtime.heap",
@@ -91,7 +91,6 @@ if TYPE_CHECKING:
     from .expr.values import UNDEFINED as UNDEFINED
     from .http.app import create_app as create_app
     from .loading import load_model as load_model
-    from .runtime.aio import AsyncRuntimeEngine as AsyncRuntimeEngine
     from .runtime.engine import RuntimeEngine as RuntimeEngine
     from .runtime.heap import freeze_heap as freeze_heap
     from .runtime.idempotency import IdempotencyStore as IdempotencyStore
@@ -115,6 +114,7 @@ if TYPE_CHECKING:
     from .stores.redis_idempotency import RedisIdempotencyStore as RedisIdempotencyStore
     from .stores.sqlite import SQLiteStore as SQLiteStore
     from .stores.urls import open_store as open_store
+    from .workflows.aio import AsyncRuntimeEngine as AsyncRuntimeEngine
     from .workflows.eventlog import causal_tree as causal_tree
     from .workflows.eventlog import render_causal_tree as render_causal_tree
     from .workflows.factory import RuntimeFactory as RuntimeFactory

@@ -3,8 +3,8 @@
 - ``GET /metrics``: Prometheus text (``metrics.py``).
 - ``GET /readyz``: 200 once the store answers a query, 503 ``STORE_UNAVAILABLE`` while it does not
   (``/healthz`` stays a liveness check that never touches the store).
-- ``traced(traceparent)``: around a command, the request's W3C ``traceparent`` is what the store
-  copies into the outbox rows, and with ``--otel`` the parent of the command's span.
+- ``outbox.tracecontext.traced(traceparent)``: around a command, the request's W3C ``traceparent``
+  is what the store copies into the outbox rows, and with ``--otel`` the parent of the command's span.
 - ``configure_tracing()``: ``--otel`` installs an OpenTelemetry SDK tracer provider (exporter from
   ``OTEL_TRACES_EXPORTER``: ``otlp`` (default), ``console``, or ``none`` for a host application that
   configures its own) unless one is installed already.
@@ -13,11 +13,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-
-from ..outbox.tracecontext import TRACEPARENT
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -28,27 +24,6 @@ if TYPE_CHECKING:
     from .service import ModelService
 
 OTEL_EXPORTERS = ("otlp", "console", "none")
-
-
-@contextmanager
-def traced(traceparent: str | None, *, otel: bool = False) -> Iterator[None]:
-    """Run the block under the request's trace context (a no-op when there is none)."""
-    if traceparent is None:
-        yield
-        return
-    token = TRACEPARENT.set(traceparent)
-    attached = None
-    if otel:
-        from opentelemetry import context as otel_context
-        from opentelemetry import propagate
-
-        attached = otel_context.attach(propagate.extract({"traceparent": traceparent}))
-    try:
-        yield
-    finally:
-        if attached is not None:
-            otel_context.detach(attached)
-        TRACEPARENT.reset(token)
 
 
 def store_ready(store: Any) -> None:

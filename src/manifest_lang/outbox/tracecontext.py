@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 #: the trace context of the command being committed in this thread / task
@@ -41,3 +43,24 @@ def current_traceparent() -> str | None:
     if not context.is_valid:
         return None
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+@contextmanager
+def traced(traceparent: str | None, *, otel: bool = False) -> Iterator[None]:
+    """Run the block under the request's trace context (a no-op when there is none)."""
+    if traceparent is None:
+        yield
+        return
+    token = TRACEPARENT.set(traceparent)
+    attached = None
+    if otel:
+        from opentelemetry import context as otel_context
+        from opentelemetry import propagate
+
+        attached = otel_context.attach(propagate.extract({"traceparent": traceparent}))
+    try:
+        yield
+    finally:
+        if attached is not None:
+            otel_context.detach(attached)
+        TRACEPARENT.reset(token)

@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar, Unpack
 
-from .engine import RuntimeEngine
-from .model import CompiledModel
-from .options import RuntimeOptionsArgs
-from .results import CommandResult, ConstraintOutcome, EmittedEvent, OverrideRequest
+from ..runtime.engine import RuntimeEngine
+from ..runtime.model import CompiledModel
+from ..runtime.options import RuntimeOptionsArgs
+from ..runtime.results import CommandResult, ConstraintOutcome, EmittedEvent, OverrideRequest
 
 P = ParamSpec("P")
 T = TypeVar("T")
