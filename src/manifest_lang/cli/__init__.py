@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from .. import __version__
 from ..errors import MissingExtraError
+from ..version import __version__
 
 #: subcommand name -> ("module:attribute" of its click command, one-line help for the listing).
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
