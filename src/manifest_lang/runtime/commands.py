@@ -39,6 +39,9 @@ from .writerules import check_write_rules, managed_fields, transition_error
 if TYPE_CHECKING:
     from .execution import Execution
 
+#: error prefix of a create whose id is taken (HTTP 409 ALREADY_EXISTS)
+ALREADY_EXISTS = "ALREADY_EXISTS"
+
 _ADAPTER_ACTIONS = frozenset({"persist", "publish", "effect"})
 
 
@@ -468,7 +471,11 @@ class CommandRun:
             doc, _ = prepare_create(self.ex, em, self._final_row())
         except WriteRejected as rejected:
             raise self.fail(str(rejected), constraint_outcomes=rejected.outcomes) from None
-        self.ex.write(em.name, doc["id"], doc, self.ex.load(em.name, doc["id"])[1])
+        existing, revision = self.ex.load(em.name, doc["id"])
+        if existing is not None:
+            # Ids are global in a store: a row of any tenant blocks the create (never replaced).
+            raise self.fail(f"{ALREADY_EXISTS}: {em.name} '{doc['id']}' already exists")
+        self.ex.write(em.name, doc["id"], doc, revision)
         self.ex.just_created.add((em.name, doc["id"]))
         # A `mutate id = ...` replaced the draft id: events name the row that was created.
         self.instance_id = doc["id"]

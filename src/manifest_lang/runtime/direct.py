@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestReferentialRestrictError, ManifestReferentialSetNullError
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
+from ..stores.base import NEW_ROW, already_exists
 from .checks import is_blocking
 from .instances import WriteRejected, check_entity_constraints, check_unique, prepare_create
 from .model import EntityModel
@@ -24,14 +25,22 @@ if TYPE_CHECKING:
 log = logging.getLogger("manifest_lang.runtime")
 
 
-def create_row(ex: Execution, em: EntityModel, data: dict[str, Any]) -> dict[str, Any] | None:
+def create_row(
+    ex: Execution, em: EntityModel, data: dict[str, Any], *, replace: bool = False
+) -> dict[str, Any] | None:
+    """The created row, or None if an instance rule blocks it. An id that is taken (by any
+    tenant) raises ``InstanceExistsError`` unless ``replace``: a create never overwrites."""
     try:
         doc, _ = prepare_create(ex, em, data)
     except WriteRejected as rejected:
         log.warning("create of %s blocked: %s", em.name, rejected)
         return None
-    _, revision = ex.load(em.name, doc["id"])
-    ex.write(em.name, doc["id"], doc, revision)
+    existing, revision = ex.load(em.name, doc["id"])
+    if existing is not None and not replace:
+        raise already_exists(em.name, doc["id"])
+    # Without ``replace`` the write is based on NEW_ROW, so a row committed meanwhile by a
+    # concurrent create makes the store refuse this one (it never takes the row over).
+    ex.write(em.name, doc["id"], doc, revision if replace else NEW_ROW)
     return doc
 
 

@@ -94,7 +94,8 @@ class RuntimeEngine(CommandEntry):
         self.now: Callable[[], float] = now or _wall_clock_ms
         self.generate_id: Callable[[], str] = generate_id or _random_id
         self.limits = EvaluationLimits.coerce(evaluation_limits)
-        self._replay_results: dict[str, Any] | None = None
+        self._replay_results: dict[Any, Any] | None = None
+        self._replay_clock: Callable[[], float] = time.monotonic
         self._idempotency_store: Any = None
         self._command_hooks: tuple[Any, ...] = ()
         self._require_tenant_context = False
@@ -165,7 +166,10 @@ class RuntimeEngine(CommandEntry):
             and self.model.tenant is None
             and not self._require_tenant_context
         )
-        self._replay_results = idem.results if plain and type(idem) is MemoryIdempotencyStore else None
+        if plain and type(idem) is MemoryIdempotencyStore:
+            self._replay_results, self._replay_clock = idem.results, idem.clock
+        else:
+            self._replay_results = None
 
     def _setup_state(self, encryption_provider: EncryptionProvider | None) -> None:
         self.events = EventLog()
@@ -359,11 +363,16 @@ class RuntimeEngine(CommandEntry):
         for store, uow in by_store.values():
             store.commit(uow)
 
-    def create_instance(self, entity: str, data: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
-        """Create an instance (defaults, required, unique, constraints); None if a rule blocks it."""
+    def create_instance(
+        self, entity: str, data: Mapping[str, Any] | None = None, *, replace: bool = False
+    ) -> dict[str, Any] | None:
+        """Create an instance (defaults, required, unique, constraints); None if a rule blocks it.
+
+        An id that is taken raises ``InstanceExistsError`` (``ALREADY_EXISTS``), also when a
+        concurrent create commits it first; ``replace=True`` overwrites the row instead."""
         em = self._entity(entity)
         ex = self.new_execution()
-        doc = create_row(ex, em, _json_object(data, "instance data"))
+        doc = create_row(ex, em, _json_object(data, "instance data"), replace=replace)
         if doc is None:
             return None
         self._commit(ex)

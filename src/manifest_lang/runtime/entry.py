@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from mypy_extensions import mypyc_attr
 
+from ..stores.base import IdempotencyKey
 from .commands import CallOptions
+from .idempotency import request_fingerprint, scope_tenant
 from .results import CommandResult, OverrideRequest
 
 if TYPE_CHECKING:
@@ -34,7 +36,9 @@ class CommandEntry:
     """The command entry point; the engine sets these attributes in its constructor."""
 
     #: in-memory results a replay is answered from first, or None (see ``RuntimeEngine``)
-    _replay_results: dict[str, Any] | None
+    _replay_results: dict[IdempotencyKey, tuple[Any, str | None, float]] | None
+    _replay_clock: Any
+    context: dict[str, Any]
     _max_parallel_commands: int | None
     _command_hooks: tuple[Any, ...]
     _in_flight: int
@@ -55,12 +59,24 @@ class CommandEntry:
     ) -> CommandResult:
         """Run a command; refusals and failures come back as ``success=False`` results."""
         replay = self._replay_results
-        if replay is not None and idempotency_key is not None:
+        if (
+            replay is not None
+            and type(idempotency_key) is str
+            and not override_requests
+            and (instance_id is None or type(instance_id) is str)
+        ):
             # Replay shortcut: the same answer as the full path (a replay returns before anything
             # else is looked at) without building the call's options (see _refresh_replay).
-            cached = replay.get(idempotency_key)
-            if type(cached) is CommandResult:
-                return cached
+            context = self.context
+            entry = replay.get(IdempotencyKey(scope_tenant(context.get("tenantId")), idempotency_key))
+            if (
+                entry is not None
+                and type(entry[0]) is CommandResult
+                and entry[2] > self._replay_clock()
+                and entry[1]
+                == request_fingerprint(name, entity_name, instance_id, input, None, context.get("user"))
+            ):
+                return entry[0]  # type: ignore[no-any-return]
         try:
             requests = [OverrideRequest.coerce(r) for r in override_requests] if override_requests else None
         except TypeError as exc:

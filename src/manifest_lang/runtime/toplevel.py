@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreConflictError
 from ..expr.budget import Budget
-from ..stores.base import UnitOfWork
+from ..stores.base import IdempotencyEntry, IdempotencyKey, UnitOfWork
 from .audit import audit_record
 from .commands import CallOptions, CommandRun
 from .execution import Execution
+from .idempotency import request_fingerprint, scope_tenant
 from .jobs import with_retry
 from .jsonvalues import flat_json_object, json_problem
 from .model import CommandModel
@@ -25,6 +26,7 @@ log = logging.getLogger("manifest_lang.runtime")
 
 MISSING_KEY = "IdempotencyStore is configured but no idempotencyKey was provided"
 MISSING_JOB_QUEUE = "MISSING_JOB_QUEUE: async command invoked but no jobQueue is configured in RuntimeOptions"
+KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 MISSING_TENANT = "MISSING_TENANT_CONTEXT: tenant-scoped command invoked without context.tenantId"
 
 
@@ -51,13 +53,24 @@ class TopLevel:
         if (engine.model.tenant is not None or engine._require_tenant_context) and not self._tenant_present():
             return CommandResult(success=False, error=MISSING_TENANT)
         idem = engine._idempotency_store
+        scoped: IdempotencyKey | None = None
+        fingerprint: str | None = None
         if idem is not None:
             # A replay returns before anything else is looked at (the reference's order).
             if key is None:
                 return CommandResult(success=False, error=MISSING_KEY)
-            cached = idem.get(key)
-            if cached is not None:
-                return cached if isinstance(cached, CommandResult) else CommandResult.from_dict(cached)
+            scoped = IdempotencyKey(self.scope_tenant(), key)
+            fingerprint = request_fingerprint(
+                name,
+                opts.entity_name,
+                opts.instance_id,
+                input,
+                opts.override_requests,
+                engine.context.get("user"),
+            )
+            replayed = self._replayed(scoped, fingerprint)
+            if replayed is not None:
+                return replayed
         if input is None:
             input = {}
         elif type(input) is not dict:
@@ -69,20 +82,57 @@ class TopLevel:
             problem = json_problem(input)
             if problem is not None:
                 return CommandResult(success=False, error=f"INVALID_INPUT: {problem}")
-        if idem is None:
-            return self._execute(name, input, opts, None)
-        return self._execute_claimed(idem, name, input, opts, key)  # type: ignore[arg-type]
+        if scoped is None:
+            return self._execute(name, input, opts, None, None)
+        return self._execute_claimed(name, input, opts, scoped, fingerprint)
+
+    def scope_tenant(self) -> str:
+        """The tenant an idempotency key belongs to: the declared tenant, else ``tenantId``."""
+        engine = self.engine
+        if engine.model.tenant is not None:
+            return scope_tenant(engine.tenant_value())
+        return scope_tenant(engine.context.get("tenantId"))
+
+    def _replayed(self, key: IdempotencyKey, fingerprint: str | None) -> CommandResult | None:
+        """The stored result of ``key`` if the same request made it; a refusal if another did."""
+        caps = self.caps()
+        if caps.lookup is not None:
+            record = caps.lookup(key)
+            if record is None:
+                return None
+            cached, recorded = record
+        else:
+            cached, recorded = self.engine._idempotency_store.get(key), None
+            if cached is None:
+                return None
+        if recorded is not None and recorded != fingerprint:
+            return CommandResult(
+                success=False,
+                error=f"{KEY_REUSED}: idempotency key '{key.key}' was already used for another request "
+                "(another command, instance, input, override requests or caller)",
+            )
+        return cached if isinstance(cached, CommandResult) else CommandResult.from_dict(cached)
 
     def _execute_claimed(
-        self, idem: Any, name: str, input: dict[str, Any], opts: CallOptions, key: str
+        self,
+        name: str,
+        input: dict[str, Any],
+        opts: CallOptions,
+        key: IdempotencyKey,
+        fingerprint: str | None,
     ) -> CommandResult:
         caps = self.caps()
         if caps.claim is not None and not caps.claim(key):
+            # Completed between the lookup and the claim: answer as a replay would.
+            replayed = self._replayed(key, fingerprint)
+            if replayed is not None:
+                return replayed
             return CommandResult(
-                success=False, error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key}' is still running"
+                success=False,
+                error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key.key}' is still running",
             )
         try:
-            return self._execute(name, input, opts, key)
+            return self._execute(name, input, opts, key, fingerprint)
         except BaseException:
             if caps.release is not None:
                 caps.release(key)
@@ -94,7 +144,14 @@ class TopLevel:
             return bool(engine.tenant_value())
         return bool(engine.context.get("tenantId"))
 
-    def _execute(self, name: str, input: dict[str, Any], opts: CallOptions, key: str | None) -> CommandResult:
+    def _execute(
+        self,
+        name: str,
+        input: dict[str, Any],
+        opts: CallOptions,
+        key: IdempotencyKey | None,
+        fingerprint: str | None,
+    ) -> CommandResult:
         engine = self.engine
         store = engine.store_for(opts.entity_name or "") if engine.multi_store else engine.store
         audit_id = engine.generate_id() if store.records_audit else None
@@ -124,7 +181,7 @@ class TopLevel:
             if not ex.pending and not audited and not (store.records_outbox and result.emitted_events):
                 if key is None or not result.success or not self._transactional_idempotency(store):
                     break  # nothing to commit (a refusal, or a command that wrote nothing)
-            uow = self._unit_of_work(ex, result, key, store)
+            uow = self._unit_of_work(ex, result, key, fingerprint, store)
             if audited and audit_id is not None:
                 uow.audit = self._audit(audit_id, audit_at, name, opts, result)
             try:
@@ -134,7 +191,7 @@ class TopLevel:
                 if attempt <= engine.conflict_retries:
                     continue
                 result = _store_conflict_result(exc, opts)
-                self._finish_idempotency(key, result, store, committed=False)
+                self._finish_idempotency(key, fingerprint, result, store, committed=False)
                 return result
             break
         self.last_budget = ex.budget
@@ -142,7 +199,7 @@ class TopLevel:
         if events:
             engine.events.publish(events)
         if key is not None:
-            self._finish_idempotency(key, result, store, committed=True)
+            self._finish_idempotency(key, fingerprint, result, store, committed=True)
         return result
 
     def _audit(
@@ -159,9 +216,16 @@ class TopLevel:
 
     def execute_job(self, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
         """A drained async job: executed and committed, without tenant gate or idempotency."""
-        return self._execute(name, input, opts, None)
+        return self._execute(name, input, opts, None, None)
 
-    def _unit_of_work(self, ex: Execution, result: CommandResult, key: str | None, store: Any) -> UnitOfWork:
+    def _unit_of_work(
+        self,
+        ex: Execution,
+        result: CommandResult,
+        key: IdempotencyKey | None,
+        fingerprint: str | None,
+        store: Any,
+    ) -> UnitOfWork:
         if not result.success:
             return UnitOfWork([], [], None, None)
         uow = UnitOfWork(ex.row_writes(), [], None, None)
@@ -175,7 +239,7 @@ class TopLevel:
                 entry["enqueuedAt"] = at
             uow.outbox = entries
         if key is not None and self._transactional_idempotency(store):
-            uow.idempotency = (key, result.to_dict())
+            uow.idempotency = IdempotencyEntry(key, fingerprint, result.to_dict())
         return uow
 
     def _transactional_idempotency(self, store: Any) -> bool:
@@ -197,7 +261,13 @@ class TopLevel:
         store.commit(uow)
 
     def _finish_idempotency(
-        self, key: str | None, result: CommandResult, store: Any, *, committed: bool
+        self,
+        key: IdempotencyKey | None,
+        fingerprint: str | None,
+        result: CommandResult,
+        store: Any,
+        *,
+        committed: bool,
     ) -> None:
         idem = self.engine.idempotency_store
         if idem is None or key is None:
@@ -208,7 +278,11 @@ class TopLevel:
             if caps.release is not None and not (result.success and committed):
                 caps.release(key)
             return
-        idem.set(key, result if caps.accepts_results else result.to_dict())
+        value = result if caps.accepts_results else result.to_dict()
+        if caps.takes_fingerprint:
+            idem.set(key, value, fingerprint)
+        else:
+            idem.set(key, value)
 
     def _enqueue(
         self, name: str, input: dict[str, Any], opts: CallOptions, cmd: CommandModel
@@ -242,9 +316,12 @@ class TopLevel:
 class _IdempotencyCaps:
     """Duck-typed extras of an idempotency store (see ``idempotency.py``)."""
 
-    __slots__ = ("claim", "release", "transactional_store", "accepts_results")
+    __slots__ = ("claim", "release", "lookup", "transactional_store", "accepts_results", "takes_fingerprint")
 
     def __init__(self, idem: Any) -> None:
+        self.lookup = getattr(idem, "lookup", None)
+        # Ours all record the fingerprint; a third-party store with ``set(key, result)`` still works.
+        self.takes_fingerprint = self.lookup is not None
         self.claim = getattr(idem, "claim", None)
         self.release = getattr(idem, "release", None)
         self.transactional_store = getattr(idem, "transactional_store", None) if idem is not None else None

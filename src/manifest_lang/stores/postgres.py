@@ -26,8 +26,8 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
-from .sql_common import Clock, Cursor, SqlStore, T, dumps, split_where
-from .sql_statements import Tables, quote_ident
+from .sql_common import DEFAULT_IDEMPOTENCY_TTL, Clock, Cursor, SqlStore, T, dumps, split_where
+from .sql_statements import Tables, idempotency_table, quote_ident
 
 _CONFLICTS = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.LockNotAvailable)
 
@@ -71,7 +71,7 @@ class PostgresStore(SqlStore):
         connect_timeout: int = 5,
         prepare_threshold: int | None = 5,
         tenant_field: str | None = "tenantId",
-        idempotency_ttl_seconds: float | None = None,
+        idempotency_ttl_seconds: float | None = DEFAULT_IDEMPOTENCY_TTL,
         record_outbox: bool = True,
         record_audit: bool = True,
         audit_refusals: bool = False,
@@ -212,8 +212,7 @@ class PostgresStore(SqlStore):
             "(entity, instance_id, seq) WHERE status = 'pending'",
             f"CREATE INDEX IF NOT EXISTS {ix('outbox_pending_seq')} ON {t.outbox} (seq) "
             "WHERE status = 'pending'",
-            f"CREATE TABLE IF NOT EXISTS {t.idempotency} (key TEXT PRIMARY KEY, state TEXT NOT NULL, "
-            "result JSONB, expires_at DOUBLE PRECISION)",
+            *idempotency_table(t, "JSONB", "DOUBLE PRECISION"),
             f"CREATE TABLE IF NOT EXISTS {t.audit} (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
             "record_id TEXT, occurred_at JSONB, command TEXT NOT NULL, outcome TEXT NOT NULL, tenant TEXT, "
             "record JSONB NOT NULL)",
@@ -224,10 +223,18 @@ class PostgresStore(SqlStore):
         def work(cur: Cursor) -> None:
             # Several workers may start at once; CREATE … IF NOT EXISTS is not race-free by itself.
             cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('manifest-lang schema', 0))")
+            self._upgrade_idempotency(cur)
             for stmt in statements:
                 cur.execute(stmt)
 
         self._transact(work)
+
+    def _columns(self, cur: Cursor, table: str) -> set[str]:
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (self.schema, table),
+        )
+        return {str(r[0]) for r in cur.fetchall()}
 
     def drop_schema(self, *, drop_namespace: bool = False) -> None:
         """Drop this prefix's tables, or the whole schema (tests and benchmarks)."""
@@ -237,7 +244,7 @@ class PostgresStore(SqlStore):
             if drop_namespace:
                 cur.execute(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE")
                 return
-            for table in (t.instances, t.outbox, t.idempotency, t.audit, t.lease):
+            for table in (t.instances, t.outbox, t.idempotency, t.idempotency_legacy, t.audit, t.lease):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
 
         self._transact(work)
