@@ -1,0 +1,287 @@
+"""Issue 12 (security and data loss) on every backend: creates never replace a row, idempotency
+keys are scoped by tenant and bound to their request, and concurrent creates of one id by two
+tenants never both succeed (real threads on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from manifest_lang import compile_source
+from manifest_lang.errors import InstanceExistsError
+from manifest_lang.runtime.engine import RuntimeEngine
+from manifest_lang.runtime.idempotency import MemoryIdempotencyStore
+from manifest_lang.stores.sql_idempotency import SqlIdempotencyStore
+
+from .conftest import open_backend
+
+SOURCE = """
+entity Item {
+  property required id: string
+  property tenantId: string
+  property name: string = ""
+  property qty: number = 0
+
+  command create(name: string) {
+    mutate name = name
+  }
+
+  command bump(by: number) {
+    mutate qty = self.qty + by
+    emit Bumped
+  }
+}
+
+event Bumped: "item.bumped" { by: number }
+"""
+
+IR = compile_source(SOURCE).ir
+assert IR is not None
+
+
+def engine_for(store: Any, tenant: str | None = "t-a", user: str = "u1", **options: Any) -> RuntimeEngine:
+    context: dict[str, Any] = {"user": {"id": user}}
+    if tenant is not None:
+        context["tenantId"] = tenant
+    return RuntimeEngine(IR, context, store_provider=store, **options)
+
+
+def idem_for(store: Any) -> Any:
+    return (
+        MemoryIdempotencyStore() if not hasattr(store, "idempotency_lookup") else SqlIdempotencyStore(store)
+    )
+
+
+# -- item 1: creates are insert-only -------------------------------------------------------------
+def test_create_instance_refuses_a_taken_id_unless_replace(store: Any) -> None:
+    engine = engine_for(store)
+    engine.create_instance("Item", {"id": "i1", "tenantId": "t-a", "name": "first"})
+    other = engine_for(store, tenant="t-b")
+    with pytest.raises(InstanceExistsError) as caught:
+        other.create_instance("Item", {"id": "i1", "tenantId": "t-b", "name": "takeover"})
+    assert caught.value.code == "ALREADY_EXISTS" and caught.value.details["id"] == "i1"
+    found = store.load("Item", "i1")
+    assert (found.row["name"], found.row["tenantId"], found.revision) == ("first", "t-a", 1)
+    replaced = engine.create_instance("Item", {"id": "i1", "tenantId": "t-a", "name": "second"}, replace=True)
+    assert replaced is not None and store.load("Item", "i1").row["name"] == "second"
+
+
+def test_create_command_refuses_a_taken_id(store: Any) -> None:
+    engine = engine_for(store)
+    assert engine.run_command("create", {"id": "c1", "name": "first"}, entity_name="Item").success
+    again = engine_for(store, tenant="t-b").run_command(
+        "create", {"id": "c1", "name": "takeover"}, entity_name="Item"
+    )
+    assert not again.success and again.error is not None and again.error.startswith("ALREADY_EXISTS")
+    found = store.load("Item", "c1")
+    assert (found.row["name"], found.revision) == ("first", 1)
+
+
+@pytest.mark.parametrize("how", ["create_instance", "command"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_tenants_racing_for_one_id_never_both_win(
+    backend: str, how: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    rounds = 20
+    with open_backend(backend, request, tmp_path) as store:
+        takeovers = 0
+        for n in range(rounds):
+            barrier = threading.Barrier(2)
+            wins: list[str] = []
+
+            def contend(tenant: str, row_id: str = f"r{n}") -> None:
+                engine = engine_for(store, tenant=tenant)
+                barrier.wait()
+                if how == "command":
+                    if engine.run_command(
+                        "create", {"id": row_id, "name": tenant, "tenantId": tenant}, entity_name="Item"
+                    ).success:
+                        wins.append(tenant)
+                    return
+                try:
+                    engine.create_instance("Item", {"id": row_id, "tenantId": tenant, "name": tenant})
+                    wins.append(tenant)
+                except InstanceExistsError:
+                    pass
+
+            threads = [threading.Thread(target=contend, args=(t,)) for t in ("t-a", "t-b")]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            takeovers += len(wins) != 1
+            found = store.load("Item", f"r{n}")
+            assert len(wins) == 1 and found.revision == 1 and found.row["tenantId"] == wins[0]
+        assert takeovers == 0
+
+
+# -- items 2 and 3: keys scoped by tenant, bound to their request ---------------------------------
+def test_a_key_is_scoped_by_tenant_structurally(store: Any) -> None:
+    idem = idem_for(store)
+    for t in ("acme", "acme:eu"):
+        engine_for(store, tenant=t).create_instance("Item", {"id": t, "tenantId": t})
+    first = engine_for(store, tenant="acme:eu", idempotency_store=idem)
+    assert first.run_command(
+        "bump", {"by": 1}, entity_name="Item", instance_id="acme:eu", idempotency_key="K1"
+    ).success
+    # "acme" + "eu:K1" would have been the same joined string as "acme:eu" + "K1"
+    second = engine_for(store, tenant="acme", idempotency_store=idem)
+    result = second.run_command(
+        "bump", {"by": 1}, entity_name="Item", instance_id="acme", idempotency_key="eu:K1"
+    )
+    assert result.success and store.load("Item", "acme").row["qty"] == 1
+    # a caller without a tenant has a scope of its own
+    none = engine_for(store, tenant=None, idempotency_store=idem)
+    engine_for(store, tenant=None).create_instance("Item", {"id": "free"})
+    assert none.run_command(
+        "bump", {"by": 5}, entity_name="Item", instance_id="free", idempotency_key="K1"
+    ).success
+    assert store.load("Item", "free").row["qty"] == 5
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"input": {"by": 2}},
+        {"instance_id": "other"},
+        {"name": "create", "input": {"name": "x"}, "instance_id": None},
+        {"user": "u2"},
+        {"override_requests": [{"constraintCode": "c", "reason": "r", "authorizedBy": "m"}]},
+    ],
+)
+def test_a_reused_key_with_another_request_is_refused(store: Any, change: dict[str, Any]) -> None:
+    idem = idem_for(store)
+    engine_for(store).create_instance("Item", {"id": "i1", "tenantId": "t-a"})
+    engine_for(store).create_instance("Item", {"id": "other", "tenantId": "t-a"})
+    request: dict[str, Any] = {"name": "bump", "input": {"by": 1}, "instance_id": "i1", "user": "u1"}
+    first = engine_for(store, user="u1", idempotency_store=idem).run_command(
+        "bump", {"by": 1}, entity_name="Item", instance_id="i1", idempotency_key="K"
+    )
+    assert first.success
+    request.update(change)
+    engine = engine_for(store, user=request["user"], idempotency_store=idem)
+    reused = engine.run_command(
+        request["name"],
+        request["input"],
+        entity_name="Item",
+        instance_id=request["instance_id"],
+        override_requests=request.get("override_requests"),
+        idempotency_key="K",
+    )
+    assert not reused.success and reused.error is not None
+    assert reused.error.startswith("IDEMPOTENCY_KEY_REUSED")
+    # the same request again is still answered with the first result; nothing ran twice
+    same = engine_for(store, idempotency_store=idem).run_command(
+        "bump", {"by": 1}, entity_name="Item", instance_id="i1", idempotency_key="K"
+    )
+    assert same.success and same.to_dict() == first.to_dict()
+    assert store.load("Item", "i1").row["qty"] == 1 and store.load("Item", "other").row["qty"] == 0
+
+
+def test_key_order_of_the_input_is_the_same_request(store: Any) -> None:
+    idem = idem_for(store)
+    engine = engine_for(store, idempotency_store=idem)
+    engine.create_instance("Item", {"id": "i1", "tenantId": "t-a"})
+    a = engine.run_command(
+        "bump", {"by": 1, "note": "x"}, entity_name="Item", instance_id="i1", idempotency_key="K"
+    )
+    b = engine.run_command(
+        "bump", {"note": "x", "by": 1}, entity_name="Item", instance_id="i1", idempotency_key="K"
+    )
+    assert a.success and b.to_dict() == a.to_dict()
+    # true is not 1
+    c = engine.run_command(
+        "bump", {"by": True, "note": "x"}, entity_name="Item", instance_id="i1", idempotency_key="K"
+    )
+    assert c.error is not None and c.error.startswith("IDEMPOTENCY_KEY_REUSED")
+
+
+# -- item 4: the in-progress claim on every idempotency store -------------------------------------
+def test_one_key_from_eight_threads_executes_once(store: Any, request: pytest.FixtureRequest) -> None:
+    idem = idem_for(store)
+    engine_for(store).create_instance("Item", {"id": "hot", "tenantId": "t-a"})
+    _storm(store, idem, keys=25)
+
+
+def test_one_key_from_eight_threads_executes_once_with_redis(
+    redis_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    import uuid
+
+    from manifest_lang.stores.redis_idempotency import RedisIdempotencyStore
+
+    idem = RedisIdempotencyStore(redis_url, namespace=f"mt:{uuid.uuid4().hex[:8]}:")
+    with open_backend("sqlite", request, tmp_path) as store:
+        engine_for(store).create_instance("Item", {"id": "hot", "tenantId": "t-a"})
+        try:
+            _storm(store, idem, keys=25)
+        finally:
+            for key in idem._client.scan_iter(match=idem.namespace + "*"):
+                idem._client.delete(key)
+            idem.close()
+
+
+def _storm(store: Any, idem: Any, keys: int) -> None:
+    """Every key sent by 8 threads at once: each key is applied exactly once."""
+    threads_n = 8
+    outcomes: list[str] = []
+    lock = threading.Lock()
+    for k in range(keys):
+        barrier = threading.Barrier(threads_n)
+
+        def send(key: str = f"k{k}") -> None:
+            engine = engine_for(store, idempotency_store=idem, conflict_retries=50)
+            barrier.wait()
+            r = engine.run_command(
+                "bump", {"by": 1}, entity_name="Item", instance_id="hot", idempotency_key=key
+            )
+            with lock:
+                outcomes.append("ok" if r.success else str(r.error).split(":")[0])
+
+        threads = [threading.Thread(target=send) for _ in range(threads_n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert store.load("Item", "hot").row["qty"] == keys  # executed once per key, never twice
+    assert set(outcomes) <= {"ok", "IDEMPOTENCY_IN_PROGRESS"}
+    assert outcomes.count("ok") >= keys
+
+
+def test_memory_idempotency_records_expire_and_stay_bounded() -> None:
+    from manifest_lang.stores.base import IdempotencyKey
+
+    now = [0.0]
+    idem = MemoryIdempotencyStore(ttl_seconds=10, max_records=100, clock=lambda: now[0])
+    for i in range(250):
+        idem.set(IdempotencyKey("t", f"k{i}"), {"n": i}, "f")
+    assert idem.size() == 100 and idem.get(IdempotencyKey("t", "k249")) == {"n": 249}
+    assert idem.get(IdempotencyKey("t", "k0")) is None  # the oldest went first
+    now[0] = 11
+    assert idem.get(IdempotencyKey("t", "k249")) is None  # expired
+    idem.set(IdempotencyKey("t", "new"), {"n": 0}, "f")
+    assert idem.size() == 1  # expired records pruned as new ones arrive
+    # a claim expires too: a request that died frees its key
+    idem.in_progress_ttl_seconds = 5
+    assert idem.claim(IdempotencyKey("t", "c")) and not idem.claim(IdempotencyKey("t", "c"))
+    now[0] = 17
+    assert idem.claim(IdempotencyKey("t", "c"))
+
+
+def test_sql_stores_expire_idempotency_records_by_default(sql_store: Any) -> None:
+    from manifest_lang.stores.base import IdempotencyKey
+
+    assert sql_store.idempotency_ttl_seconds == 24 * 3600
+    now = [1000.0]
+    sql_store._clock = lambda: now[0]
+    idem = SqlIdempotencyStore(sql_store)
+    idem.set(IdempotencyKey("t", "k"), {"n": 1}, "f")
+    assert idem.lookup(IdempotencyKey("t", "k")) == ({"n": 1}, "f")
+    now[0] += 24 * 3600 + 1
+    assert idem.get(IdempotencyKey("t", "k")) is None
+    sql_store._next_purge = 0.0
+    assert idem.claim(IdempotencyKey("t", "other"))  # a claim also prunes expired records
+    assert sql_store.purge_expired_keys() == 0
