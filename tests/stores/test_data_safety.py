@@ -92,7 +92,9 @@ def test_two_tenants_racing_for_one_id_never_both_win(
             barrier = threading.Barrier(2)
             wins: list[str] = []
 
-            def contend(tenant: str, row_id: str = f"r{n}") -> None:
+            def contend(
+                tenant: str, row_id: str = f"r{n}", barrier: Any = barrier, wins: list[str] = wins
+            ) -> None:
                 engine = engine_for(store, tenant=tenant)
                 barrier.wait()
                 if how == "command":
@@ -232,7 +234,7 @@ def _storm(store: Any, idem: Any, keys: int) -> None:
     for k in range(keys):
         barrier = threading.Barrier(threads_n)
 
-        def send(key: str = f"k{k}") -> None:
+        def send(key: str = f"k{k}", barrier: Any = barrier) -> None:
             engine = engine_for(store, idempotency_store=idem, conflict_retries=50)
             barrier.wait()
             r = engine.run_command(
