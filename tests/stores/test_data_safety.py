@@ -287,3 +287,43 @@ def test_sql_stores_expire_idempotency_records_by_default(sql_store: Any) -> Non
     sql_store._next_purge = 0.0
     assert idem.claim(IdempotencyKey("t", "other"))  # a claim also prunes expired records
     assert sql_store.purge_expired_keys() == 0
+
+
+# -- item 8: a mutate to undefined means "the field is absent" -----------------------------------
+UNDEFINED_SOURCE = """
+entity Box {
+  property required id: string
+  property label: string = "x"
+  property note: string?
+  property tags: list<string> = []
+  property meta: object?
+  computed missing: number = self.nothing
+
+  command clear() {
+    mutate label = context.missing.field
+    mutate note = self.tags[5]
+    mutate tags = [self.nothing, "a"]
+    mutate meta = { a: self.nothing, b: 1 }
+  }
+
+  command fromComputed() {
+    mutate note = self.missing
+  }
+}
+"""
+
+
+def test_a_mutate_to_undefined_leaves_the_field_absent(store: Any) -> None:
+    ir = compile_source(UNDEFINED_SOURCE).ir
+    assert ir is not None, compile_source(UNDEFINED_SOURCE).diagnostics
+    engine = RuntimeEngine(ir, {"user": {"id": "u"}}, store_provider=store)
+    engine.create_instance("Box", {"id": "b1", "note": "n"})
+    result = engine.run_command("clear", {}, entity_name="Box", instance_id="b1")
+    assert result.success, result.error
+    row = store.load("Box", "b1").row
+    assert "label" not in row and "note" not in row
+    assert row["tags"] == [None, "a"] and row["meta"] == {"b": 1}
+    engine.create_instance("Box", {"id": "b2", "note": "n"})
+    assert engine.run_command("fromComputed", {}, entity_name="Box", instance_id="b2").success
+    assert "note" not in store.load("Box", "b2").row
+    assert engine.get_instance("Box", "b1") is not None

@@ -34,7 +34,7 @@ from .results import (
     GuardFailure,
     OverrideRequest,
 )
-from .writerules import check_write_rules, managed_fields, transition_error
+from .writerules import check_write_rules, managed_fields, put_value, transition_error
 
 if TYPE_CHECKING:
     from .execution import Execution
@@ -378,7 +378,7 @@ class CommandRun:
                         refusal = self._fast_transition(action.transition_only, target, wc, value)  # type: ignore[arg-type]
                         if refusal is not None:
                             return self.fail(refusal)  # returned, not raised: _run checks for it
-                    wc[target] = value  # type: ignore[index]
+                    put_value(wc, target, value)  # type: ignore[arg-type]
                     self.dirty = True
                     if target not in inp:
                         scope[target] = value  # type: ignore[index]
@@ -442,11 +442,11 @@ class CommandRun:
         assert wc is not None and em is not None
         check_write_rules(self, em, wc, target, value)
         changed = [target, *managed_fields(self, em, wc, target, value)]
-        wc[target] = value
+        put_value(wc, target, value)
         self.dirty = True
         for k in changed:
             if k not in inp:
-                scope[k] = wc[k]
+                scope[k] = wc.get(k, UNDEFINED)
         if self.shadowed:
             # compute bindings are re-shadowed by the re-spread instance and input (reference order)
             for k in self.shadowed:
