@@ -10,7 +10,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ManifestReferentialRestrictError, ManifestReferentialSetNullError
+from ..errors import (
+    InvalidInputError,
+    LimitExceededError,
+    ManifestReferentialRestrictError,
+    ManifestReferentialSetNullError,
+)
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
 from ..stores.base import NEW_ROW, already_exists
 from .checks import is_blocking
@@ -24,6 +29,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("manifest_lang.runtime")
 
+#: an unusable id is a wrong argument, not a rule of the model: raised, not answered with None
+_ID_CODES: dict[str, type[InvalidInputError]] = {
+    "INVALID_INPUT": InvalidInputError,
+    "LIMIT_EXCEEDED": LimitExceededError,
+}
+
 
 def create_row(
     ex: Execution, em: EntityModel, data: dict[str, Any], *, replace: bool = False
@@ -33,6 +44,8 @@ def create_row(
     try:
         doc, _ = prepare_create(ex, em, data)
     except WriteRejected as rejected:
+        if rejected.prop == "id" and rejected.code in _ID_CODES:
+            raise _ID_CODES[rejected.code](f"{em.name}: {rejected.message}") from None
         log.warning("create of %s blocked: %s", em.name, rejected)
         return None
     existing, revision = ex.load(em.name, doc["id"])

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import (
     InvalidInputError,
+    LimitExceededError,
     UnknownEntityError,
 )
 from ..expr.budget import Budget, EvaluationLimits
@@ -33,7 +34,7 @@ from .execution import Execution
 from .idempotency import MemoryIdempotencyStore
 from .instances import check_entity_constraints, present
 from .jobs import job_event, schedule_params
-from .jsonvalues import flat_json_object, json_problem
+from .jsonvalues import LIMIT_EXCEEDED, as_id, flat_json_object, id_problem, json_problem
 from .model import CommandModel, CompiledModel, EntityModel, compiled_model
 from .ratelimit import MemoryRateLimitStore
 from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent
@@ -346,7 +347,9 @@ class RuntimeEngine(CommandEntry):
     def _entity(self, name: str) -> EntityModel:
         em = self.model.entities.get(name) if isinstance(name, str) else None
         if em is None:
-            raise UnknownEntityError(f"Unknown entity '{name}'", entity=name)
+            if not isinstance(name, str):
+                raise InvalidInputError(f"an entity name must be a string, not {type(name).__name__}")
+            raise UnknownEntityError(f"Unknown entity '{name[:200]}'", entity=name[:200])
         return em
 
     def _commit(self, ex: Execution) -> None:
@@ -381,7 +384,7 @@ class RuntimeEngine(CommandEntry):
     def update_instance(self, entity: str, id: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
         em = self._entity(entity)
         ex = self.new_execution()
-        row = update_row(ex, em, str(id), _json_object(data, "update data"))
+        row = update_row(ex, em, _instance_id(id), _json_object(data, "update data"))
         if row is None:
             return None
         self._commit(ex)
@@ -391,7 +394,7 @@ class RuntimeEngine(CommandEntry):
     def delete_instance(self, entity: str, id: str) -> bool:
         em = self._entity(entity)
         ex = self.new_execution()
-        if not delete_row(ex, em, str(id)):
+        if not delete_row(ex, em, _instance_id(id)):
             return False
         self._commit(ex)
         return True
@@ -400,7 +403,7 @@ class RuntimeEngine(CommandEntry):
         """The instance as a reader sees it (tenant filter, read policies, masking)."""
         em = self._entity(entity)
         ex = self.new_execution()
-        row, _ = ex.load_visible(em.name, str(id))
+        row, _ = ex.load_visible(em.name, _instance_id(id))
         return present(ex, em, row) if row is not None else None
 
     def get_all_instances(self, entity: str) -> list[dict[str, Any]]:
@@ -414,7 +417,8 @@ class RuntimeEngine(CommandEntry):
         ex = self.new_execution()
         tenant = ex.store_tenant(em.name)
         store = self.store_for(em.name)
-        rows = store.scan(em.name, dict(where), tenant=tenant) if tenant else store.scan(em.name, dict(where))
+        where = _json_object(where, "where")
+        rows = store.scan(em.name, where, tenant=tenant) if tenant else store.scan(em.name, where)
         if self.crypto is not None:
             rows = [self.crypto.decrypt_row(em.name, r) for r in rows]
         return [p for p in (present(ex, em, r) for r in rows if ex.tenant_allows(r)) if p is not None]
@@ -429,7 +433,7 @@ class RuntimeEngine(CommandEntry):
         em = self.model.entities.get(entity)
         if em is None:
             return UNDEFINED
-        return evaluate_computed(self.new_execution(), em, str(id), prop)
+        return evaluate_computed(self.new_execution(), em, _instance_id(id), prop)
 
     def evaluate_expression(self, expr: dict[str, Any], context: Mapping[str, Any]) -> Any:
         """Evaluate an IR expression in ``context`` (no budget, as the reference)."""
@@ -528,8 +532,23 @@ def _json_object(data: Any, what: str) -> dict[str, Any]:
         return dict(data)  # the usual case: string keys to scalars
     problem = json_problem(data, what)
     if problem is not None:
-        raise InvalidInputError(problem)
+        raise _input_error(problem)
     return dict(data)
+
+
+def _instance_id(value: Any) -> str:
+    """An instance id argument as the stores key it; InvalidInputError if it cannot be one."""
+    value = as_id(value)
+    problem = id_problem(value)
+    if problem is not None:
+        raise _input_error(problem)
+    return value  # type: ignore[no-any-return]
+
+
+def _input_error(problem: str) -> InvalidInputError:
+    if problem.startswith(LIMIT_EXCEEDED):
+        return LimitExceededError(problem[len(LIMIT_EXCEEDED) + 2 :])
+    return InvalidInputError(problem)
 
 
 __all__ = ["RuntimeEngine", "CommandResult", "ConcurrencyConflict"]

@@ -16,6 +16,7 @@ from mypy_extensions import mypyc_attr
 from ..stores.base import IdempotencyKey
 from .commands import CallOptions
 from .idempotency import request_fingerprint, scope_tenant
+from .jsonvalues import as_id, failure_text, id_problem
 from .results import CommandResult, OverrideRequest
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class CommandEntry:
             # Replay shortcut: the same answer as the full path (a replay returns before anything
             # else is looked at) without building the call's options (see _refresh_replay).
             context = self.context
-            entry = replay.get(IdempotencyKey(scope_tenant(context.get("tenantId")), idempotency_key))
+            tenant = scope_tenant(context.get("tenantId"))
+            entry = replay.get(IdempotencyKey(tenant, idempotency_key)) if tenant is not None else None
             if (
                 entry is not None
                 and type(entry[0]) is CommandResult
@@ -81,8 +83,11 @@ class CommandEntry:
             requests = [OverrideRequest.coerce(r) for r in override_requests] if override_requests else None
         except TypeError as exc:
             return CommandResult(success=False, error=str(exc))
-        if instance_id is not None and type(instance_id) is not str:
-            instance_id = str(instance_id)  # ids are strings in every store
+        if instance_id is not None:
+            instance_id = as_id(instance_id)  # ids are strings in every store
+            problem = id_problem(instance_id, "instance_id")
+            if problem is not None:
+                return CommandResult(success=False, error=failure_text(problem))
         if type(name) is not str or not _names_are_strings(
             entity_name, correlation_id, causation_id, idempotency_key
         ):

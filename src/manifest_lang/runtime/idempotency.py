@@ -111,11 +111,15 @@ def request_fingerprint(
     return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
-def scope_tenant(tenant: Any) -> str:
-    """The tenant field of an ``IdempotencyKey``: "" for a caller without one."""
+def scope_tenant(tenant: Any) -> str | None:
+    """The tenant field of an ``IdempotencyKey``: "" for a caller without one; None when the
+    context's tenant is not a string or a number (no scope can be named for it)."""
     if tenant is None:
         return ""
-    return tenant if type(tenant) is str else str(tenant)
+    t = type(tenant)
+    if t is str:
+        return tenant  # type: ignore[no-any-return]
+    return str(tenant) if t is int or t is float else None
 
 
 def _not_json(value: Any) -> Any:

@@ -8,7 +8,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..expr.values import UNDEFINED
+from .jsonvalues import bounded_int
 from .results import CommandResult, EmittedEvent
+
+#: the most attempts a retry policy may ask for (an IR could name any number)
+MAX_ATTEMPTS = 1000
 
 if TYPE_CHECKING:
     from .engine import RuntimeEngine
@@ -112,7 +116,7 @@ def with_retry(
     jitter: Callable[[float], float],
 ) -> tuple[Any, CommandResult]:
     """Run ``attempt_fn`` until success, a non-retryable failure or ``maxAttempts``."""
-    max_attempts = max(1, int(policy.get("maxAttempts", 1) or 1))
+    max_attempts = bounded_int(policy.get("maxAttempts", 1) or 1, 1, 1, MAX_ATTEMPTS)
     retry_on = list(policy.get("retryOn") or [])
     delays: list[float] = []
     attempts = 0

@@ -21,6 +21,7 @@ from ..expr.compile import CompileContext, Evaluator, ir_value
 from ..expr.format import context_keys, format_expression, resolved_nodes
 from .builtins_bridge import builtins_with
 from .irschema import validate_ir
+from .jsonvalues import bounded_int
 from .temporal import TEMPORAL_TYPES
 
 
@@ -379,7 +380,7 @@ class CompiledModel:
         out["_stages"] = [
             {
                 "name": st["name"],
-                "required": int(st.get("required", 1) or 1),
+                "required": bounded_int(st.get("required", 1) or 1, 1, 1, 1_000_000),
                 "policy": self.compile(st["policy"]) if st.get("policy") else None,
                 "when": self.compile(st["when"]) if st.get("when") else None,
             }

@@ -15,7 +15,7 @@ from .commands import CallOptions, CommandRun
 from .execution import Execution
 from .idempotency import request_fingerprint, scope_tenant
 from .jobs import with_retry
-from .jsonvalues import flat_json_object, json_problem
+from .jsonvalues import failure_text, flat_json_object, json_problem
 from .model import CommandModel
 from .results import CommandResult, ConcurrencyConflict
 
@@ -27,6 +27,7 @@ log = logging.getLogger("manifest_lang.runtime")
 MISSING_KEY = "IdempotencyStore is configured but no idempotencyKey was provided"
 MISSING_JOB_QUEUE = "MISSING_JOB_QUEUE: async command invoked but no jobQueue is configured in RuntimeOptions"
 KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+BAD_TENANT = "INVALID_INPUT: the context's tenant must be a string to scope an idempotency key"
 MISSING_TENANT = "MISSING_TENANT_CONTEXT: tenant-scoped command invoked without context.tenantId"
 
 
@@ -59,7 +60,10 @@ class TopLevel:
             # A replay returns before anything else is looked at (the reference's order).
             if key is None:
                 return CommandResult(success=False, error=MISSING_KEY)
-            scoped = IdempotencyKey(self.scope_tenant(), key)
+            tenant = self.scope_tenant()
+            if tenant is None:
+                return CommandResult(success=False, error=BAD_TENANT)
+            scoped = IdempotencyKey(tenant, key)
             fingerprint = request_fingerprint(
                 name,
                 opts.entity_name,
@@ -81,12 +85,12 @@ class TopLevel:
         if not flat_json_object(input):
             problem = json_problem(input)
             if problem is not None:
-                return CommandResult(success=False, error=f"INVALID_INPUT: {problem}")
+                return CommandResult(success=False, error=failure_text(problem))
         if scoped is None:
             return self._execute(name, input, opts, None, None)
         return self._execute_claimed(name, input, opts, scoped, fingerprint)
 
-    def scope_tenant(self) -> str:
+    def scope_tenant(self) -> str | None:
         """The tenant an idempotency key belongs to: the declared tenant, else ``tenantId``."""
         engine = self.engine
         if engine.model.tenant is not None:

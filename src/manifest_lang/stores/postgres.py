@@ -26,7 +26,16 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
-from .sql_common import DEFAULT_IDEMPOTENCY_TTL, Clock, Cursor, SqlStore, T, dumps, split_where
+from .sql_common import (
+    DEFAULT_IDEMPOTENCY_TTL,
+    Clock,
+    Cursor,
+    SqlStore,
+    T,
+    dumps,
+    split_where,
+    storable_text,
+)
 from .sql_statements import Tables, idempotency_table, quote_ident
 
 _CONFLICTS = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.LockNotAvailable)
@@ -169,8 +178,13 @@ class PostgresStore(SqlStore):
         contained: dict[str, Any] = {}
         conds: list[str] = []
         params: list[Any] = []
+        residual: dict[str, Any] = {}
         for field, value, scalar in split_where(where):
-            if scalar:
+            if (type(value) is str and not storable_text(value)) or not storable_text(field):
+                return ["1 = 0"], [], {}  # no stored row holds such a string
+            if type(value) is int and not scalar:
+                residual[field] = value  # beyond 64 bits: compared in Python
+            elif scalar:
                 contained[field] = value  # one containment test, answered by the GIN index
             else:
                 conds.append("data -> ? = ?::jsonb")
@@ -178,7 +192,7 @@ class PostgresStore(SqlStore):
         if contained:
             conds.insert(0, "data @> ?::jsonb")
             params.insert(0, dumps(contained))
-        return conds, params, {}
+        return conds, params, residual
 
     def _lock_subjects(self, cur: Cursor, subjects: list[tuple[str, str]]) -> None:
         # A transaction-scoped advisory lock per instance: two commands that emit events for one

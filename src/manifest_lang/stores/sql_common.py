@@ -409,10 +409,29 @@ class SqlStore:
         self._execute(self._sql["lease_release"], (_RELAY_LEASE, holder))
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def split_where(where: Mapping[str, Any]) -> Iterator[tuple[str, Any, bool]]:
-    """(field, value, is_scalar) for each condition of a ``where`` mapping."""
+    """(field, value, is_scalar) for each condition of a ``where`` mapping. An integer beyond
+    64 bits is not a scalar here: no driver binds it, so it is compared in Python."""
     for key, value in where.items():
+        if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
+            yield str(key), value, False
+            continue
         yield str(key), value, value is None or isinstance(value, str | bool | int | float)
+
+
+def storable_text(value: str) -> bool:
+    """Whether a string can be a bound parameter (valid UTF-8, no NUL): one that cannot is in
+    no stored row either, so a condition on it matches nothing."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _rowcount(cur: Cursor, stmt: str, params: Sequence[Any]) -> int:

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError, StoreUnavailableError
-from .sql_common import DEFAULT_IDEMPOTENCY_TTL, Clock, SqlStore, T, split_where
+from ..errors import InvalidInputError, StoreError, StoreUnavailableError
+from .sql_common import DEFAULT_IDEMPOTENCY_TTL, Clock, SqlStore, T, split_where, storable_text
 from .sql_statements import Tables, idempotency_table, quote_ident
 
 _SYNC_MODES = {"OFF", "NORMAL", "FULL", "EXTRA"}
@@ -34,6 +34,17 @@ def translate(exc: sqlite3.Error) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError) and any(t in text.lower() for t in _TRANSIENT):
         return StoreUnavailableError(f"SQLite unavailable: {text}")
     return StoreError(f"SQLite error: {text}")
+
+
+#: what sqlite3 raises for a parameter it cannot bind (an int beyond 64 bits, a lone surrogate)
+_UNBINDABLE = (OverflowError, UnicodeEncodeError)
+
+
+def unbindable() -> InvalidInputError:
+    return InvalidInputError(
+        "a value cannot be stored in SQLite: integers beyond 64 bits and strings with lone "
+        "surrogates are not storable"
+    )
 
 
 _OPEN_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
@@ -155,6 +166,8 @@ class SQLiteStore(SqlStore):
             _rollback(cur)
             if isinstance(exc, sqlite3.Error):
                 raise translate(exc) from None
+            if isinstance(exc, _UNBINDABLE):
+                raise unbindable() from None
             raise
         return result
 
@@ -168,6 +181,8 @@ class SQLiteStore(SqlStore):
             return self._cursors()[0].execute(stmt, params).fetchall()
         except sqlite3.Error as exc:
             raise translate(exc) from None
+        except _UNBINDABLE:
+            raise unbindable() from None
 
     def close(self) -> None:
         with self._guard:
@@ -188,6 +203,8 @@ class SQLiteStore(SqlStore):
         params: list[Any] = []
         residual: dict[str, Any] = {}
         for field, value, scalar in split_where(where):
+            if (type(value) is str and not storable_text(value)) or not storable_text(field):
+                return ["1 = 0"], [], {}  # no stored row holds such a string
             quoted = _json_path(field)
             if not scalar or quoted is None:
                 residual[field] = value  # containers compare in Python (key order must not matter)
