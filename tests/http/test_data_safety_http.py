@@ -74,3 +74,17 @@ def test_store_unavailable_detail_names_no_database_text(make_client: Any, tmp_p
     client = make_client(KITCHEN, store=Down())
     body = problem(client.get("/InventoryItem/x", headers=who()), 503, "STORE_UNAVAILABLE")
     assert "secret_idx" not in body["detail"] and "PostgreSQL" not in body["detail"]
+
+
+def test_ids_past_the_limits_are_413_and_never_reach_the_database(
+    make_client: Any, store_url: str | None
+) -> None:
+    client = make_client(KITCHEN, store=store_url)
+    big = "x" * 900_000
+    body = problem(client.post("/Note", json={"id": big, "text": "t"}, headers=who()), 413, "LIMIT_EXCEEDED")
+    assert "512" in body["detail"] and len(body["detail"]) < 500
+    problem(client.get(f"/Note/{'y' * 600}", headers=who()), 413, "LIMIT_EXCEEDED")
+    pantry = make_client(PANTRY, store=store_url)
+    made = pantry.post("/Bin/commands/create", json={"id": "z" * 600, "label": "l"}, headers=who())
+    problem(made, 413, "LIMIT_EXCEEDED")
+    assert client.get("/Note", headers=who()).json()["items"] == []

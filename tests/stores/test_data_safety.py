@@ -327,3 +327,117 @@ def test_a_mutate_to_undefined_leaves_the_field_absent(store: Any) -> None:
     assert engine.run_command("fromComputed", {}, entity_name="Box", instance_id="b2").success
     assert "note" not in store.load("Box", "b2").row
     assert engine.get_instance("Box", "b1") is not None
+
+
+# -- items 9 and 12: limits and hostile Python inputs ---------------------------------------------
+def _deep(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"k": [value]}
+    return value
+
+
+def _cyclic() -> dict[str, Any]:
+    d: dict[str, Any] = {"by": 1}
+    d["self"] = d
+    return d
+
+
+@pytest.mark.parametrize("value", [_deep(1000), _cyclic()], ids=["deep", "cyclic"])
+def test_deep_or_cyclic_values_are_refused_with_a_code(store: Any, value: Any) -> None:
+    from manifest_lang.errors import LimitExceededError
+
+    engine = engine_for(store)
+    engine.create_instance("Item", {"id": "i1", "tenantId": "t-a"})
+    result = engine.run_command("bump", {"by": 1, "extra": value}, entity_name="Item", instance_id="i1")
+    assert not result.success and str(result.error).startswith("LIMIT_EXCEEDED")
+    with pytest.raises(LimitExceededError) as caught:
+        engine.create_instance("Item", {"id": "i2", "name": value})
+    assert caught.value.code == "LIMIT_EXCEEDED"
+    with pytest.raises(LimitExceededError):
+        engine.find_instances("Item", {"name": value})
+
+
+def test_unhashable_or_odd_keys_and_ids_are_failed_results_or_manifest_errors(store: Any) -> None:
+    from manifest_lang.errors import InvalidInputError
+
+    idem = idem_for(store)
+    engine = engine_for(store, idempotency_store=idem)
+    engine.create_instance("Item", {"id": "i1", "tenantId": "t-a"})
+    for key in ([1], {"a": 1}, _cyclic()):
+        result = engine.run_command(
+            "bump", {"by": 1}, entity_name="Item", instance_id="i1", idempotency_key=key
+        )
+        assert not result.success and str(result.error).startswith("INVALID_INPUT")
+    for bad_id in ([1], {"a": 1}, _cyclic(), _deep(1000)):
+        result = engine.run_command(
+            "bump", {"by": 1}, entity_name="Item", instance_id=bad_id, idempotency_key="k"
+        )
+        assert not result.success and str(result.error).startswith("INVALID_INPUT")
+        with pytest.raises(InvalidInputError):
+            engine.get_instance("Item", bad_id)
+        with pytest.raises(InvalidInputError):
+            engine.create_instance("Item", {"id": bad_id})
+    assert engine.get_instance("Item", 7) is None  # a number is an id in its string form
+
+
+def test_values_no_store_can_hold_are_refused_on_every_backend(store: Any) -> None:
+    from manifest_lang.errors import InvalidInputError
+
+    engine = engine_for(store)
+    engine.create_instance("Item", {"id": "i1", "tenantId": "t-a", "name": "n"})
+    assert engine.find_instances("Item", {"name": 9223372036854775808}) == []
+    assert engine.find_instances("Item", {"name": -(2**70)}) == []
+    for text in ("\ud800", "a\x00b"):
+        with pytest.raises(InvalidInputError):
+            engine.find_instances("Item", {"name": text})
+        with pytest.raises(InvalidInputError):
+            engine.create_instance("Item", {"id": "i2", "name": text})
+        with pytest.raises(InvalidInputError):
+            engine.get_instance("Item", text)
+        result = engine.run_command("bump", {"by": 1, "note": text}, entity_name="Item", instance_id="i1")
+        assert not result.success and str(result.error).startswith("INVALID_INPUT")
+    # the stores themselves answer a lone surrogate or a huge integer without a driver error
+    assert store.scan("Item", {"name": "\ud800"}) == []
+    assert store.scan("Item", {"qty": 2**64}) == []
+
+
+def test_ids_and_values_are_bounded(store: Any) -> None:
+    from manifest_lang.errors import LimitExceededError
+    from manifest_lang.runtime.jsonvalues import MAX_ID_LENGTH, MAX_STRING_LENGTH
+
+    engine = engine_for(store)
+    long_id = "x" * (MAX_ID_LENGTH + 1)
+    with pytest.raises(LimitExceededError):
+        engine.create_instance("Item", {"id": "y" * 900_000})
+    with pytest.raises(LimitExceededError):
+        engine.get_instance("Item", long_id)
+    result = engine.run_command("create", {"id": long_id, "name": "n"}, entity_name="Item")
+    assert not result.success and str(result.error).startswith("LIMIT_EXCEEDED")
+    assert engine.create_instance("Item", {"id": "x" * MAX_ID_LENGTH, "tenantId": "t-a"}) is not None
+    with pytest.raises(LimitExceededError):
+        engine.create_instance("Item", {"id": "big", "name": "v" * (MAX_STRING_LENGTH + 1)})
+    assert store.scan("Item") and all(len(r["id"]) <= MAX_ID_LENGTH for r in store.scan("Item"))
+
+
+@pytest.mark.parametrize("max_requests", [-1, 0, float("nan"), float("inf"), -(2**70)])
+def test_odd_rate_limits_in_the_ir_deny_rather_than_crash(max_requests: Any) -> None:
+    source = """
+    entity Counter {
+      property required id: string
+      property n: number = 0
+      command bump() {
+        rateLimit { maxRequests: 2, windowMs: 1000, scope: global }
+        mutate n = self.n + 1
+      }
+    }
+    """
+    ir = compile_source(source).ir
+    assert ir is not None
+    for cmd in ir["commands"]:
+        if cmd.get("rateLimit"):
+            cmd["rateLimit"]["maxRequests"] = max_requests
+    engine = RuntimeEngine(ir, {"user": {"id": "u"}})
+    engine.create_instance("Counter", {"id": "c"})
+    result = engine.run_command("bump", {}, entity_name="Counter", instance_id="c")
+    assert not result.success and result.rate_limit_denial is not None
