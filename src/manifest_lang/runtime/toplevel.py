@@ -159,45 +159,33 @@ class TopLevel:
         engine = self.engine
         store = engine.store_for(opts.entity_name or "") if engine.multi_store else engine.store
         audit_id = engine.generate_id() if store.records_audit else None
-        audit_at = engine.now() if audit_id is not None else 0
+        audit = (audit_id, engine.now()) if audit_id is not None else None
         cmd = engine.model.command(name, opts.entity_name)
         if cmd is None:
             result = CommandResult(success=False, error=f"Command '{name}' not found")
             self.last_budget = Budget(engine.limits)  # nothing was evaluated
-            if audit_id is not None and getattr(store, "audit_refusals", False):
-                store.commit(UnitOfWork(audit=self._audit(audit_id, audit_at, name, opts, result)))
+            if audit is not None and getattr(store, "audit_refusals", False):
+                store.commit(UnitOfWork(audit=self._audit(audit[0], audit[1], name, opts, result)))
             return result
         if cmd.is_async and engine.context.get("source") != "job":
             return self._enqueue(name, input, opts, cmd)
+        # On PostgreSQL a command on one instance holds it while it runs (see serialize_writers):
+        # writers of a hot row then queue instead of losing revision races.
+        hold = getattr(store, "serialize_writers", None) if opts.instance_id and opts.entity_name else None
         attempt = 0
         while True:
-            if cmd.retry:
-                ex, result = with_retry(
-                    cmd.retry,
-                    lambda: self._attempt(input, opts, cmd),
-                    engine.sleep,
-                    engine.retry_jitter,
-                )
+            if hold is None:
+                ex, result, lost = self._run_once(name, input, opts, cmd, key, fingerprint, store, audit)
             else:
-                ex, result = self._attempt(input, opts, cmd)
-            # A refused or failed command writes nothing, unless the store keeps refusals in its audit.
-            audited = audit_id is not None and (result.success or getattr(store, "audit_refusals", False))
-            if not ex.pending and not audited and not (store.records_outbox and result.emitted_events):
-                if key is None or not result.success or not self._transactional_idempotency(store):
-                    break  # nothing to commit (a refusal, or a command that wrote nothing)
-            uow = self._unit_of_work(ex, result, key, fingerprint, store)
-            if audited and audit_id is not None:
-                uow.audit = self._audit(audit_id, audit_at, name, opts, result)
-            try:
-                self._commit(ex, uow, store)
-            except StoreConflictError as exc:
-                attempt += 1
-                if attempt <= engine.conflict_retries:
-                    continue
-                result = _store_conflict_result(exc, opts)
+                with hold(opts.entity_name, opts.instance_id):
+                    ex, result, lost = self._run_once(name, input, opts, cmd, key, fingerprint, store, audit)
+            if lost is None:
+                break
+            attempt += 1
+            if attempt > engine.conflict_retries:
+                result = _store_conflict_result(lost, opts)
                 self._finish_idempotency(key, fingerprint, result, store, committed=False)
                 return result
-            break
         self.last_budget = ex.budget
         events = result.emitted_events if result.success else ex.log_only
         if events:
@@ -205,6 +193,42 @@ class TopLevel:
         if key is not None:
             self._finish_idempotency(key, fingerprint, result, store, committed=True)
         return result
+
+    def _run_once(
+        self,
+        name: str,
+        input: dict[str, Any],
+        opts: CallOptions,
+        cmd: CommandModel,
+        key: IdempotencyKey | None,
+        fingerprint: str | None,
+        store: Any,
+        audit: tuple[str, float] | None,
+    ) -> tuple[Execution, CommandResult, StoreConflictError | None]:
+        """One run of the command and its commit; the conflict if the commit lost a race."""
+        engine = self.engine
+        if cmd.retry:
+            ex, result = with_retry(
+                cmd.retry,
+                lambda: self._attempt(input, opts, cmd),
+                engine.sleep,
+                engine.retry_jitter,
+            )
+        else:
+            ex, result = self._attempt(input, opts, cmd)
+        # A refused or failed command writes nothing, unless the store keeps refusals in its audit.
+        audited = audit is not None and (result.success or getattr(store, "audit_refusals", False))
+        if not ex.pending and not audited and not (store.records_outbox and result.emitted_events):
+            if key is None or not result.success or not self._transactional_idempotency(store):
+                return ex, result, None  # nothing to commit (a refusal, or a command that wrote nothing)
+        uow = self._unit_of_work(ex, result, key, fingerprint, store)
+        if audited and audit is not None:
+            uow.audit = self._audit(audit[0], audit[1], name, opts, result)
+        try:
+            self._commit(ex, uow, store)
+        except StoreConflictError as exc:
+            return ex, result, exc
+        return ex, result, None
 
     def _audit(
         self, audit_id: str, at: float, name: str, opts: CallOptions, result: CommandResult

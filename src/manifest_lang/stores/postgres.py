@@ -15,8 +15,10 @@ apply it twice.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -62,6 +64,17 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     set_json_loads(orjson.loads, conn)
 
 
+class _Pin:
+    """The held transaction of one command (``serialize_writers``)."""
+
+    __slots__ = ("conn", "failed", "committing")
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.failed = False
+        self.committing = False
+
+
 class PostgresStore(SqlStore):
     """The store protocol over PostgreSQL tables ``<schema>.<prefix>instances`` etc."""
 
@@ -98,6 +111,8 @@ class PostgresStore(SqlStore):
             clock=clock,
         )
         self._lock_namespace = f"{schema}.{prefix}"
+        #: per thread: the connection of a command that holds its instance (see ``serialize_writers``)
+        self._pinned = threading.local()
         #: ``application_name`` of this store's connections (operators can find them in pg_stat_activity)
         self.application_name = f"manifest:{schema}.{prefix}"[:63]
         # Server-side prepared statements after 5 runs (psycopg's default); None turns them off,
@@ -140,7 +155,56 @@ class PostgresStore(SqlStore):
     def _decode(self, value: Any) -> Any:
         return orjson.loads(value) if isinstance(value, str | bytes) else value
 
+    # -- writers of one instance, one after the other ----------------------------------------------
+    @contextmanager
+    def serialize_writers(self, entity: str, instance_id: str) -> Iterator[None]:
+        """Run a command on ``entity``/``instance_id`` holding that instance: one transaction on one
+        connection takes a transaction-scoped advisory lock on it (the key of the outbox subject
+        lock), then the command's reads and its commit run in that transaction. Two commands on one
+        hot row thus run one after the other, the second reading what the first committed, instead
+        of both computing from the same revision and one losing the race (a 409 after the re-runs).
+        Optimistic revision checks stay: they still catch writes to the other rows a command touches.
+        """
+        if getattr(self._pinned, "pin", None) is not None:
+            yield  # a nested command (a reaction, a saga step) already runs in the held transaction
+            return
+        pin = _Pin()
+        try:
+            with self._pool.connection() as conn:
+                pin.conn = conn
+                with conn.transaction() as tx:
+                    conn.execute(
+                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                        (f"{self._lock_namespace}\x1f{entity}\x1f{instance_id}",),
+                    )
+                    self._pinned.pin = pin
+                    try:
+                        yield
+                    finally:
+                        self._pinned.pin = None
+                    if pin.failed:
+                        raise psycopg.Rollback(tx)  # a commit inside lost a race: write none of it
+                    pin.committing = True
+        except StoreError:
+            raise
+        except Exception as exc:
+            if pin.committing and _connection_lost(exc):
+                raise StoreUnavailableError(
+                    "PostgreSQL connection lost during COMMIT; outcome unknown"
+                ) from None
+            raise translate(exc) from None
+
     def _transact(self, work: Callable[..., T], *args: Any) -> T:
+        pin = getattr(self._pinned, "pin", None)
+        if pin is not None:
+            try:
+                with pin.conn.cursor() as cur:
+                    return work(cur, *args)
+            except BaseException as exc:
+                pin.failed = True
+                if isinstance(exc, StoreError) or not isinstance(exc, Exception):
+                    raise
+                raise translate(exc) from None
         for attempt in range(self._attempts):
             committing = False
             try:
@@ -163,6 +227,14 @@ class PostgresStore(SqlStore):
         raise AssertionError("unreachable")
 
     def _fetch(self, stmt: str, params: Sequence[Any] = ()) -> list[Any]:
+        pin = getattr(self._pinned, "pin", None)
+        if pin is not None:
+            try:
+                found: list[Any] = pin.conn.execute(stmt, params).fetchall()
+                return found
+            except Exception as exc:
+                pin.failed = True
+                raise translate(exc) from None
         for attempt in range(self._attempts):
             try:
                 with self._pool.connection() as conn:
