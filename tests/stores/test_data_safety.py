@@ -14,6 +14,7 @@ from manifest_lang import compile_source
 from manifest_lang.errors import InstanceExistsError
 from manifest_lang.runtime.engine import RuntimeEngine
 from manifest_lang.runtime.idempotency import MemoryIdempotencyStore
+from manifest_lang.stores.base import IdempotencyKey as IdempotencyKeyT
 from manifest_lang.stores.sql_idempotency import SqlIdempotencyStore
 
 from .conftest import open_backend
@@ -441,3 +442,90 @@ def test_odd_rate_limits_in_the_ir_deny_rather_than_crash(max_requests: Any) -> 
     engine.create_instance("Counter", {"id": "c"})
     result = engine.run_command("bump", {}, entity_name="Counter", instance_id="c")
     assert not result.success and result.rate_limit_denial is not None
+
+
+# -- item 2: an idempotency table of the first schema is upgraded --------------------------------
+OLD_TABLE = (
+    "CREATE TABLE {table} (key TEXT PRIMARY KEY, state TEXT NOT NULL, result {json}, expires_at {real})"
+)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_an_idempotency_table_of_the_first_schema_is_upgraded(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from manifest_lang.stores.base import IdempotencyKey
+
+    with open_backend(backend, request, tmp_path) as fresh:
+        t = fresh.tables
+        json_type, real = ("TEXT", "REAL") if backend == "sqlite" else ("JSONB", "DOUBLE PRECISION")
+
+        def downgrade(cur: Any) -> None:
+            cur.execute(f"DROP TABLE {t.idempotency}")
+            cur.execute(OLD_TABLE.format(table=t.idempotency, json=json_type, real=real))
+            cur.execute(
+                f"INSERT INTO {t.idempotency} (key, state, result) VALUES (?, 'completed', ?)".replace(
+                    "?", "%s" if backend == "postgres" else "?"
+                ),
+                ("acme:K1", '{"success": true}'),
+            )
+
+        fresh._transact(downgrade)
+        # Opening the store again (a new release on an old database) upgrades the table.
+        if backend == "sqlite":
+            from manifest_lang.stores.sqlite import SQLiteStore
+
+            reopened: Any = SQLiteStore(fresh.path)
+        else:
+            from manifest_lang.stores.postgres import PostgresStore
+
+            reopened = PostgresStore(fresh.dsn, schema=fresh.schema)
+        try:
+            legacy = reopened._fetch(f"SELECT key FROM {t.idempotency_legacy}")
+            assert [r[0] for r in legacy] == ["acme:K1"]  # kept for inspection
+            idem = SqlIdempotencyStore(reopened)
+            # the joined key answers no request, in either reading of it
+            assert idem.lookup(IdempotencyKey("acme", "K1")) is None
+            assert idem.lookup(IdempotencyKey("", "acme:K1")) is None
+            assert idem.claim(IdempotencyKey("acme", "K1"))
+            idem.set(IdempotencyKey("acme", "K1"), {"success": True}, "f")
+            assert idem.lookup(IdempotencyKey("acme", "K1")) == ({"success": True}, "f")
+        finally:
+            reopened.close()
+
+
+def test_redis_idempotency_is_scoped_and_fingerprinted(
+    redis_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    import uuid
+
+    from manifest_lang.stores.redis_idempotency import RedisIdempotencyStore
+
+    idem = RedisIdempotencyStore(redis_url, namespace=f"mt:{uuid.uuid4().hex[:8]}:")
+    try:
+        with open_backend("sqlite", request, tmp_path) as store:
+            for t in ("acme", "acme:eu"):
+                engine_for(store, tenant=t).create_instance("Item", {"id": t, "tenantId": t})
+            eu = engine_for(store, tenant="acme:eu", idempotency_store=idem)
+            first = eu.run_command(
+                "bump", {"by": 1}, entity_name="Item", instance_id="acme:eu", idempotency_key="K1"
+            )
+            assert first.success
+            acme = engine_for(store, tenant="acme", idempotency_store=idem)
+            own = acme.run_command(
+                "bump", {"by": 1}, entity_name="Item", instance_id="acme", idempotency_key="eu:K1"
+            )
+            assert own.success and store.load("Item", "acme").row["qty"] == 1
+            reused = eu.run_command(
+                "bump", {"by": 9}, entity_name="Item", instance_id="acme:eu", idempotency_key="K1"
+            )
+            assert str(reused.error).startswith("IDEMPOTENCY_KEY_REUSED")
+            again = eu.run_command(
+                "bump", {"by": 1}, entity_name="Item", instance_id="acme:eu", idempotency_key="K1"
+            )
+            assert again.to_dict() == first.to_dict() and store.load("Item", "acme:eu").row["qty"] == 1
+            assert idem._client.ttl(idem._key(IdempotencyKeyT("acme:eu", "K1"))) > 0  # it expires
+    finally:
+        for key in idem._client.scan_iter(match=idem.namespace + "*"):
+            idem._client.delete(key)
+        idem.close()
