@@ -125,12 +125,6 @@ class IdempotencyInProgressError(ManifestError):
     code = "IDEMPOTENCY_IN_PROGRESS"
 
 
-class IdempotencyKeyReusedError(ManifestError):
-    """An idempotency key came back with another request (command, target, input, caller)."""
-
-    code = "IDEMPOTENCY_KEY_REUSED"
-
-
 class LimitExceededError(InvalidInputError):
     """An id, a field value or a nesting depth is past the documented limits (docs/persistence.md)."""
 

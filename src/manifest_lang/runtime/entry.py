@@ -39,7 +39,7 @@ class CommandEntry:
     #: in-memory results a replay is answered from first, or None (see ``RuntimeEngine``)
     _replay_results: dict[IdempotencyKey, tuple[Any, str | None, float]] | None
     _replay_clock: Any
-    context: dict[str, Any]
+    context: Any  # a dict (Any: a compiled attribute type would refuse what the engine accepts)
     _max_parallel_commands: int | None
     _command_hooks: tuple[Any, ...]
     _in_flight: int
