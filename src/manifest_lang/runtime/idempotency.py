@@ -97,10 +97,12 @@ _FINGERPRINT_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 def request_fingerprint(
     name: Any, entity: Any, instance_id: Any, input: Any, overrides: Any, caller: Any
 ) -> str:
-    """A digest of everything that makes two requests the same request (canonical JSON, sorted
-    keys: ``{"a": 1, "b": 2}`` and ``{"b": 2, "a": 1}`` are one request; ``true`` is not ``1``)."""
+    """What makes two requests the same request, as canonical JSON (sorted keys: ``{"a": 1, "b": 2}``
+    and ``{"b": 2, "a": 1}`` are one request; ``true`` is not ``1``). A short one is its own
+    fingerprint (a replay then costs no hashing); a longer one is its BLAKE2b digest. The two forms
+    cannot collide: the text starts with ``[``, a hex digest never does."""
     requests = [r.to_dict() if hasattr(r, "to_dict") else r for r in overrides] if overrides else None
-    doc = [name, entity, instance_id, {} if input is None else input, requests, caller]
+    doc = (name, entity, instance_id, _EMPTY if input is None else input, requests, caller)
     try:
         text = orjson.dumps(doc, option=_FINGERPRINT_OPTIONS, default=_not_json)
     except (TypeError, ValueError):  # orjson.JSONEncodeError: too deep, > 64-bit ints, cycles
@@ -108,7 +110,14 @@ def request_fingerprint(
             text = json.dumps(doc, sort_keys=True, default=repr).encode("utf-8", "surrogatepass")
         except (TypeError, ValueError, RecursionError):
             text = repr(type(input)).encode()  # hostile input: refused later, never recorded
+    if len(text) <= _INLINE_FINGERPRINT:
+        return text.decode("utf-8", "surrogatepass")
     return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+#: requests whose canonical JSON is at most this long are their own fingerprint
+_INLINE_FINGERPRINT = 120
+_EMPTY: dict[str, Any] = {}
 
 
 def scope_tenant(tenant: Any) -> str | None:
