@@ -15,7 +15,7 @@ from mypy_extensions import mypyc_attr
 
 from ..stores.base import IdempotencyKey
 from .commands import CallOptions
-from .idempotency import request_fingerprint, scope_tenant
+from .idempotency import caller_of, request_fingerprint, scope_tenant
 from .jsonvalues import as_id, failure_text, id_problem
 from .results import CommandResult, OverrideRequest
 
@@ -79,7 +79,7 @@ class CommandEntry:
                 and type(entry[0]) is CommandResult
                 and entry[2] > self._replay_clock()
                 and entry[1]
-                == request_fingerprint(name, entity_name, instance_id, input, None, context.get("user"))
+                == request_fingerprint(name, entity_name, instance_id, input, None, caller_of(context))
             ):
                 return entry[0]  # type: ignore[no-any-return]
         try:

@@ -120,6 +120,17 @@ _INLINE_FINGERPRINT = 120
 _EMPTY: dict[str, Any] = {}
 
 
+def caller_of(context: Any) -> Any:
+    """Who sent a request, for its fingerprint: the user's id (a refreshed token of the same user
+    is the same caller), else the whole ``user`` value."""
+    user = context.get("user")
+    if type(user) is dict:
+        uid = user.get("id")
+        if uid is not None:
+            return uid
+    return user
+
+
 def scope_tenant(tenant: Any) -> str | None:
     """The tenant field of an ``IdempotencyKey``: "" for a caller without one; None when the
     context's tenant is not a string or a number (no scope can be named for it)."""

@@ -13,7 +13,7 @@ from ..stores.base import IdempotencyEntry, IdempotencyKey, UnitOfWork
 from .audit import audit_record
 from .commands import CallOptions, CommandRun
 from .execution import Execution
-from .idempotency import request_fingerprint, scope_tenant
+from .idempotency import caller_of, request_fingerprint, scope_tenant
 from .jobs import with_retry
 from .jsonvalues import failure_text, flat_json_object, json_problem
 from .model import CommandModel
@@ -70,7 +70,7 @@ class TopLevel:
                 opts.instance_id,
                 input,
                 opts.override_requests,
-                engine.context.get("user"),
+                caller_of(engine.context),
             )
             replayed = self._replayed(scoped, fingerprint)
             if replayed is not None:
