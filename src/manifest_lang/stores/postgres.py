@@ -48,7 +48,9 @@ def translate(exc: BaseException) -> StoreError:
     if isinstance(exc, StoreError):
         return exc
     if isinstance(exc, _CONFLICTS):
-        return StoreConflictError(f"PostgreSQL transaction conflict: {exc}")
+        # The server's text (process ids, lock names) stays out of the message: it reaches clients.
+        kind = type(exc).__name__
+        return StoreConflictError(f"PostgreSQL transaction conflict ({kind}); the command may be retried")
     if isinstance(exc, PoolTimeout | psycopg.OperationalError | psycopg.InterfaceError):
         return StoreUnavailableError(f"PostgreSQL unavailable: {str(exc).strip()}")
     return StoreError(f"PostgreSQL error: {str(exc).strip()}")
