@@ -113,3 +113,67 @@ def _storm(base: str, items: list[str]) -> tuple[Counter[int], float]:
     for t in threads:
         t.join(240)
     return statuses, time.monotonic() - started
+
+
+REPO = Path(__file__).resolve().parents[2]
+CATERING = REPO / "examples" / "catering" / "catering.manifest"
+KEYS = REPO / "examples" / "catering" / "keys.json"
+
+
+def test_two_tenants_racing_over_http_never_both_create(durable_url: str, tmp_path: Path) -> None:
+    """The report's reproduction: ``manifest serve`` (2 workers) and, 20 times, two tenants
+    POSTing the same new id at the same moment; a ``201 201`` would be a takeover."""
+    port = _free_port()
+    args = [sys.executable, "-m", "manifest_lang", "serve", str(CATERING), "--db", durable_url]
+    args += ["--api-keys", str(KEYS), "--port", str(port), "--workers", "2"]
+    with open(tmp_path / "serve.log", "w+") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            _wait_up(port, proc)
+            pairs = [_race(f"http://127.0.0.1:{port}", f"r{n}") for n in range(20)]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    print(f"\ncreate races over HTTP: {Counter(pairs)}")
+    assert all(sorted(pair) == [201, 409] for pair in pairs), pairs
+    store = open_store(durable_url)
+    try:
+        for n in range(20):
+            found = store.load("InventoryItem", f"r{n}")
+            assert found is not None and found.revision == 1  # written once, never replaced
+    finally:
+        store.close()
+
+
+def _wait_up(port: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("server did not come up")
+
+
+def _race(base: str, row_id: str) -> tuple[int, int]:
+    barrier = threading.Barrier(2)
+    codes: dict[str, int] = {}
+
+    def post(key: str) -> None:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            barrier.wait()
+            response = http.post(
+                "/InventoryItem", json={"id": row_id, "name": key}, headers={"X-API-Key": key}
+            )
+            codes[key] = response.status_code
+
+    threads = [threading.Thread(target=post, args=(k,)) for k in ("chef-key", "other-key")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return codes["chef-key"], codes["other-key"]
