@@ -69,10 +69,11 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 class _Pin:
     """The held transaction of one command (``serialize_writers``)."""
 
-    __slots__ = ("conn", "failed", "committing")
+    __slots__ = ("conn", "started", "failed", "committing")
 
     def __init__(self) -> None:
         self.conn: Any = None
+        self.started = False  # the lock is held and the command runs: never run it again here
         self.failed = False
         self.committing = False
 
@@ -171,30 +172,31 @@ class PostgresStore(SqlStore):
             yield  # a nested command (a reaction, a saga step) already runs in the held transaction
             return
         pin = _Pin()
-        try:
-            with self._pool.connection() as conn:
-                pin.conn = conn
-                with conn.transaction() as tx:
-                    conn.execute(
-                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                        (f"{self._lock_namespace}\x1f{entity}\x1f{instance_id}",),
-                    )
-                    self._pinned.pin = pin
-                    try:
-                        yield
-                    finally:
-                        self._pinned.pin = None
-                    if pin.failed:
-                        raise psycopg.Rollback(tx)  # a commit inside lost a race: write none of it
-                    pin.committing = True
-        except StoreError:
-            raise
-        except Exception as exc:
-            if pin.committing and _connection_lost(exc):
-                raise StoreUnavailableError(
-                    "PostgreSQL connection lost during COMMIT; outcome unknown"
-                ) from None
-            raise translate(exc) from None
+        lock_key = f"{self._lock_namespace}\x1f{entity}\x1f{instance_id}"
+        for attempt in range(self._attempts):
+            try:
+                with self._pool.connection() as conn:
+                    with conn.transaction() as tx:
+                        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
+                        pin.conn, pin.started = conn, True
+                        self._pinned.pin = pin
+                        try:
+                            yield
+                        finally:
+                            self._pinned.pin = None
+                        if pin.failed:
+                            raise psycopg.Rollback(tx)  # a commit inside lost a race: write none of it
+                        pin.committing = True
+                return
+            except psycopg.Error as exc:
+                if not pin.started and _connection_lost(exc) and attempt + 1 < self._attempts:
+                    self._pool.check()  # an idle connection had died: nothing ran yet, take another
+                    continue
+                if pin.committing and _connection_lost(exc):
+                    raise StoreUnavailableError(
+                        "PostgreSQL connection lost during COMMIT; outcome unknown"
+                    ) from None
+                raise translate(exc) from None
 
     def _transact(self, work: Callable[..., T], *args: Any) -> T:
         pin = getattr(self._pinned, "pin", None)
