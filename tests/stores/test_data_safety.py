@@ -529,3 +529,32 @@ def test_redis_idempotency_is_scoped_and_fingerprinted(
         for key in idem._client.scan_iter(match=idem.namespace + "*"):
             idem._client.delete(key)
         idem.close()
+
+
+# -- item 15: writers of one instance queue on PostgreSQL -----------------------------------------
+def test_postgres_writers_of_one_row_queue_instead_of_conflicting(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Eight threads bump one row with no conflict re-runs allowed: every bump must still commit,
+    because the second writer waits for the first instead of computing from the same revision."""
+    with open_backend("postgres", request, tmp_path) as store:
+        engine_for(store).create_instance("Item", {"id": "hot", "tenantId": "t-a"})
+        outcomes: list[str] = []
+        barrier = threading.Barrier(8)
+
+        def bump() -> None:
+            engine = engine_for(store, conflict_retries=0)
+            barrier.wait()
+            for _ in range(25):
+                r = engine.run_command("bump", {"by": 1}, entity_name="Item", instance_id="hot")
+                outcomes.append("ok" if r.success else str(r.error).split(":")[0])
+
+        threads = [threading.Thread(target=bump) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        found = store.load("Item", "hot")
+        assert outcomes.count("ok") == 200, sorted(set(outcomes))
+        assert found.row["qty"] == 200 and found.revision == 201
+        assert len(store.claim_outbox(1000, now=1e15)) == 200
