@@ -19,8 +19,9 @@ from ..errors import (
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
 from ..stores.base import NEW_ROW, already_exists
 from .checks import is_blocking
-from .instances import WriteRejected, check_entity_constraints, check_unique, prepare_create
-from .model import EntityModel
+from .instances import check_entity_constraints, check_unique, prepare_create
+from .records import EntityModel
+from .refusal import WriteRejected
 from .results import ConcurrencyConflict, EmittedEvent
 from .temporal import check_temporal
 

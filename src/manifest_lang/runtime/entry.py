@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mypy_extensions import mypyc_attr
 
 from ..stores.base import IdempotencyKey
-from .commands import CallOptions
+from .execution import CallOptions
 from .idempotency import caller_of, request_fingerprint, scope_tenant
 from .jsonvalues import as_id, failure_text, id_problem
 from .results import CommandResult, OverrideRequest
