@@ -59,13 +59,11 @@ def test_sigkill_mid_storm_keeps_every_acknowledged_command_exactly_once(durable
             break
         acked.append(orjson.loads(line)["ack"])
     os.kill(worker.pid, signal.SIGKILL)
-    # Acks the worker wrote before the kill but we had not read yet are acknowledged too. They are
-    # read through the same buffered reader: readline() may hold lines it read ahead, which
-    # communicate() (reading the pipes' descriptors directly, stderr being a pipe too) would lose.
-    rest = worker.stdout.read()
     worker.wait(timeout=30)
-    if worker.stderr is not None:
-        worker.stderr.close()
+    # Acks the worker wrote before the kill but we had not read yet are acknowledged too. They
+    # are read through the same buffered reader as the first ones: ``communicate()`` would read
+    # the raw pipe and miss the lines ``readline()`` had already buffered (under load, dozens).
+    rest = worker.stdout.read()
     for line in rest.splitlines():
         try:
             acked.append(orjson.loads(line)["ack"])
