@@ -134,7 +134,15 @@ def exception_handlers() -> dict[Any, Any]:
             "INTERNAL_ERROR", "The server failed to handle the request", request.url.path
         ).to_response()
 
-    return {ProblemError: on_problem, HTTPException: on_http, Exception: on_error}
+    # The library's own errors are answered by the exception middleware (no traceback, nothing
+    # re-raised); only a truly unexpected exception reaches Starlette's server-error middleware,
+    # which answers 500 with the same handler and then re-raises it for the server to log.
+    return {
+        ProblemError: on_problem,
+        HTTPException: on_http,
+        errors.ManifestError: on_error,
+        Exception: on_error,
+    }
 
 
 def _routes(api: Api) -> list[Route]:
