@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..expr.values import number_to_string
 from ..syntax import ast
 from .diagnostics import DiagnosticSink
 from .exprs import expr_to_value, lower_expr, number
@@ -236,6 +237,5 @@ def _js(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "NaN"
-        if value.is_integer():
-            return str(int(value))
+        return number_to_string(value)
     return str(value)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+
+from ..expr.values import number_to_string
 
 SCHEMA_VERSION = "1.0"
 IR_VERSION = "1.0"
@@ -76,14 +79,24 @@ def _canonical(value: Any) -> Any:
 def _js_number(value: float) -> Any:
     if math.isnan(value) or math.isinf(value):
         return None  # JSON.stringify prints null
-    if value.is_integer() and abs(value) < 1e21:
+    if value.is_integer() and abs(value) < 2**53:
         return int(value)
-    return value
+    if value.is_integer() and abs(value) < 1e21:
+        # Beyond 2**53 JavaScript writes the shortest round-trip digits padded with zeros
+        # (18446744073709552000), not the float's exact value: an int of exactly those digits.
+        return int(number_to_string(value))
+    return value  # repr == JavaScript here, 1e+21 included (orjson/json agree with JS above 1e21)
 
 
 def canonical_json(value: Any) -> str:
     """``JSON.stringify`` of ``value`` with locale-ordered keys (no whitespace)."""
     return json.dumps(_canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+#: orjson text of a number JavaScript writes differently: an integral float (``9007199254740994.0``,
+#: ``1e+16``..``1e+20``, ``-0.0``) or an int beyond 64 bits. A match (strings may match too) sends the
+#: hash to the exact, slower encoder.
+_NON_JS_NUMBER = re.compile(rb"[0-9]\.0(?![0-9])|e\+(?:1[6-9]|20)(?![0-9])")
 
 
 def compute_ir_hash(ir: dict[str, Any], *, collation: str = "locale") -> str:
@@ -126,12 +139,14 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
             container[key] = orjson.Fragment(_ordered_bytes(orjson, value, nested_maps))
         provenance = ir.get("provenance") or {}
         document = {**ir, "provenance": {k: v for k, v in provenance.items() if k != "irHash"}}
-        data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+        data: bytes | None = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
-        data = canonical_json_bytes(ir)
+        data = None  # e.g. an int beyond 64 bits: the exact encoder below
     finally:
         for container, key, value in reversed(swaps):
             container[key] = value
+    if data is None or _NON_JS_NUMBER.search(data):
+        data = canonical_json_bytes(ir)
     return hashlib.sha256(data).hexdigest()
 
 

@@ -136,7 +136,7 @@ class CommandRun:
         except _Fail as f:
             return f.result
         except EvaluationBudgetExceededError as exc:
-            return CommandResult(success=False, error=exc.message)
+            return self.refusal(exc.message)
 
     def _run(self, raw_input: dict[str, Any]) -> CommandResult:
         cmd = self.cmd
@@ -147,7 +147,7 @@ class CommandRun:
             draft = self._draft(inp)
             eval_input = dict(inp)
             eval_input["id"] = draft["id"]
-        self._load(draft)
+        found = self._load(draft)
         scope = self._scope(eval_input)
         # Each stage is skipped without a call when the command has none of it (most have few).
         if cmd.rate_limit is not None:
@@ -159,6 +159,10 @@ class CommandRun:
             refused = self._policies(scope)
             if refused is not None:
                 return refused
+        if not found:
+            # After the rate limit and the policies (evaluated without the instance, as the
+            # reference does): a denied caller must not learn which ids exist.
+            return self.refusal(f"Instance '{self.instance_id}' of entity '{self.entity.name}' not found")  # type: ignore[union-attr]
         outcomes: list[ConstraintOutcome] = []
         override_events: list[EmittedEvent] = []
         if cmd.constraints:
@@ -248,21 +252,23 @@ class CommandRun:
         draft["id"] = draft_id
         return draft
 
-    def _load(self, draft: dict[str, Any] | None) -> None:
+    def _load(self, draft: dict[str, Any] | None) -> bool:
+        """Loads the working copy; False when the instance the call names does not exist."""
         em = self.entity
         if em is None:
-            return
+            return True
         if draft is not None:
             self.wc = dict(draft)
             self.wc["_entity"] = em.name
-            return
+            return True
         if not self.instance_id:
-            return
+            return True
         row, self.revision = self.ex.load_visible(em.name, self.instance_id)
         if row is None:
-            raise self.fail(f"Instance '{self.instance_id}' of entity '{em.name}' not found")
+            return False
         self.wc = dict(row)
         self.wc["_entity"] = em.name
+        return True
 
     def _scope(self, eval_input: dict[str, Any]) -> dict[str, Any]:
         context = self.engine.context
@@ -294,16 +300,13 @@ class CommandRun:
             if policy.rate_limit is not None:
                 denial = check_rate_limit(self.ex, policy.rate_limit, f"policy:{policy.name}:")
                 if denial is not None:
-                    return self.refusal(
-                        policy.message or f"Rate limit exceeded for policy '{policy.name}'",
-                        denied_by=policy.name,
-                        policy_denial=policy_denial(policy, None, self.ex),
-                    )
+                    error = policy.message or f"Rate limit exceeded for policy '{policy.name}'"
+                    denial_report = policy_denial(policy, None, self.ex, error)
+                    return self.refusal(error, denied_by=policy.name, policy_denial=denial_report)
             if not truthy(policy.check.fn(scope, self.ex)):
+                error = policy.message or f"Denied by policy '{policy.name}'"
                 return self.refusal(
-                    policy.message or f"Denied by policy '{policy.name}'",
-                    denied_by=policy.name,
-                    policy_denial=policy_denial(policy, scope, self.ex),
+                    error, denied_by=policy.name, policy_denial=policy_denial(policy, scope, self.ex, error)
                 )
         return None
 
@@ -333,7 +336,7 @@ class CommandRun:
                 events.append(event)
                 continue
             return self.refusal(
-                c.message or f"Command blocked by constraint '{c.name}'",
+                outcome.message or f"Command blocked by constraint '{c.name}'",
                 constraint_outcomes=outcomes,
                 override_requests=self.opts.override_requests or None,
                 emitted_events=events,

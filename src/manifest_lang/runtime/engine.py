@@ -19,7 +19,7 @@ from ..errors import (
     UnknownEntityError,
 )
 from ..expr.budget import Budget, EvaluationLimits
-from ..expr.values import UNDEFINED
+from ..expr.values import UNDEFINED, as_double
 from ..stores.base import NEW_ROW, RowWrite, Store, UnitOfWork
 from ..stores.memory import MemoryStore
 from .approvals import MemoryApprovalStore, approve_stage, deny, expire
@@ -520,7 +520,7 @@ def _json_object(data: Any, what: str) -> dict[str, Any]:
     problem = json_problem(data, what)
     if problem is not None:
         raise InvalidInputError(problem)
-    return dict(data)
+    return dict(as_double(dict(data)))  # an int beyond 2**53 is the double it denotes
 
 
 __all__ = ["RuntimeEngine", "CommandResult", "ConcurrencyConflict"]

@@ -162,8 +162,9 @@ def check_unique(ex: Execution, em: EntityModel, doc: dict[str, Any], props: Any
     row_id = doc.get("id")
     rows: list[dict[str, Any]] | None = None
     for p in em.unique:
-        if p not in props or doc.get(p) is None:
-            continue
+        value = doc.get(p)
+        if p not in props or value is None or value is UNDEFINED:
+            continue  # an absent value (null or undefined) is never a duplicate
         rows = rows if rows is not None else ex.scan(em.name)
         if any(r.get("id") != row_id and strict_equals(r.get(p, UNDEFINED), doc[p]) for r in rows):
             raise WriteRejected("E_UNIQUE", f"Property '{p}' must be unique; value already exists", p)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreConflictError
 from ..expr.budget import Budget
+from ..expr.values import as_double
 from ..stores.base import UnitOfWork
 from .audit import audit_record
 from .commands import CallOptions, CommandRun
@@ -69,6 +70,7 @@ class TopLevel:
             problem = json_problem(input)
             if problem is not None:
                 return CommandResult(success=False, error=f"INVALID_INPUT: {problem}")
+            input = as_double(input)
         if idem is None:
             return self._execute(name, input, opts, None)
         return self._execute_claimed(idem, name, input, opts, key)  # type: ignore[arg-type]
@@ -101,7 +103,12 @@ class TopLevel:
         audit_at = engine.now() if audit_id is not None else 0
         cmd = engine.model.command(name, opts.entity_name)
         if cmd is None:
-            result = CommandResult(success=False, error=f"Command '{name}' not found")
+            result = CommandResult(
+                success=False,
+                error=f"Command '{name}' not found",
+                correlation_id=opts.correlation_id,
+                causation_id=opts.causation_id,
+            )
             self.last_budget = Budget(engine.limits)  # nothing was evaluated
             if audit_id is not None and getattr(store, "audit_refusals", False):
                 store.commit(UnitOfWork(audit=self._audit(audit_id, audit_at, name, opts, result)))

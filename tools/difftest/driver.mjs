@@ -1,0 +1,91 @@
+// Runs cases on the reference runtime (@angriff36/manifest, installed by tools/reference).
+// Protocol: one JSON object per line on stdin, one JSON answer per line on stdout.
+//   {"ir": {...}, "context": {...}, "ops": [...]}  ->  {"ok": true, "hashOk": bool, "results": [...]}
+// A crash of the reference on one case is reported as {"ok": false, "error": "..."}; the process
+// keeps serving the next line, so one process runs a whole fuzz run.
+import readline from 'node:readline';
+// The package lives in tools/reference/node_modules (installed by `npm ci` there).
+const PKG = new URL('../reference/node_modules/@angriff36/manifest/dist/manifest/', import.meta.url);
+const { RuntimeEngine } = await import(new URL('runtime-engine.js', PKG));
+
+const clean = (value) => JSON.parse(JSON.stringify(value === undefined ? null : value, (k, v) => {
+  if (typeof v === 'number' && !Number.isFinite(v)) return { $num: String(v) };
+  if (typeof v === 'bigint') return { $num: String(v) };
+  return v;
+}));
+
+function engineFor(ir, context, clock) {
+  let ids = 0;
+  return new RuntimeEngine(ir, context, {
+    now: () => clock.t,
+    generateId: () => `gen-${++ids}`,
+    requireValidProvenance: false,
+  });
+}
+
+async function runOp(engine, op, state, clock) {
+  clock.t += 1;
+  switch (op.op) {
+    case 'create':
+      return await engine.createInstance(op.entity, op.data);
+    case 'run': {
+      const options = {};
+      if (op.entity !== undefined) options.entityName = op.entity;
+      if (op.instance !== undefined) options.instanceId = op.instance;
+      if (op.corr !== undefined) options.correlationId = op.corr;
+      if (op.cause !== undefined) options.causationId = op.cause;
+      if (op.overrides !== undefined) options.overrideRequests = op.overrides;
+      return await engine.runCommand(op.command, op.input, options);
+    }
+    case 'get':
+      return await engine.getInstance(op.entity, op.id);
+    case 'all':
+      return await engine.getAllInstances(op.entity);
+    case 'computed':
+      return await engine.evaluateComputed(op.entity, op.id, op.prop);
+    case 'check':
+      return await engine.checkConstraints(op.entity, op.data);
+    case 'log':
+      return engine.getEventLog();
+    case 'context':
+      engine.setContext(op.patch);
+      return engine.getContext();
+    case 'serialize':
+      state.snapshot = await engine.serialize();
+      return state.snapshot.stores;
+    case 'restore':
+      if (state.snapshot) await engine.restore({ stores: state.snapshot.stores });
+      return null;
+    default:
+      throw new Error(`unknown op ${op.op}`);
+  }
+}
+
+async function runCase(req) {
+  const clock = { t: 1000 };
+  const engine = engineFor(req.ir, req.context || {}, clock);
+  let hashOk = null;
+  if (req.ir.provenance && req.ir.provenance.irHash) hashOk = await engine.verifyIRHash();
+  const results = [];
+  const state = {};
+  for (const op of req.ops) {
+    try {
+      results.push({ value: clean(await runOp(engine, op, state, clock)) });
+    } catch (err) {
+      results.push({ raised: String(err && err.message || err) });
+    }
+  }
+  return { ok: true, hashOk, results };
+}
+
+const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+for await (const line of rl) {
+  if (!line.trim()) continue;
+  let answer;
+  try {
+    answer = await runCase(JSON.parse(line));
+  } catch (err) {
+    answer = { ok: false, error: String(err && err.stack || err) };
+  }
+  process.stdout.write(JSON.stringify(answer) + '\n');
+}
