@@ -1,12 +1,17 @@
 // Runs cases on the reference runtime (@angriff36/manifest, installed by tools/reference).
 // Protocol: one JSON object per line on stdin, one JSON answer per line on stdout.
-//   {"ir": {...}, "context": {...}, "ops": [...]}  ->  {"ok": true, "hashOk": bool, "results": [...]}
+//   {"ir": {...}, "context": {...}, "ops": [...]}  ->  {"ok": true, "hash": irHash, "results": [...]}
+// Each result is {"value": json} or {"raised": message}, plus "logged": the events the operation
+// appended to the event log.
 // A crash of the reference on one case is reported as {"ok": false, "error": "..."}; the process
 // keeps serving the next line, so one process runs a whole fuzz run.
 import readline from 'node:readline';
 // The package lives in tools/reference/node_modules (installed by `npm ci` there).
+// The reference logs diagnostics with console.*; stdout carries the protocol only.
+for (const name of ['log', 'info', 'warn', 'error', 'debug']) console[name] = () => {};
 const PKG = new URL('../reference/node_modules/@angriff36/manifest/dist/manifest/', import.meta.url);
 const { RuntimeEngine } = await import(new URL('runtime-engine.js', PKG));
+const { computeIRHash } = await import(new URL('ir-compiler.js', PKG));
 
 const clean = (value) => JSON.parse(JSON.stringify(value === undefined ? null : value, (k, v) => {
   if (typeof v === 'number' && !Number.isFinite(v)) return { $num: String(v) };
@@ -64,18 +69,21 @@ async function runOp(engine, op, state, clock) {
 async function runCase(req) {
   const clock = { t: 1000 };
   const engine = engineFor(req.ir, req.context || {}, clock);
-  let hashOk = null;
-  if (req.ir.provenance && req.ir.provenance.irHash) hashOk = await engine.verifyIRHash();
+  const hash = await computeIRHash(req.ir);
   const results = [];
   const state = {};
   for (const op of req.ops) {
+    const before = engine.getEventLog().length;
+    let answer;
     try {
-      results.push({ value: clean(await runOp(engine, op, state, clock)) });
+      answer = { value: clean(await runOp(engine, op, state, clock)) };
     } catch (err) {
-      results.push({ raised: String(err && err.message || err) });
+      answer = { raised: String(err && err.message || err) };
     }
+    answer.logged = clean(engine.getEventLog().slice(before));
+    results.push(answer);
   }
-  return { ok: true, hashOk, results };
+  return { ok: true, hash, results };
 }
 
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from manifest_lang.compiler.provenance import compute_ir_hash
 from manifest_lang.errors import ManifestError
 from manifest_lang.expr.values import to_json_value
 from manifest_lang.runtime.engine import RuntimeEngine
@@ -80,8 +81,13 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
     state: dict[str, Any] = {}
     for op in case["ops"]:
         clock.t += 1
+        before = len(engine.get_event_log())
         try:
-            results.append({"value": _json(_run(engine, op, state))})
+            answer: dict[str, Any] = {"value": _json(_run(engine, op, state))}
         except ManifestError as exc:
-            results.append({"raised": exc.message})
-    return {"ok": True, "results": results}
+            answer = {"raised": exc.message}
+        except Exception as exc:  # a crash of ours is a divergence, reported as such
+            answer = {"crash": f"{type(exc).__name__}: {exc}"}
+        answer["logged"] = _json(engine.get_event_log()[before:])
+        results.append(answer)
+    return {"ok": True, "hash": compute_ir_hash(case["ir"], collation="codepoint"), "results": results}

@@ -470,7 +470,10 @@ class CommandRun:
         try:
             doc, _ = prepare_create(self.ex, em, self._final_row())
         except WriteRejected as rejected:
-            raise self.fail(str(rejected), constraint_outcomes=rejected.outcomes) from None
+            blocking = next((o for o in rejected.outcomes or () if is_blocking(o)), None)
+            # A command's create refused by an entity constraint reads like any command refusal.
+            error = str(rejected) if blocking is None else _blocked_by(blocking)
+            raise self.fail(error, constraint_outcomes=rejected.outcomes) from None
         self.ex.write(em.name, doc["id"], doc, self.ex.load(em.name, doc["id"])[1])
         self.ex.just_created.add((em.name, doc["id"]))
         # A `mutate id = ...` replaced the draft id: events name the row that was created.
@@ -498,7 +501,7 @@ class CommandRun:
                 event = try_override(c, outcome, scope, self.ex, self._override_context())
                 if event is None:
                     raise self.fail(
-                        outcome.message or f"Command blocked by constraint '{outcome.constraint_name}'",
+                        _blocked_by(outcome),
                         constraint_outcomes=outcomes,
                         override_requests=self.opts.override_requests or None,
                     )
@@ -561,6 +564,10 @@ class CommandRun:
                 if type(pid) is str and pid:
                     ev_subject = dict(subject, id=pid)
             self._event(name, payload, ev_subject)
+
+
+def _blocked_by(outcome: ConstraintOutcome) -> str:
+    return outcome.message or f"Command blocked by constraint '{outcome.constraint_name}'"
 
 
 def _context_path(context: dict[str, Any], path: list[str]) -> Any:

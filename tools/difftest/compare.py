@@ -1,0 +1,77 @@
+"""One case on both runtimes, compared after normalisation; shrinking of a failing case."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from manifest_lang.compiler.api import compile_source
+
+from .normalise import normalise
+from .ours import run_case as run_ours
+from .reference import Reference
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    reason: str = ""
+    index: int | None = None  # the operation that diverged
+    accepted_by: str | None = None  # the documented difference that ended the comparison
+    skipped: bool = False  # the model did not compile (nothing to compare)
+
+
+def check(ref: Reference, case: dict[str, Any]) -> Verdict:
+    compiled = compile_source(case["source"])
+    if compiled.ir is None:
+        return Verdict(True, "model does not compile", skipped=True)
+    runnable = {"ir": compiled.ir, "context": case.get("context") or {}, "ops": case["ops"]}
+    theirs = ref.run(runnable)
+    if not theirs.get("ok"):
+        return Verdict(False, f"the reference failed on the case: {theirs.get('error')}")
+    ours = run_ours(runnable)
+    if theirs["hash"] != ours["hash"]:
+        return Verdict(False, f"IR hash: reference {theirs['hash']} != ours {ours['hash']}")
+    for i, (op, a, b) in enumerate(zip(case["ops"], theirs["results"], ours["results"], strict=True)):
+        a, b, accepted = normalise(op, a, b, compiled.ir)
+        if accepted is not None:
+            return Verdict(True, index=i, accepted_by=accepted)
+        if a != b:
+            return Verdict(False, f"operation {i} ({op['op']}): reference {a!r} != ours {b!r}", index=i)
+    return Verdict(True)
+
+
+def shrink(ref: Reference, case: dict[str, Any]) -> dict[str, Any]:
+    """A smaller case that still diverges: operations cut after the divergence, then each earlier
+    operation dropped if the case still fails, then source lines dropped likewise."""
+    verdict = check(ref, case)
+    if verdict.ok:
+        return case
+    if verdict.index is not None:
+        case = dict(case, ops=case["ops"][: verdict.index + 1])
+    i = 0
+    while i < len(case["ops"]) - 1:
+        candidate = dict(case, ops=case["ops"][:i] + case["ops"][i + 1 :])
+        if not check(ref, candidate).ok:
+            case = candidate
+        else:
+            i += 1
+    lines = case["source"].splitlines()
+    signature = _signature(check(ref, case))
+    i = 0
+    while i < len(lines):
+        candidate = dict(case, source="\n".join(lines[:i] + lines[i + 1 :]) + "\n")
+        v = check(ref, candidate)
+        if not v.ok and not v.skipped and _signature(v) == signature:
+            lines = candidate["source"].splitlines()
+            case = candidate
+        else:
+            i += 1
+    return case
+
+
+def _signature(v: Verdict) -> str:
+    """What a shrink step must keep: the diverging operation and the error texts of both sides
+    (dropping a model line must not turn the divergence into a different one)."""
+    return re.sub(r"\{'value': |'logged'.*", "", v.reason)[:80] + str(v.index)
