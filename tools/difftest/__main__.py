@@ -24,7 +24,9 @@ def case_seeds(seed: int, n: int) -> list[int]:
     return [seed * 1_000_003 + k for k in range(n)]
 
 
-def run(seeds: list[int], out: Path, *, progress: bool = True, max_failures: int = 5) -> tuple[int, Counter[str]]:
+def run(
+    seeds: list[int], out: Path, *, progress: bool = True, max_failures: int = 5
+) -> tuple[int, Counter[str]]:
     """Runs the cases of ``seeds``; returns the number of divergences and the tally of outcomes."""
     tally: Counter[str] = Counter()
     failures = 0
@@ -51,7 +53,11 @@ def run(seeds: list[int], out: Path, *, progress: bool = True, max_failures: int
                 tally["equal"] += 1
             if progress and (done % 50 == 0 or done == len(seeds)):
                 rate = done / max(time.monotonic() - start, 1e-9)
-                print(f"\r{done}/{len(seeds)} cases, {failures} divergent, {rate:.0f}/s", end="", file=sys.stderr)
+                print(
+                    f"\r{done}/{len(seeds)} cases, {failures} divergent, {rate:.0f}/s",
+                    end="",
+                    file=sys.stderr,
+                )
     if progress:
         print(file=sys.stderr)
     return failures, tally

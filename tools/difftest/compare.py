@@ -33,8 +33,9 @@ def check(ref: Reference, case: dict[str, Any]) -> Verdict:
     ours = run_ours(runnable)
     if theirs["hash"] != ours["hash"]:
         return Verdict(False, f"IR hash: reference {theirs['hash']} != ours {ours['hash']}")
+    memory: dict[str, Any] = {}
     for i, (op, a, b) in enumerate(zip(case["ops"], theirs["results"], ours["results"], strict=True)):
-        a, b, accepted = normalise(op, a, b, compiled.ir)
+        a, b, accepted = normalise(op, a, b, compiled.ir, memory)
         if accepted is not None:
             return Verdict(True, index=i, accepted_by=accepted)
         if a != b:

@@ -37,7 +37,9 @@ class Entity:
 
 def _literal(r: random.Random, type_: str) -> str:
     if type_ == "number":
-        return r.choice(["0", "1", "2", "5", "10", "100", "2.5", "-3", "18446744073709551616", "1000000000000000000000"])
+        return r.choice(
+            ["0", "1", "2", "5", "10", "100", "2.5", "-3", "18446744073709551616", "1000000000000000000000"]
+        )
     if type_ == "boolean":
         return r.choice(["true", "false"])
     return r.choice(['"a"', '"b"', '""', '"x y"'])
@@ -64,12 +66,19 @@ def _num_expr(r: random.Random, names: list[str]) -> str:
 def _bool_expr(r: random.Random, nums: list[str], strs: list[str], bools: list[str]) -> str:
     choices = []
     if nums:
-        choices.append(lambda: f"{_num_expr(r, nums)} {r.choice(['<', '<=', '>', '>=', '==', '!='])} {r.choice(['0', '5', '10', '100'])}")
+        choices.append(
+            lambda: (
+                f"{_num_expr(r, nums)} {r.choice(['<', '<=', '>', '>=', '==', '!='])} "
+                f"{r.choice(['0', '5', '10', '100'])}"
+            )
+        )
     if strs:
         choices.append(lambda: f'{r.choice(strs)} {r.choice(["==", "!="])} "{r.choice(["a", "b", ""])}"')
     if bools:
         choices.append(lambda: r.choice(bools))
-    choices.append(lambda: r.choice(["true", "false", 'user.role == "admin"', "user.id != null", "context.flag == true"]))
+    choices.append(
+        lambda: r.choice(["true", "false", 'user.role == "admin"', "user.id != null", "context.flag == true"])
+    )
     expr = r.choice(choices)()
     if r.random() < 0.2:
         expr = f"{expr} {r.choice(['and', 'or'])} {r.choice(choices)()}"
@@ -134,7 +143,7 @@ class ModelGen:
         r = self.r
         expr = _bool_expr(r, nums, strs, bools)
         sev = r.choice([":", ":", ":warn", ":ok", ":block"])
-        msg = r.choice(['', ' "entity rule broken"'])
+        msg = r.choice(["", ' "entity rule broken"'])
         return f"  constraint ek{i}{sev} {expr}{msg}"
 
     def _policies(self, out: list[str], nums: list[str], strs: list[str], bools: list[str]) -> list[str]:
@@ -142,11 +151,15 @@ class ModelGen:
         names = []
         for i in range(r.randint(0, 2)):
             action = r.choice(["execute", "all", "override", "read", "write", ""])
-            expr = r.choice(['user.role == "admin"', 'user.role != "banned"', "true", "false", "user.id != null"])
+            expr = r.choice(
+                ['user.role == "admin"', 'user.role != "banned"', "true", "false", "user.id != null"]
+            )
             if r.random() < 0.3:
                 expr = _bool_expr(r, nums, strs, bools)
             msg = r.choice(["", ' "not allowed"'])
-            out.append(f"  policy pol{i} {action}: {expr}{msg}".replace("  ", " ").replace(" policy", "  policy", 1))
+            out.append(
+                f"  policy pol{i} {action}: {expr}{msg}".replace("  ", " ").replace(" policy", "  policy", 1)
+            )
             names.append(f"pol{i}")
         return names
 
@@ -205,7 +218,9 @@ class ModelGen:
         lines = [f"    constraint {over}k{k} {{", f"      expression: {expr}"]
         lines.append(f"      severity: {r.choice(['block', 'block', 'warn', 'ok'])}")
         if r.random() < 0.5:
-            lines.append(f'      messageTemplate: "limit {{{r.choice(nums + ["n", "id"]) if nums else "id"}}} broken"')
+            lines.append(
+                f'      messageTemplate: "limit {{{r.choice(nums + ["n", "id"]) if nums else "id"}}} broken"'
+            )
         elif r.random() < 0.5:
             lines.append('      message: "blocked here"')
         if over and policies and r.random() < 0.7:
@@ -254,7 +269,14 @@ def _ops(r: random.Random, entities: list[Entity]) -> list[dict[str, Any]]:
         elif roll < 0.76:
             ops.append({"op": "all", "entity": e.name})
         elif roll < 0.8 and e.computed:
-            ops.append({"op": "computed", "entity": e.name, "id": r.choice(ids[e.name]), "prop": r.choice(e.computed)})
+            ops.append(
+                {
+                    "op": "computed",
+                    "entity": e.name,
+                    "id": r.choice(ids[e.name]),
+                    "prop": r.choice(e.computed),
+                }
+            )
         elif roll < 0.85:
             data = {p.name: _value(r, p.type) for p in e.props}
             ops.append({"op": "check", "entity": e.name, "data": data})

@@ -30,7 +30,9 @@ def _succeeded(answer: Answer) -> bool:
     return isinstance(value, dict) and value.get("success") is True
 
 
-def row1_entity_constraint_fails_the_command(op: dict[str, Any], ref: Answer, ours: Answer, ir: Any) -> Outcome:
+def row1_entity_constraint_fails_the_command(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
     """#1: the reference drops a mutate that breaks a blocking entity constraint and succeeds;
     we fail the command with the constraint's outcomes and write nothing."""
     if op["op"] == "run" and _succeeded(ref) and _failed(ours) and ours["value"].get("constraintOutcomes"):
@@ -38,7 +40,9 @@ def row1_entity_constraint_fails_the_command(op: dict[str, Any], ref: Answer, ou
     return KEEP
 
 
-def row2_missing_instance_fails(op: dict[str, Any], ref: Answer, ours: Answer, ir: Any) -> Outcome:
+def row2_missing_instance_fails(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
     """#2: on an id that does not exist the reference goes on past the policies (constraints,
     guards, then a silent no-op success); we fail ``Instance '<id>' of entity '<E>' not found``
     right after the rate limit and the policies, which both sides apply first."""
@@ -52,18 +56,51 @@ def row2_missing_instance_fails(op: dict[str, Any], ref: Answer, ours: Answer, i
     return ACCEPT  # the reference may have run actions against nothing: its later state is its own
 
 
-def row3_refused_override_events_stay_out_of_the_log(op: dict[str, Any], ref: Answer, ours: Answer, ir: Any) -> Outcome:
+def row3_refused_override_events_stay_out_of_the_log(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
     """#3: ``OverrideApplied`` of a command that then fails stays in the reference's log; ours logs
     events only when the command commits (its refused result still lists them)."""
     if op["op"] != "run" or not _failed(ours) or not ref.get("logged") or ours.get("logged"):
         return KEEP
     if all(e.get("name") == "OverrideApplied" for e in ref["logged"]):
+        memory.setdefault("unlogged", []).extend(ref["logged"])
         ref = dict(ref, logged=[])
         return ref, ours
     return KEEP
 
 
-def row16_override_events_carry_ids(op: dict[str, Any], ref: Answer, ours: Answer, ir: Any) -> Outcome:
+def row3_in_full_logs(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
+    """#3 again, for a read of the whole log: the events row 3 accepted are not in ours."""
+    unlogged = memory.get("unlogged")
+    if op["op"] != "log" or not unlogged or not isinstance(ref.get("value"), list):
+        return KEEP
+    return dict(ref, value=[e for e in ref["value"] if e not in unlogged]), ours
+
+
+def row19_recreate_with_same_unique_value(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
+    """#19: ``create_instance`` on an id that exists, with the same value of a ``unique``
+    property: the reference refuses (the row collides with itself, ``undefined``); we replace the
+    row (the id is the same instance, not a duplicate)."""
+    if op["op"] != "create" or ref.get("value") is not None or not isinstance(ours.get("value"), dict):
+        return KEEP
+    entity = next((e for e in ir.get("entities", []) if e["name"] == op.get("entity")), None)
+    if entity is None or not any(
+        "unique" in (p.get("modifiers") or []) for p in entity.get("properties", [])
+    ):
+        return KEEP
+    if op["data"].get("id") not in memory.setdefault("created", set()):
+        return KEEP
+    return ACCEPT
+
+
+def row16_override_events_carry_ids(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
     """#16: our ``OverrideApplied`` carries the command's correlationId, causationId and subject."""
     changed = False
     ours = copy.deepcopy(ours)
@@ -88,7 +125,9 @@ def row16_override_events_carry_ids(op: dict[str, Any], ref: Answer, ours: Answe
     return (ref, ours) if changed else KEEP
 
 
-def row18_create_stores_declared_properties(op: dict[str, Any], ref: Answer, ours: Answer, ir: Any) -> Outcome:
+def row18_create_stores_declared_properties(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
     """#18: a create command stores declared properties only; the reference copies every input
     key (parameters that are not properties included) into the new instance."""
     if op["op"] != "run" or not _succeeded(ref) or not _succeeded(ours):
@@ -119,20 +158,28 @@ ROWS: list[Callable[..., Outcome]] = [
     row1_entity_constraint_fails_the_command,
     row2_missing_instance_fails,
     row3_refused_override_events_stay_out_of_the_log,
+    row3_in_full_logs,
     row16_override_events_carry_ids,
     row18_create_stores_declared_properties,
+    row19_recreate_with_same_unique_value,
 ]
 
 
-def normalise(op: dict[str, Any], ref: Answer, ours: Answer, ir: Any) -> tuple[Answer, Answer, str | None]:
+def normalise(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> tuple[Answer, Answer, str | None]:
     """Applies the rows in order; returns the pair and the name of the row that accepted the
-    whole disagreement (None if none did: then the pair must be equal)."""
+    whole disagreement (None if none did: then the pair must be equal). ``memory`` is one
+    case's state across its operations (ids created, events accepted as unlogged)."""
+    outcome: Outcome = KEEP
     for row in ROWS:
         if ref == ours:
             break
-        outcome = row(op, ref, ours, ir)
+        outcome = row(op, ref, ours, ir, memory)
         if outcome == ACCEPT:
             return ref, ours, row.__name__
         if outcome != KEEP:
             ref, ours = outcome
+    if op["op"] == "create" and isinstance(ours.get("value"), dict):
+        memory.setdefault("created", set()).add(ours["value"].get("id"))
     return ref, ours, None

@@ -143,6 +143,8 @@ def try_override(
     if not c.overrideable:
         return None
     policy = ex.model.policies.get(c.override_policy) if c.override_policy else None
+    if policy is not None and policy.entity not in (None, oc.entity) and oc.entity is not None:
+        policy = None  # another entity's policy does not authorise this one's constraints
     request = next((r for r in oc.requests if r.constraint_code == c.code), None)
     if request is not None:
         if not _authorized(policy, c, request, scope, ex):

@@ -1,0 +1,181 @@
+"""Behaviours where we disagreed with the reference runtime (issue 11, B1-B9 and Q1) and the
+number rule: the language's numbers are JavaScript doubles, also beyond 2**53."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+from manifest_lang.compiler.api import compile_source
+from manifest_lang.compiler.provenance import compute_ir_hash, verify_ir_hash
+from manifest_lang.expr.values import loads_json
+from manifest_lang.runtime.engine import RuntimeEngine
+from manifest_lang.runtime.results import OverrideRequest
+
+from .helpers import NOW, compile_ir
+
+HEAD = "entity A {\n  property required id: string\n"
+
+
+def engine_for(body: str, context: dict[str, Any] | None = None, tail: str = "") -> RuntimeEngine:
+    ir = compile_ir(HEAD + body + "\n}\n" + tail)
+    engine = RuntimeEngine(ir, context or {}, now=lambda: NOW)
+    engine.create_instance("A", {"id": "a1"})
+    return engine
+
+
+def test_unknown_command_result_carries_correlation_and_causation_ids() -> None:
+    engine = engine_for("  command go() {}")
+    result = engine.run_command("nope", {}, correlation_id="corr-1", causation_id="cause-1")
+    assert result.to_dict() == {
+        "success": False,
+        "error": "Command 'nope' not found",
+        "correlationId": "corr-1",
+        "causationId": "cause-1",
+        "emittedEvents": [],
+    }
+
+
+def test_budget_exceeded_result_carries_correlation_and_causation_ids() -> None:
+    ir = compile_ir(HEAD + "  property n: number = 0\n  command go() { mutate n = n + 1 + 2 + 3 + 4 }\n}\n")
+    engine = RuntimeEngine(ir, {}, evaluation_limits={"maxEvaluationSteps": 2})
+    engine.create_instance("A", {"id": "a1"})
+    result = engine.run_command(
+        "go", {}, entity_name="A", instance_id="a1", correlation_id="c", causation_id="k"
+    )
+    assert not result.success and "budget" in (result.error or "").lower()
+    assert (result.correlation_id, result.causation_id) == ("c", "k")
+
+
+def test_policy_denial_message_defaults_to_the_denial_text() -> None:
+    engine = engine_for(
+        '  command go() {}\n  policy staffOnly execute: user.role == "admin"', {"user": {"role": "clerk"}}
+    )
+    result = engine.run_command("go", {}, entity_name="A", instance_id="a1")
+    denial = result.to_dict()["policyDenial"]
+    assert result.error == denial["message"] == "Denied by policy 'staffOnly'"
+
+
+def test_policy_denial_message_is_the_policy_message() -> None:
+    engine = engine_for('  command go() {}\n  policy p execute: false "staff only"')
+    result = engine.run_command("go", {}, entity_name="A", instance_id="a1")
+    assert result.to_dict()["policyDenial"]["message"] == "staff only"
+
+
+def test_command_constraint_error_is_the_rendered_message_template() -> None:
+    body = (
+        "  command go(n: number) {\n"
+        '    constraint limit { expression: false  messageTemplate: "limit {n} exceeded" }\n  }'
+    )
+    result = engine_for(body).run_command("go", {"n": 3}, entity_name="A", instance_id="a1")
+    assert result.error == "limit 3 exceeded"
+
+
+def test_number_literals_beyond_64_bits_compile_with_an_override_policy() -> None:
+    source = HEAD + (
+        "  property total: number = 18446744073709551616\n"
+        "  command go() { constraint overrideable big { expression: total > 5  overridePolicy: p } }\n"
+        "  policy p override: true\n}\n"
+    )
+    result = compile_source(source)
+    assert result.ir is not None, [d.message for d in result.diagnostics]
+    assert verify_ir_hash(result.ir)
+    default = result.ir["entities"][0]["properties"][1]["defaultValue"]
+    assert default == {"kind": "number", "value": 18446744073709551616.0}
+
+
+def test_ir_hash_writes_large_numbers_as_javascript_does() -> None:
+    result = compile_source(HEAD + "  property total: number = 1000000000000000000000\n}\n")
+    assert result.ir is not None
+    # The reference hashes JSON.stringify's text: 1e+21 (and 2**64 as 18446744073709552000).
+    from manifest_lang.compiler.provenance import canonical_json
+
+    assert '"value":1e+21' in canonical_json(result.ir)
+    assert canonical_json({"v": 2.0**64}) == '{"v":18446744073709552000}'
+    assert result.ir["provenance"]["irHash"] == compute_ir_hash(result.ir)
+    # the file a user writes and reads back keeps the hash
+    again = json.loads(json.dumps(result.ir))
+    assert verify_ir_hash(again)
+
+
+def test_an_event_emitted_twice_keeps_its_first_payload_mapping() -> None:
+    engine = engine_for(
+        "  command two() {\n    emit Done { a: 1 }\n    emit Done { b: 2 }\n  }",
+        tail='event Done: "x.done" { a: number? }\n',
+    )
+    result = engine.run_command("two", {}, entity_name="A", instance_id="a1")
+    assert [e.to_dict()["payload"] for e in result.emitted_events] == [{"a": 1}, {"a": 1}]
+
+
+OVERRIDE = (
+    "  property n: number = 0\n"
+    "  command ov() {\n"
+    "    constraint overrideable big { expression: n > 5  overridePolicy: p }\n"
+    "    mutate n = 7\n  }\n"
+    "  policy p override: true"
+)
+
+
+def test_auto_authorised_override_without_user_id_is_authorised_by_the_policy() -> None:
+    result = engine_for(OVERRIDE).run_command("ov", {}, entity_name="A", instance_id="a1")
+    assert result.success
+    (event,) = [e for e in result.emitted_events if e.name == "OverrideApplied"]
+    assert event.payload["authorizedBy"] == "policy:p"
+
+
+def test_override_timestamp_is_the_engine_clock_not_the_request() -> None:
+    request = OverrideRequest("big", "r", "boss", 5)
+    result = engine_for(OVERRIDE).run_command(
+        "ov", {}, entity_name="A", instance_id="a1", override_requests=[request]
+    )
+    (event,) = [e for e in result.emitted_events if e.name == "OverrideApplied"]
+    assert event.payload["timestamp"] == NOW
+
+
+def test_undefined_value_of_a_unique_property_is_not_a_duplicate() -> None:
+    engine = engine_for("  property unique title: string?\n  command ut() { mutate title = context.missing }")
+    engine.create_instance("A", {"id": "a2"})
+    assert engine.run_command("ut", {}, entity_name="A", instance_id="a1").success
+    assert engine.run_command("ut", {}, entity_name="A", instance_id="a2").success
+
+
+def test_denied_caller_on_a_missing_instance_gets_the_policy_denial() -> None:
+    body = '  command go() {}\n  policy staffOnly execute: user.role == "admin"'
+    engine = engine_for(body, {"user": {"role": "clerk"}})
+    assert (
+        engine.run_command("go", {}, entity_name="A", instance_id="nope").error
+        == "Denied by policy 'staffOnly'"
+    )
+    engine.set_context({"user": {"role": "admin"}})
+    assert engine.run_command("go", {}, entity_name="A", instance_id="nope").error == (
+        "Instance 'nope' of entity 'A' not found"
+    )
+
+
+def test_rate_limit_applies_before_the_missing_instance_check() -> None:
+    body = "  command go() {\n    rateLimit { maxRequests: 1, windowMs: 60000, scope: global }\n  }"
+    engine = engine_for(body)
+    assert "not found" in (engine.run_command("go", {}, entity_name="A", instance_id="nope").error or "")
+    assert "Rate limit exceeded" in (
+        engine.run_command("go", {}, entity_name="A", instance_id="nope").error or ""
+    )
+
+
+def test_json_integers_beyond_64_bits_are_doubles() -> None:
+    assert loads_json(b'{"n": 18446744073709551616, "m": 9007199254740993, "k": 5}') == {
+        "n": 18446744073709551616.0,
+        "m": 9007199254740992.0,
+        "k": 5,
+    }
+    assert type(loads_json(b"[12345678901234567890123]")[0]) is float
+
+
+def test_command_input_beyond_2_53_is_a_double_end_to_end() -> None:
+    engine = engine_for("  property n: number = 0\n  command set(v: number) { mutate n = v + 1 }")
+    result = engine.run_command("set", {"v": 18446744073709551616}, entity_name="A", instance_id="a1")
+    assert result.success
+    row = engine.get_instance("A", "a1")
+    assert row is not None and row["n"] == 2.0**64 and type(row["n"]) is float
+    assert orjson.loads(orjson.dumps(result.to_dict()))["result"] == 2.0**64  # serialisable, no crash
