@@ -45,7 +45,9 @@ from manifest_lang.runtime.journal import CommandJournal
 from manifest_lang.runtime.tracing import OpenTelemetryHook, tracing_hooks
 from manifest_lang.stores.memory import MemoryStore
 
-SCENARIOS = Path(os.environ.get("MANIFEST_BENCH_SCENARIOS", "/work/shared/bench/scenarios"))
+SCENARIOS = Path(
+    os.environ.get("MANIFEST_BENCH_SCENARIOS", Path(__file__).resolve().parents[2] / "shared" / "bench" / "scenarios")
+)
 
 
 class NoopHook:
