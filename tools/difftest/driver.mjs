@@ -13,11 +13,8 @@ const PKG = new URL('../reference/node_modules/@angriff36/manifest/dist/manifest
 const { RuntimeEngine } = await import(new URL('runtime-engine.js', PKG));
 const { computeIRHash } = await import(new URL('ir-compiler.js', PKG));
 
-const clean = (value) => JSON.parse(JSON.stringify(value === undefined ? null : value, (k, v) => {
-  if (typeof v === 'number' && !Number.isFinite(v)) return { $num: String(v) };
-  if (typeof v === 'bigint') return { $num: String(v) };
-  return v;
-}));
+// What a JSON client sees (JSON.stringify: NaN and Infinity become null, undefined keys go).
+const clean = (value) => (value === undefined ? null : JSON.parse(JSON.stringify(value)));
 
 function engineFor(ir, context, clock) {
   let ids = 0;

@@ -303,7 +303,7 @@ def _run_op(r: random.Random, e: Entity, ids: list[str]) -> dict[str, Any]:
         inp["id"] = f"{e.name.lower()}-c{r.randint(0, 3)}"
     op: dict[str, Any] = {"op": "run", "command": cmd["name"], "input": inp, "entity": e.name}
     if cmd["name"] != "create" or r.random() < 0.3:
-        op["instance"] = r.choice(ids + ["missing-id"])
+        op["instance"] = "missing-id" if r.random() < 0.08 else r.choice(ids)
     if r.random() < 0.4:
         op["corr"] = f"corr-{r.randint(1, 3)}"
     if r.random() < 0.3:

@@ -53,7 +53,9 @@ def row2_missing_instance_fails(
     theirs = ref.get("value")
     if isinstance(theirs, dict) and (theirs.get("policyDenial") or theirs.get("rateLimitDenial")):
         return KEEP  # those come first on both sides: a real divergence
-    return ACCEPT  # the reference may have run actions against nothing: its later state is its own
+    # The reference's no-op changes no row; the events it logged are not in ours.
+    memory.setdefault("unlogged", []).extend(ref.get("logged") or [])
+    return ours, ours
 
 
 def row3_refused_override_events_stay_out_of_the_log(
@@ -67,6 +69,22 @@ def row3_refused_override_events_stay_out_of_the_log(
         memory.setdefault("unlogged", []).extend(ref["logged"])
         ref = dict(ref, logged=[])
         return ref, ours
+    return KEEP
+
+
+def row23_list_read_policies_see_fields(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
+    """#23: the reference's ``getAllInstances`` evaluates read policies without the instance's
+    fields as bare names (``p0 == "a"`` sees undefined; ``self.p0`` works), so it lists fewer
+    rows than ``getInstance`` admits; ours uses the same scope for both."""
+    if op["op"] != "all" or not isinstance(ref.get("value"), list) or not isinstance(ours.get("value"), list):
+        return KEEP
+    policies = [p for p in ir.get("policies", []) if p.get("entity") == op["entity"]]
+    if not any(p.get("action") in ("read", "all") for p in policies):
+        return KEEP
+    if all(row in ours["value"] for row in ref["value"]):
+        return dict(ref, value=ours["value"]), ours
     return KEEP
 
 
@@ -159,6 +177,7 @@ ROWS: list[Callable[..., Outcome]] = [
     row2_missing_instance_fails,
     row3_refused_override_events_stay_out_of_the_log,
     row3_in_full_logs,
+    row23_list_read_policies_see_fields,
     row16_override_events_carry_ids,
     row18_create_stores_declared_properties,
     row19_recreate_with_same_unique_value,

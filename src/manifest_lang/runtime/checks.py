@@ -143,8 +143,6 @@ def try_override(
     if not c.overrideable:
         return None
     policy = ex.model.policies.get(c.override_policy) if c.override_policy else None
-    if policy is not None and policy.entity not in (None, oc.entity) and oc.entity is not None:
-        policy = None  # another entity's policy does not authorise this one's constraints
     request = next((r for r in oc.requests if r.constraint_code == c.code), None)
     if request is not None:
         if not _authorized(policy, c, request, scope, ex):
@@ -152,7 +150,8 @@ def try_override(
         reason = request.reason
         by: Any = request.authorized_by
         outcome.overridden_by = request.authorized_by
-    elif policy is not None and truthy(policy.check.fn(scope, ex)):
+    elif policy is not None and policy.action == "override" and truthy(policy.check.fn(scope, ex)):
+        # Without a request only a policy declared for `override` authorises (the reference's rule).
         user = ex.engine.context.get("user")
         by = user.get("id", UNDEFINED) if isinstance(user, dict) else UNDEFINED
         if by is None or by is UNDEFINED:

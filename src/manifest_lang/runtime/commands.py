@@ -21,6 +21,8 @@ from .checks import (
 from .instances import (
     WriteRejected,
     all_constraints_pass,
+    check_entity_constraints,
+    check_unique,
     apply_defaults,
     entity_scope,
     prepare_create,
@@ -171,6 +173,10 @@ class CommandRun:
                 return refused
         if cmd.guards:
             refused = self._guards(scope, outcomes)
+            if refused is not None:
+                return refused
+        if draft is not None and self.entity is not None and (self.entity.constraints or self.entity.unique):
+            refused = self._draft_constraints(self.entity, draft, outcomes)
             if refused is not None:
                 return refused
         if self.validate_only:
@@ -329,11 +335,14 @@ class CommandRun:
         for c in self.cmd.constraints:
             outcome = evaluate_constraint(c, scope, self.ex)
             outcomes.append(outcome)
-            if outcome.passed or outcome.severity != "block":
+            if outcome.passed:
                 continue
+            # A failed warning can be overridden too (the reference records the override).
             event = try_override(c, outcome, scope, self.ex, self._override_context())
             if event is not None:
                 events.append(event)
+                continue
+            if outcome.severity != "block":
                 continue
             return self.refusal(
                 outcome.message or f"Command blocked by constraint '{c.name}'",
@@ -356,6 +365,29 @@ class CommandRun:
                 )
         return None
 
+    def _draft_constraints(
+        self, em: EntityModel, draft: dict[str, Any], outcomes: list[ConstraintOutcome]
+    ) -> CommandResult | None:
+        """A create admits its draft (defaults + input) as the reference does: the entity
+        constraints' outcomes join the result, and a blocking failure refuses the command. The
+        row the actions produce is checked again at the flush (docs/differences.md #1)."""
+        try:
+            check_unique(self.ex, em, draft, em.unique)
+        except WriteRejected as rejected:
+            duplicate = rejected.outcome()
+            duplicate.details = {"property": rejected.prop, "modifier": "unique", "value": draft.get(rejected.prop)}
+            return self.refusal(rejected.message, constraint_outcomes=[duplicate])
+        drafted = check_entity_constraints(self.ex, em, draft)
+        outcomes.extend(drafted)
+        blocking = next((o for o in drafted if is_blocking(o)), None)
+        if blocking is None:
+            return None
+        return self.refusal(
+            _blocked_by(blocking),
+            constraint_outcomes=drafted,  # the reference reports the entity's outcomes alone here
+            override_requests=self.opts.override_requests or None,
+        )
+
     # --- actions ------------------------------------------------------------------------------
 
     def _actions(self, scope: dict[str, Any], inp: dict[str, Any]) -> Any:
@@ -374,7 +406,7 @@ class CommandRun:
             if kind == "mutate":
                 target = action.target
                 if fast and not self.shadowed and (action.plain or action.transition_only is not None):
-                    if action.transition_only is not None and not self.init_mode:
+                    if action.transition_only is not None:
                         refusal = self._fast_transition(action.transition_only, target, wc, value)  # type: ignore[arg-type]
                         if refusal is not None:
                             return self.fail(refusal)  # returned, not raised: _run checks for it
