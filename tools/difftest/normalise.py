@@ -88,6 +88,18 @@ def row23_list_read_policies_see_fields(
     return KEEP
 
 
+def row24_create_sets_the_initial_state(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
+    """#24: in a create command the reference checks transitions from the draft's value (so
+    ``create(status: "open")`` is refused as ``open -> open``); ours sets the initial state freely."""
+    if op["op"] != "run" or op.get("instance") is not None or not _failed(ref) or not _succeeded(ours):
+        return KEEP
+    if not str(ref["value"].get("error", "")).startswith("Invalid state transition"):
+        return KEEP
+    return ACCEPT
+
+
 def row3_in_full_logs(
     op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
 ) -> Outcome:
@@ -178,6 +190,7 @@ ROWS: list[Callable[..., Outcome]] = [
     row3_refused_override_events_stay_out_of_the_log,
     row3_in_full_logs,
     row23_list_read_policies_see_fields,
+    row24_create_sets_the_initial_state,
     row16_override_events_carry_ids,
     row18_create_stores_declared_properties,
     row19_recreate_with_same_unique_value,

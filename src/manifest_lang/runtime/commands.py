@@ -406,7 +406,7 @@ class CommandRun:
             if kind == "mutate":
                 target = action.target
                 if fast and not self.shadowed and (action.plain or action.transition_only is not None):
-                    if action.transition_only is not None:
+                    if action.transition_only is not None and not self.init_mode:
                         refusal = self._fast_transition(action.transition_only, target, wc, value)  # type: ignore[arg-type]
                         if refusal is not None:
                             return self.fail(refusal)  # returned, not raised: _run checks for it

@@ -54,12 +54,12 @@ def check_write_rules(run: CommandRun, em: EntityModel, wc: dict[str, Any], targ
         existing = wc.get(target, UNDEFINED)
         if existing is not UNDEFINED and value is not UNDEFINED and not strict_equals(existing, value):
             conflict(run, existing, value)
-    # Transitions hold in a create too: the draft's value (its default) is the state moved from.
-    rules = em.transitions.get(target)
-    if rules is not None:
-        refusal = transition_error(target, rules, wc.get(target, UNDEFINED), value)
-        if refusal is not None:
-            raise run.fail(refusal)
+    if not run.init_mode:
+        rules = em.transitions.get(target)
+        if rules is not None:
+            refusal = transition_error(target, rules, wc.get(target, UNDEFINED), value)
+            if refusal is not None:
+                raise run.fail(refusal)
 
 
 def managed_fields(
