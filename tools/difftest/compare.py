@@ -39,7 +39,9 @@ def check(ref: Reference, case: dict[str, Any]) -> Verdict:
         if accepted is not None:
             return Verdict(True, index=i, accepted_by=accepted)
         if a != b:
-            return Verdict(False, f"operation {i} ({op['op']}): reference {a!r} != ours {b!r}", index=i)
+            where, x, y = first_difference(a, b)
+            reason = f"operation {i} ({op['op']}) at {where}: reference {x!r} != ours {y!r}"
+            return Verdict(False, reason, index=i)
     return Verdict(True)
 
 
@@ -76,3 +78,19 @@ def _signature(v: Verdict) -> str:
     """What a shrink step must keep: the diverging operation and the error texts of both sides
     (dropping a model line must not turn the divergence into a different one)."""
     return re.sub(r"\{'value': |'logged'.*", "", v.reason)[:80] + str(v.index)
+
+
+_MISSING = "<absent>"
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any]:
+    """The first place two JSON values differ: (path, reference side, our side)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            if a.get(key, _MISSING) != b.get(key, _MISSING):
+                return first_difference(a.get(key, _MISSING), b.get(key, _MISSING), f"{path}.{key}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return first_difference(x, y, f"{path}[{i}]")
+    return path or "$", a, b

@@ -21,9 +21,9 @@ from .checks import (
 from .instances import (
     WriteRejected,
     all_constraints_pass,
+    apply_defaults,
     check_entity_constraints,
     check_unique,
-    apply_defaults,
     entity_scope,
     prepare_create,
 )
@@ -371,20 +371,25 @@ class CommandRun:
         """A create admits its draft (defaults + input) as the reference does: the entity
         constraints' outcomes join the result, and a blocking failure refuses the command. The
         row the actions produce is checked again at the flush (docs/differences.md #1)."""
-        try:
-            check_unique(self.ex, em, draft, em.unique)
-        except WriteRejected as rejected:
-            duplicate = rejected.outcome()
-            duplicate.details = {"property": rejected.prop, "modifier": "unique", "value": draft.get(rejected.prop)}
-            return self.refusal(rejected.message, constraint_outcomes=[duplicate])
-        drafted = check_entity_constraints(self.ex, em, draft)
-        outcomes.extend(drafted)
+        drafted: list[ConstraintOutcome] = []
+        for name in em.unique:  # every duplicate is reported, in declaration order
+            try:
+                check_unique(self.ex, em, draft, (name,))
+            except WriteRejected as rejected:
+                duplicate = rejected.outcome()
+                if rejected.code != "E_UNIQUE":  # an alternate key (checked with every name)
+                    drafted.append(duplicate)
+                    break
+                duplicate.details = {"property": name, "modifier": "unique", "value": draft.get(name)}
+                drafted.append(duplicate)
+        drafted.extend(check_entity_constraints(self.ex, em, draft))
         blocking = next((o for o in drafted if is_blocking(o)), None)
         if blocking is None:
+            outcomes.extend(drafted)
             return None
         return self.refusal(
             _blocked_by(blocking),
-            constraint_outcomes=drafted,  # the reference reports the entity's outcomes alone here
+            constraint_outcomes=drafted,  # the reference reports the draft's outcomes alone here
             override_requests=self.opts.override_requests or None,
         )
 
@@ -499,8 +504,14 @@ class CommandRun:
     def _flush_create(self) -> dict[str, Any]:
         em = self.entity
         assert em is not None
+        row = self._final_row()
+        # A property the actions set to undefined stays absent, as in the reference (the draft
+        # gave every property a value, so a missing one was cleared): no default comes back.
+        cleared = [k for k in em.properties if row.get(k, UNDEFINED) is UNDEFINED]
         try:
-            doc, _ = prepare_create(self.ex, em, self._final_row())
+            doc, _ = prepare_create(self.ex, em, row)
+            for k in cleared:
+                doc.pop(k, None)
         except WriteRejected as rejected:
             blocking = next((o for o in rejected.outcomes or () if is_blocking(o)), None)
             # A command's create refused by an entity constraint reads like any command refusal.
