@@ -63,6 +63,14 @@ async function runOp(engine, op, state, clock) {
   }
 }
 
+// Rows per entity after each operation: a write that should not have happened shows at once.
+async function rowCounts(engine) {
+  const { stores } = await engine.serialize();
+  const counts = {};
+  for (const [name, rows] of Object.entries(stores)) counts[name] = rows.length;
+  return counts;
+}
+
 async function runCase(req) {
   const clock = { t: 1000 };
   const engine = engineFor(req.ir, req.context || {}, clock);
@@ -78,6 +86,7 @@ async function runCase(req) {
       answer = { raised: String(err && err.message || err) };
     }
     answer.logged = clean(engine.getEventLog().slice(before));
+    answer.rows = await rowCounts(engine);
     results.push(answer);
   }
   return { ok: true, hash, results };

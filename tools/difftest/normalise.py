@@ -133,6 +133,21 @@ def row21_refused_result_lists_override_events(
     return ref, dict(ours, value=dict(ours["value"], emittedEvents=kept))
 
 
+def row9_failed_create_leaves_its_row(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
+    """#9: the reference writes a create command's row before its actions (each mutate is an
+    ``updateInstance``): when an action then fails, the row stays. Ours writes nothing."""
+    if op["op"] != "run" or op.get("instance") is not None or not _failed(ours) or not _failed(ref):
+        return KEEP
+    grown = ref.get("rows", {}).get(op.get("entity"), 0) > ours.get("rows", {}).get(op.get("entity"), 0)
+    if grown and {k: v for k, v in ref.items() if k != "rows"} == {
+        k: v for k, v in ours.items() if k != "rows"
+    }:
+        return ACCEPT  # the reference holds a row we do not: its later state is its own
+    return KEEP
+
+
 def row3_in_full_logs(
     op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
 ) -> Outcome:
@@ -224,7 +239,7 @@ def row18_in_later_reads(
 ) -> Outcome:
     """#18 again: rows read back later hold the reference's extra keys."""
     extra_keys = memory.get("extra_keys")
-    if not extra_keys or op["op"] not in ("get", "all", "serialize", "create", "run"):
+    if not extra_keys or op["op"] not in ("get", "all", "serialize", "log", "run"):
         return KEEP
 
     def strip(entity: Any, row: Any) -> Any:
@@ -242,6 +257,13 @@ def row18_in_later_reads(
         value = {
             e: [strip(e, r) for r in rows] if isinstance(rows, list) else rows for e, rows in value.items()
         }
+    elif op["op"] == "log" and isinstance(value, list):
+        value = copy.deepcopy(value)
+        for event in value:
+            payload = event.get("payload") if isinstance(event, dict) else None
+            if isinstance(payload, dict) and isinstance(payload.get("result"), dict):
+                subject = event.get("subject") or {}
+                payload["result"] = strip(subject.get("entity"), payload["result"])
     elif op["op"] == "run" and isinstance(value, dict):
         value = dict(value)
         for key in ("result", "instance"):
@@ -257,6 +279,7 @@ ROWS: list[Callable[..., Outcome]] = [
     row2_missing_instance_fails,
     row3_refused_override_events_stay_out_of_the_log,
     row21_refused_result_lists_override_events,
+    row9_failed_create_leaves_its_row,
     row3_in_full_logs,
     row23_list_read_policies_see_fields,
     row24_create_sets_the_initial_state,

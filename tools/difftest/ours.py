@@ -89,5 +89,6 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
         except Exception as exc:  # a crash of ours is a divergence, reported as such
             answer = {"crash": f"{type(exc).__name__}: {exc}"}
         answer["logged"] = _json(engine.get_event_log()[before:])
+        answer["rows"] = {name: len(rows) for name, rows in engine.serialize()["stores"].items()}
         results.append(answer)
     return {"ok": True, "hash": compute_ir_hash(case["ir"], collation="codepoint"), "results": results}
