@@ -8,7 +8,14 @@
 import readline from 'node:readline';
 // The package lives in tools/reference/node_modules (installed by `npm ci` there).
 // The reference logs diagnostics with console.*; stdout carries the protocol only.
-for (const name of ['log', 'info', 'warn', 'error', 'debug']) console[name] = () => {};
+// A note that it dropped a write for a blocking constraint (docs/differences.md #1) is counted:
+// the fuzzer reports it with the operation as "dropped".
+let droppedWrites = 0;
+for (const name of ['log', 'info', 'warn', 'error', 'debug']) {
+  console[name] = (...args) => {
+    if (String(args[0]).includes('Blocking constraint validation failed')) droppedWrites += 1;
+  };
+}
 const PKG = new URL('../reference/node_modules/@angriff36/manifest/dist/manifest/', import.meta.url);
 const { RuntimeEngine } = await import(new URL('runtime-engine.js', PKG));
 const { computeIRHash } = await import(new URL('ir-compiler.js', PKG));
@@ -79,6 +86,7 @@ async function runCase(req) {
   const state = {};
   for (const op of req.ops) {
     const before = engine.getEventLog().length;
+    droppedWrites = 0;
     let answer;
     try {
       answer = { value: clean(await runOp(engine, op, state, clock)) };
@@ -87,6 +95,7 @@ async function runCase(req) {
     }
     answer.logged = clean(engine.getEventLog().slice(before));
     answer.rows = await rowCounts(engine);
+    if (droppedWrites) answer.dropped = droppedWrites;
     results.push(answer);
   }
   return { ok: true, hash, results };

@@ -79,6 +79,11 @@ def _bool_expr(r: random.Random, nums: list[str], strs: list[str], bools: list[s
     choices.append(
         lambda: r.choice(["true", "false", 'user.role == "admin"', "user.id != null", "context.flag == true"])
     )
+    if strs:
+        choices.append(lambda: f'{r.choice(strs)} + "x" == "ax"')
+        choices.append(lambda: f'{r.choice(strs)} in ["a", "b"]')
+    if nums:
+        choices.append(lambda: f"({r.choice(nums)} > 1 ? {r.choice(nums)} : 0) < 50")
     expr = r.choice(choices)()
     if r.random() < 0.2:
         expr = f"{expr} {r.choice(['and', 'or'])} {r.choice(choices)()}"
@@ -253,7 +258,7 @@ def _ops(r: random.Random, entities: list[Entity]) -> list[dict[str, Any]]:
         e = r.choice(entities)
         roll = r.random()
         if roll < 0.2 or not ids[e.name]:
-            new_id = r.choice([f"{e.name.lower()}-{n}", f"{e.name.lower()}-1"])
+            new_id = f"{e.name.lower()}-1" if r.random() < 0.15 else f"{e.name.lower()}-{n}"
             data: dict[str, Any] = {"id": new_id}
             for p in e.props:
                 if r.random() < 0.6:

@@ -503,8 +503,10 @@ class CommandRun:
         cleared = [k for k in em.properties if row.get(k, UNDEFINED) is UNDEFINED]
         try:
             doc, _ = prepare_create(self.ex, em, row)
-            for k in cleared:
-                doc.pop(k, None)
+            if cleared:
+                for k in cleared:
+                    doc.pop(k, None)
+                _check_cleared(self.ex, em, doc)  # the constraints saw the defaults: again without
         except WriteRejected as rejected:
             blocking = next((o for o in rejected.outcomes or () if is_blocking(o)), None)
             # A command's create refused by an entity constraint reads like any command refusal.
@@ -606,6 +608,15 @@ class CommandRun:
                 if type(pid) is str and pid:
                     ev_subject = dict(subject, id=pid)
             self._event(name, payload, ev_subject)
+
+
+def _check_cleared(ex: Execution, em: EntityModel, doc: dict[str, Any]) -> None:
+    if not em.constraints:
+        return
+    outcomes = check_entity_constraints(ex, em, doc)
+    blocking = next((o for o in outcomes if is_blocking(o)), None)
+    if blocking is not None:
+        raise WriteRejected(blocking.code, _blocked_by(blocking), outcomes=outcomes)
 
 
 def _blocked_by(outcome: ConstraintOutcome) -> str:
