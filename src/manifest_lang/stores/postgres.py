@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
+from ..expr.values import loads_json
 from .sql_common import Clock, Cursor, SqlStore, T, dumps, split_where
 from .sql_statements import Tables, quote_ident
 
@@ -50,7 +50,9 @@ def _connection_lost(exc: BaseException) -> bool:
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
-    set_json_loads(orjson.loads, conn)
+    # jsonb keeps a number's decimal text (9223372036854776000 for the double 2**63): read it back
+    # as JavaScript would, a double, never a Python big int (nor orjson's error past 2**64).
+    set_json_loads(loads_json, conn)
 
 
 class PostgresStore(SqlStore):
@@ -129,7 +131,7 @@ class PostgresStore(SqlStore):
         return sql.replace("?", "%s")
 
     def _decode(self, value: Any) -> Any:
-        return orjson.loads(value) if isinstance(value, str | bytes) else value
+        return loads_json(value) if isinstance(value, str | bytes) else value
 
     def _transact(self, work: Callable[..., T], *args: Any) -> T:
         for attempt in range(self._attempts):
