@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TYPES = ("string", "number", "boolean")
+PROPERTY_TYPES = (*TYPES, "list<string>")
 STATES = ("draft", "open", "done", "void")
 ROLES = ("admin", "clerk", "banned", None)
 BIG = (2**53 + 2, 18446744073709551616, 10**21, 1.5, -0.0, 1e-7)
@@ -36,6 +37,8 @@ class Entity:
 
 
 def _literal(r: random.Random, type_: str) -> str:
+    if type_ == "list<string>":
+        return r.choice(["[]", '["a"]', '["a", "b"]'])
     if type_ == "number":
         return r.choice(
             ["0", "1", "2", "5", "10", "100", "2.5", "-3", "18446744073709551616", "1000000000000000000000"]
@@ -46,6 +49,8 @@ def _literal(r: random.Random, type_: str) -> str:
 
 
 def _value(r: random.Random, type_: str) -> Any:
+    if type_ == "list<string>":
+        return r.choice([[], ["a"], ["b", "c"], None])
     if r.random() < 0.08:
         return r.choice([None, "s", 3, True, r.choice(BIG)])
     if type_ == "number":
@@ -102,7 +107,7 @@ class ModelGen:
         r = self.r
         e = Entity(f"E{index}")
         for i in range(r.randint(1, 4)):
-            t = r.choice(TYPES)
+            t = r.choice(PROPERTY_TYPES)
             p = Prop(f"p{i}", t)
             if r.random() < 0.6:
                 p.default = _literal(r, t)
@@ -193,6 +198,8 @@ class ModelGen:
                 p = r.choice(props)
                 if p.type == "number":
                     value = _num_expr(r, pnums)
+                elif p.type == "list<string>":
+                    value = r.choice(["[]", '["z"]', p.name])
                 elif p.type == "string":
                     value = r.choice(pstrs + ['"z"', "context.missing"]) if pstrs else '"z"'
                 else:
@@ -201,7 +208,9 @@ class ModelGen:
             elif roll < 0.6 and e.has_status:
                 out.append(f'    mutate status = "{r.choice(STATES)}"')
             elif roll < 0.75:
-                out.append(f"    compute t{r.randint(0, 1)} = {_num_expr(r, pnums)}")
+                target = f"t{r.randint(0, 1)}"
+                out.append(f"    compute {target} = {_num_expr(r, pnums)}")
+                pnums = [*pnums, target]  # later statements may use it
             else:
                 ev = f"Ev{r.randint(0, 2)}"
                 fields = r.sample(["f", "g", "h"], r.randint(0, 2))

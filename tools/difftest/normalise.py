@@ -232,7 +232,10 @@ def row18_create_stores_declared_properties(
         if isinstance(payload, dict) and "result" in payload:
             payload["result"] = strip(payload["result"])
     created = ours["value"].get("instance") or {}
-    memory.setdefault("extra_keys", {})[(op.get("entity"), created.get("id"))] = extra
+    known = memory.setdefault("extra_keys", {})
+    known[(op.get("entity"), created.get("id"))] = (
+        known.get((op.get("entity"), created.get("id")), set()) | extra
+    )
     return ref, ours
 
 
