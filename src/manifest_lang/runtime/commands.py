@@ -1,4 +1,5 @@
-"""The command pipeline: params → draft → load → policies → constraints → guards → actions →
+"""The command pipeline: params → draft → load → rate limit → policies → not found → constraints →
+guards → draft admission → actions →
 flush (into the execution's buffer) → emits → reactions.
 
 Failures are returned, not raised: each stage and each rule returns a ``Refusal`` (or, for the
