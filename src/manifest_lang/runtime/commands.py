@@ -1,6 +1,5 @@
 """The command pipeline: params → draft → load → rate limit → policies → not found → constraints →
-guards → draft admission → actions →
-flush (into the execution's buffer) → emits → reactions.
+guards → draft admission → actions → flush (into the execution's buffer) → emits → reactions.
 
 Failures are returned, not raised: each stage and each rule returns a ``Refusal`` (or, for the
 common refusals, the failed result itself) that ends the run. In the native build every frame an
