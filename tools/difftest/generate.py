@@ -139,7 +139,10 @@ class ModelGen:
                 out.append(f"  computed c{i}: number = {_num_expr(r, nums)}")
                 e.computed.append(f"c{i}")
         if others and r.random() < 0.3:
-            out.append(f"  {r.choice(['hasMany', 'hasOne', 'belongsTo'])} rel: {r.choice(others)}")
+            out.append(f"  {r.choice(['hasMany', 'hasOne', 'belongsTo', 'ref'])} rel: {r.choice(others)}")
+            if r.random() < 0.5:
+                out.append("  computed hasRel: boolean = self.rel != null")
+                e.computed.append("hasRel")
         for i in range(r.randint(0, 2)):
             out.append(self._entity_constraint(i, nums, strs, bools))
         policies = self._policies(out, nums, strs, bools)
@@ -187,6 +190,9 @@ class ModelGen:
         pbools = bools + [n for n, t in params if t == "boolean"]
         sig = ", ".join(f"{'optional ' if r.random() < 0.2 else ''}{n}: {t}" for n, t in params)
         out = [f"  command {name}({sig}) {{"]
+        if r.random() < 0.1:
+            scope = r.choice(["global", "user", "tenant"])
+            out.append(f"    rateLimit {{ maxRequests: {r.randint(1, 3)}, windowMs: 10, scope: {scope} }}")
         for _ in range(r.randint(0, 2)):
             out.append(f"    guard {_bool_expr(r, pnums, pstrs, pbools)}")
         for k in range(r.randint(0, 2)):

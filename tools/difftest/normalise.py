@@ -150,6 +150,22 @@ def row9_failed_create_leaves_its_row(
     return KEEP
 
 
+def row25_rate_limit_buckets(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
+    """#25: the reference's command rate limits share a bucket per scope key across commands and
+    empty it when a window ends; ours has a bucket per command and a sliding window. When one side
+    is rate limited and the other is not, the buckets hold different counts from here on."""
+    if op["op"] != "run":
+        return KEEP
+    limited = [
+        str(answer["value"].get("error", "")).startswith("Rate limit exceeded for scope")
+        for answer in (ref, ours)
+        if isinstance(answer.get("value"), dict)
+    ]
+    return ACCEPT if any(limited) and not all(limited) else KEEP
+
+
 def row3_in_full_logs(
     op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
 ) -> Outcome:
@@ -285,6 +301,7 @@ ROWS: list[Callable[..., Outcome]] = [
     row3_refused_override_events_stay_out_of_the_log,
     row21_refused_result_lists_override_events,
     row9_failed_create_leaves_its_row,
+    row25_rate_limit_buckets,
     row3_in_full_logs,
     row23_list_read_policies_see_fields,
     row24_create_sets_the_initial_state,
