@@ -163,7 +163,11 @@ def row25_rate_limit_buckets(
         for answer in (ref, ours)
         if isinstance(answer.get("value"), dict)
     ]
-    return ACCEPT if any(limited) and not all(limited) else KEEP
+    if any(limited) and not all(limited):
+        return ACCEPT
+    if limited and all(limited):  # both limited: the windows may still disagree on the wait
+        return ACCEPT if ref["value"].get("rateLimitDenial") != ours["value"].get("rateLimitDenial") else KEEP
+    return KEEP
 
 
 def row3_in_full_logs(
