@@ -179,3 +179,68 @@ def test_command_input_beyond_2_53_is_a_double_end_to_end() -> None:
     row = engine.get_instance("A", "a1")
     assert row is not None and row["n"] == 2.0**64 and type(row["n"]) is float
     assert orjson.loads(orjson.dumps(result.to_dict()))["result"] == 2.0**64  # serialisable, no crash
+
+
+# --- found by the differential fuzzer (tools/difftest) -----------------------------------------
+
+
+def test_create_command_admits_its_draft_with_entity_constraint_outcomes() -> None:
+    body = (
+        "  property p0: number = 1\n"
+        '  constraint positive: p0 > 0 "must be positive"\n'
+        '  constraint big:warn p0 > 5 "big"\n'
+        "  command create(a: number) { mutate p0 = a }"
+    )
+    engine = engine_for(body)
+    created = engine.run_command("create", {"a": 3}, entity_name="A")
+    assert created.success
+    codes = [(o.code, o.passed) for o in created.constraint_outcomes or []]
+    assert codes == [("positive", True), ("big", False)]  # evaluated on the draft (p0 = 1)
+    refused = engine.run_command("create", {"a": 3, "p0": -1}, entity_name="A")
+    assert refused.error == "must be positive"
+    assert [o.code for o in refused.constraint_outcomes or []] == ["positive", "big"]
+
+
+def test_create_command_reports_every_duplicate_unique_value() -> None:
+    body = '  property unique p0: string = "a"\n  property unique p1: number = 1\n  command create() {}'
+    engine = engine_for(body)  # a1 holds the defaults: p0 "a", p1 1
+    refused = engine.run_command("create", {}, entity_name="A")
+    assert refused.error == "Property 'p0' must be unique; value already exists"
+    details = [o.details for o in refused.constraint_outcomes or []]
+    assert details == [
+        {"property": "p0", "modifier": "unique", "value": "a"},
+        {"property": "p1", "modifier": "unique", "value": 1},
+    ]
+
+
+def test_a_failed_warning_can_be_overridden() -> None:
+    body = "  command go() {\n    constraint overrideable soft { expression: false  severity: warn }\n  }"
+    engine = engine_for(body, {"user": {"role": "admin"}})
+    result = engine.run_command(
+        "go", {}, entity_name="A", instance_id="a1", override_requests=[OverrideRequest("soft", "ok", "boss")]
+    )
+    assert result.success
+    (outcome,) = result.constraint_outcomes or []
+    assert (outcome.severity, outcome.overridden, outcome.overridden_by) == ("warn", True, "boss")
+    assert [e.name for e in result.emitted_events] == ["OverrideApplied"]
+
+
+def test_only_an_override_policy_authorises_without_a_request() -> None:
+    body = (
+        "  command go() {\n    constraint overrideable c { expression: false  overridePolicy: p }\n  }\n"
+        "  policy p all: true"
+    )
+    result = engine_for(body).run_command("go", {}, entity_name="A", instance_id="a1")
+    assert result.error == "Command blocked by constraint 'c'"
+
+
+def test_a_property_a_create_clears_stays_absent() -> None:
+    body = '  property p0: string = "a"\n  command create() { mutate p0 = context.missing }'
+    engine = engine_for(body)
+    created = engine.run_command("create", {}, entity_name="A")
+    assert created.success and created.instance is not None and "p0" not in created.instance
+    guarded = engine_for(
+        '  property p0: string = "a"\n  constraint set: p0 == "a"\n'
+        "  command create() { mutate p0 = context.missing }"
+    ).run_command("create", {}, entity_name="A")
+    assert not guarded.success  # the constraint sees the property absent, not its default
