@@ -35,8 +35,14 @@ def row1_entity_constraint_fails_the_command(
 ) -> Outcome:
     """#1: the reference drops a mutate that breaks a blocking entity constraint and succeeds;
     we fail the command with the constraint's outcomes and write nothing."""
-    if op["op"] == "run" and _succeeded(ref) and _failed(ours) and ours["value"].get("constraintOutcomes"):
-        return ACCEPT
+    if op["op"] == "run" and _succeeded(ref) and _failed(ours):
+        entity: dict[str, Any] = next(
+            (e for e in ir.get("entities", []) if e["name"] == op.get("entity")), {}
+        )
+        codes = {c.get("code") for c in entity.get("constraints", [])}
+        failed = [o for o in ours["value"].get("constraintOutcomes") or [] if not o.get("passed")]
+        if failed and all(o.get("code") in codes for o in failed):
+            return ACCEPT  # only the entity's own constraints refused, on the final row
     if op["op"] == "run" and memory.get("dropped"):
         return ACCEPT  # the reference said it dropped a write: its row is not the one we wrote
     return KEEP
