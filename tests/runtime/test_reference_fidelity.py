@@ -244,3 +244,9 @@ def test_a_property_a_create_clears_stays_absent() -> None:
         "  command create() { mutate p0 = context.missing }"
     ).run_command("create", {}, entity_name="A")
     assert not guarded.success  # the constraint sees the property absent, not its default
+
+
+def test_a_missing_trusted_parameter_is_reported_before_a_missing_input() -> None:
+    body = "  command go(a: number, who: string from context.user.id) {}"
+    result = engine_for(body).run_command("go", {}, entity_name="A", instance_id="a1")
+    assert (result.error or "").startswith("MISSING_TRUSTED_CONTEXT: command 'go' requires parameter 'who'")

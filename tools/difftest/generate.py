@@ -136,7 +136,8 @@ class ModelGen:
         bools = [p.name for p in e.props if p.type == "boolean"]
         for i in range(r.randint(0, 2)):
             if nums:
-                out.append(f"  computed c{i}: number = {_num_expr(r, nums)}")
+                # a computed may use the ones before it
+                out.append(f"  computed c{i}: number = {_num_expr(r, nums + e.computed)}")
                 e.computed.append(f"c{i}")
         if others and r.random() < 0.3:
             out.append(f"  {r.choice(['hasMany', 'hasOne', 'belongsTo', 'ref'])} rel: {r.choice(others)}")
@@ -155,6 +156,13 @@ class ModelGen:
     def _entity_constraint(self, i: int, nums: list[str], strs: list[str], bools: list[str]) -> str:
         r = self.r
         expr = _bool_expr(r, nums, strs, bools)
+        if r.random() < 0.3:  # the block form: overrideable, templates, details
+            over = "overrideable " if r.random() < 0.6 else ""
+            fields = [f"expression: {expr}", f"severity: {r.choice(['block', 'warn'])}"]
+            if nums and r.random() < 0.5:
+                fields.append(f'messageTemplate: "at {{{r.choice(nums)}}}"')
+                fields.append(f"details: {{ v: {r.choice(nums)} }}")
+            return f"  constraint {over}ek{i} {{ " + "  ".join(fields) + " }"
         sev = r.choice([":", ":", ":warn", ":ok", ":block"])
         msg = r.choice(["", ' "entity rule broken"'])
         return f"  constraint ek{i}{sev} {expr}{msg}"
@@ -188,7 +196,7 @@ class ModelGen:
         pnums = nums + [n for n, t in params if t == "number"]
         pstrs = strs + [n for n, t in params if t == "string"]
         pbools = bools + [n for n, t in params if t == "boolean"]
-        sig = ", ".join(f"{'optional ' if r.random() < 0.2 else ''}{n}: {t}" for n, t in params)
+        sig = ", ".join(self._param(n, t) for n, t in params)
         out = [f"  command {name}({sig}) {{"]
         if r.random() < 0.1:
             scope = r.choice(["global", "user", "tenant"])
@@ -225,6 +233,17 @@ class ModelGen:
                 self.events.setdefault(ev, [])
         out.append("  }")
         return out
+
+    def _param(self, name: str, type_: str) -> str:
+        r = self.r
+        roll = r.random()
+        if roll < 0.15:
+            return f"optional {name}: {type_}"
+        if roll < 0.3:
+            return f"{name}: {type_} = {_literal(r, type_)}"
+        if roll < 0.38 and type_ == "string":
+            return f"{name}: string from context.user.id"
+        return f"{name}: {type_}"
 
     def _command_constraint(
         self, k: int, nums: list[str], strs: list[str], bools: list[str], policies: list[str]
@@ -331,7 +350,7 @@ def _run_op(r: random.Random, e: Entity, ids: list[str]) -> dict[str, Any]:
     if r.random() < 0.25:
         op["overrides"] = [
             {
-                "constraintCode": f"k{r.randint(0, 1)}",
+                "constraintCode": r.choice(["k0", "k1", "ek0", "ek1"]),
                 "reason": "because",
                 "authorizedBy": r.choice(["u1", "boss"]),
                 "timestamp": r.choice([5, 99]),

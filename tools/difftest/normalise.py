@@ -244,7 +244,9 @@ def row18_create_stores_declared_properties(
     if entity is None:
         return KEEP
     declared = {p["name"] for p in entity.get("properties", [])}
-    extra = set(op.get("input") or {}) - declared - {"id"}
+    theirs = ref["value"].get("result") if isinstance(ref["value"].get("result"), dict) else {}
+    # input keys and parameter defaults alike (both are in the reference's create input)
+    extra = (set(op.get("input") or {}) | set(theirs)) - declared - {"id"}
     if not extra:
         return KEEP
 

@@ -293,7 +293,9 @@ class CompiledModel:
         return CommandModel(
             name=c["name"],
             entity=entity,
-            params=[_param(p) for p in c.get("parameters", [])],
+            # Trusted (`from context.*`) parameters are resolved, and refused, before the others,
+            # as the reference does: a missing context wins over a missing input.
+            params=sorted((_param(p) for p in c.get("parameters", [])), key=lambda p: p.trusted_path is None),
             guards=[self.checked(g) for g in c.get("guards", [])],
             constraints=[self._constraint(x) for x in c.get("constraints", []) or []],
             policies=policies,
