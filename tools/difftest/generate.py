@@ -178,9 +178,11 @@ class ModelGen:
             if r.random() < 0.3:
                 expr = _bool_expr(r, nums, strs, bools)
             msg = r.choice(["", ' "not allowed"'])
-            out.append(
-                f"  policy pol{i} {action}: {expr}{msg}".replace("  ", " ").replace(" policy", "  policy", 1)
-            )
+            if action in ("execute", "all") and r.random() < 0.2:
+                scope = r.choice(["global", "user"])
+                msg = f" rateLimit {{ maxRequests: {r.randint(1, 3)}, windowMs: 10, scope: {scope} }}{msg}"
+            line = f"policy pol{i} {action}: {expr}{msg}".replace("  ", " ")
+            out.append("  " + line)
             names.append(f"pol{i}")
         return names
 

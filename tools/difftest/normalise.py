@@ -166,16 +166,40 @@ def row25_rate_limit_buckets(
     is rate limited and the other is not, the buckets hold different counts from here on."""
     if op["op"] != "run":
         return KEEP
-    limited = [
-        str(answer["value"].get("error", "")).startswith("Rate limit exceeded for scope")
-        for answer in (ref, ours)
-        if isinstance(answer.get("value"), dict)
-    ]
+    limited = [_rate_limited(answer) for answer in (ref, ours) if isinstance(answer.get("value"), dict)]
     if any(limited) and not all(limited):
         return ACCEPT
     if limited and all(limited):  # both limited: the windows may still disagree on the wait
         return ACCEPT if ref["value"].get("rateLimitDenial") != ours["value"].get("rateLimitDenial") else KEEP
     return KEEP
+
+
+def _rate_limited(answer: Answer) -> bool:
+    """A command or policy rate-limit refusal (a policy's denial of that kind has no ``resolved``)."""
+    value = answer["value"]
+    if str(value.get("error", "")).startswith("Rate limit exceeded for scope"):
+        return True
+    denial = value.get("policyDenial")
+    return isinstance(denial, dict) and "resolved" not in denial
+
+
+def row26_reads_are_not_metered(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
+    """#26: in the reference a read (``getInstance``, ``getAllInstances``) counts against the rate
+    limit of a ``read``/``all`` policy, in the same bucket its commands use, and a limited read is
+    denied; ours meters commands only. Once an entity has such a policy, reads and runs on it may
+    see different buckets."""
+    if op["op"] not in ("get", "all", "run"):
+        return KEEP
+    metered = [
+        p
+        for p in ir.get("policies", [])
+        if p.get("rateLimit")
+        and p.get("action") in ("read", "all")
+        and p.get("entity") in (None, op.get("entity"))
+    ]
+    return ACCEPT if metered else KEEP
 
 
 def row3_in_full_logs(
@@ -316,6 +340,7 @@ ROWS: list[Callable[..., Outcome]] = [
     row21_refused_result_lists_override_events,
     row9_failed_create_leaves_its_row,
     row25_rate_limit_buckets,
+    row26_reads_are_not_metered,
     row3_in_full_logs,
     row23_list_read_policies_see_fields,
     row24_create_sets_the_initial_state,
