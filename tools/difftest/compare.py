@@ -8,7 +8,7 @@ from typing import Any
 
 from manifest_lang.compiler.api import compile_source
 
-from .normalise import normalise
+from .normalise import normalise, normalise_compiled
 from .ours import run_case as run_ours
 from .reference import Reference
 
@@ -27,12 +27,17 @@ def check(ref: Reference, case: dict[str, Any]) -> Verdict:
     if compiled.ir is None:
         return Verdict(True, "model does not compile", skipped=True)
     runnable = {"ir": compiled.ir, "context": case.get("context") or {}, "ops": case["ops"]}
-    theirs = ref.run(runnable)
+    theirs = ref.run(dict(runnable, source=case["source"]))
     if not theirs.get("ok"):
         return Verdict(False, f"the reference failed on the case: {theirs.get('error')}")
     ours = run_ours(runnable)
     if theirs["hash"] != ours["hash"]:
         return Verdict(False, f"IR hash: reference {theirs['hash']} != ours {ours['hash']}")
+    mine = {"ir": compiled.ir, "diagnostics": [d.to_dict() for d in compiled.diagnostics]}
+    other, mine = normalise_compiled(theirs["compiled"], mine)
+    if other != mine:
+        where, x, y = first_difference(other, mine)
+        return Verdict(False, f"compiler at {where}: reference {x!r} != ours {y!r}")
     memory: dict[str, Any] = {}
     for i, (op, a, b) in enumerate(zip(case["ops"], theirs["results"], ours["results"], strict=True)):
         # Not a result: the driver's count of writes the reference dropped (row 1 needs it).

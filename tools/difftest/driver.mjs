@@ -1,6 +1,7 @@
 // Runs cases on the reference runtime (@angriff36/manifest, installed by tools/reference).
 // Protocol: one JSON object per line on stdin, one JSON answer per line on stdout.
-//   {"ir": {...}, "context": {...}, "ops": [...]}  ->  {"ok": true, "hash": irHash, "results": [...]}
+//   {"ir": {...}, "source": "...", "context": {...}, "ops": [...]}
+//     ->  {"ok": true, "hash": irHash, "compiled": {ir, diagnostics}, "results": [...]}
 // Each result is {"value": json} or {"raised": message}, plus "logged": the events the operation
 // appended to the event log.
 // A crash of the reference on one case is reported as {"ok": false, "error": "..."}; the process
@@ -18,7 +19,7 @@ for (const name of ['log', 'info', 'warn', 'error', 'debug']) {
 }
 const PKG = new URL('../reference/node_modules/@angriff36/manifest/dist/manifest/', import.meta.url);
 const { RuntimeEngine } = await import(new URL('runtime-engine.js', PKG));
-const { computeIRHash } = await import(new URL('ir-compiler.js', PKG));
+const { computeIRHash, compileToIR } = await import(new URL('ir-compiler.js', PKG));
 
 // What a JSON client sees (JSON.stringify: NaN and Infinity become null, undefined keys go).
 const clean = (value) => (value === undefined ? null : JSON.parse(JSON.stringify(value)));
@@ -79,6 +80,12 @@ async function rowCounts(engine) {
 }
 
 async function runCase(req) {
+  let compiled = null;
+  if (typeof req.source === 'string') {
+    // The reference's own compile of the model, compared with ours (IR and diagnostics).
+    const r = await compileToIR(req.source, { useCache: false });
+    compiled = clean({ ir: r.ir, diagnostics: r.diagnostics.filter((d) => d.severity !== 'info') });
+  }
   const clock = { t: 1000 };
   const engine = engineFor(req.ir, req.context || {}, clock);
   const hash = await computeIRHash(req.ir);
@@ -98,7 +105,7 @@ async function runCase(req) {
     if (droppedWrites) answer.dropped = droppedWrites;
     results.push(answer);
   }
-  return { ok: true, hash, results };
+  return { ok: true, hash, compiled, results };
 }
 
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
