@@ -233,6 +233,10 @@ class ModelGen:
                 body = ", ".join(f"{f}: {_num_expr(r, pnums)}" for f in fields)
                 out.append(f"    emit {ev} {{ {body} }}" if fields else f"    emit {ev}")
                 self.events.setdefault(ev, [])
+        if r.random() < 0.08:  # one event, two payload mappings (the first one wins everywhere)
+            out.append(f"    emit Ev0 {{ f: {_num_expr(r, pnums)} }}")
+            out.append(f"    emit Ev0 {{ g: {_num_expr(r, pnums)} }}")
+            self.events.setdefault("Ev0", [])
         out.append("  }")
         return out
 
@@ -304,7 +308,10 @@ def _ops(r: random.Random, entities: list[Entity]) -> list[dict[str, Any]]:
             ops.append({"op": "create", "entity": e.name, "data": data})
             ids[e.name].append(new_id)
         elif roll < 0.65 and e.commands:
-            ops.append(_run_op(r, e, ids[e.name]))
+            op = _run_op(r, e, ids[e.name])
+            if r.random() < 0.03:
+                op["command"] = "nope"  # an unknown command still answers with the call's ids
+            ops.append(op)
         elif roll < 0.72:
             ops.append({"op": "get", "entity": e.name, "id": r.choice(ids[e.name] + ["nope"])})
         elif roll < 0.76:
