@@ -26,8 +26,8 @@ from .execution import CallOptions, Execution
 from .instances import (
     all_constraints_pass,
     apply_defaults,
-    check_entity_constraints,
-    check_unique,
+    check_cleared,
+    draft_outcomes,
     entity_scope,
     prepare_create,
 )
@@ -351,18 +351,7 @@ class CommandRun:
         """A create admits its draft (defaults + input) as the reference does: the entity
         constraints' outcomes join the result, and a blocking failure refuses the command. The
         row the actions produce is checked again at the flush (docs/differences.md #1)."""
-        drafted: list[ConstraintOutcome] = []
-        for name in em.unique:  # every duplicate is reported, in declaration order
-            try:
-                check_unique(self.ex, em, draft, (name,))
-            except WriteRejected as rejected:
-                duplicate = rejected.outcome()
-                if rejected.code != "E_UNIQUE":  # an alternate key (checked with every name)
-                    drafted.append(duplicate)
-                    break
-                duplicate.details = {"property": name, "modifier": "unique", "value": draft.get(name)}
-                drafted.append(duplicate)
-        drafted.extend(check_entity_constraints(self.ex, em, draft))
+        drafted = draft_outcomes(self.ex, em, draft)
         blocking = next((o for o in drafted if is_blocking(o)), None)
         if blocking is None:
             outcomes.extend(drafted)
@@ -506,7 +495,7 @@ class CommandRun:
             if cleared:
                 for k in cleared:
                     doc.pop(k, None)
-                _check_cleared(self.ex, em, doc)  # the constraints saw the defaults: again without
+                check_cleared(self.ex, em, doc)  # the constraints saw the defaults: again without
         except WriteRejected as rejected:
             blocking = next((o for o in rejected.outcomes or () if is_blocking(o)), None)
             # A command's create refused by an entity constraint reads like any command refusal.
@@ -608,15 +597,6 @@ class CommandRun:
                 if type(pid) is str and pid:
                     ev_subject = dict(subject, id=pid)
             self._event(name, payload, ev_subject)
-
-
-def _check_cleared(ex: Execution, em: EntityModel, doc: dict[str, Any]) -> None:
-    if not em.constraints:
-        return
-    outcomes = check_entity_constraints(ex, em, doc)
-    blocking = next((o for o in outcomes if is_blocking(o)), None)
-    if blocking is not None:
-        raise WriteRejected(blocking.code, _blocked_by(blocking), outcomes=outcomes)
 
 
 def _blocked_by(outcome: ConstraintOutcome) -> str:
