@@ -169,8 +169,9 @@ def row25_rate_limit_buckets(
     limited = [_rate_limited(answer) for answer in (ref, ours) if isinstance(answer.get("value"), dict)]
     if any(limited) and not all(limited):
         return ACCEPT
-    if limited and all(limited):  # both limited: the windows may still disagree on the wait
-        return ACCEPT if ref["value"].get("rateLimitDenial") != ours["value"].get("rateLimitDenial") else KEEP
+    if limited and all(limited):  # both limited: the windows may disagree on the wait or the bucket
+        keys = ("error", "rateLimitDenial", "policyDenial", "deniedBy")
+        return ACCEPT if any(ref["value"].get(k) != ours["value"].get(k) for k in keys) else KEEP
     return KEEP
 
 
