@@ -9,10 +9,12 @@ the reason; under ``CI=true`` it must run.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.difftest.__main__ import case_seeds, run  # noqa: E402
-from tools.difftest.reference import ReferenceUnavailable, ensure_installed  # noqa: E402
+from tools.difftest.generate import generate_case  # noqa: E402
+from tools.difftest.reference import Reference, ReferenceUnavailable, ensure_installed  # noqa: E402
 
 FIXED_SEEDS = (1, 2, 3, 4, 5)
 CASES_PER_SEED = 50
@@ -45,3 +48,37 @@ def test_generated_cases_agree_with_the_reference(tmp_path: Path) -> None:
     assert failures == 0, (
         f"{failures} divergent case(s), reproducers {reproducers} in {tmp_path}; tally {dict(tally)}"
     )
+
+
+def test_a_planted_divergence_is_found_and_shrunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness itself: answers of ours altered on purpose (a successful command given
+    override requests) must be reported, and the reproducer cut down to the operations and model
+    lines that matter."""
+    try:
+        ensure_installed()
+    except ReferenceUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{exc} (CI=true: the reference must run)")
+        pytest.skip(str(exc))
+    from tools.difftest import compare
+
+    honest = compare.run_ours
+
+    def planted(case: dict[str, Any]) -> dict[str, Any]:
+        answers = honest(case)
+        for op, answer in zip(case["ops"], answers["results"], strict=True):
+            value = answer.get("value")
+            if op["op"] == "run" and op.get("overrides") and isinstance(value, dict) and value.get("success"):
+                value["planted"] = True
+        return answers
+
+    monkeypatch.setattr(compare, "run_ours", planted)
+    failures, _ = run(case_seeds(99, 300), tmp_path, progress=False, max_failures=1)
+    assert failures == 1
+    (path,) = tmp_path.glob("*.json")
+    small = json.loads(path.read_text())
+    assert small["ops"][-1]["op"] == "run" and small["ops"][-1].get("overrides")
+    assert len(small["ops"]) <= 3
+    assert len(small["source"].splitlines()) < len(generate_case(int(path.stem))["source"].splitlines())
+    with Reference() as ref:
+        assert "planted" in compare.check(ref, small).reason  # the file replays the divergence

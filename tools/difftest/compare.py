@@ -67,8 +67,10 @@ def shrink(ref: Reference, case: dict[str, Any]) -> dict[str, Any]:
             case = candidate
         else:
             i += 1
-    lines = case["source"].splitlines()
+    case = _shrink_operations(ref, case)
     signature = _signature(check(ref, case))
+    case = _shrink_blocks(ref, case, signature)
+    lines = case["source"].splitlines()
     i = 0
     while i < len(lines):
         candidate = dict(case, source="\n".join(lines[:i] + lines[i + 1 :]) + "\n")
@@ -78,6 +80,53 @@ def shrink(ref: Reference, case: dict[str, Any]) -> dict[str, Any]:
             case = candidate
         else:
             i += 1
+    return case
+
+
+def _shrink_blocks(ref: Reference, case: dict[str, Any], signature: str) -> dict[str, Any]:
+    """Whole ``{ ... }`` blocks of the model dropped (a command, a constraint) while it still fails."""
+    i = 0
+    lines = case["source"].splitlines()
+    while i < len(lines):
+        end = _block_end(lines, i)
+        if end is not None:
+            candidate = dict(case, source="\n".join(lines[:i] + lines[end + 1 :]) + "\n")
+            v = check(ref, candidate)
+            if not v.ok and not v.skipped and _signature(v) == signature:
+                case, lines = candidate, candidate["source"].splitlines()
+                continue
+        i += 1
+    return case
+
+
+def _block_end(lines: list[str], start: int) -> int | None:
+    """The line closing the block that ``lines[start]`` opens, or None if it opens none."""
+    if not lines[start].rstrip().endswith("{"):
+        return None
+    depth = 0
+    for j in range(start, len(lines)):
+        depth += lines[j].count("{") - lines[j].count("}")
+        if depth <= 0:
+            return j
+    return None
+
+
+def _shrink_operations(ref: Reference, case: dict[str, Any]) -> dict[str, Any]:
+    """Each remaining operation with fewer details: call options dropped, input keys dropped."""
+    for i in range(len(case["ops"])):
+        for key in ("corr", "cause", "overrides"):
+            if key in case["ops"][i]:
+                op = {k: v for k, v in case["ops"][i].items() if k != key}
+                candidate = dict(case, ops=[*case["ops"][:i], op, *case["ops"][i + 1 :]])
+                if not check(ref, candidate).ok:
+                    case = candidate
+        for field in ("input", "data"):
+            for name in list(case["ops"][i].get(field) or {}):
+                op = dict(case["ops"][i])
+                op[field] = {k: v for k, v in op[field].items() if k != name}
+                candidate = dict(case, ops=[*case["ops"][:i], op, *case["ops"][i + 1 :]])
+                if not check(ref, candidate).ok:
+                    case = candidate
     return case
 
 
