@@ -80,10 +80,10 @@ def row3_refused_override_events_stay_out_of_the_log(
     return KEEP
 
 
-def row23_list_read_policies_see_fields(
+def row25_list_read_policies_see_fields(
     op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
 ) -> Outcome:
-    """#23: the reference's ``getAllInstances`` evaluates read policies without the instance's
+    """#25: the reference's ``getAllInstances`` evaluates read policies without the instance's
     fields as bare names (``p0 == "a"`` sees undefined; ``self.p0`` works), so it lists fewer
     rows than ``getInstance`` admits; ours uses the same scope for both."""
     if op["op"] != "all" or not isinstance(ref.get("value"), list) or not isinstance(ours.get("value"), list):
@@ -115,10 +115,10 @@ def _names(expr: Any) -> set[str]:
     return found
 
 
-def row24_create_sets_the_initial_state(
+def row26_create_sets_the_initial_state(
     op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
 ) -> Outcome:
-    """#24: in a create command the reference checks transitions from the draft's value (so
+    """#26: in a create command the reference checks transitions from the draft's value (so
     ``create(status: "open")`` is refused as ``open -> open``); ours sets the initial state freely."""
     if op["op"] != "run" or op.get("instance") is not None or not _failed(ref):
         return KEEP  # (ours goes on: it succeeds, or a later check refuses)
@@ -129,10 +129,10 @@ def row24_create_sets_the_initial_state(
     return ACCEPT
 
 
-def row21_refused_result_lists_override_events(
+def row23_refused_result_lists_override_events(
     op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
 ) -> Outcome:
-    """#21: a refused command's result lists the ``OverrideApplied`` events its constraints
+    """#23: a refused command's result lists the ``OverrideApplied`` events its constraints
     produced (they never reach our log); the reference's refused result lists none."""
     if op["op"] != "run" or not _failed(ours) or not _failed(ref):
         return KEEP
@@ -158,10 +158,10 @@ def row9_failed_create_leaves_its_row(
     return KEEP
 
 
-def row25_rate_limit_buckets(
+def row27_rate_limit_buckets(
     op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
 ) -> Outcome:
-    """#25: the reference's command rate limits share a bucket per scope key across commands and
+    """#27: the reference's command rate limits share a bucket per scope key across commands and
     empty it when a window ends; ours has a bucket per command and a sliding window. When one side
     is rate limited and the other is not, the buckets hold different counts from here on."""
     if op["op"] != "run":
@@ -184,10 +184,10 @@ def _rate_limited(answer: Answer) -> bool:
     return isinstance(denial, dict) and "resolved" not in denial
 
 
-def row26_reads_are_not_metered(
+def row28_reads_are_not_metered(
     op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
 ) -> Outcome:
-    """#26: in the reference a read (``getInstance``, ``getAllInstances``) counts against the rate
+    """#28: in the reference a read (``getInstance``, ``getAllInstances``) counts against the rate
     limit of a ``read``/``all`` policy, in the same bucket its commands use, and a limited read is
     denied; ours meters commands only. Once an entity has such a policy, reads and runs on it may
     see different buckets."""
@@ -213,10 +213,10 @@ def row3_in_full_logs(
     return dict(ref, value=[e for e in ref["value"] if e not in unlogged]), ours
 
 
-def row19_recreate_with_same_unique_value(
+def row21_recreate_with_same_unique_value(
     op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
 ) -> Outcome:
-    """#19: ``create_instance`` on an id that exists, with the same value of a ``unique``
+    """#21: ``create_instance`` on an id that exists, with the same value of a ``unique``
     property: the reference refuses (the row collides with itself, ``undefined``); we replace the
     row (the id is the same instance, not a duplicate)."""
     if op["op"] != "create" or ref.get("value") is not None or not isinstance(ours.get("value"), dict):
@@ -258,10 +258,23 @@ def row16_override_events_carry_ids(
     return (ref, ours) if changed else KEEP
 
 
-def row18_create_stores_declared_properties(
+def row18_typed_inputs(
     op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
 ) -> Outcome:
-    """#18: a create command stores declared properties only; the reference copies every input
+    """#18: a supplied parameter of the wrong type is refused first here
+    (``INVALID_PARAMETER_TYPE``, nothing runs); the reference takes any JSON and goes on, so its
+    later state is its own."""
+    if op["op"] == "run" and _failed(ours):
+        failure = ours["value"].get("parameterFailure") or {}
+        if failure.get("code") == "INVALID_PARAMETER_TYPE":
+            return ACCEPT
+    return KEEP
+
+
+def row20_create_stores_declared_properties(
+    op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
+) -> Outcome:
+    """#20: a create command stores declared properties only; the reference copies every input
     key (parameters that are not properties included) into the new instance."""
     if op["op"] != "run" or not _succeeded(ref) or not _succeeded(ours):
         return KEEP
@@ -294,10 +307,10 @@ def row18_create_stores_declared_properties(
     return ref, ours
 
 
-def row18_in_later_reads(
+def row20_in_later_reads(
     op: dict[str, Any], ref: Answer, ours: Answer, ir: Any, memory: dict[str, Any]
 ) -> Outcome:
-    """#18 again: rows read back later hold the reference's extra keys."""
+    """#20 again: rows read back later hold the reference's extra keys."""
     extra_keys = memory.get("extra_keys")
     if not extra_keys or op["op"] not in ("get", "all", "serialize", "log", "run"):
         return KEEP
@@ -335,20 +348,21 @@ def row18_in_later_reads(
 
 
 ROWS: list[Callable[..., Outcome]] = [
+    row18_typed_inputs,
     row1_entity_constraint_fails_the_command,
     row2_missing_instance_fails,
     row3_refused_override_events_stay_out_of_the_log,
-    row21_refused_result_lists_override_events,
+    row23_refused_result_lists_override_events,
     row9_failed_create_leaves_its_row,
-    row25_rate_limit_buckets,
-    row26_reads_are_not_metered,
+    row27_rate_limit_buckets,
+    row28_reads_are_not_metered,
     row3_in_full_logs,
-    row23_list_read_policies_see_fields,
-    row24_create_sets_the_initial_state,
+    row25_list_read_policies_see_fields,
+    row26_create_sets_the_initial_state,
     row16_override_events_carry_ids,
-    row18_create_stores_declared_properties,
-    row18_in_later_reads,
-    row19_recreate_with_same_unique_value,
+    row20_create_stores_declared_properties,
+    row20_in_later_reads,
+    row21_recreate_with_same_unique_value,
 ]
 
 
@@ -372,10 +386,10 @@ def normalise(
     return ref, ours, None
 
 
-def row22_compiler_version(
+def row24_compiler_version(
     theirs: dict[str, Any], ours: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """#22: the pinned package (3.4.23) predates the current reference our compiler follows: its
+    """#24: the pinned package (3.4.23) predates the current reference our compiler follows: its
     IR has no ``initialization`` plan on create commands, and provenance (hashes, compiler version,
     time) is its own. The hash itself is compared separately (code-point order)."""
 
@@ -394,4 +408,4 @@ def row22_compiler_version(
 
 def normalise_compiled(theirs: dict[str, Any], ours: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The two compilers' outputs (``{ir, diagnostics}``) after the compiler rows (only #22)."""
-    return row22_compiler_version(theirs, ours)
+    return row24_compiler_version(theirs, ours)

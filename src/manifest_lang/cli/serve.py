@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from ..errors import ManifestError
+from .check import NO_CHECK_OPTION, refuse_on_check_errors
 
 DEFAULT_DB = "sqlite:///manifest.db"
 _ENV = {
@@ -91,6 +92,7 @@ def _check_model(path: Path) -> None:
 @click.option("--api-keys", type=click.Path(dir_okay=False, exists=True), help="JSON/TOML file of API keys.")
 @click.option("--trust-headers", is_flag=True, help="Trust X-User-Id/X-User-Role/X-Tenant-Id (dev only).")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(min=1))
+@NO_CHECK_OPTION
 def serve_command(
     file: Path,
     db: str,
@@ -102,6 +104,7 @@ def serve_command(
     api_keys: str | None,
     trust_headers: bool,
     max_body_bytes: int,
+    no_check: bool,
 ) -> None:
     """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
     import uvicorn
@@ -109,6 +112,8 @@ def serve_command(
     if not file.is_file():
         _fail(f"{file}: no such file")
     _check_model(file)
+    if not no_check:
+        refuse_on_check_errors(file)
     values = {
         "model": str(file.resolve()),
         "db": db,
