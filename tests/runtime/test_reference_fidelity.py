@@ -250,3 +250,15 @@ def test_a_missing_trusted_parameter_is_reported_before_a_missing_input() -> Non
     body = "  command go(a: number, who: string from context.user.id) {}"
     result = engine_for(body).run_command("go", {}, entity_name="A", instance_id="a1")
     assert (result.error or "").startswith("MISSING_TRUSTED_CONTEXT: command 'go' requires parameter 'who'")
+
+
+def test_ir_hash_writes_small_numbers_as_javascript_does() -> None:
+    from manifest_lang.compiler.provenance import canonical_json
+
+    # Python writes 1e-07 and 1e-05; JSON.stringify writes 1e-7 and 0.00001 (the hash is over it)
+    assert (
+        canonical_json({"a": 1e-7, "b": 0.00001, "c": 2**70})
+        == '{"a":1e-7,"b":0.00001,"c":1.1805916207174113e+21}'
+    )
+    result = compile_source(HEAD + "  property x: number = 0.0000001\n}\n")
+    assert result.ir is not None and verify_ir_hash(json.loads(json.dumps(result.ir)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..expr.values import number_to_string
 from ..syntax import ast
+from ..syntax.expressions import js_string
 from .diagnostics import DiagnosticSink
 from .exprs import expr_to_value, lower_expr, number
 from .lower_members import check_duplicate_codes, lower_constraint, lower_type
@@ -237,5 +237,5 @@ def _js(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "NaN"
-        return number_to_string(value)
+        return js_string(value)
     return str(value)
