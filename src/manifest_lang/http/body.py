@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 try:
     from starlette.requests import Request
 except ImportError as exc:  # one line naming the extra, not a traceback
@@ -21,6 +19,7 @@ except ImportError as exc:  # one line naming the extra, not a traceback
 
     raise missing_extra(exc.name or "starlette", "http") from exc
 
+from ..expr.values import loads_json
 from .problems import ProblemError
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
@@ -44,8 +43,8 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         return {}
     try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        data = loads_json(raw)  # numbers as JavaScript reads them (no 500 past 2**64)
+    except ValueError as exc:
         raise ProblemError("MALFORMED_JSON", f"Malformed JSON: {exc}") from None
     if b"\\u0000" in raw and _has_nul(data):  # the byte scan keeps the common case free
         raise nul_problem("the body")

@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
-
 try:
     import psycopg
     from psycopg import errors as pg_errors
@@ -34,6 +32,7 @@ except ImportError as exc:  # one line naming the extra, not a traceback
     raise missing_extra(exc.name or "psycopg", "postgres") from exc
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
+from ..expr.values import loads_json
 from .sql_common import (
     DEFAULT_IDEMPOTENCY_TTL,
     Clock,
@@ -69,7 +68,9 @@ def _connection_lost(exc: BaseException) -> bool:
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
-    set_json_loads(orjson.loads, conn)
+    # jsonb keeps a number's decimal text (9223372036854776000 for the double 2**63): read it back
+    # as JavaScript would, a double, never a Python big int (nor orjson's error past 2**64).
+    set_json_loads(loads_json, conn)
 
 
 class _Pin:
@@ -162,7 +163,7 @@ class PostgresStore(SqlStore):
         return sql.replace("?", "%s")
 
     def _decode(self, value: Any) -> Any:
-        return orjson.loads(value) if isinstance(value, str | bytes) else value
+        return loads_json(value) if isinstance(value, str | bytes) else value
 
     # -- writers of one instance, one after the other ----------------------------------------------
     @contextmanager

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ..errors import StoreConflictError, StoreError
+from ..expr.values import loads_json
 from ..outbox.tracecontext import EVENT_KEY as TRACE_KEY
 from ..outbox.tracecontext import current_traceparent
 from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
@@ -117,7 +118,7 @@ class SqlStore:
         raise NotImplementedError
 
     def _decode(self, value: Any) -> Any:
-        return orjson.loads(value)
+        return loads_json(value)  # numbers as the doubles they are (jsonb may hold 2**64 exactly)
 
     def _q(self, sql: str) -> str:
         return sql
