@@ -78,7 +78,7 @@ class RuntimeEngine(CommandEntry):
         flags: Mapping[str, Any] | None = None,
         flag_provider: Callable[[str], Any] | None = None,
         require_tenant_context: bool = False,
-        rate_limit_store: MemoryRateLimitStore | None = None,
+        rate_limit_store: Any = None,  # MemoryRateLimitStore or anything with its ``hit``
         job_queue: Any = None,
         approval_store: Any = None,
         sleep: Callable[[float], None] | None = None,
@@ -114,6 +114,8 @@ class RuntimeEngine(CommandEntry):
         # Retry backoff: no real sleeping unless the application injects it (as the reference).
         self.sleep: Callable[[float], None] = sleep or (lambda ms: None)
         self.retry_jitter: Callable[[float], float] = retry_jitter or (lambda ms: ms)
+        #: False when a durable queue owns the retries (each attempt is then a work item attempt)
+        self.retry_in_process = True
         self.max_parallel_commands = max_parallel_commands
         self._setup_state(encryption_provider)
         self._setup_stores(store_provider)

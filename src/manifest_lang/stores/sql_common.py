@@ -23,6 +23,7 @@ from .sql_statements import (
     instance_statements,
     outbox_statements,
 )
+from .work_sql import SqlWork, work_statements
 
 Cursor = Any  # a DB-API cursor (sqlite3.Cursor or psycopg.Cursor)
 Clock = Callable[[], float]
@@ -51,8 +52,8 @@ def conflict(entity: str, id: str, expected: int, detail: str) -> StoreConflictE
     )
 
 
-class SqlStore:
-    """Store protocol + outbox source + idempotency table over a DB-API connection."""
+class SqlStore(SqlWork):
+    """Store protocol + outbox source + idempotency table + durable work over a DB-API connection."""
 
     #: bound-parameter form of a JSON document in an INSERT / UPDATE
     json_param = "?"
@@ -79,6 +80,9 @@ class SqlStore:
         self.tables = tables
         self._clock = clock
         self._sql = self._statements(tables)
+        self._work_sql = {
+            name: self._q(text) for name, text in work_statements(tables, self.json_param).items()
+        }
 
     # -- dialect hooks -------------------------------------------------------------------------
     def _transact(self, work: Callable[..., T], *args: Any) -> T:
@@ -177,6 +181,12 @@ class SqlStore:
                 self._complete_idempotency(cur, uow.idempotency, self._clock())
             if uow.audit is not None:
                 self._append_audit(cur, uow.audit)
+            if uow.work or uow.approvals:
+                now = self._clock()
+                if uow.approvals:
+                    self._write_approvals(cur, uow.approvals, now)
+                if uow.work:
+                    self._insert_work(cur, uow.work, now)
         except orjson.JSONEncodeError as exc:
             raise unserialisable(exc) from None
 

@@ -22,6 +22,8 @@ from typing import Any
 from ..errors import StoreError, StoreUnavailableError
 from .sql_common import Clock, SqlStore, T, split_where
 from .sql_statements import Tables, quote_ident
+from .work_sql import migrate
+from .work_sqlite import LocalWake, claim_statement, work_migrations
 
 _SYNC_MODES = {"OFF", "NORMAL", "FULL", "EXTRA"}
 _PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -86,6 +88,7 @@ class SQLiteStore(SqlStore):
         self._local = threading.local()
         self._conns: list[tuple[int, sqlite3.Connection]] = []  # (opening pid, connection)
         self._guard = threading.RLock()  # only for ":memory:", where all threads share one connection
+        self._wake = LocalWake()
         _OPEN_STORES.add(self)
         super().__init__(
             Tables(prefix),
@@ -237,12 +240,44 @@ class SQLiteStore(SqlStore):
             f"CREATE TABLE IF NOT EXISTS {t.lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
             "expires_at REAL NOT NULL)",
         ]
-        self._transact(_run_all, statements)
+        steps = work_migrations(t)
+
+        def work(cur: sqlite3.Cursor) -> None:
+            _run_all(cur, statements)
+            migrate(cur, t, steps, self._q)
+
+        self._transact(work)
+
+    # -- durable work dialect (work_sql.py) --------------------------------------------------------
+    def _claim_statement(self, kinds: Sequence[str] | None) -> str:
+        return claim_statement(self.tables, kinds)
+
+    def _claim_params(
+        self, owner: str, expires: float, now: float, kinds: Sequence[str] | None, limit: int
+    ) -> list[Any]:
+        return [owner, expires, now, now, *(kinds or ()), limit]
+
+    def _notify_work(self, cur: Any) -> None:
+        self._wake.notify()
+
+    def wait_for_work(self, timeout: float) -> bool:
+        return self._wake.wait(timeout)
 
     def drop_schema(self) -> None:
         """Drop this prefix's tables (tests and benchmarks)."""
         t = self.tables
-        tables = (t.instances, t.outbox, t.idempotency, t.audit, t.lease)
+        tables = (
+            t.instances,
+            t.outbox,
+            t.idempotency,
+            t.audit,
+            t.lease,
+            t.work,
+            t.schedules,
+            t.approvals,
+            t.rate_limits,
+            t.schema_version,
+        )
         self._transact(_run_all, [f"DROP TABLE IF EXISTS {table}" for table in tables])
 
     def __repr__(self) -> str:

@@ -1,0 +1,1 @@
+"""Features above one engine: durable work (worker, jobs, schedules, approvals), ..."""
