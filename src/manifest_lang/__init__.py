@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "RuntimeFactory": "manifest_lang.runtime.factory",
     "causal_tree": "manifest_lang.runtime.eventlog",
     "render_causal_tree": "manifest_lang.runtime.eventlog",
+    "Worker": "manifest_lang.workflows.worker",
     # stores
     "Store": "manifest_lang.stores.base",
     "UnitOfWork": "manifest_lang.stores.base",

@@ -26,6 +26,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "outbox": ("manifest_lang.outbox.cli:outbox_command", "Inspect the transactional outbox."),
     "serve": ("manifest_lang.http.cli:serve_command", "Serve a model as an HTTP API."),
     "trace": ("manifest_lang.http.cli:trace_command", "Print the causal tree of a correlation id."),
+    "worker": (
+        "manifest_lang.workflows.worker_cli:worker_command",
+        "Run durable work (jobs, schedules, approvals).",
+    ),
 }
 
 

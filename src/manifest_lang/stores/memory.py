@@ -242,11 +242,16 @@ class MemoryStore:
     def wait_for_work(self, timeout: float) -> bool:
         return self.work.wait_for_work(timeout)
 
-    def advance_schedule(self, name: str, due: float, item: WorkItem, *, now: float) -> bool:
-        return self.work.advance_schedule(name, due, item, now=now)
+    def advance_schedule(
+        self, name: str, due: float, item: WorkItem, *, now: float, next_due: float | None = None
+    ) -> bool:
+        return self.work.advance_schedule(name, due, item, now=now, next_due=next_due)
 
     def schedule_state(self) -> dict[str, float]:
         return self.work.schedule_state()
+
+    def schedule_rows(self) -> list[dict[str, Any]]:
+        return self.work.schedule_rows()
 
     # -- durable approvals and shared rate limits (as the SQL stores' ``SqlWork``) ------------------
     def approval_load(self, key: str) -> dict[str, Any] | None:

@@ -153,13 +153,25 @@ class WorkStore(Protocol):
         """Block until new work may be due or ``timeout`` passed (True if woken)."""
         ...
 
-    def advance_schedule(self, name: str, due: float, item: WorkItem, *, now: float) -> bool:
+    def advance_schedule(
+        self, name: str, due: float, item: WorkItem, *, now: float, next_due: float | None = None
+    ) -> bool:
         """Record ``due`` as the schedule's last due time and enqueue ``item``, in one
-        transaction, if ``due`` is later than the one recorded; False if another worker did."""
+        transaction, if ``due`` is later than the one recorded; False if another worker did (or
+        the schedule is new: its first due time is the next one). ``next_due`` is kept for
+        ``manifest worker schedules``."""
         ...
 
     def schedule_state(self) -> dict[str, float]:
         """``{schedule: last due time}``."""
+        ...
+
+    def schedule_rows(self) -> list[dict[str, Any]]:
+        """``[{schedule, lastDue, nextDue}]`` by name."""
+        ...
+
+    def reap_work(self, *, now: float) -> int:
+        """Running items whose lease expired go back to pending (dead past their attempts)."""
         ...
 
 

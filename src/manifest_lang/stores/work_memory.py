@@ -34,6 +34,7 @@ class MemoryWork:
         self._items: dict[str, WorkItem] = {}
         self._dedupe: set[str] = set()
         self._schedules: dict[str, float] = {}
+        self._next_due: dict[str, float | None] = {}
         self.approvals: dict[str, dict[str, Any]] = {}
         self._windows: dict[str, list[float]] = {}
         self._window_expiry: dict[str, float] = {}
@@ -195,21 +196,32 @@ class MemoryWork:
             start = self._generation
             return self._wake.wait_for(lambda: self._generation != start, timeout)
 
-    def advance_schedule(self, name: str, due: float, item: WorkItem, *, now: float) -> bool:
+    def advance_schedule(
+        self, name: str, due: float, item: WorkItem, *, now: float, next_due: float | None = None
+    ) -> bool:
         with self._lock:
             last = self._schedules.get(name)
             if last is None:
                 self._schedules[name] = due
+                self._next_due[name] = next_due
                 return False
             if last >= due:
                 return False
             self._schedules[name] = due
+            self._next_due[name] = next_due
             self.add_locked([item], now)
             return True
 
     def schedule_state(self) -> dict[str, float]:
         with self._lock:
             return dict(sorted(self._schedules.items()))
+
+    def schedule_rows(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {"schedule": n, "lastDue": d, "nextDue": self._next_due.get(n)}
+                for n, d in sorted(self._schedules.items())
+            ]
 
     # -- approvals and rate limits -------------------------------------------------------------------
     def approval_load(self, key: str) -> dict[str, Any] | None:

@@ -34,8 +34,7 @@ def work_migrations(t: Tables) -> list[list[str]]:
         f"'{RUNNING}'",
         f"CREATE INDEX IF NOT EXISTS {ix('work_kind')} ON {t.work} (kind, status)",
         f"CREATE TABLE IF NOT EXISTS {t.schedules} (name TEXT PRIMARY KEY, last_due DOUBLE PRECISION "
-        "NOT NULL, "
-        "updated_at DOUBLE PRECISION)",
+        "NOT NULL, next_due DOUBLE PRECISION, updated_at DOUBLE PRECISION)",
         f"CREATE TABLE IF NOT EXISTS {t.approvals} (key TEXT PRIMARY KEY, tenant TEXT, entity TEXT NOT NULL, "
         "instance_id TEXT, approval TEXT NOT NULL, status TEXT NOT NULL, expires_at DOUBLE PRECISION, "
         "request JSONB NOT NULL, updated_at DOUBLE PRECISION)",

@@ -68,11 +68,11 @@ def work_statements(t: Tables, j: str) -> dict[str, str]:
         "work_get": f"SELECT {ITEM_COLUMNS} FROM {w} WHERE id = ?",
         "work_counts": f"SELECT kind, status, count(*) FROM {w} GROUP BY kind, status",
         "work_purge": f"DELETE FROM {w} WHERE status IN ('{DONE}', '{FAILED}') AND finished_at < ?",
-        "sched_init": f"INSERT INTO {t.schedules} (name, last_due, updated_at) VALUES (?, ?, ?) "
+        "sched_init": f"INSERT INTO {t.schedules} (name, last_due, next_due, updated_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (name) DO NOTHING",
-        "sched_advance": f"UPDATE {t.schedules} SET last_due = ?, updated_at = ? WHERE name = ? AND "
-        "last_due < ?",
-        "sched_state": f"SELECT name, last_due FROM {t.schedules} ORDER BY name",
+        "sched_advance": f"UPDATE {t.schedules} SET last_due = ?, next_due = ?, updated_at = ? "
+        "WHERE name = ? AND last_due < ?",
+        "sched_state": f"SELECT name, last_due, next_due FROM {t.schedules} ORDER BY name",
         "appr_upsert": f"INSERT INTO {t.approvals} AS a (key, tenant, entity, instance_id, approval, status, "
         f"expires_at, request, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, {j}, ?) ON CONFLICT (key) DO UPDATE "
         "SET tenant = excluded.tenant, status = excluded.status, expires_at = excluded.expires_at, "
@@ -257,14 +257,18 @@ class SqlWork:
     def purge_work(self, older_than: float) -> int:
         return self._transact(_sum_rowcounts, self._work_sql["work_purge"], [(older_than,)])
 
-    def advance_schedule(self, name: str, due: float, item: WorkItem, *, now: float) -> bool:
-        return self._transact(self._advance, name, due, item, now)
+    def advance_schedule(
+        self, name: str, due: float, item: WorkItem, *, now: float, next_due: float | None = None
+    ) -> bool:
+        return self._transact(self._advance, name, due, item, now, next_due)
 
-    def _advance(self, cur: Cursor, name: str, due: float, item: WorkItem, now: float) -> bool:
-        cur.execute(self._work_sql["sched_init"], (name, due, now))
+    def _advance(
+        self, cur: Cursor, name: str, due: float, item: WorkItem, now: float, next_due: float | None
+    ) -> bool:
+        cur.execute(self._work_sql["sched_init"], (name, due, next_due, now))
         if cur.rowcount == 1:
             return False  # first sight of the schedule: its first due time is the next one
-        cur.execute(self._work_sql["sched_advance"], (due, now, name, due))
+        cur.execute(self._work_sql["sched_advance"], (due, next_due, now, name, due))
         if cur.rowcount != 1:
             return False
         self._insert_work(cur, [item], now)
@@ -272,6 +276,13 @@ class SqlWork:
 
     def schedule_state(self) -> dict[str, float]:
         return {r[0]: float(r[1]) for r in self._fetch(self._work_sql["sched_state"])}
+
+    def schedule_rows(self) -> list[dict[str, Any]]:
+        rows = self._fetch(self._work_sql["sched_state"])
+        return [
+            {"schedule": r[0], "lastDue": float(r[1]), "nextDue": None if r[2] is None else float(r[2])}
+            for r in rows
+        ]
 
     # -- durable approvals (``SqlApprovalStore``) ----------------------------------------------------
     def approval_load(self, key: str) -> dict[str, Any] | None:

@@ -30,7 +30,7 @@ def work_migrations(t: Tables) -> list[list[str]]:
         f"'{RUNNING}'",
         f"CREATE INDEX IF NOT EXISTS {ix('work_kind')} ON {t.work} (kind, status)",
         f"CREATE TABLE IF NOT EXISTS {t.schedules} (name TEXT PRIMARY KEY, last_due REAL NOT NULL, "
-        "updated_at REAL)",
+        "next_due REAL, updated_at REAL)",
         f"CREATE TABLE IF NOT EXISTS {t.approvals} (key TEXT PRIMARY KEY, tenant TEXT, entity TEXT NOT NULL, "
         "instance_id TEXT, approval TEXT NOT NULL, status TEXT NOT NULL, expires_at REAL, request "
         "TEXT NOT NULL, "

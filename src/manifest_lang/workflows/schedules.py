@@ -107,11 +107,12 @@ def firing(name: str, due: float) -> WorkItem:
 
 def tick(worker: Worker, now: float) -> None:
     """Create the firing of each schedule whose due time has come (once across workers)."""
-    tz = getattr(worker, "schedule_timezone", None)
+    tz = worker.schedule_timezone
     for name, schedule in worker.model.schedules.items():
         due = previous_due(schedule.get("trigger") or {}, now, tz)
         if due is not None:
-            worker.store.advance_schedule(name, due, firing(name, due), now=now)
+            following = next_due(schedule.get("trigger") or {}, due, tz)
+            worker.store.advance_schedule(name, due, firing(name, due), now=now, next_due=following)
 
 
 def schedule_context(worker: Worker, name: str) -> dict[str, Any]:
@@ -161,4 +162,8 @@ def upcoming(model: Any, state: dict[str, float], now: float, tz: str | None = N
     return rows
 
 
-register_kind(WorkKind(SCHEDULE, run_schedule, group="schedules", ticker=tick))
+def _prepare(worker: Worker) -> None:
+    check_triggers(worker.model, worker.schedule_timezone)
+
+
+register_kind(WorkKind(SCHEDULE, run_schedule, group="schedules", ticker=tick, prepare=_prepare))

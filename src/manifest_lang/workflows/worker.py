@@ -54,6 +54,8 @@ class WorkKind:
     group: str
     #: run by the worker loop of this group once per pass, e.g. to create due items
     ticker: Ticker | None = None
+    #: called when a worker that runs this kind is built (check configuration, fail early)
+    prepare: Callable[[Worker], None] | None = None
 
 
 _KINDS: dict[str, WorkKind] = {}
@@ -145,6 +147,7 @@ class Worker:
         poll_interval: float | None = None,
         engine_options: Mapping[str, Any] | None = None,
         schedule_context: Mapping[str, Any] | None = None,
+        schedule_timezone: str | None = None,
         kinds: Iterable[WorkKind] | None = None,
         clock: Callable[[], float] = time.time,
         name: str | None = None,
@@ -158,6 +161,7 @@ class Worker:
         self.lease_seconds = float(lease_seconds)
         self.poll_interval = float(poll_interval) if poll_interval is not None else _default_poll(store)
         self.schedule_context = dict(schedule_context or {})
+        self.schedule_timezone = schedule_timezone
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         available = list(kinds) if kinds is not None else list(registered_kinds().values())
@@ -165,6 +169,9 @@ class Worker:
         self.kinds: dict[str, WorkKind] = {
             k.kind: k for k in available if groups is None or k.group in groups
         }
+        for kind in self.kinds.values():
+            if kind.prepare is not None:
+                kind.prepare(self)
         self._stop = threading.Event()
         self._held = _Held()
         self._last_reap = 0.0
