@@ -77,7 +77,7 @@ def _json_option(text: str | None, what: str) -> dict[str, Any]:
         _fail(f"{what} is not valid JSON: {exc}")
     if not isinstance(value, dict):
         _fail(f"{what} must be a JSON object")
-    return value
+    return dict(value)
 
 
 @worker_command.command("run")
