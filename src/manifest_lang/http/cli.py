@@ -25,6 +25,7 @@ _ENV = {
     "api_keys": "MANIFEST_SERVE_API_KEYS_FILE",
     "trust_headers": "MANIFEST_SERVE_TRUST_HEADERS",
     "max_body": "MANIFEST_SERVE_MAX_BODY_BYTES",
+    "with_worker": "MANIFEST_SERVE_WITH_WORKER",
 }
 
 
@@ -44,6 +45,7 @@ def app_from_env() -> Any:
         store=env.get(_ENV["db"], DEFAULT_DB),
         auth=auth,
         max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),
+        with_worker=env.get(_ENV["with_worker"]) == "1",
     )
 
 
@@ -89,6 +91,7 @@ def _check_model(path: Path) -> None:
 @click.option("--api-keys", type=click.Path(dir_okay=False, exists=True), help="JSON/TOML file of API keys.")
 @click.option("--trust-headers", is_flag=True, help="Trust X-User-Id/X-User-Role/X-Tenant-Id (dev only).")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(min=1))
+@click.option("--with-worker", is_flag=True, help="Also run the durable work (jobs, schedules, approvals).")
 def serve_command(
     file: Path,
     db: str,
@@ -100,6 +103,7 @@ def serve_command(
     api_keys: str | None,
     trust_headers: bool,
     max_body_bytes: int,
+    with_worker: bool,
 ) -> None:
     """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
     import uvicorn
@@ -114,6 +118,7 @@ def serve_command(
         "api_keys": str(Path(api_keys).resolve()) if api_keys else "",
         "trust_headers": "1" if trust_headers else "",
         "max_body": str(max_body_bytes),
+        "with_worker": "1" if with_worker else "",
     }
     for key, value in values.items():
         os.environ[_ENV[key]] = value

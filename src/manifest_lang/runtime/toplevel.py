@@ -250,6 +250,8 @@ class TopLevel:
             if key is not None and self._transactional_idempotency(store):
                 uow.idempotency = (key, result.to_dict())
             durable.commit(uow)
+            if key is not None:
+                self._finish_idempotency(key, result, durable, committed=True)
             return result
         queue.enqueue(job)
         return result

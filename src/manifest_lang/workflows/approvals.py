@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ManifestError
 from ..runtime.approvals import approve_stage, deny, request_key
 from ..stores.work import ApprovalWrite, WorkItem
 
@@ -181,6 +182,16 @@ class _CommitWith:
         self._store.commit(uow)
 
 
+class ApprovalDecisionError(ManifestError):
+    """A decision that cannot be recorded; ``code`` says why (HTTP maps it to a status)."""
+
+    code = "APPROVAL_NOT_FOUND"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def caller(context: Mapping[str, Any]) -> dict[str, Any]:
     """The deciding user: ``context['user']`` (a dict with ``id``/``role``, or an id)."""
     user = context.get("user")
@@ -220,10 +231,18 @@ class ApprovalDesk:
         """Approve ``stage`` as ``context['user']``; ValueError if the request, the stage or the
         caller's role does not allow it. The last approval runs the command."""
         base = StoreApprovalStore(self.store, self.model)
+        current = self._pending(entity, instance_id, approval)
+        if stage not in (current.get("stages") or {}) or stage not in (current.get("pendingStages") or []):
+            raise ApprovalDecisionError(
+                "APPROVAL_STAGE_INVALID", f"stage '{stage}' is not pending on '{current.get('key')}'"
+            )
         overlay = _Overlay(base)
         engine = self.services.engine(context, approval_store=overlay, idempotency_store=None)
         user = caller(context)
-        request = approve_stage(engine, entity, instance_id, approval, stage, user)
+        try:
+            request = approve_stage(engine, entity, instance_id, approval, stage, user)
+        except ValueError as exc:  # only the stage policy is left to refuse
+            raise ApprovalDecisionError("APPROVER_NOT_ALLOWED", str(exc)) from None
         now = engine.now()
         decision = {
             "stage": stage,
@@ -278,9 +297,7 @@ class ApprovalDesk:
         overlay = _Overlay(StoreApprovalStore(self.store, self.model))
         engine = self.services.engine(context, approval_store=overlay, idempotency_store=None)
         user = caller(context)
-        request = self.get(entity, instance_id, approval)
-        if request is None or request.get("status") not in ("pending", "granted"):
-            raise ValueError(f"no pending approval request '{request_key(entity, instance_id, approval)}'")
+        self._pending(entity, instance_id, approval, also_granted=True)
         request = deny(engine, entity, instance_id, approval, user.get("id"), reason)
         request = overlay.saved or request
         now = engine.now()
@@ -294,6 +311,16 @@ class ApprovalDesk:
         request = {**request, "decisions": [*(request.get("decisions") or []), decision]}
         self._write(request, [self._event(request, "ApprovalDenied", now, by=str(user.get("id")))])
         return Decision(request)
+
+    def _pending(
+        self, entity: str, instance_id: str, approval: str, *, also_granted: bool = False
+    ) -> dict[str, Any]:
+        request = self.get(entity, instance_id, approval)
+        open_statuses = ("pending", "granted") if also_granted else ("pending",)
+        if request is None or request.get("status") not in open_statuses:
+            key = request_key(entity, instance_id, approval)
+            raise ApprovalDecisionError("APPROVAL_NOT_FOUND", f"no pending approval request '{key}'")
+        return request
 
     def _event(self, request: Mapping[str, Any], name: str, at: float, **extra: Any) -> dict[str, Any]:
         return approval_event(self.model, request, name, at, **extra)

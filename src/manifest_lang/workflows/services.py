@@ -41,7 +41,17 @@ def work_idempotency(store: Any, *, in_progress_ttl_seconds: float = 30.0) -> An
     transaction on the SQL stores, so a re-run after a crash answers from it."""
     if isinstance(store, SqlStore):
         return SqlIdempotencyStore(store, in_progress_ttl_seconds=in_progress_ttl_seconds)
-    return MemoryIdempotencyStore()
+    return SuccessesOnly()
+
+
+class SuccessesOnly(MemoryIdempotencyStore):
+    """In process, as the SQL stores do: only a committed success is recorded, so the next
+    attempt of a failed item runs again instead of answering with the failure."""
+
+    def set(self, key: str, result: Any) -> None:
+        success = result.success if hasattr(result, "success") else bool(result.get("success"))
+        if success:
+            super().set(key, result)
 
 
 class WorkServices:

@@ -233,6 +233,12 @@ class Worker:
                 t.join()
         log.info("worker %s stopped: %s", self.name, self.counts)
 
+    def start_in_thread(self) -> threading.Thread:
+        """``run()`` in a daemon thread (``manifest serve --with-worker``); ``stop()`` ends it."""
+        thread = threading.Thread(target=self.run, name="manifest-worker", daemon=True)
+        thread.start()
+        return thread
+
     def stop(self) -> None:
         """Ask the loops to stop after their current item (safe from a signal handler)."""
         self._stop.set()
