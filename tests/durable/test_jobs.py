@@ -151,8 +151,8 @@ def test_a_rerun_after_a_crash_applies_once(store: Any) -> None:
         "jobId"
     ]
     [item] = store.claim_work("dead-worker", kinds=["job"], limit=1, lease_seconds=1, now=clock.at)
-    from manifest_lang.workflows.worker import ItemRun
     from manifest_lang.workflows.jobs import run_job
+    from manifest_lang.workflows.worker import ItemRun
 
     run_job(ItemRun(item, worker, clock.at))  # the command commits; the finish never happens
     assert app.get_instance("Order", "o1")["status"] == "processing"
