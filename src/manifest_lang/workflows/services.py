@@ -73,5 +73,10 @@ class WorkServices:
     def engine(self, context: dict[str, Any], **options: Any) -> Any:
         from ..runtime.engine import RuntimeEngine
 
-        merged = {"store_provider": self.store, **self.options, "idempotency_store": self.idempotency, **options}
+        merged = {
+            "store_provider": self.store,
+            **self.options,
+            "idempotency_store": self.idempotency,
+            **options,
+        }
         return RuntimeEngine(self.model, context, **merged)
