@@ -41,6 +41,8 @@ from ..stores.work import DEAD, FINAL, PENDING, WorkItem, WorkOutcome
 log = logging.getLogger("manifest_lang.worker")
 
 Handler = Callable[["ItemRun"], WorkOutcome]
+#: how often a worker runs its tickers (schedules), in seconds
+TICK_SECONDS = 0.2
 #: called after each claim loop pass (schedules use it to enqueue due firings)
 Ticker = Callable[["Worker", float], None]
 
@@ -175,6 +177,8 @@ class Worker:
         self._stop = threading.Event()
         self._held = _Held()
         self._last_reap = 0.0
+        self._last_tick = 0.0
+        self._tickers = list({k.ticker: None for k in self.kinds.values() if k.ticker is not None})
         self._reap_lock = threading.Lock()
         #: every report of this worker's lifetime is counted here (``run`` logs them)
         self.counts: dict[str, int] = {}
@@ -182,6 +186,8 @@ class Worker:
     # -- registry ----------------------------------------------------------------------------------
     def register(self, kind: WorkKind) -> None:
         self.kinds[kind.kind] = kind
+        if kind.ticker is not None and kind.ticker not in self._tickers:
+            self._tickers.append(kind.ticker)
 
     def engine(self, context: dict[str, Any], **options: Any) -> Any:
         """A ``RuntimeEngine`` for one item (cheap: the model and the stores are shared)."""
@@ -193,7 +199,7 @@ class Worker:
 
         Schedules are ticked first, so a due firing is created and run in the same call.
         """
-        self._tick(self.clock())
+        self._tick(self.clock(), force=True)
         reports: list[ItemReport] = []
         owner = f"{self.name}/once"
         while limit is None or len(reports) < limit:
@@ -261,20 +267,26 @@ class Worker:
                 self.store.wait_for_work(self._idle_wait())
 
     def _idle_wait(self) -> float:
+        if self._tickers:
+            return min(self.poll_interval, TICK_SECONDS)
         return self.poll_interval if self.kinds else 1.0
 
-    def _tick(self, now: float) -> None:
-        if now - self._last_reap >= min(1.0, self.lease_seconds / 3) and self._reap_lock.acquire(
+    def _tick(self, now: float, *, force: bool = False) -> None:
+        """Reap expired leases (about once a second) and run the tickers (five times a second:
+        a schedule's due time must not slip past between two ticks)."""
+        if (not force and now - self._last_tick < TICK_SECONDS) or not self._reap_lock.acquire(
             blocking=False
         ):
-            try:
+            return
+        try:
+            self._last_tick = now
+            if force or now - self._last_reap >= min(1.0, self.lease_seconds / 3):
                 self._last_reap = now
                 self.store.reap_work(now=now)
-                for kind in {k.ticker for k in self.kinds.values() if k.ticker is not None}:
-                    if kind is not None:
-                        kind(self, now)
-            finally:
-                self._reap_lock.release()
+            for ticker in self._tickers:
+                ticker(self, now)
+        finally:
+            self._reap_lock.release()
 
     def _claim_and_run(self, owner: str) -> ItemReport | None:
         if not self.kinds:
