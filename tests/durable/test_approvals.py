@@ -28,7 +28,7 @@ def client(store: Any, model: str = PO) -> TestClient:
 
 def events(store: Any) -> list[dict[str, Any]]:
     if hasattr(store, "outbox_rows"):
-        from manifest_lang.http.tracing import durable_events
+        from manifest_lang.workflows.trace import durable_events
 
         return [e for e in durable_events(store, "") or []] or [
             store._decode(r[0]) for r in store._fetch(f"SELECT event FROM {store.tables.outbox} ORDER BY seq")

@@ -24,8 +24,8 @@ from .worker import ItemRun, WorkKind, register_kind
 def _declaration(model: Any, entity: str, name: str) -> dict[str, Any] | None:
     em = model.entities.get(entity)
     for approval in em.approvals if em is not None else []:
-        if approval.get("name") == name:
-            return dict(approval)
+        if approval.name == name:
+            return dict(approval.ir)
     return None
 
 

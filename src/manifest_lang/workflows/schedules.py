@@ -90,7 +90,7 @@ def next_due(trigger: dict[str, Any], after: float, tz: str | None = None) -> fl
 def check_triggers(model: Any, tz: str | None = None) -> None:
     """Raise ``ScheduleError`` for a cron expression croniter rejects (at worker start)."""
     for name, schedule in model.schedules.items():
-        trigger = schedule.get("trigger") or {}
+        trigger = schedule.ir.get("trigger") or {}
         if trigger.get("kind") == "cron":
             cron = _croniter()
             if not cron.is_valid(str(trigger.get("cron"))):
@@ -109,9 +109,9 @@ def tick(worker: Worker, now: float) -> None:
     """Create the firing of each schedule whose due time has come (once across workers)."""
     tz = worker.schedule_timezone
     for name, schedule in worker.model.schedules.items():
-        due = previous_due(schedule.get("trigger") or {}, now, tz)
+        due = previous_due(schedule.ir.get("trigger") or {}, now, tz)
         if due is not None:
-            following = next_due(schedule.get("trigger") or {}, due, tz)
+            following = next_due(schedule.ir.get("trigger") or {}, due, tz)
             worker.store.advance_schedule(name, due, firing(name, due), now=now, next_due=following)
 
 
@@ -134,9 +134,9 @@ def run_schedule(run: ItemRun) -> WorkOutcome:
     engine = run.engine(schedule_context(run.worker, name))
     params = schedule_params(engine, schedule)
     result = engine.run_command(
-        schedule["commandName"],
+        schedule.command_name,
         params,
-        entity_name=schedule.get("entityName"),
+        entity_name=schedule.entity_name,
         correlation_id=run.item.id,
         causation_id=f"schedule:{name}",
         idempotency_key=item_key(run.item),
@@ -149,11 +149,11 @@ def upcoming(model: Any, state: dict[str, float], now: float, tz: str | None = N
     """Each schedule's trigger, last fired due time and next due time (``manifest worker schedules``)."""
     rows = []
     for name, schedule in model.schedules.items():
-        trigger = schedule.get("trigger") or {}
+        trigger = schedule.ir.get("trigger") or {}
         rows.append(
             {
                 "schedule": name,
-                "command": ".".join(p for p in (schedule.get("entityName"), schedule["commandName"]) if p),
+                "command": ".".join(p for p in (schedule.entity_name, schedule.command_name) if p),
                 "trigger": trigger,
                 "lastDue": state.get(name),
                 "nextDue": next_due(trigger, now, tz),

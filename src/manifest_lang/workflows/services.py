@@ -18,9 +18,9 @@ from ..stores.sql_idempotency import SqlIdempotencyStore
 
 def load_compiled(model: Any) -> Any:
     """A ``CompiledModel`` from a path, source text, IR dict or compiled model."""
-    from ..http.loading import compiled_model  # TODO(issue-13): manifest_lang.loading.load_model
+    from ..loading import load_model
 
-    return compiled_model(model)
+    return load_model(model)
 
 
 def durable_options(store: Any, model: Any = None) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def _groups(only: str | None) -> set[str] | None:
     if not only:
         return None
     groups = {g.strip() for g in only.split(",") if g.strip()}
-    from .worker import registered_kinds
+    from ..workflows.worker import registered_kinds
 
     known = {k.group for k in registered_kinds().values()}
     unknown = sorted(groups - known)
@@ -104,7 +104,7 @@ def run_command(
     log_level: str,
 ) -> None:
     """Run the work items of --db for MODEL until stopped (SIGTERM: finish what is in hand)."""
-    from .worker import Worker
+    from ..workflows.worker import Worker
 
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     groups = _groups(only)
