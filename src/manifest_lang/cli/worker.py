@@ -84,6 +84,7 @@ def _json_option(text: str | None, what: str) -> dict[str, Any]:
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--db", required=True, help="Store URL (sqlite:///file.db, postgresql://...).")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--batch", type=click.IntRange(1, 1000), default=4, show_default=True, help="Items per claim.")
 @click.option("--only", help="Comma-separated groups to run: jobs,schedules,approvals (default: all).")
 @click.option("--lease-seconds", type=click.FloatRange(0.5, 3600), default=30.0, show_default=True)
 @click.option("--poll-interval", type=click.FloatRange(0.01, 60), help="Longest idle wait between claims.")
@@ -95,6 +96,7 @@ def run_command(
     model: Path,
     db: str,
     concurrency: int,
+    batch: int,
     only: str | None,
     lease_seconds: float,
     poll_interval: float | None,
@@ -115,6 +117,7 @@ def run_command(
             model,
             store,
             concurrency=concurrency,
+            batch_size=batch,
             only=groups,
             lease_seconds=lease_seconds,
             poll_interval=poll_interval,

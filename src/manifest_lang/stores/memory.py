@@ -12,7 +12,7 @@ from mypy_extensions import mypyc_attr
 from ..errors import StoreConflictError
 from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
 from .base import NEW_ROW, StoredRow, UnitOfWork, rows_matching
-from .work import WorkItem, WorkOutcome
+from .work import LeaseLost, WorkItem, WorkOutcome
 from .work_memory import MemoryWork
 
 
@@ -91,6 +91,8 @@ class MemoryStore:
                         entity=w.entity,
                         id=w.id,
                     )
+            if uow.finish is not None and not self.work.holds_locked(uow.finish.item, uow.finish.owner):
+                raise LeaseLost(uow.finish.item.id)
             # Like the SQL stores: a key already completed rolls the whole unit of work back.
             if uow.idempotency is not None and uow.idempotency[0] in self.idempotency:
                 key = uow.idempotency[0]
@@ -117,6 +119,8 @@ class MemoryStore:
                 self.work.write_approvals_locked(uow.approvals)
             if uow.work:
                 self.work.add_locked(uow.work, time.time())
+            if uow.finish is not None:
+                self.work.finish_locked(uow.finish.item, uow.finish.owner, uow.finish.outcome, time.time())
 
     def _append_outbox_locked(self, entries: list[dict[str, Any]]) -> None:
         # Work and approval events carry derived entry ids: written once, as the SQL stores'

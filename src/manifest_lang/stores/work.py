@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ..errors import StoreError
+
 PENDING = "pending"
 RUNNING = "running"
 DONE = "done"
@@ -32,6 +34,14 @@ FINAL = frozenset({DONE, FAILED, DEAD})
 
 #: attempts of an item that does not say (a handler crash or an unavailable store counts one)
 DEFAULT_MAX_ATTEMPTS = 5
+
+
+class LeaseLost(StoreError):
+    """Raised inside a transaction that finishes an item another worker holds now (its lease
+    expired and it was taken over): the whole transaction rolls back."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"work item {item_id} is no longer held by this worker (its lease expired)")
 
 
 @dataclass(slots=True)
@@ -92,6 +102,17 @@ class WorkOutcome:
     retry_at: float | None = None
     outbox: list[dict[str, Any]] = field(default_factory=list)
     work: list[WorkItem] = field(default_factory=list)
+    #: already applied inside the command's own transaction (``UnitOfWork.finish``)
+    committed: bool = False
+
+
+@dataclass(slots=True)
+class WorkFinish:
+    """A claimed item's finish, committed inside the unit of work of the command it ran."""
+
+    item: WorkItem
+    owner: str
+    outcome: WorkOutcome
 
 
 @dataclass(slots=True)

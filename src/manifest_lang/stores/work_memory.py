@@ -99,23 +99,29 @@ class MemoryWork:
             return None
         return it
 
+    def holds_locked(self, item: WorkItem, owner: str) -> bool:
+        return self._held(item, owner) is not None
+
     def finish_work(self, item: WorkItem, owner: str, outcome: WorkOutcome, *, now: float) -> bool:
         with self._lock:
-            it = self._held(item, owner)
-            if it is None:
-                return False
-            it.status, it.result, it.last_error = outcome.status, copy.deepcopy(outcome.result), outcome.error
-            it.lease_owner = it.lease_expires_at = None
-            if outcome.retry_at is not None:
-                it.due_at = outcome.retry_at
-            it.finished_at = now if outcome.status in FINAL else None
-            if outcome.outbox:
-                self._append_outbox(outcome.outbox)
-            if outcome.work:
-                self.add_locked(outcome.work, now)
-            elif outcome.status == PENDING:
-                self._notify()
-            return True
+            return self.finish_locked(item, owner, outcome, now)
+
+    def finish_locked(self, item: WorkItem, owner: str, outcome: WorkOutcome, now: float) -> bool:
+        it = self._held(item, owner)
+        if it is None:
+            return False
+        it.status, it.result, it.last_error = outcome.status, copy.deepcopy(outcome.result), outcome.error
+        it.lease_owner = it.lease_expires_at = None
+        if outcome.retry_at is not None:
+            it.due_at = outcome.retry_at
+        it.finished_at = now if outcome.status in FINAL else None
+        if outcome.outbox:
+            self._append_outbox(outcome.outbox)
+        if outcome.work:
+            self.add_locked(outcome.work, now)
+        elif outcome.status == PENDING:
+            self._notify()
+        return True
 
     def extend_work_leases(
         self, items: Sequence[WorkItem], owner: str, lease_seconds: float, *, now: float

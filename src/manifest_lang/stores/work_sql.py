@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ..errors import StoreError
 from .sql_statements import Tables
 from .work import (
     DEAD,
@@ -28,6 +27,7 @@ from .work import (
     PENDING,
     RUNNING,
     ApprovalWrite,
+    LeaseLost,
     WorkItem,
     WorkOutcome,
     approval_columns,
@@ -41,10 +41,6 @@ ITEM_COLUMNS = (
     "id, kind, tenant, dedupe_key, payload, due_at, max_attempts, attempts, status, lease_owner, "
     "lease_expires_at, last_error, result, created_at, started_at, finished_at"
 )
-
-
-class LeaseLost(StoreError):
-    """Raised inside a finish transaction to roll it back: another worker holds the item now."""
 
 
 def work_statements(t: Tables, j: str) -> dict[str, str]:
