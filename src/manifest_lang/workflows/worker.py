@@ -138,8 +138,9 @@ class Worker:
     names); default all. ``concurrency``: items run at once (threads). ``batch_size``: items a
     thread claims in one transaction when it holds none (they run one after the other).
     ``lease_seconds``: how long an item stays taken without a heartbeat (the worker renews the
-    leases of what it holds every third of that). ``poll_interval``: the longest wait between two claims when no wake-up arrives
-    (PostgreSQL ``LISTEN/NOTIFY`` and in-process enqueues wake it earlier).
+    leases of what it holds every third of that). ``poll_interval``: the longest wait between
+    two claims when no wake-up arrives (PostgreSQL ``LISTEN/NOTIFY`` and in-process enqueues
+    wake it earlier).
     ``engine_options`` go to every ``RuntimeEngine`` the handlers use; ``schedule_context`` is
     the context schedules run in (``{"tenantId": ..., "user": {...}}``, or per schedule name).
     """
