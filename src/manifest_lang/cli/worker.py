@@ -90,6 +90,11 @@ def _json_option(text: str | None, what: str) -> dict[str, Any]:
 @click.option("--poll-interval", type=click.FloatRange(0.01, 60), help="Longest idle wait between claims.")
 @click.option("--schedule-context", help='Context schedules run in, JSON: {"tenantId": "t1", "user": {...}}.')
 @click.option("--timezone", "tz", help="Time zone of cron schedules (default UTC).")
+@click.option(
+    "--rate-limits",
+    "rate_limits",
+    help="redis://... to keep rate-limit windows in Redis (default: the store).",
+)
 @click.option("--once", is_flag=True, help="Run what is due now, then exit.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING"]), default="INFO")
 def run_command(
@@ -102,6 +107,7 @@ def run_command(
     poll_interval: float | None,
     schedule_context: str | None,
     tz: str | None,
+    rate_limits: str | None,
     once: bool,
     log_level: str,
 ) -> None:
@@ -112,6 +118,11 @@ def run_command(
     groups = _groups(only)
     context = _json_option(schedule_context, "--schedule-context")
     store = _open(db)
+    options: dict[str, Any] = {}
+    if rate_limits:
+        from ..stores.redis_ratelimit import RedisRateLimitStore
+
+        options["rate_limit_store"] = RedisRateLimitStore(rate_limits)
     try:
         worker = Worker(
             model,
@@ -123,6 +134,7 @@ def run_command(
             poll_interval=poll_interval,
             schedule_context=context,
             schedule_timezone=tz,
+            engine_options=options,
         )
     except CompileError as exc:
         _fail(exc.message)
