@@ -108,11 +108,15 @@ def firing(name: str, due: float) -> WorkItem:
 def tick(worker: Worker, now: float) -> None:
     """Create the firing of each schedule whose due time has come (once across workers)."""
     tz = worker.schedule_timezone
+    seen = worker.tick_state.setdefault(SCHEDULE, {})
     for name, schedule in worker.model.schedules.items():
         due = previous_due(schedule.ir.get("trigger") or {}, now, tz)
-        if due is not None:
+        # One transaction per new due time and worker, not one per tick: this worker already
+        # settled (fired, or saw fired) every due time up to ``seen[name]``.
+        if due is not None and due > seen.get(name, float("-inf")):
             following = next_due(schedule.ir.get("trigger") or {}, due, tz)
             worker.store.advance_schedule(name, due, firing(name, due), now=now, next_due=following)
+            seen[name] = due
 
 
 def schedule_context(worker: Worker, name: str) -> dict[str, Any]:

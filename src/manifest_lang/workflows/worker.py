@@ -189,6 +189,8 @@ class Worker:
         self._held = _Held()
         self._last_reap = 0.0
         self._last_tick = 0.0
+        #: per-ticker memory between ticks (schedules: the last due time each one settled)
+        self.tick_state: dict[str, dict[str, Any]] = {}
         self._last_prune = 0.0
         self._tickers = list({k.ticker: None for k in self.kinds.values() if k.ticker is not None})
         self._reap_lock = threading.Lock()
