@@ -98,13 +98,24 @@ def test_deny_ends_the_request(store: Any) -> None:
     with client(store) as http:
         http.post("/PurchaseOrder", json={"id": "po3"}, headers=who("c", "clerk"))
         http.post("/PurchaseOrder/po3/commands/submit", json={}, headers=who("c", "clerk"))
+        clerk = http.post("/approvals/PurchaseOrder/po3/submitApproval/deny", headers=who("c", "clerk"))
+        assert clerk.status_code == 403 and clerk.json()["code"] == "APPROVER_NOT_ALLOWED"
         r = http.post(
-            "/approvals/PurchaseOrder/po3/submitApproval/deny",
+            "/approvals/PurchaseOrder/po3/submitApproval/stages/manager/deny",
             json={"reason": "no"},
             headers=who("m", "manager"),
         )
         assert r.status_code == 200 and r.json()["request"]["status"] == "denied"
-        assert r.json()["request"]["decisions"][-1]["reason"] == "no"
+        assert r.json()["request"]["decisions"][-1] | {"at": 0} == {
+            "decision": "denied",
+            "stage": "manager",
+            "by": "m",
+            "role": "manager",
+            "at": 0,
+            "reason": "no",
+        }
+        gone = http.post("/approvals/PurchaseOrder/po3/submitApproval/deny", headers=who("m", "manager"))
+        assert gone.status_code == 404
         assert "ApprovalDenied" in [e["name"] for e in events(store)]
         missing = http.get("/approvals/PurchaseOrder/nope", headers=who("c", "clerk"))
         assert missing.status_code == 404

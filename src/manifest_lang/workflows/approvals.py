@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ManifestError
-from ..runtime.approvals import approve_stage, deny, request_key
+from ..runtime.approvals import approve_stage, deny, may_decide, request_key
 from ..stores.work import ApprovalWrite, WorkItem
 
 TIMEOUT_KIND = "approval_timeout"
@@ -292,17 +292,40 @@ class ApprovalDesk:
         return Decision(done, result.to_dict())
 
     def deny(
-        self, context: dict[str, Any], entity: str, instance_id: str, approval: str, reason: str | None = None
+        self,
+        context: dict[str, Any],
+        entity: str,
+        instance_id: str,
+        approval: str,
+        reason: str | None = None,
+        *,
+        stage: str | None = None,
     ) -> Decision:
+        """Deny the request as ``context['user']``, who must pass the policy of ``stage`` (or,
+        without one, of some stage still pending): whoever may approve may also refuse."""
         overlay = _Overlay(StoreApprovalStore(self.store, self.model))
         engine = self.services.engine(context, approval_store=overlay, idempotency_store=None)
         user = caller(context)
-        self._pending(entity, instance_id, approval, also_granted=True)
+        current = self._pending(entity, instance_id, approval, also_granted=True)
+        stages = (
+            [stage]
+            if stage is not None
+            else list(current.get("pendingStages") or current.get("stages") or [])
+        )
+        if stage is not None and stage not in (current.get("stages") or {}):
+            raise ApprovalDecisionError(
+                "APPROVAL_STAGE_INVALID", f"stage '{stage}' is not on '{current['key']}'"
+            )
+        if not any(may_decide(engine, entity, instance_id, approval, s, user) for s in stages):
+            raise ApprovalDecisionError(
+                "APPROVER_NOT_ALLOWED", f"{user.get('id')!r} may not decide approval '{approval}'"
+            )
         request = deny(engine, entity, instance_id, approval, user.get("id"), reason)
         request = overlay.saved or request
         now = engine.now()
         decision = {
             "decision": "denied",
+            "stage": stage,
             "by": user.get("id"),
             "role": user.get("role"),
             "at": now,
