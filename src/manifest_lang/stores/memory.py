@@ -16,6 +16,9 @@ from .work import LeaseLost, WorkItem, WorkOutcome
 from .work_memory import MemoryWork
 
 
+_WORK_INIT = threading.Lock()
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)
 class MemoryStore:
     """Rows in dicts (insertion order), revisions checked on commit under a lock."""
@@ -43,8 +46,20 @@ class MemoryStore:
         # relay state of ``outbox[i]``: [status, attempts, last_error, available_at]
         self._outbox_state: list[list[Any]] = []
         self._lease: tuple[str, float] | None = None
-        #: durable work in process (``stores/work_memory.py``), under this store's lock
-        self.work = MemoryWork(self._lock, self._append_outbox_locked)
+        # durable work in process (``stores/work_memory.py``), made on first use: most memory
+        # stores are an engine's private default and never hold any
+        self._work: MemoryWork | None = None
+
+    @property
+    def work(self) -> MemoryWork:
+        """The work items, schedule state, approval rows and rate-limit windows of this store."""
+        work = self._work
+        if work is None:
+            with _WORK_INIT:  # not self._lock: commit() asks for it while holding that one
+                work = self._work
+                if work is None:
+                    work = self._work = MemoryWork(self._lock, self._append_outbox_locked)
+        return work
 
     def load(self, entity: str, id: str, *, tenant: str | None = None) -> StoredRow | None:
         table = self._tables.get(entity)
