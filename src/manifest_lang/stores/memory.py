@@ -15,7 +15,6 @@ from .base import NEW_ROW, StoredRow, UnitOfWork, rows_matching
 from .work import LeaseLost, WorkItem, WorkOutcome
 from .work_memory import MemoryWork
 
-
 _WORK_INIT = threading.Lock()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from .sql_statements import Tables
+from .sql_statements import Tables, quote_ident
 from .work import PENDING, RUNNING
 
 
@@ -103,7 +103,7 @@ class WorkListener:
                     self._dsn, autocommit=True, connect_timeout=self._connect_timeout
                 ) as conn:
                     self._conn = conn
-                    conn.execute(f'LISTEN "{self._channel}"')
+                    conn.execute(f"LISTEN {quote_ident(self._channel)}")
                     while not self._stopping.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self.notify_local()

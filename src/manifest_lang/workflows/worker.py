@@ -367,7 +367,8 @@ class Worker:
         report = ItemReport(
             item.id, item.kind, item.attempts, outcome.status, outcome.error, end - start, wait
         )
-        self.counts[report.status] = self.counts.get(report.status, 0) + 1
+        with self._held.lock:
+            self.counts[report.status] = self.counts.get(report.status, 0) + 1
         level = logging.INFO if outcome.status in FINAL or outcome.status == PENDING else logging.WARNING
         log.log(
             level,
