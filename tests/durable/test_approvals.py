@@ -15,6 +15,24 @@ from manifest_lang.http.app import create_app
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "fixtures"
 PO = (FIXTURES / "68-approval-workflow.manifest").read_text()
 ESCALATE = (FIXTURES / "111-approval-escalate.manifest").read_text()
+WITH_INPUT = """
+entity Refund {
+  property required id: string
+  property amount: number = 0
+  command pay(amount: number) {
+    mutate amount = amount
+  }
+  approval payApproval {
+    command: pay
+    stages {
+      lead {
+        policy: user.role == "lead"
+        required: 1
+      }
+    }
+  }
+}
+"""
 HOUR = 3600.0
 
 
@@ -167,3 +185,15 @@ def test_escalate_then_expire(store: Any) -> None:
     assert store.approval_load("PurchaseOrder:po5:submitApproval")["status"] == "expired"
     names = [e["name"] for e in events(store)]
     assert names.count("ApprovalEscalated") == 1 and names.count("ApprovalExpired") == 1
+
+
+def test_the_final_approval_runs_the_command_with_the_refused_input(store: Any) -> None:
+    with client(store, WITH_INPUT) as http:
+        http.post("/Refund", json={"id": "r1"}, headers=who("c", "clerk"))
+        refused = http.post("/Refund/r1/commands/pay", json={"amount": 42}, headers=who("c", "clerk"))
+        assert refused.status_code == 409
+        [request] = http.get("/approvals/Refund/r1", headers=who("c", "clerk")).json()["items"]
+        assert request["input"] == {"amount": 42}
+        ok = http.post("/approvals/Refund/r1/payApproval/stages/lead/approve", headers=who("l", "lead"))
+        assert ok.status_code == 200 and ok.json()["result"]["success"], ok.text
+        assert http.get("/Refund/r1", headers=who("c", "clerk")).json()["amount"] == 42

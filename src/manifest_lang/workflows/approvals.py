@@ -111,6 +111,15 @@ def timeout_item(request: Mapping[str, Any], *, escalations: int) -> WorkItem:
     )
 
 
+def remember_input(store: Any, key: str, input: Mapping[str, Any]) -> None:
+    """Keep the input of the refused call on its pending request (once), so the final approval
+    runs the command with it unless the approver sends another."""
+    request = store.approval_load(key) if hasattr(store, "approval_load") else None
+    if request is None or request.get("status") != "pending" or "input" in request:
+        return
+    store.approval_write([ApprovalWrite(key, {**request, "input": dict(input)})], now=time.time())
+
+
 @dataclass(slots=True)
 class Decision:
     """What a decision did: the request after it and, for a final approval, the command's result."""
@@ -257,7 +266,7 @@ class ApprovalDesk:
             self._write(request, events)
             return Decision(request)
         events.append(self._event(request, "ApprovalGranted", now))
-        return self._run_granted(context, request, events, input or {})
+        return self._run_granted(context, request, events, input or request.get("input") or {})
 
     def _run_granted(
         self,
