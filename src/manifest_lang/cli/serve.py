@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from ..errors import ManifestError
+from .check import NO_CHECK_OPTION, refuse_on_check_errors
 
 DEFAULT_DB = "sqlite:///manifest.db"
 _ENV = {
@@ -94,6 +95,7 @@ def _check_model(path: Path) -> None:
 @click.option("--trust-headers", is_flag=True, help="Trust X-User-Id/X-User-Role/X-Tenant-Id (dev only).")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(min=1))
 @click.option("--with-worker", is_flag=True, help="Also run the durable work (jobs, schedules, approvals).")
+@NO_CHECK_OPTION
 def serve_command(
     file: Path,
     db: str,
@@ -106,6 +108,7 @@ def serve_command(
     trust_headers: bool,
     max_body_bytes: int,
     with_worker: bool,
+    no_check: bool,
 ) -> None:
     """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
     import uvicorn
@@ -113,6 +116,8 @@ def serve_command(
     if not file.is_file():
         _fail(f"{file}: no such file")
     _check_model(file)
+    if not no_check:
+        refuse_on_check_errors(file)
     values = {
         "model": str(file.resolve()),
         "db": db,
