@@ -197,3 +197,44 @@ def test_the_final_approval_runs_the_command_with_the_refused_input(store: Any) 
         ok = http.post("/approvals/Refund/r1/payApproval/stages/lead/approve", headers=who("l", "lead"))
         assert ok.status_code == 200 and ok.json()["result"]["success"], ok.text
         assert http.get("/Refund/r1", headers=who("c", "clerk")).json()["amount"] == 42
+
+
+def test_two_final_approvals_at_once_run_the_command_once(store: Any) -> None:
+    import threading
+
+    from manifest_lang.workflows.approvals import ApprovalDecisionError, ApprovalDesk
+    from manifest_lang.workflows.services import WorkServices
+
+    services = WorkServices(PO, store)
+    app = services.engine({"user": {"id": "c", "role": "clerk"}}, idempotency_store=None)
+    desk = ApprovalDesk(services)
+    outcomes: list[str] = []
+    for round_ in range(5):
+        po = f"race{round_}"
+        app.create_instance("PurchaseOrder", {"id": po})
+        assert not app.run_command("submit", {}, entity_name="PurchaseOrder", instance_id=po).success
+        barrier = threading.Barrier(2)
+
+        def approve(user: str, po: str = po, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                decision = desk.approve(
+                    {"user": {"id": user, "role": "manager"}},
+                    "PurchaseOrder",
+                    po,
+                    "submitApproval",
+                    "manager",
+                )
+                outcomes.append("approved" if decision.result and decision.result["success"] else "refused")
+            except ApprovalDecisionError as exc:
+                outcomes.append(exc.code)
+
+        threads = [threading.Thread(target=approve, args=(u,)) for u in ("m1", "m2")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert app.get_instance("PurchaseOrder", po)["status"] == "submitted"
+    submitted = [e for e in events(store) if e["name"] == "OrderSubmitted"]
+    assert len(submitted) == 5, outcomes  # one command per request, whoever won each race
+    assert outcomes.count("approved") == 5

@@ -105,6 +105,8 @@ class MemoryStore:
                         entity=w.entity,
                         id=w.id,
                     )
+            if uow.approvals:
+                self.work.check_approvals_locked(uow.approvals)
             if uow.finish is not None and not self.work.holds_locked(uow.finish.item, uow.finish.owner):
                 raise LeaseLost(uow.finish.item.id)
             # Like the SQL stores: a key already completed rolls the whole unit of work back.

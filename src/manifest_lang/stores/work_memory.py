@@ -21,7 +21,9 @@ from .work import (
     ApprovalWrite,
     WorkItem,
     WorkOutcome,
+    approval_conflict,
     merge_counts,
+    revision_of,
 )
 
 
@@ -57,12 +59,28 @@ class MemoryWork:
             self._notify()
         return added
 
+    def check_approvals_locked(self, writes: Sequence[ApprovalWrite]) -> None:
+        """Raise before anything is applied if a conditional write's request moved on."""
+        for w in writes:
+            if w.expect_revision is not None and (
+                w.key not in self.approvals or revision_of(self.approvals[w.key]) != w.expect_revision
+            ):
+                raise approval_conflict(w.key)
+
     def write_approvals_locked(self, writes: Sequence[ApprovalWrite]) -> None:
         for w in writes:
             if w.request is None:
                 self.approvals.pop(w.key, None)
-            else:
-                self.approvals[w.key] = copy.deepcopy(w.request)
+                continue
+            current = self.approvals.get(w.key)
+            if (
+                w.expect_revision is None
+                and current is not None
+                and current.get("status") == "pending"
+                and w.request.get("status") == "pending"
+            ):
+                continue  # as the SQL stores: only a decision changes a pending request
+            self.approvals[w.key] = copy.deepcopy(w.request)
 
     def _notify(self) -> None:
         with self._wake:
@@ -244,6 +262,7 @@ class MemoryWork:
         outbox: Sequence[dict[str, Any]] = (),
     ) -> None:
         with self._lock:
+            self.check_approvals_locked(writes)
             self.write_approvals_locked(writes)
             if outbox:
                 self._append_outbox(list(outbox))

@@ -37,7 +37,7 @@ def work_migrations(t: Tables) -> list[list[str]]:
         "NOT NULL, next_due DOUBLE PRECISION, updated_at DOUBLE PRECISION)",
         f"CREATE TABLE IF NOT EXISTS {t.approvals} (key TEXT PRIMARY KEY, tenant TEXT, entity TEXT NOT NULL, "
         "instance_id TEXT, approval TEXT NOT NULL, status TEXT NOT NULL, expires_at DOUBLE PRECISION, "
-        "request JSONB NOT NULL, updated_at DOUBLE PRECISION)",
+        "request JSONB NOT NULL, updated_at DOUBLE PRECISION, revision INT NOT NULL DEFAULT 0)",
         f"CREATE INDEX IF NOT EXISTS {ix('approvals_instance')} ON {t.approvals} (entity, "
         "instance_id, status)",
         f"CREATE TABLE IF NOT EXISTS {t.rate_limits} (key TEXT PRIMARY KEY, stamps JSONB NOT NULL, "

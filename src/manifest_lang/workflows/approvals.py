@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ManifestError
+from ..errors import ManifestError, StoreConflictError
 from ..runtime.approvals import approve_stage, deny, may_decide, request_key
-from ..stores.work import ApprovalWrite, WorkItem
+from ..stores.work import ApprovalWrite, WorkItem, revision_of
 
 TIMEOUT_KIND = "approval_timeout"
 HOUR_MS = 3_600_000
@@ -117,7 +117,12 @@ def remember_input(store: Any, key: str, input: Mapping[str, Any]) -> None:
     request = store.approval_load(key) if hasattr(store, "approval_load") else None
     if request is None or request.get("status") != "pending" or "input" in request:
         return
-    store.approval_write([ApprovalWrite(key, {**request, "input": dict(input)})], now=time.time())
+    revision = revision_of(request)
+    kept = {**request, "input": dict(input), "revision": revision + 1}
+    try:
+        store.approval_write([ApprovalWrite(key, kept, expect_revision=revision)], now=time.time())
+    except StoreConflictError:
+        pass  # a decision came first: the approver's input (or none) it is
 
 
 @dataclass(slots=True)
@@ -260,13 +265,16 @@ class ApprovalDesk:
             "role": user.get("role"),
             "at": now,
         }
-        request = {**request, "decisions": [*(request.get("decisions") or []), decision]}
+        revision = revision_of(request)
+        decisions = [*(request.get("decisions") or []), decision]
+        request = {**request, "decisions": decisions, "revision": revision + 1}
         events = [self._event(request, "ApprovalStageApproved", now, stage=stage, by=str(user.get("id")))]
         if overlay.granted is None:
-            self._write(request, events)
+            self._write(request, events, revision)
             return Decision(request)
         events.append(self._event(request, "ApprovalGranted", now))
-        return self._run_granted(context, request, events, input or request.get("input") or {})
+        command_input = input or request.get("input") or {}
+        return self._run_granted(context, request, events, command_input, revision)
 
     def _run_granted(
         self,
@@ -274,11 +282,15 @@ class ApprovalDesk:
         request: dict[str, Any],
         events: list[dict[str, Any]],
         input: Mapping[str, Any],
+        revision: int,
     ) -> Decision:
+        """Run the command with the grant; the request's final write is conditional on
+        ``revision``, so of two final approvals at once only one command commits."""
         done = {**request, "status": "approved", "pendingStages": []}
         overlay = _Overlay(StoreApprovalStore(self.store, self.model))
         overlay.granted = {**request, "status": "granted"}
-        store = _CommitWith(self.store, [ApprovalWrite(str(request["key"]), done)], events)
+        write = ApprovalWrite(str(request["key"]), done, expect_revision=revision)
+        store = _CommitWith(self.store, [write], events)
         engine = self.services.engine(
             context, approval_store=overlay, store_provider=store, idempotency_store=None
         )
@@ -291,12 +303,14 @@ class ApprovalDesk:
             causation_id=f"approval:{request['key']}",
         )
         if result.success and not store.committed:
-            self._write(done, events)  # the command wrote nothing: the approval commits alone
+            self._write(done, events, revision)  # the command wrote nothing: the approval alone
         elif not result.success:
+            if revision_of(self.store.approval_load(str(request["key"]))) != revision:
+                raise ApprovalDecisionError("CONCURRENCY_CONFLICT", "the request was decided concurrently")
             # The command was refused (a guard, a constraint): the grant stays, so running the
             # command again consumes it.
             granted = {**request, "status": "granted"}
-            self._write(granted, events)
+            self._write(granted, events, revision)
             return Decision(granted, result.to_dict())
         return Decision(done, result.to_dict())
 
@@ -331,6 +345,7 @@ class ApprovalDesk:
             )
         request = deny(engine, entity, instance_id, approval, user.get("id"), reason)
         request = overlay.saved or request
+        revision = revision_of(request)
         now = engine.now()
         decision = {
             "decision": "denied",
@@ -340,8 +355,12 @@ class ApprovalDesk:
             "at": now,
             "reason": reason,
         }
-        request = {**request, "decisions": [*(request.get("decisions") or []), decision]}
-        self._write(request, [self._event(request, "ApprovalDenied", now, by=str(user.get("id")))])
+        request = {
+            **request,
+            "decisions": [*(request.get("decisions") or []), decision],
+            "revision": revision + 1,
+        }
+        self._write(request, [self._event(request, "ApprovalDenied", now, by=str(user.get("id")))], revision)
         return Decision(request)
 
     def _pending(
@@ -357,8 +376,13 @@ class ApprovalDesk:
     def _event(self, request: Mapping[str, Any], name: str, at: float, **extra: Any) -> dict[str, Any]:
         return approval_event(self.model, request, name, at, **extra)
 
-    def _write(self, request: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    def _write(self, request: dict[str, Any], events: list[dict[str, Any]], revision: int) -> None:
+        """The decision, if the request is still at ``revision`` (else 409 CONCURRENCY_CONFLICT)."""
         outbox = events if self.store.records_outbox else []
-        self.store.approval_write(
-            [ApprovalWrite(str(request["key"]), request)], now=time.time(), outbox=outbox
-        )
+        write = ApprovalWrite(str(request["key"]), request, expect_revision=revision)
+        try:
+            self.store.approval_write([write], now=time.time(), outbox=outbox)
+        except StoreConflictError:
+            raise ApprovalDecisionError(
+                "CONCURRENCY_CONFLICT", "the request was decided concurrently"
+            ) from None
