@@ -19,7 +19,7 @@ from ..errors import StoreConflictError
 from ..expr.values import UNDEFINED
 from ..stores.work import DONE, ApprovalWrite, WorkOutcome, revision_of
 from .approvals import HOUR_MS, TIMEOUT_KIND, approval_event, timeout_item
-from .worker import ItemRun, WorkKind, register_kind
+from .kinds import ItemRun, WorkKind, register_kind
 
 
 def _declaration(model: Any, entity: str, name: str) -> dict[str, Any] | None:

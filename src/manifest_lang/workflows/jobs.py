@@ -18,23 +18,21 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from typing import Any
 
 from ..runtime.jobs import backoff_delay, error_code, job_event, retryable
-from ..stores.sql_idempotency import SqlIdempotencyStore
 from ..stores.work import (
     DEAD,
     DEFAULT_MAX_ATTEMPTS,
     DONE,
     FAILED,
     PENDING,
-    WorkFinish,
     WorkItem,
     WorkOutcome,
     item_key,
 )
-from .worker import ItemRun, WorkKind, register_kind
+from .item_engine import item_engine
+from .kinds import ItemRun, WorkKind, register_kind
 
 JOB = "job"
 _IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
@@ -100,54 +98,6 @@ def _jitter(delay_ms: float) -> float:
     return random.uniform(delay_ms / 2, delay_ms)
 
 
-class _FinishWithCommand:
-    """The store a job's engine sees: a successful command's unit of work also finishes the job
-    (status ``done``, the completion event), so the command and its job end in one transaction.
-    On SQLite and PostgreSQL that is two transactions per job: the claim, and this one."""
-
-    def __init__(self, store: Any, run: ItemRun) -> None:
-        self._store = store
-        self._run = run
-        #: the engine's clock (set once the engine exists): event times as the engine's own
-        self.now: Callable[[], float] = time.time
-        self.finished: WorkOutcome | None = None
-        self.records_outbox = store.records_outbox
-        self.records_audit = store.records_audit
-        self.audit_refusals = getattr(store, "audit_refusals", False)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def commit(self, uow: Any) -> None:
-        record = uow.idempotency
-        if record is not None and record[0] == item_key(self._run.item) and record[1].get("success"):
-            outcome = _completed(self._run, record[1], self.now())
-            uow.finish = WorkFinish(self._run.item, self._run.owner, outcome)
-            self._store.commit(uow)
-            outcome.committed = True
-            self.finished = outcome
-            return
-        self._store.commit(uow)
-
-
-class _ItemIdempotency:
-    """The job's idempotency record, in the command's transaction. No in-progress claim: the
-    item's lease already keeps a second worker away, and the record's unique key settles a race."""
-
-    def __init__(self, store: Any) -> None:
-        self.transactional_store = store
-
-    def has(self, key: str) -> bool:
-        return self.get(key) is not None
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = self.transactional_store.idempotency_get(key)
-        return found
-
-    def set(self, key: str, result: dict[str, Any]) -> None:
-        self.transactional_store.idempotency_set(key, result)
-
-
 def _completed(run: ItemRun, result: dict[str, Any], now: float) -> WorkOutcome:
     job = run.item.payload
     cmd = job["commandName"]
@@ -170,15 +120,7 @@ def _completed(run: ItemRun, result: dict[str, Any], now: float) -> WorkOutcome:
 def run_job(run: ItemRun) -> WorkOutcome:
     item, job = run.item, run.item.payload
     context = {**dict(job.get("context") or {}), "source": "job"}
-    options: dict[str, Any] = {}
-    store = run.worker.store
-    finisher: _FinishWithCommand | None = None
-    if isinstance(run.worker.services.idempotency, SqlIdempotencyStore) and run.owner:
-        finisher = _FinishWithCommand(store, run)
-        options = {"store_provider": finisher, "idempotency_store": _ItemIdempotency(finisher)}
-    engine = run.engine(context, **options)
-    if finisher is not None:
-        finisher.now = engine.now
+    engine, finisher = item_engine(run, context, lambda result, now: _completed(run, result, now))
     engine.retry_in_process = False
     result = engine.run_command(
         job["commandName"],

@@ -12,7 +12,9 @@ Adding a kind of work item
    ``WorkItem`` (its ``payload`` is yours to define, JSON only); ``run.engine(context)`` gives a
    ``RuntimeEngine`` on the worker's model and store whose commands use the worker's idempotency
    store. A handler that runs a command passes ``idempotency_key=item_key(run.item)`` (or a key
-   derived from it), so a run repeated after a crash applies once. Return
+   derived from it), so a run repeated after a crash applies once; better, it takes its engine
+   from ``item_engine(run, context, on_success)`` (``workflows/item_engine.py``), which also
+   commits the item's finish in the command's own transaction. Return
    ``WorkOutcome("done", result=...)``, ``"failed"`` (for good), ``"pending"`` with ``retry_at``
    (again later) or ``"dead"``; an exception counts as a failed attempt, retried with
    ``crash_backoff`` until the item's ``max_attempts``, then dead.
@@ -39,46 +41,21 @@ from typing import Any
 
 from ..stores.work import DEAD, FINAL, PENDING, WorkItem, WorkOutcome
 
+# The built-in kinds register themselves on import; they know only ``kinds``, never this module.
+from . import approval_work, jobs, schedules  # noqa: F401
+from .kinds import KINDS, ItemRun, WorkKind, register_kind
+
 log = logging.getLogger("manifest_lang.worker")
 
-Handler = Callable[["ItemRun"], WorkOutcome]
 #: how often a worker runs its tickers (schedules), in seconds
 TICK_SECONDS = 0.2
 #: how often a worker deletes the rate-limit windows no call is left in
 PRUNE_SECONDS = 60.0
-#: called after each claim loop pass (schedules use it to enqueue due firings)
-Ticker = Callable[["Worker", float], None]
-
-
-@dataclass(frozen=True, slots=True)
-class WorkKind:
-    """A kind of work item: its handler and the ``--only`` group it belongs to."""
-
-    kind: str
-    handler: Handler
-    group: str
-    #: run by the worker loop of this group once per pass, e.g. to create due items
-    ticker: Ticker | None = None
-    #: called when a worker that runs this kind is built (check configuration, fail early)
-    prepare: Callable[[Worker], None] | None = None
-
-
-_KINDS: dict[str, WorkKind] = {}
-
-
-def register_kind(kind: WorkKind) -> None:
-    """Make every worker built from now on run items of ``kind.kind``."""
-    _KINDS[kind.kind] = kind
 
 
 def registered_kinds() -> dict[str, WorkKind]:
-    _load_builtin_kinds()
-    return dict(_KINDS)
-
-
-def _load_builtin_kinds() -> None:
-    # The built-in kinds register themselves on import (they import this module).
-    from . import approval_work, jobs, schedules  # noqa: F401
+    """Every kind registered so far, the built-in ones (jobs, schedules, approvals) included."""
+    return dict(KINDS)
 
 
 def crash_backoff(attempt: int) -> float:
@@ -109,20 +86,6 @@ class ItemReport:
             "seconds": self.seconds,
             "wait": self.wait,
         }
-
-
-@dataclass(slots=True)
-class ItemRun:
-    """The handler's view of one claimed item."""
-
-    item: WorkItem
-    worker: Worker
-    now: float
-    #: the lease owner holding the item (a finish committed with the command is fenced by it)
-    owner: str = ""
-
-    def engine(self, context: Mapping[str, Any] | None = None, **options: Any) -> Any:
-        return self.worker.engine(dict(context or {}), **options)
 
 
 @dataclass(slots=True)
