@@ -18,9 +18,11 @@ Adding a kind of work item
    ``WorkOutcome("done", result=...)``, ``"failed"`` (for good), ``"pending"`` with ``retry_at``
    (again later) or ``"dead"``; an exception counts as a failed attempt, retried with
    ``crash_backoff`` until the item's ``max_attempts``, then dead.
-2. Register it: ``register_kind(WorkKind("saga_step", handler, group="sagas"))`` makes every
-   worker built afterwards run it (``Worker(..., only={"sagas"})`` selects groups), or
-   ``worker.register(WorkKind(...))`` for one worker.
+2. Register it, in the module that defines the handler (``workflows/kinds.py``, which that
+   module imports instead of this one): ``register_kind(WorkKind("saga_step", handler,
+   group="sagas"))`` makes every worker run it once the module is imported (add it to the
+   built-in imports below, or import it before building the worker; ``Worker(..., only=
+   {"sagas"})`` selects groups), or ``worker.register(WorkKind(...))`` for one worker.
 3. Create items in the same transaction as the command that causes them: put them in the
    ``UnitOfWork.work`` list, or ``store.enqueue_work([...])`` from outside a command. A
    ``dedupe_key`` makes an item unique (a schedule's due time, an approval's timeout).
