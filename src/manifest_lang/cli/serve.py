@@ -27,6 +27,7 @@ _ENV = {
     "api_keys": "MANIFEST_SERVE_API_KEYS_FILE",
     "trust_headers": "MANIFEST_SERVE_TRUST_HEADERS",
     "max_body": "MANIFEST_SERVE_MAX_BODY_BYTES",
+    "with_worker": "MANIFEST_SERVE_WITH_WORKER",
 }
 
 
@@ -55,6 +56,7 @@ def app_from_env() -> Any:
         max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),
         metrics=options.metrics,
         otel=options.otel,
+        with_worker=env.get(_ENV["with_worker"]) == "1",
     )
     # A server keeps the model for its whole life: later full collections skip it (runtime/heap.py).
     freeze_heap()
@@ -101,6 +103,7 @@ def _check_model(path: Path) -> None:
 @click.option("--api-keys", type=click.Path(dir_okay=False, exists=True), help="JSON/TOML file of API keys.")
 @click.option("--trust-headers", is_flag=True, help="Trust X-User-Id/X-User-Role/X-Tenant-Id (dev only).")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(min=1))
+@click.option("--with-worker", is_flag=True, help="Also run the durable work (jobs, schedules, approvals).")
 @NO_CHECK_OPTION
 @serve_options
 def serve_command(
@@ -114,6 +117,7 @@ def serve_command(
     api_keys: str | None,
     trust_headers: bool,
     max_body_bytes: int,
+    with_worker: bool,
     no_check: bool,
     **operations: Any,
 ) -> None:
@@ -138,6 +142,7 @@ def serve_command(
         "api_keys": str(Path(api_keys).resolve()) if api_keys else "",
         "trust_headers": "1" if trust_headers else "",
         "max_body": str(max_body_bytes),
+        "with_worker": "1" if with_worker else "",
     }
     for key, value in values.items():
         os.environ[_ENV[key]] = value
