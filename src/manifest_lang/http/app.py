@@ -10,6 +10,7 @@ Routes (all derived from the IR; see docs/http.md)::
     POST /commands/{cmd}                   run an entity-less command
     GET  /events                           Server-Sent Events (?correlationId=&entity=)
     GET  /trace/{correlationId}            causal tree (HTML; JSON with Accept: application/json)
+    POST <webhook path>                    a model's `webhook` (signature checked; http/webhooks.py)
     GET  /openapi.json, /docs, /healthz
 
 The app is a plain ASGI callable, so it mounts into any Starlette or FastAPI application.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from anyio import CapacityLimiter
@@ -40,6 +42,7 @@ from .routes import Api
 from .service import ModelService
 from .sse import EventHub
 from .tracing import TraceRecorder
+from .webhooks import WebhookConfig, WebhookHandler, build_webhooks
 
 log = logging.getLogger("manifest_lang.http")
 
@@ -84,6 +87,14 @@ def _default_idempotency_store(store: Any) -> Any:
     return MemoryIdempotencyStore()
 
 
+def _webhook_config(config: WebhookConfig | Mapping[str, Any] | str | Path | None) -> WebhookConfig:
+    if config is None or isinstance(config, WebhookConfig):
+        return config or WebhookConfig()
+    if isinstance(config, str | Path):
+        return WebhookConfig.load(config)
+    return WebhookConfig.parse(config)
+
+
 def _resolve_auth(
     auth: Authenticator | str | None, api_keys: Mapping[str, Context] | None, secret: str | None
 ) -> Authenticator:
@@ -119,7 +130,7 @@ def _exception_handlers() -> dict[Any, Any]:
     return {ProblemError: on_problem, HTTPException: on_http, Exception: on_error}
 
 
-def _routes(api: Api) -> list[Route]:
+def _routes(api: Api, webhooks: list[Route]) -> list[Route]:
     # Fixed paths first: they shadow an entity of the same name (documented).
     return [
         Route("/openapi.json", api.openapi_json, methods=["GET"]),
@@ -128,6 +139,7 @@ def _routes(api: Api) -> list[Route]:
         Route("/events", api.events, methods=["GET"]),
         Route("/trace/{correlationId}", api.trace, methods=["GET"]),
         Route("/commands/{command}", api.global_command, methods=["POST"]),
+        *webhooks,
         Route("/{entity}", api.list_rows, methods=["GET"]),
         Route("/{entity}", api.create, methods=["POST"]),
         Route("/{entity}/commands/{command}", api.entity_command, methods=["POST"]),
@@ -151,6 +163,7 @@ def create_app(
     title: str | None = None,
     hub: EventHub | None = None,
     recorder: TraceRecorder | None = None,
+    webhooks: WebhookConfig | Mapping[str, Any] | str | Path | None = None,
 ) -> Starlette:
     """Serve ``model`` (a path, source text, IR dict or CompiledModel) as an HTTP API.
 
@@ -160,6 +173,8 @@ def create_app(
     X-Tenant-Id (development only), or None for API keys / HMAC bearer tokens
     (``api_keys``, ``secret``); with neither configured every request is anonymous.
     ``engine_options``: extra keyword arguments for each ``RuntimeEngine`` (``now``, ...).
+    ``webhooks``: the configuration of the model's webhooks (tenant, secrets; a ``WebhookConfig``,
+    its mapping form, or a ``.toml``/``.json`` file), see ``http/webhooks.py``.
     """
     compiled = compiled_model(model)
     index = ModelIndex(compiled.ir)
@@ -187,6 +202,10 @@ def create_app(
         if owned:
             opened_store.close()
 
-    app = Starlette(routes=_routes(api), exception_handlers=_exception_handlers(), lifespan=lifespan)
+    hooks = [
+        Route(r.path, WebhookHandler(r, service, api).handle, methods=["POST"], name=f"webhook:{r.name}")
+        for r in build_webhooks(compiled, index, _webhook_config(webhooks))
+    ]
+    app = Starlette(routes=_routes(api, hooks), exception_handlers=_exception_handlers(), lifespan=lifespan)
     app.state.manifest = service
     return app

@@ -25,6 +25,7 @@ _ENV = {
     "api_keys": "MANIFEST_SERVE_API_KEYS_FILE",
     "trust_headers": "MANIFEST_SERVE_TRUST_HEADERS",
     "max_body": "MANIFEST_SERVE_MAX_BODY_BYTES",
+    "webhooks": "MANIFEST_SERVE_WEBHOOKS_FILE",
 }
 
 
@@ -44,6 +45,7 @@ def app_from_env() -> Any:
         store=env.get(_ENV["db"], DEFAULT_DB),
         auth=auth,
         max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),
+        webhooks=env.get(_ENV["webhooks"]) or None,
     )
 
 
@@ -89,6 +91,12 @@ def _check_model(path: Path) -> None:
 @click.option("--api-keys", type=click.Path(dir_okay=False, exists=True), help="JSON/TOML file of API keys.")
 @click.option("--trust-headers", is_flag=True, help="Trust X-User-Id/X-User-Role/X-Tenant-Id (dev only).")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--webhooks",
+    "webhooks_file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="TOML/JSON file: tenant and secret of each webhook.",
+)
 def serve_command(
     file: Path,
     db: str,
@@ -100,6 +108,7 @@ def serve_command(
     api_keys: str | None,
     trust_headers: bool,
     max_body_bytes: int,
+    webhooks_file: str | None,
 ) -> None:
     """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
     import uvicorn
@@ -114,6 +123,7 @@ def serve_command(
         "api_keys": str(Path(api_keys).resolve()) if api_keys else "",
         "trust_headers": "1" if trust_headers else "",
         "max_body": str(max_body_bytes),
+        "webhooks": str(Path(webhooks_file).resolve()) if webhooks_file else "",
     }
     for key, value in values.items():
         os.environ[_ENV[key]] = value
@@ -121,6 +131,8 @@ def serve_command(
         app = app_from_env()  # open the store once here so a bad --db is one line, not a traceback
     except ManifestError as exc:
         _fail(exc.message)
+    except ValueError as exc:  # a webhook configuration that does not fit the model
+        _fail(str(exc))
     url = f"http://{host}:{port}"
     from .auth import API_KEYS_ENV
 

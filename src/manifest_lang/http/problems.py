@@ -36,6 +36,7 @@ _KINDS = (
     ProblemKind("INVALID_QUERY", 400, "Query parameters are not valid"),
     ProblemKind("MISSING_REQUIRED_PARAMETER", 400, "A required command parameter is missing"),
     ProblemKind("UNAUTHENTICATED", 401, "Authentication is required"),
+    ProblemKind("INVALID_SIGNATURE", 401, "The webhook signature is not valid"),
     ProblemKind("POLICY_DENIED", 403, "Denied by policy"),
     ProblemKind("MISSING_TENANT_CONTEXT", 403, "The caller has no tenant"),
     ProblemKind("MISSING_TRUSTED_CONTEXT", 403, "The caller's context lacks a trusted value"),
@@ -59,6 +60,7 @@ _KINDS = (
     ProblemKind("RATE_LIMITED", 429, "Rate limit exceeded"),
     ProblemKind("INTERNAL_ERROR", 500, "Internal server error"),
     ProblemKind("STORE_UNAVAILABLE", 503, "The store is unavailable"),
+    ProblemKind("WEBHOOK_NOT_CONFIGURED", 503, "The webhook has no secret configured on this server"),
 )
 
 #: code -> kind; the catalogue is published in the OpenAPI document too.
