@@ -42,9 +42,11 @@ class UnitOfWork:
     idempotency: tuple[str, dict[str, Any]] | None = None
     #: JSON-ready audit record of the command, if auditing is on.
     audit: dict[str, Any] | None = None
+    #: a durable saga's row (``stores.sagas.SagaWrite``), version-checked in this transaction
+    saga: Any = None
 
     def is_empty(self) -> bool:
-        return not (self.writes or self.outbox or self.idempotency or self.audit)
+        return not (self.writes or self.outbox or self.idempotency or self.audit or self.saga)
 
 
 class StoredRow(NamedTuple):

@@ -11,6 +11,8 @@ from mypy_extensions import mypyc_attr
 from ..errors import StoreConflictError
 from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
 from .base import NEW_ROW, StoredRow, UnitOfWork, rows_matching
+from .saga_memory import MemorySagas
+from .sagas import StoredSaga
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -40,6 +42,8 @@ class MemoryStore:
         # relay state of ``outbox[i]``: [status, attempts, last_error, available_at]
         self._outbox_state: list[list[Any]] = []
         self._lease: tuple[str, float] | None = None
+        #: durable saga rows (``stores/sagas.py``), under this store's lock
+        self.sagas = MemorySagas()
 
     def load(self, entity: str, id: str, *, tenant: str | None = None) -> StoredRow | None:
         table = self._tables.get(entity)
@@ -92,6 +96,8 @@ class MemoryStore:
                 raise StoreConflictError(
                     f"idempotency key {key!r} was completed by another request", idempotency_key=key
                 )
+            if uow.saga is not None:
+                self.sagas.check_locked(uow.saga)
             for w in uow.writes:
                 table = tables.get(w.entity)
                 if table is None:
@@ -108,6 +114,8 @@ class MemoryStore:
                 self.idempotency.setdefault(key, result)
             if uow.audit is not None:
                 self.audit.append(uow.audit)
+            if uow.saga is not None:
+                self.sagas.apply_locked(uow.saga)
 
     def clear(self, entity: str) -> None:
         with self._lock:
@@ -115,6 +123,25 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+    # -- SagaStore (stores/sagas.py) ------------------------------------------------------------
+    def load_saga(self, saga_id: str) -> StoredSaga | None:
+        with self._lock:
+            return self.sagas.load(saga_id)
+
+    def list_sagas(
+        self,
+        *,
+        status: str | None = None,
+        name: str | None = None,
+        tenant: str | None = None,
+        correlation_id: str | None = None,
+        limit: int = 100,
+    ) -> list[StoredSaga]:
+        with self._lock:
+            return self.sagas.list(
+                status=status, name=name, tenant=tenant, correlation_id=correlation_id, limit=limit
+            )
 
     # -- OutboxSource (same claim rules as the SQL stores) ---------------------------------------
     def claim_outbox(self, limit: int, *, now: float) -> list[OutboxRow]:

@@ -26,6 +26,7 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
+from .saga_sql import saga_ddl
 from .sql_common import Clock, Cursor, SqlStore, T, dumps, split_where
 from .sql_statements import Tables, quote_ident
 
@@ -219,6 +220,7 @@ class PostgresStore(SqlStore):
             "record JSONB NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {t.lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
             "expires_at DOUBLE PRECISION NOT NULL)",
+            *saga_ddl(t, json_type="JSONB", real_type="DOUBLE PRECISION", int_type="BIGINT"),
         ]
 
         def work(cur: Cursor) -> None:
@@ -237,7 +239,7 @@ class PostgresStore(SqlStore):
             if drop_namespace:
                 cur.execute(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE")
                 return
-            for table in (t.instances, t.outbox, t.idempotency, t.audit, t.lease):
+            for table in (t.instances, t.outbox, t.idempotency, t.audit, t.lease, t.sagas):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
 
         self._transact(work)

@@ -17,6 +17,7 @@ import orjson
 from ..errors import StoreConflictError, StoreError
 from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
 from .base import NEW_ROW, RowWrite, StoredRow, UnitOfWork, rows_matching
+from .saga_sql import SqlSagas, saga_statements
 from .sql_statements import (
     Tables,
     bookkeeping_statements,
@@ -51,8 +52,8 @@ def conflict(entity: str, id: str, expected: int, detail: str) -> StoreConflictE
     )
 
 
-class SqlStore:
-    """Store protocol + outbox source + idempotency table over a DB-API connection."""
+class SqlStore(SqlSagas):
+    """Store protocol + outbox source + idempotency table + saga rows over a DB-API connection."""
 
     #: bound-parameter form of a JSON document in an INSERT / UPDATE
     json_param = "?"
@@ -79,6 +80,8 @@ class SqlStore:
         self.tables = tables
         self._clock = clock
         self._sql = self._statements(tables)
+        sagas = saga_statements(tables, self.json_param)
+        self._saga_sql = {name: self._q(text) for name, text in sagas.items()}
 
     # -- dialect hooks -------------------------------------------------------------------------
     def _transact(self, work: Callable[..., T], *args: Any) -> T:
@@ -177,6 +180,8 @@ class SqlStore:
                 self._complete_idempotency(cur, uow.idempotency, self._clock())
             if uow.audit is not None:
                 self._append_audit(cur, uow.audit)
+            if uow.saga is not None:
+                self._write_saga(cur, uow.saga)
         except orjson.JSONEncodeError as exc:
             raise unserialisable(exc) from None
 

@@ -37,6 +37,7 @@ class Tables:
         self.idempotency = qualify + quote_ident(prefix + "idempotency")
         self.audit = qualify + quote_ident(prefix + "audit")
         self.lease = qualify + quote_ident(prefix + "relay_lease")
+        self.sagas = qualify + quote_ident(prefix + "sagas")
 
     def index(self, name: str) -> str:
         """An index name (unqualified: indexes live in their table's schema)."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError, StoreUnavailableError
+from .saga_sql import saga_ddl
 from .sql_common import Clock, SqlStore, T, split_where
 from .sql_statements import Tables, quote_ident
 
@@ -236,13 +237,14 @@ class SQLiteStore(SqlStore):
             "occurred_at, command TEXT NOT NULL, outcome TEXT NOT NULL, tenant TEXT, record TEXT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {t.lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
             "expires_at REAL NOT NULL)",
+            *saga_ddl(t, json_type="TEXT", real_type="REAL", int_type="INTEGER"),
         ]
         self._transact(_run_all, statements)
 
     def drop_schema(self) -> None:
         """Drop this prefix's tables (tests and benchmarks)."""
         t = self.tables
-        tables = (t.instances, t.outbox, t.idempotency, t.audit, t.lease)
+        tables = (t.instances, t.outbox, t.idempotency, t.audit, t.lease, t.sagas)
         self._transact(_run_all, [f"DROP TABLE IF EXISTS {table}" for table in tables])
 
     def __repr__(self) -> str:
