@@ -230,23 +230,29 @@ class SagaRunner:
         while not record.final:
             try:
                 record = self.advance(record)
-            except SagaRetryLater as exc:
+            except SagaFencedError:
+                log.info("saga %s was advanced by another runner", saga_id)
+                return self.load(saga_id) or record
+            except (SagaRetryLater, StoreError) as exc:  # a lost race or an outage: nothing changed
                 failures += 1
                 if failures > retries:
                     log.info(
                         "saga %s: giving up for now after %d transient failures: %s", saga_id, retries, exc
                     )
-                    return self.load(saga_id) or record
+                    return self._reload(saga_id, record)
                 sleep(min(2.0, backoff_seconds * 2 ** (failures - 1)))
-                record = self.load(saga_id) or record
+                record = self._reload(saga_id, record)
                 continue
-            except SagaFencedError:
-                log.info("saga %s was advanced by another runner", saga_id)
-                return self.load(saga_id) or record
             failures = 0
             if on_transition is not None:
                 on_transition(record)
         return record
+
+    def _reload(self, saga_id: str, record: SagaRecord) -> SagaRecord:
+        try:
+            return self.load(saga_id) or record
+        except StoreError:
+            return record  # still unreachable: the next advance says so again
 
     def _forward(self, record: SagaRecord) -> _Command:
         index = record.next
