@@ -46,9 +46,9 @@ ITEMS = {"item-flour": 50, "item-butter": 20, "item-cream": 12}
 
 @cache
 def saga_model() -> Any:
-    from manifest_lang.runtime.factory import compile_model
+    from manifest_lang.loading import load_model
 
-    return compile_model(INVENTORY + SAGA)
+    return load_model(INVENTORY + SAGA)
 
 
 def seed(store: Any, items: dict[str, int] = ITEMS) -> None:

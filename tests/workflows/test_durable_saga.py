@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from manifest_lang.errors import InvalidInputError, SagaFencedError, StoreUnavailableError
-from manifest_lang.runtime.saga import Saga, SagaStep
 from manifest_lang.stores.memory import MemoryStore
 from manifest_lang.stores.sqlite import SQLiteStore
 from manifest_lang.workflows.durable_saga import SagaRunner
+from manifest_lang.workflows.saga import Saga, SagaStep
 from manifest_lang.workflows.saga_plan import UnknownSagaError, plan_from_saga
 
 from .saga_models import CHEF, ITEMS, reservation, saga_model, seed, stock

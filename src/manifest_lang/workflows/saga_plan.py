@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError, ManifestError
-from ..runtime.eventlog import event_ref
+from .eventlog import event_ref
 
 LIFECYCLE_EVENTS = ("SagaStarted", "SagaStepCompleted", "SagaCompleted", "SagaFailed")
 
@@ -141,9 +141,10 @@ class SagaPlan:
 
 def plan_from_model(model: Any, name: str, step_inputs: Mapping[str, Any] | None) -> SagaPlan:
     """The plan of the model's saga ``name`` with the reference's ``stepInputs``."""
-    saga = model.sagas.get(name)
-    if saga is None:
+    record = model.sagas.get(name)
+    if record is None:
         raise UnknownSagaError(f"Unknown saga '{name}'", saga=name)
+    saga: Mapping[str, Any] = record.ir  # the IR block (runtime/records.py SagaModel)
     inputs = _step_inputs(saga, step_inputs)
     steps = []
     for step in saga.get("steps") or []:

@@ -13,9 +13,9 @@ import click
 import orjson
 
 from ..errors import ManifestError
+from ..outbox.relay import Backoff, Relay, RelayStats
+from ..outbox.types import OutboxSource
 from ..stores.urls import open_store
-from .relay import Backoff, Relay, RelayStats
-from .types import OutboxSource
 
 
 def _open_source(db: str) -> OutboxSource:
@@ -61,7 +61,7 @@ def relay_command(
 ) -> None:
     """Publish outbox events to NATS JetStream, Redis Streams or a partner's HTTP endpoint
     (at least once, per-instance order; HTTP deliveries are signed POSTs)."""
-    from .publishers import open_publisher
+    from ..outbox.publishers import open_publisher
 
     options = _http_options(to, secret_env, unsigned, http_timeout)
     try:
