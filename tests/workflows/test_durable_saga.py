@@ -234,3 +234,66 @@ def test_bad_starts_are_refused() -> None:
         plan_from_saga(dynamic)
     with pytest.raises(InvalidInputError, match="keeps no saga rows"):
         SagaRunner(saga_model(), object())
+
+
+def test_saga_durable_true_runs_in_the_engines_store(store: Any) -> None:
+    from manifest_lang.runtime.engine import RuntimeEngine
+
+    seed(store)
+    engine = RuntimeEngine(saga_model(), dict(CHEF), store_provider=store)
+    steps = [
+        SagaStep(
+            "flour",
+            "reserve",
+            {"quantity": 10, "eventId": "9"},
+            "InventoryItem",
+            "item-flour",
+            compensation="releaseReservation",
+            compensation_input={"quantity": 10},
+        ),
+        SagaStep(
+            "cream",
+            "reserve",
+            {"quantity": 2, "eventId": "9"},
+            "InventoryItem",
+            "item-cream",
+            compensation="releaseReservation",
+            compensation_input={"quantity": 2},
+        ),
+    ]
+    result = Saga("prep-9", steps, durable=True, emits=("SagaCompleted",)).run(
+        engine, correlation_id="prep-evt-9"
+    )
+    assert result.success and result.status == "completed" and result.saga_id
+    assert [(s.step, s.status) for s in result.steps] == [("flour", "completed"), ("cream", "completed")]
+    assert result.warnings() == []  # results come back as CommandResult objects
+    assert [e.name for e in result.emitted_events] == ["InventoryReserved", "InventoryReserved"]
+    assert result.to_dict()["sagaId"] == result.saga_id
+    status = SagaRunner(saga_model(), store).load(result.saga_id)
+    assert status is not None and status.status == "completed"
+    assert [e["name"] for e in outbox_events(store) if e["name"].startswith("Saga")] == ["SagaCompleted"]
+    with pytest.raises(TypeError, match="one engine"):
+        Saga("x", steps, durable=True).run(lambda step: engine, correlation_id="c")
+
+
+def test_factory_start_saga_and_saga_status(store: Any) -> None:
+    from manifest_lang.workflows.factory import RuntimeFactory
+
+    seed(store)
+    factory = RuntimeFactory(saga_model(), store)
+    saga_id = factory.start_saga(
+        "ReserveForEvent",
+        reservation((1, 2, 3)),
+        tenant_id="kitchen-1",
+        user={"id": "chef-maria"},
+        correlation_id="prep-evt-1",
+    )
+    status = factory.saga_status(saga_id)
+    assert status is not None and status["status"] == "running"
+    assert [s["status"] for s in status["steps"]] == ["pending"] * 3
+    assert [e["name"] for e in status["events"]] == ["SagaStarted"]
+    done = factory.run_saga(saga_id)
+    assert done["status"] == "completed" and done["correlationId"] == "prep-evt-1"
+    assert factory.saga_status("nope") is None
+    again = factory.start_saga("ReserveForEvent", reservation((1, 1, 1)), tenant_id="kitchen-1", run=True)
+    assert factory.saga_status(again)["status"] == "completed"  # type: ignore[index]

@@ -127,8 +127,15 @@ class _Command:
     compensation: bool
 
 
+#: builds a step's engine: (context, store_provider, idempotency_store) -> RuntimeEngine
+EngineFactory = Callable[[dict[str, Any], Any, Any], Any]
+
+
 class SagaRunner:
-    """Starts, advances and reads durable sagas of one model over one store."""
+    """Starts, advances and reads durable sagas of one model over one store.
+
+    ``engine_options`` go to every step's engine (clock, ids, limits, hooks...); a worker passes
+    ``engine_factory`` instead, so steps get its durable approvals and rate limits as well."""
 
     def __init__(
         self,
@@ -136,6 +143,7 @@ class SagaRunner:
         store: Any,
         *,
         engine_options: Mapping[str, Any] | None = None,
+        engine_factory: EngineFactory | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(store, SagaStore) or not hasattr(store, "commit"):
@@ -147,6 +155,7 @@ class SagaRunner:
         for reserved in ("idempotency_store", "store_provider"):
             options.pop(reserved, None)
         self.engine_options = options
+        self.engine_factory = engine_factory
         self.clock = clock
         self.now_ms: Callable[[], float] = options.get("now") or (lambda: int(time.time() * 1000))
         self.generate_id: Callable[[], str] = options.get("generate_id") or (lambda: str(uuid.uuid4()))
@@ -295,13 +304,7 @@ class SagaRunner:
             return self._write(nxt, record.version), self._outbox(nxt, events)
 
         fenced = _FencedStore(self.store, cmd.key, progress)
-        engine = RuntimeEngine(
-            self.model,
-            dict(record.context),
-            store_provider=fenced,
-            idempotency_store=_StepKey(fenced),
-            **self.engine_options,
-        )
+        engine = self._engine(dict(record.context), fenced)
         result = engine.run_command(
             cmd.command,
             dict(cmd.input),
@@ -321,6 +324,17 @@ class SagaRunner:
         if _transient(result):
             raise SagaRetryLater(f"{cmd.key}: {result.error}")
         return self._record_outcome(record, cmd, _result_dict(result), str(result.error or "step failed"))
+
+    def _engine(self, context: dict[str, Any], fenced: _FencedStore) -> Any:
+        if self.engine_factory is not None:
+            return self.engine_factory(context, fenced, _StepKey(fenced))
+        return RuntimeEngine(
+            self.model,
+            context,
+            store_provider=fenced,
+            idempotency_store=_StepKey(fenced),
+            **self.engine_options,
+        )
 
     def _record_outcome(
         self, record: SagaRecord, cmd: _Command, result: dict[str, Any], error: str | None

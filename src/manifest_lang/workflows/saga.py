@@ -25,7 +25,8 @@ from typing import Any, Literal
 from .eventlog import event_ref
 
 StepStatus = Literal["completed", "failed", "skipped", "compensated", "compensation_failed"]
-SagaStatus = Literal["completed", "compensated", "aborted"]
+#: "running"/"compensating" only for a durable saga left for a worker (a transient failure persisted)
+SagaStatus = Literal["completed", "compensated", "aborted", "running", "compensating"]
 
 #: input of a step: a fixed mapping, or computed from the results of the steps before it
 StepInput = Mapping[str, Any] | Callable[["SagaContext"], Mapping[str, Any]]
@@ -86,6 +87,8 @@ class SagaResult:
     emitted_events: list[Any] = field(default_factory=list)
     failed_step: str | None = None
     error: str | None = None
+    #: the saga's row id when it ran durably (``Saga(..., durable=True)``)
+    saga_id: str | None = None
 
     def step(self, name: str) -> SagaStepOutcome | None:
         return next((s for s in self.steps if s.step == name), None)
@@ -116,6 +119,8 @@ class SagaResult:
             out["failedStep"] = self.failed_step
         if self.error is not None:
             out["error"] = self.error
+        if self.saga_id is not None:
+            out["sagaId"] = self.saga_id
         return out
 
 
@@ -141,7 +146,18 @@ EngineSource = Any | Callable[[SagaStep], Any]
 class Saga:
     """A named list of steps; ``run`` executes them against an engine (see the module docstring)."""
 
-    def __init__(self, name: str, steps: Sequence[SagaStep], *, causation_id: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        steps: Sequence[SagaStep],
+        *,
+        causation_id: str | None = None,
+        durable: bool = False,
+        emits: Sequence[str] = (),
+    ) -> None:
+        """``durable=True``: ``run`` records the saga in the engine's store and commits each step
+        with its progress, so a worker finishes it if this process dies (``durable_saga.py``);
+        ``emits``: the lifecycle events (``SagaStarted``, ...) a durable run commits to the outbox."""
         names = [s.name for s in steps]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -154,13 +170,28 @@ class Saga:
         self.name = name
         self.steps = tuple(steps)
         self.causation_id = causation_id or f"saga:{name}"
+        self.durable = durable
+        self.emits = tuple(emits)
 
     def run(
-        self, engine: EngineSource, *, correlation_id: str, idempotency_prefix: str | None = None
+        self,
+        engine: EngineSource,
+        *,
+        correlation_id: str,
+        idempotency_prefix: str | None = None,
+        saga_id: str | None = None,
     ) -> SagaResult:
         """Run the steps; with ``idempotency_prefix`` every step and compensation gets the key
         ``<prefix>:<step>[:compensate]``, so running the same saga again (a retry after a crash)
-        returns the recorded results instead of applying anything twice."""
+        returns the recorded results instead of applying anything twice. A durable saga runs on
+        one engine (its store keeps the saga) and needs no prefix: ``saga_id`` names its row."""
+        if self.durable:
+            from .saga_api import run_durably
+
+            if _is_engine_chooser(engine):
+                raise TypeError(f"durable saga '{self.name}' runs on one engine (its store keeps the saga)")
+            done: SagaResult = run_durably(self, engine, correlation_id=correlation_id, saga_id=saga_id)
+            return done
         pick = engine if _is_engine_chooser(engine) else (lambda _step: engine)
         ctx = SagaContext(correlation_id, idempotency_prefix=idempotency_prefix)
         result = SagaResult(self.name, correlation_id, success=True, status="completed")
