@@ -36,6 +36,8 @@ def test_catering_manifest_is_the_three_files_plus_cross_file_declarations() -> 
     for name in ("inventory", "preptask", "station"):
         parts.extend(_code_lines((HERE / f"{name}.manifest").read_text(encoding="utf-8")))
     assert combined[: len(parts)] == parts
-    # the rest is PrepTaskIngredient, which links files together
+    # the rest is PrepTaskIngredient, which links files together, then the durable sagas
     assert combined[len(parts)] == "entity PrepTaskIngredient {"
     assert combined[-1] == "}"
+    sagas = [line for line in combined if line.startswith("saga ")]
+    assert sagas == ["saga EventPrep {", "saga EventDayTask {"]

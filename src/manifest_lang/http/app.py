@@ -10,6 +10,8 @@ Routes (all derived from the IR; see docs/http.md)::
     POST /commands/{cmd}                   run an entity-less command
     GET  /events                           Server-Sent Events (?correlationId=&entity=)
     GET  /trace/{correlationId}            causal tree (HTML; JSON with Accept: application/json)
+    POST /sagas/{name}                     start a model saga durably (202 + Location; http/sagas.py)
+    GET  /sagas/{sagaId}                   a saga's status, steps and lifecycle events
     POST <webhook path>                    a model's `webhook` (signature checked; http/webhooks.py)
     GET  /openapi.json, /docs, /healthz
 
@@ -40,6 +42,7 @@ from .model_index import ModelIndex
 from .openapi import build_openapi
 from .problems import Problem, ProblemError
 from .routes import Api
+from .sagas import SagaRoutes
 from .service import ModelService
 from .sse import EventHub
 from .webhooks import WebhookConfig, WebhookHandler, build_webhooks
@@ -130,7 +133,7 @@ def _exception_handlers() -> dict[Any, Any]:
     return {ProblemError: on_problem, HTTPException: on_http, Exception: on_error}
 
 
-def _routes(api: Api, webhooks: list[Route]) -> list[Route]:
+def _routes(api: Api, webhooks: list[Route], sagas: SagaRoutes) -> list[Route]:
     # Fixed paths first: they shadow an entity of the same name (documented).
     return [
         Route("/openapi.json", api.openapi_json, methods=["GET"]),
@@ -138,6 +141,8 @@ def _routes(api: Api, webhooks: list[Route]) -> list[Route]:
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/events", api.events, methods=["GET"]),
         Route("/trace/{correlationId}", api.trace, methods=["GET"]),
+        Route("/sagas/{name}", sagas.start, methods=["POST"]),
+        Route("/sagas/{sagaId}", sagas.status, methods=["GET"]),
         Route("/commands/{command}", api.global_command, methods=["POST"]),
         *webhooks,
         Route("/{entity}", api.list_rows, methods=["GET"]),
@@ -206,6 +211,10 @@ def create_app(
         Route(r.path, WebhookHandler(r, service, api).handle, methods=["POST"], name=f"webhook:{r.name}")
         for r in build_webhooks(compiled, index, _webhook_config(webhooks))
     ]
-    app = Starlette(routes=_routes(api, hooks), exception_handlers=_exception_handlers(), lifespan=lifespan)
+    app = Starlette(
+        routes=_routes(api, hooks, SagaRoutes(api, service)),
+        exception_handlers=_exception_handlers(),
+        lifespan=lifespan,
+    )
     app.state.manifest = service
     return app

@@ -44,6 +44,8 @@ _KINDS = (
     ProblemKind("UNKNOWN_COMMAND", 404, "Unknown command"),
     ProblemKind("INSTANCE_NOT_FOUND", 404, "Instance not found"),
     ProblemKind("NOT_FOUND", 404, "Not found"),
+    ProblemKind("UNKNOWN_SAGA", 404, "The model declares no saga of that name"),
+    ProblemKind("SAGA_NOT_FOUND", 404, "Saga not found"),
     ProblemKind("METHOD_NOT_ALLOWED", 405, "Method not allowed"),
     ProblemKind("NOT_ACCEPTABLE", 406, "No acceptable representation"),
     ProblemKind("CONCURRENCY_CONFLICT", 409, "The instance changed concurrently"),

@@ -114,7 +114,7 @@ def _result_dict(result: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Command:
+class SagaCommand:
     """One command the runner runs for a saga: a forward step or a compensation."""
 
     index: int
@@ -129,6 +129,8 @@ class _Command:
 
 #: builds a step's engine: (context, store_provider, idempotency_store) -> RuntimeEngine
 EngineFactory = Callable[[dict[str, Any], Any, Any], Any]
+#: told of every command a saga ran: (record before it, the command, its result dict)
+CommandListener = Callable[[SagaRecord, "SagaCommand", dict[str, Any]], None]
 
 
 class SagaRunner:
@@ -144,6 +146,7 @@ class SagaRunner:
         *,
         engine_options: Mapping[str, Any] | None = None,
         engine_factory: EngineFactory | None = None,
+        on_command: CommandListener | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(store, SagaStore) or not hasattr(store, "commit"):
@@ -156,6 +159,7 @@ class SagaRunner:
             options.pop(reserved, None)
         self.engine_options = options
         self.engine_factory = engine_factory
+        self.on_command = on_command
         self.clock = clock
         self.now_ms: Callable[[], float] = options.get("now") or (lambda: int(time.time() * 1000))
         self.generate_id: Callable[[], str] = options.get("generate_id") or (lambda: str(uuid.uuid4()))
@@ -263,10 +267,10 @@ class SagaRunner:
         except StoreError:
             return record  # still unreachable: the next advance says so again
 
-    def _forward(self, record: SagaRecord) -> _Command:
+    def _forward(self, record: SagaRecord) -> SagaCommand:
         index = record.next
         step = record.plan.steps[index]
-        return _Command(
+        return SagaCommand(
             index=index,
             command=step.command,
             entity=step.entity,
@@ -277,10 +281,10 @@ class SagaRunner:
             compensation=False,
         )
 
-    def _backward(self, record: SagaRecord, index: int) -> _Command:
+    def _backward(self, record: SagaRecord, index: int) -> SagaCommand:
         step = record.plan.steps[index]
         original = record.steps[index]
-        return _Command(
+        return SagaCommand(
             index=index,
             command=str(step.compensation),
             entity=step.compensation_entity,
@@ -291,7 +295,7 @@ class SagaRunner:
             compensation=True,
         )
 
-    def _run(self, record: SagaRecord, cmd: _Command) -> SagaRecord:
+    def _run(self, record: SagaRecord, cmd: SagaCommand) -> SagaRecord:
         latest: list[SagaRecord] = []
 
         def progress(result: dict[str, Any]) -> tuple[SagaWrite, list[dict[str, Any]]]:
@@ -314,6 +318,8 @@ class SagaRunner:
             causation_id=cmd.causation_id,
             idempotency_key=cmd.key,
         )
+        if self.on_command is not None:
+            self.on_command(record, cmd, _result_dict(result))
         if result.success and fenced.committed is not None and latest:
             done = latest[0]
             done.version = record.version + 1
@@ -337,7 +343,7 @@ class SagaRunner:
         )
 
     def _record_outcome(
-        self, record: SagaRecord, cmd: _Command, result: dict[str, Any], error: str | None
+        self, record: SagaRecord, cmd: SagaCommand, result: dict[str, Any], error: str | None
     ) -> SagaRecord:
         nxt = self._next(record, cmd)
         if error is None:
@@ -352,7 +358,7 @@ class SagaRunner:
         nxt.version = record.version + 1
         return nxt
 
-    def _next(self, record: SagaRecord, cmd: _Command) -> SagaRecord:
+    def _next(self, record: SagaRecord, cmd: SagaCommand) -> SagaRecord:
         nxt = record.copy()
         nxt.updated_at = self.clock()
         if not cmd.compensation:
