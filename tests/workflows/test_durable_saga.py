@@ -72,9 +72,12 @@ def test_a_saga_that_completes(runner: SagaRunner, store: Any) -> None:
     assert names == ["SagaStarted"] + ["InventoryReserved", "SagaStepCompleted"] * 3 + ["SagaCompleted"]
     step_events = [e for e in outbox_events(store) if e["name"] == "InventoryReserved"]
     assert {e["correlationId"] for e in step_events} == {saga_id}
-    lifecycle = view["events"][-1]
+    assert [e["name"] for e in view["events"]] == [e for e in names if e.startswith("Saga")]
+    assert view["events"][1]["step"] == "first"
+    lifecycle = outbox_events(store)[-1]
     assert lifecycle["payload"] == {"sagaName": "ReserveForEvent", "sagaId": saga_id}
     assert (lifecycle["causationId"], lifecycle["channel"]) == ("saga:ReserveForEvent", "saga.completed")
+    assert lifecycle["subject"] == {"entity": "Saga", "command": "ReserveForEvent", "id": saga_id}
 
 
 def test_a_blocked_third_step_compensates_in_reverse(runner: SagaRunner, store: Any) -> None:
@@ -93,7 +96,11 @@ def test_a_blocked_third_step_compensates_in_reverse(runner: SagaRunner, store: 
     released = [c for n, c in events if n == "InventoryReservationReleased"]
     assert released == ["ReserveForEvent:second:compensate", "ReserveForEvent:first:compensate"]
     assert events[-1] == ("SagaFailed", "saga:ReserveForEvent")
-    assert done.events[-1]["payload"]["failedStep"] == "third"
+    assert done.events[-1] == {
+        "name": "SagaFailed",
+        "timestamp": done.events[-1]["timestamp"],
+        "failedStep": "third",
+    }
 
 
 def test_a_stale_runner_is_fenced_off_and_applies_nothing(runner: SagaRunner, store: Any) -> None:

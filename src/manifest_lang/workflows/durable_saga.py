@@ -75,23 +75,28 @@ class _FencedStore:
     """The store a step's engine writes through: everything is the real store's, except that the
     step's commit also carries the saga row's update (``progress(result) -> (write, outbox)``)."""
 
-    def __init__(
-        self,
-        base: Any,
-        key: str,
-        progress: Callable[[dict[str, Any]], tuple[SagaWrite, list[dict[str, Any]]]],
-    ) -> None:
+    def __init__(self, base: Any) -> None:
         self._base = base
-        self._key = key
-        self._progress = progress
+        # read by the engine on every command: plain attributes, not a __getattr__ call each
+        self.records_outbox = base.records_outbox
+        self.records_audit = base.records_audit
+        self.audit_refusals = getattr(base, "audit_refusals", False)
+        self._key = ""
+        self._progress: Callable[[dict[str, Any]], tuple[SagaWrite, list[dict[str, Any]]]] | None = None
         self.committed: SagaWrite | None = None
+
+    def arm(
+        self, key: str, progress: Callable[[dict[str, Any]], tuple[SagaWrite, list[dict[str, Any]]]]
+    ) -> None:
+        """The next command's commit under ``key`` carries ``progress(result)``."""
+        self._key, self._progress, self.committed = key, progress, None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._base, name)
 
     def commit(self, uow: UnitOfWork) -> None:
         record = uow.idempotency
-        if record is None or record[0] != self._key:
+        if record is None or record[0] != self._key or self._progress is None:
             self._base.commit(uow)
             return
         write, outbox = self._progress(record[1])
@@ -111,6 +116,34 @@ def _transient(result: Any) -> bool:
 def _result_dict(result: Any) -> dict[str, Any]:
     to_dict = getattr(result, "to_dict", None)
     return dict(to_dict()) if callable(to_dict) else dict(result)
+
+
+_EVENT_DROPS = frozenset({"provenance", "correlationId"})
+
+
+def compact_result(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's result as the saga row keeps it: without what the row says once for all (the
+    correlation id, the model's provenance) and without the constraints that passed. The row
+    is rewritten by every step, so its size is the step's price (the full events are in the
+    outbox)."""
+    out = {
+        k: v for k, v in result.items() if k not in ("constraintOutcomes", "emittedEvents", "correlationId")
+    }
+    failed = [o for o in result.get("constraintOutcomes") or () if not o.get("passed")]
+    if failed:
+        out["constraintOutcomes"] = failed
+    events = result.get("emittedEvents") or ()
+    out["emittedEvents"] = [{k: v for k, v in e.items() if k not in _EVENT_DROPS} for e in events]
+    return out
+
+
+class _Session:
+    """The fenced store and the engine the steps of one saga share within one ``run``."""
+
+    def __init__(self, fenced: _FencedStore, engine: Any, context: dict[str, Any]) -> None:
+        self.fenced = fenced
+        self.engine = engine
+        self.context = context
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,18 +243,20 @@ class SagaRunner:
         return None if stored is None else SagaRecord.from_dict(stored.state, stored.version)
 
     # -- running -------------------------------------------------------------------------------
-    def advance(self, record: SagaRecord) -> SagaRecord:
+    def advance(self, record: SagaRecord, session: _Session | None = None) -> SagaRecord:
         """One transition (a step, a compensation or a refusal recorded); the record after it.
         Raises ``SagaRetryLater`` (nothing changed, try later) or ``SagaFencedError`` (another
         runner moved the saga: stop)."""
         if record.final:
             return record
+        if session is None or session.context != record.context:
+            session = self.session(record)
         if record.status == RUNNING:
-            return self._run(record, self._forward(record))
+            return self._run(record, self._forward(record), session)
         if record.status == COMPENSATING:
             index = record.next_compensation()
             if index is not None:
-                return self._run(record, self._backward(record, index))
+                return self._run(record, self._backward(record, index), session)
         raise StoreError(f"saga {record.saga_id} is in an unknown state {record.status!r}")
 
     def run(
@@ -240,9 +275,10 @@ class SagaRunner:
         if record is None:
             raise InvalidInputError(f"no saga {saga_id!r}")
         failures = 0
+        session = self.session(record)
         while not record.final:
             try:
-                record = self.advance(record)
+                record = self.advance(record, session)
             except SagaFencedError:
                 log.info("saga %s was advanced by another runner", saga_id)
                 return self.load(saga_id) or record
@@ -295,10 +331,17 @@ class SagaRunner:
             compensation=True,
         )
 
-    def _run(self, record: SagaRecord, cmd: SagaCommand) -> SagaRecord:
+    def session(self, record: SagaRecord) -> _Session:
+        """A fenced store and an engine in the saga's context (the steps of a run share them)."""
+        fenced = _FencedStore(self.store)
+        context = dict(record.context)
+        return _Session(fenced, self._engine(dict(context), fenced), context)
+
+    def _run(self, record: SagaRecord, cmd: SagaCommand, session: _Session) -> SagaRecord:
         latest: list[SagaRecord] = []
 
-        def progress(result: dict[str, Any]) -> tuple[SagaWrite, list[dict[str, Any]]]:
+        def progress(full: dict[str, Any]) -> tuple[SagaWrite, list[dict[str, Any]]]:
+            result = compact_result(full)
             nxt = self._next(record, cmd)
             if cmd.compensation:
                 events = nxt.compensated(cmd.index, result, self.now_ms)
@@ -307,9 +350,9 @@ class SagaRunner:
             latest[:] = [nxt]
             return self._write(nxt, record.version), self._outbox(nxt, events)
 
-        fenced = _FencedStore(self.store, cmd.key, progress)
-        engine = self._engine(dict(record.context), fenced)
-        result = engine.run_command(
+        fenced = session.fenced
+        fenced.arm(cmd.key, progress)
+        result = session.engine.run_command(
             cmd.command,
             dict(cmd.input),
             entity_name=cmd.entity,
@@ -324,12 +367,13 @@ class SagaRunner:
             done = latest[0]
             done.version = record.version + 1
             return done
+        outcome = compact_result(_result_dict(result))
         if result.success:
             # A step that wrote nothing at all: its progress commits on its own.
-            return self._record_outcome(record, cmd, _result_dict(result), None)
+            return self._record_outcome(record, cmd, outcome, None)
         if _transient(result):
             raise SagaRetryLater(f"{cmd.key}: {result.error}")
-        return self._record_outcome(record, cmd, _result_dict(result), str(result.error or "step failed"))
+        return self._record_outcome(record, cmd, outcome, str(result.error or "step failed"))
 
     def _engine(self, context: dict[str, Any], fenced: _FencedStore) -> Any:
         if self.engine_factory is not None:

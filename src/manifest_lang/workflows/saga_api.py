@@ -15,6 +15,11 @@ from ..stores.base import UnitOfWork
 from .durable_saga import SagaRunner
 from .saga_record import SagaRecord
 
+try:
+    from ..stores.work import WorkItem
+except ImportError:  # until the durable work items land (issue 14)
+    WorkItem = None
+
 #: a saga's work item kind (``workflows/saga_work.py`` registers its handler with the worker)
 SAGA_KIND = "saga"
 
@@ -59,9 +64,7 @@ def start_saga(
 
 
 def _work_for(record: SagaRecord, due_at: float) -> UnitOfWork:
-    try:
-        from ..stores.work import WorkItem
-    except ImportError:  # a store layer without durable work items
+    if WorkItem is None:
         return UnitOfWork()
     item = WorkItem(
         id=f"saga:{record.saga_id}",
@@ -129,4 +132,3 @@ def saga_result(record: SagaRecord) -> Any:
 
 def _command_result(data: Mapping[str, Any] | None) -> CommandResult | None:
     return None if data is None else CommandResult.from_dict(dict(data))
-

@@ -12,7 +12,7 @@ saga whose ``on_failure`` is not ``compensate``). Step statuses are the in-proce
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,7 +101,16 @@ class SagaRecord:
         return self.status in FINAL_STATUSES
 
     def copy(self) -> SagaRecord:
-        return SagaRecord.from_dict(copy.deepcopy(self.to_dict()), self.version)
+        """A copy the transitions may change without touching this record: they replace step
+        fields and append to lists, never change a stored result or event in place, so the
+        steps and lists are copied and everything else is shared (a deep copy of a record with
+        its results was most of a durable step's cost)."""
+        return dataclasses.replace(
+            self,
+            steps=[dataclasses.replace(s) for s in self.steps],
+            compensation_failed=list(self.compensation_failed),
+            events=list(self.events),
+        )
 
     # -- transitions ---------------------------------------------------------------------------
     def started(self, clock: Clock) -> list[dict[str, Any]]:
@@ -172,16 +181,20 @@ class SagaRecord:
         orders a saga's events by saga) and ``sagaId`` in the payload."""
         payload: dict[str, Any] = {"sagaName": self.plan.name, "sagaId": self.saga_id}
         payload.update({k: v for k, v in extra.items() if v is not None})
+        at = clock()
         event = {
             "name": name,
             "channel": self.plan.channels.get(name, name),
             "payload": payload,
             "subject": {"entity": "Saga", "command": self.plan.name, "id": self.saga_id},
-            "timestamp": clock(),
+            "timestamp": at,
             "correlationId": self.correlation_id,
             "causationId": self.plan.causation_id,
         }
-        self.events.append(event)
+        # The record keeps what is not the saga's own (the full event goes to the outbox).
+        self.events.append(
+            {"name": name, "timestamp": at, **{k: v for k, v in extra.items() if v is not None}}
+        )
         return event
 
     # -- reading -------------------------------------------------------------------------------
