@@ -26,6 +26,7 @@ _ENV = {
     "trust_headers": "MANIFEST_SERVE_TRUST_HEADERS",
     "max_body": "MANIFEST_SERVE_MAX_BODY_BYTES",
     "webhooks": "MANIFEST_SERVE_WEBHOOKS_FILE",
+    "with_worker": "MANIFEST_SERVE_WITH_WORKER",
 }
 
 
@@ -47,6 +48,7 @@ def app_from_env() -> Any:
         auth=auth,
         max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),
         webhooks=env.get(_ENV["webhooks"]) or None,
+        with_worker=env.get(_ENV["with_worker"]) == "1",
     )
     # A server keeps the model for its whole life: later full collections skip it (runtime/heap.py).
     freeze_heap()
@@ -99,6 +101,7 @@ def _check_model(path: Path) -> None:
     type=click.Path(dir_okay=False, exists=True),
     help="TOML/JSON file: tenant and secret of each webhook.",
 )
+@click.option("--with-worker", is_flag=True, help="Also run the durable work (jobs, schedules, approvals).")
 def serve_command(
     file: Path,
     db: str,
@@ -111,6 +114,7 @@ def serve_command(
     trust_headers: bool,
     max_body_bytes: int,
     webhooks_file: str | None,
+    with_worker: bool,
 ) -> None:
     """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
     import uvicorn
@@ -126,6 +130,7 @@ def serve_command(
         "trust_headers": "1" if trust_headers else "",
         "max_body": str(max_body_bytes),
         "webhooks": str(Path(webhooks_file).resolve()) if webhooks_file else "",
+        "with_worker": "1" if with_worker else "",
     }
     for key, value in values.items():
         os.environ[_ENV[key]] = value

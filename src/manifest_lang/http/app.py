@@ -13,6 +13,9 @@ Routes (all derived from the IR; see docs/http.md)::
     POST /sagas/{name}                     start a model saga durably (202 + Location; http/sagas.py)
     GET  /sagas/{sagaId}                   a saga's status, steps and lifecycle events
     POST <webhook path>                    a model's `webhook` (signature checked; http/webhooks.py)
+    GET  /jobs/{id}                        an async command's job (202 + Location from the command)
+    GET  /approvals/{Entity}/{id}          pending approval requests of an instance
+    POST /approvals/{Entity}/{id}/{approval}/stages/{stage}/approve, .../{approval}/deny
     GET  /openapi.json, /docs, /healthz
 
 The app is a plain ASGI callable, so it mounts into any Starlette or FastAPI application.
@@ -46,6 +49,7 @@ from .sagas import SagaRoutes
 from .service import ModelService
 from .sse import EventHub
 from .webhooks import WebhookConfig, WebhookHandler, build_webhooks
+from .work_routes import WorkApi
 
 log = logging.getLogger("manifest_lang.http")
 
@@ -133,9 +137,13 @@ def _exception_handlers() -> dict[Any, Any]:
     return {ProblemError: on_problem, HTTPException: on_http, Exception: on_error}
 
 
-def _routes(api: Api, webhooks: list[Route], sagas: SagaRoutes) -> list[Route]:
+def _routes(api: Api, work: WorkApi, webhooks: list[Route], sagas: SagaRoutes) -> list[Route]:
     # Fixed paths first: they shadow an entity of the same name (documented).
     return [
+        Route("/jobs/{id}", work.get_job, methods=["GET"]),
+        Route("/approvals/{entity}/{id}/{approval}/stages/{stage}/approve", work.approve, methods=["POST"]),
+        Route("/approvals/{entity}/{id}/{approval}/deny", work.deny, methods=["POST"]),
+        Route("/approvals/{entity}/{id}", work.pending, methods=["GET"]),
         Route("/openapi.json", api.openapi_json, methods=["GET"]),
         Route("/docs", api.docs, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET"]),
@@ -169,6 +177,8 @@ def create_app(
     hub: EventHub | None = None,
     recorder: TraceRecorder | None = None,
     webhooks: WebhookConfig | Mapping[str, Any] | str | Path | None = None,
+    with_worker: bool = False,
+    worker_options: Mapping[str, Any] | None = None,
 ) -> Starlette:
     """Serve ``model`` (a path, source text, IR dict or CompiledModel) as an HTTP API.
 
@@ -180,10 +190,17 @@ def create_app(
     ``engine_options``: extra keyword arguments for each ``RuntimeEngine`` (``now``, ...).
     ``webhooks``: the configuration of the model's webhooks (tenant, secrets; a ``WebhookConfig``,
     its mapping form, or a ``.toml``/``.json`` file), see ``http/webhooks.py``.
+    Async command jobs, approval requests and rate-limit windows are kept in the store (see
+    ``workflows.services.durable_options``); ``with_worker`` runs a ``Worker`` (with
+    ``worker_options``) in the server process while the app is up.
     """
+    from ..workflows.approvals import ApprovalDesk
+    from ..workflows.services import WorkServices
+
     compiled = load_model(model)
     index = ModelIndex(compiled.ir)
     opened_store, owned = _open_store(store)
+    work = WorkServices(compiled, opened_store, engine_options)
     service = ModelService(
         compiled,
         index,
@@ -191,7 +208,7 @@ def create_app(
         hub=hub or EventHub(),
         recorder=recorder or TraceRecorder(),
         idempotency_store=idempotency_store or _default_idempotency_store(opened_store),
-        engine_options=engine_options,
+        engine_options=work.options,
     )
     api = Api(
         service,
@@ -201,20 +218,35 @@ def create_app(
         openapi=build_openapi(index, title=title),
     )
 
+    worker = _embedded_worker(compiled, opened_store, engine_options, worker_options) if with_worker else None
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        if owned:
-            opened_store.close()
+        thread = worker.start_in_thread() if worker is not None else None
+        try:
+            yield
+        finally:
+            if worker is not None and thread is not None:
+                worker.stop()
+                thread.join(timeout=30)
+            if owned:
+                opened_store.close()
 
     hooks = [
         Route(r.path, WebhookHandler(r, service, api).handle, methods=["POST"], name=f"webhook:{r.name}")
         for r in build_webhooks(compiled, index, _webhook_config(webhooks))
     ]
-    app = Starlette(
-        routes=_routes(api, hooks, SagaRoutes(api, service)),
-        exception_handlers=_exception_handlers(),
-        lifespan=lifespan,
-    )
+    work_api = WorkApi(api, ApprovalDesk(work))
+    routes = _routes(api, work_api, hooks, SagaRoutes(api, service))
+    app = Starlette(routes=routes, exception_handlers=_exception_handlers(), lifespan=lifespan)
     app.state.manifest = service
+    app.state.manifest_worker = worker
     return app
+
+
+def _embedded_worker(
+    compiled: Any, store: Any, engine_options: Mapping[str, Any] | None, options: Mapping[str, Any] | None
+) -> Any:
+    from ..workflows.worker import Worker
+
+    return Worker(compiled, store, engine_options=engine_options, **dict(options or {}))

@@ -34,9 +34,12 @@ MAX_OFFSET = 2**53 - 1  # beyond this an offset is not a JSON-safe integer
 _RESERVED_QUERY_KEYS = frozenset({"limit", "offset", "cursor", "api_key", "access_token"})
 
 
-def json_response(data: Any, status: int = 200) -> Response:
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        orjson.dumps(data, default=json_default), status_code=status, media_type="application/json"
+        orjson.dumps(data, default=json_default),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
     )
 
 
@@ -163,6 +166,11 @@ class Api:
         )
         if not result.get("success"):
             raise problem_for_result(result)
+        job = result.get("result") if command.ir.get("async") else None
+        if isinstance(job, dict) and "jobId" in job:
+            # Enqueued, not run: the job's own resource tells how it ends.
+            location = f"{request.scope.get('root_path', '')}/jobs/{job['jobId']}"
+            return json_response(result, 202, headers={"Location": location})
         return json_response(result, 201 if created else 200)
 
     # -- events and traces -----------------------------------------------------------------------

@@ -110,6 +110,8 @@ class RuntimeEngine(CommandEntry):
         self.approval_store = approvals if approvals is not None else MemoryApprovalStore()
         self.sleep: Callable[[float], None] = opts.sleep or (lambda ms: None)
         self.retry_jitter: Callable[[float], float] = opts.retry_jitter or (lambda ms: ms)
+        #: False when a durable queue owns the retries (each attempt is then a work item attempt)
+        self.retry_in_process = True
         self.max_parallel_commands = opts.max_parallel_commands
 
     # The replay shortcut of ``run_command`` depends on these four; each change re-decides it.

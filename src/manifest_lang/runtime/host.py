@@ -46,6 +46,8 @@ class EngineHost(Protocol):
     conflict_retries: int
     sleep: Callable[[float], None]
     retry_jitter: Callable[[float], float]
+    #: False when a durable queue owns the retries (each attempt is one work item attempt)
+    retry_in_process: bool
 
     def now(self) -> float: ...
 

@@ -109,10 +109,10 @@ class TopLevel:
                 store.commit(UnitOfWork(audit=self._audit(audit_id, audit_at, name, opts, result)))
             return result
         if cmd.is_async and engine.context.get("source") != "job":
-            return self._enqueue(name, input, opts, cmd)
+            return self._enqueue(name, input, opts, cmd, key, store)
         attempt = 0
         while True:
-            if cmd.retry:
+            if cmd.retry and engine.retry_in_process:
                 ex, result = with_retry(
                     cmd.retry,
                     lambda: self._attempt(input, opts, cmd),
@@ -198,7 +198,13 @@ class TopLevel:
         idem.set(key, result if caps.accepts_results else result.to_dict())
 
     def _enqueue(
-        self, name: str, input: dict[str, Any], opts: CallOptions, cmd: CommandModel
+        self,
+        name: str,
+        input: dict[str, Any],
+        opts: CallOptions,
+        cmd: CommandModel,
+        key: str | None,
+        store: Any,
     ) -> CommandResult:
         engine = self.engine
         check = CommandRun(new_execution(engine), cmd, opts)
@@ -220,10 +226,22 @@ class TopLevel:
             "enqueuedAt": engine.now(),
             "status": "pending",
         }
-        queue.enqueue(job)
-        return CommandResult(
+        result = CommandResult(
             success=True, result={"jobId": job["jobId"], "status": "pending", "enqueuedAt": job["enqueuedAt"]}
         )
+        durable: Any = getattr(queue, "transactional_store", None)
+        if durable is not None and durable is store:
+            # A durable queue: the job is a work item committed in this command's transaction,
+            # with the idempotency record, so a repeated request enqueues nothing more.
+            uow = UnitOfWork(work=[queue.item_for(job, engine.context, engine.tenant_value())])
+            if key is not None and self._transactional_idempotency(store):
+                uow.idempotency = (key, result.to_dict())
+            durable.commit(uow)
+            if key is not None:
+                self._finish_idempotency(key, result, durable, committed=True)
+            return result
+        queue.enqueue(job)
+        return result
 
 
 class _IdempotencyCaps:

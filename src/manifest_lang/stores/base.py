@@ -42,11 +42,23 @@ class UnitOfWork:
     idempotency: tuple[str, dict[str, Any]] | None = None
     #: JSON-ready audit record of the command, if auditing is on.
     audit: dict[str, Any] | None = None
+    #: durable work items (``stores.work.WorkItem``) created by the command, in its transaction
+    work: list[Any] = field(default_factory=list)
+    #: approval request rows (``stores.work.ApprovalWrite``) written with the command
+    approvals: list[Any] = field(default_factory=list)
     #: a durable saga's row (``stores.sagas.SagaWrite``), version-checked in this transaction
     saga: Any = None
 
     def is_empty(self) -> bool:
-        return not (self.writes or self.outbox or self.idempotency or self.audit or self.saga)
+        return not (
+            self.writes
+            or self.outbox
+            or self.idempotency
+            or self.audit
+            or self.work
+            or self.approvals
+            or self.saga
+        )
 
 
 class StoredRow(NamedTuple):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,8 @@ from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, su
 from .base import NEW_ROW, StoredRow, UnitOfWork, rows_matching
 from .saga_memory import MemorySagas
 from .sagas import StoredSaga
+from .work import WorkItem, WorkOutcome
+from .work_memory import MemoryWork
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -42,6 +45,8 @@ class MemoryStore:
         # relay state of ``outbox[i]``: [status, attempts, last_error, available_at]
         self._outbox_state: list[list[Any]] = []
         self._lease: tuple[str, float] | None = None
+        #: durable work in process (``stores/work_memory.py``), under this store's lock
+        self.work = MemoryWork(self._lock, self._append_outbox_locked)
         #: durable saga rows (``stores/sagas.py``), under this store's lock
         self.sagas = MemorySagas()
 
@@ -114,8 +119,20 @@ class MemoryStore:
                 self.idempotency.setdefault(key, result)
             if uow.audit is not None:
                 self.audit.append(uow.audit)
+            if uow.approvals:
+                self.work.write_approvals_locked(uow.approvals)
+            if uow.work:
+                self.work.add_locked(uow.work, time.time())
             if uow.saga is not None:
                 self.sagas.apply_locked(uow.saga)
+
+    def _append_outbox_locked(self, entries: list[dict[str, Any]]) -> None:
+        # Work and approval events carry derived entry ids: written once, as the SQL stores'
+        # ON CONFLICT (entry_id) DO NOTHING does.
+        known = {e.get("entryId") for e in self.outbox}
+        entries = [e for e in entries if e.get("entryId") not in known]
+        self.outbox.extend(entries)
+        self._outbox_state.extend([PENDING, 0, None, 0.0] for _ in entries)
 
     def clear(self, entity: str) -> None:
         with self._lock:
@@ -208,3 +225,87 @@ class MemoryStore:
         with self._lock:
             if self._lease is not None and self._lease[0] == holder:
                 self._lease = None
+
+    # -- WorkStore (stores/work.py), delegated to ``self.work`` ----------------------------------
+    def enqueue_work(self, items: Sequence[WorkItem], *, now: float) -> int:
+        return self.work.enqueue_work(items, now=now)
+
+    def claim_work(
+        self, owner: str, *, kinds: Sequence[str] | None, limit: int, lease_seconds: float, now: float
+    ) -> list[WorkItem]:
+        return self.work.claim_work(owner, kinds=kinds, limit=limit, lease_seconds=lease_seconds, now=now)
+
+    def finish_work(self, item: WorkItem, owner: str, outcome: WorkOutcome, *, now: float) -> bool:
+        return self.work.finish_work(item, owner, outcome, now=now)
+
+    def extend_work_leases(
+        self, items: Sequence[WorkItem], owner: str, lease_seconds: float, *, now: float
+    ) -> int:
+        return self.work.extend_work_leases(items, owner, lease_seconds, now=now)
+
+    def release_work(self, item: WorkItem, owner: str) -> bool:
+        return self.work.release_work(item, owner)
+
+    def reap_work(self, *, now: float) -> int:
+        return self.work.reap_work(now=now)
+
+    def get_work(self, item_id: str) -> WorkItem | None:
+        return self.work.get_work(item_id)
+
+    def work_counts(self) -> dict[str, dict[str, int]]:
+        return self.work.work_counts()
+
+    def list_work(
+        self, *, kind: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[WorkItem]:
+        return self.work.list_work(kind=kind, status=status, limit=limit)
+
+    def requeue_dead_work(self, kind: str | None = None) -> int:
+        return self.work.requeue_dead_work(kind)
+
+    def purge_work(self, older_than: float) -> int:
+        return self.work.purge_work(older_than)
+
+    def wait_for_work(self, timeout: float) -> bool:
+        return self.work.wait_for_work(timeout)
+
+    def advance_schedule(
+        self, name: str, due: float, item: WorkItem, *, now: float, next_due: float | None = None
+    ) -> bool:
+        return self.work.advance_schedule(name, due, item, now=now, next_due=next_due)
+
+    def schedule_state(self) -> dict[str, float]:
+        return self.work.schedule_state()
+
+    def schedule_rows(self) -> list[dict[str, Any]]:
+        return self.work.schedule_rows()
+
+    # -- durable approvals and shared rate limits (as the SQL stores' ``SqlWork``) ------------------
+    def approval_load(self, key: str) -> dict[str, Any] | None:
+        return self.work.approval_load(key)
+
+    def approval_write(
+        self,
+        writes: Sequence[Any],
+        *,
+        now: float,
+        work: Sequence[WorkItem] = (),
+        outbox: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        self.work.approval_write(writes, now=now, work=work, outbox=outbox)
+
+    def approval_list(
+        self,
+        *,
+        entity: str | None = None,
+        instance_id: str | None = None,
+        status: str | None = None,
+        tenant: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return self.work.approval_list(entity=entity, instance_id=instance_id, status=status, tenant=tenant)
+
+    def rate_limit_hit(self, key: str, now: float, window_ms: float, capacity: int) -> float | None:
+        return self.work.rate_limit_hit(key, now, window_ms, capacity)
+
+    def prune_rate_limits(self, now: float) -> int:
+        return self.work.prune_rate_limits(now)

@@ -24,6 +24,7 @@ from .sql_statements import (
     instance_statements,
     outbox_statements,
 )
+from .work_sql import SqlWork, work_statements
 
 Cursor = Any  # a DB-API cursor (sqlite3.Cursor or psycopg.Cursor)
 Clock = Callable[[], float]
@@ -52,8 +53,9 @@ def conflict(entity: str, id: str, expected: int, detail: str) -> StoreConflictE
     )
 
 
-class SqlStore(SqlSagas):
-    """Store protocol + outbox source + idempotency table + saga rows over a DB-API connection."""
+class SqlStore(SqlWork, SqlSagas):
+    """Store protocol + outbox source + idempotency table + durable work + saga rows over a
+    DB-API connection."""
 
     #: bound-parameter form of a JSON document in an INSERT / UPDATE
     json_param = "?"
@@ -80,6 +82,9 @@ class SqlStore(SqlSagas):
         self.tables = tables
         self._clock = clock
         self._sql = self._statements(tables)
+        self._work_sql = {
+            name: self._q(text) for name, text in work_statements(tables, self.json_param).items()
+        }
         sagas = saga_statements(tables, self.json_param)
         self._saga_sql = {name: self._q(text) for name, text in sagas.items()}
 
@@ -180,6 +185,12 @@ class SqlStore(SqlSagas):
                 self._complete_idempotency(cur, uow.idempotency, self._clock())
             if uow.audit is not None:
                 self._append_audit(cur, uow.audit)
+            if uow.work or uow.approvals:
+                now = self._clock()
+                if uow.approvals:
+                    self._write_approvals(cur, uow.approvals, now)
+                if uow.work:
+                    self._insert_work(cur, uow.work, now)
             if uow.saga is not None:
                 self._write_saga(cur, uow.saga)
         except orjson.JSONEncodeError as exc:

@@ -12,13 +12,9 @@ from typing import Any
 from ..errors import InvalidInputError
 from ..runtime.results import CommandResult
 from ..stores.base import UnitOfWork
+from ..stores.work import WorkItem
 from .durable_saga import SagaRunner
 from .saga_record import SagaRecord
-
-try:
-    from ..stores.work import WorkItem
-except ImportError:  # until the durable work items land (issue 14)
-    WorkItem = None
 
 #: a saga's work item kind (``workflows/saga_work.py`` registers its handler with the worker)
 SAGA_KIND = "saga"
@@ -64,8 +60,6 @@ def start_saga(
 
 
 def _work_for(record: SagaRecord, due_at: float) -> UnitOfWork:
-    if WorkItem is None:
-        return UnitOfWork()
     item = WorkItem(
         id=f"saga:{record.saga_id}",
         kind=SAGA_KIND,
@@ -75,7 +69,7 @@ def _work_for(record: SagaRecord, due_at: float) -> UnitOfWork:
         dedupe_key=f"saga:{record.saga_id}",
         max_attempts=1000,  # transient failures of a long contention; the saga row tells the story
     )
-    return UnitOfWork(work=[item])  # type: ignore[call-arg]
+    return UnitOfWork(work=[item])
 
 
 def saga_status(runner: SagaRunner, saga_id: str) -> dict[str, Any] | None:
