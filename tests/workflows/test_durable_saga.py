@@ -304,3 +304,21 @@ def test_factory_start_saga_and_saga_status(store: Any) -> None:
     assert factory.saga_status("nope") is None
     again = factory.start_saga("ReserveForEvent", reservation((1, 1, 1)), tenant_id="kitchen-1", run=True)
     assert factory.saga_status(again)["status"] == "completed"  # type: ignore[index]
+
+
+def test_a_worker_resumes_a_saga_its_starter_left(store: Any) -> None:
+    from manifest_lang.workflows.saga_api import start_saga
+    from manifest_lang.workflows.worker import Worker
+
+    seed(store)
+    runner = SagaRunner(saga_model(), store)
+    saga_id = start_saga(runner, "ReserveForEvent", reservation((3, 2, 50)), context=CHEF, grace_seconds=0)
+    runner.advance(runner.load(saga_id))  # type: ignore[arg-type]  # one step, then the starter "dies"
+    worker = Worker(saga_model(), store, only={"sagas"})
+    [report] = worker.run_once()
+    assert (report.kind, report.status) == ("saga", "done")
+    assert runner.load(saga_id).status == "compensated"  # type: ignore[union-attr]
+    assert stock(store) == {item: (0, qty) for item, qty in ITEMS.items()}
+    item = store.get_work(f"saga:{saga_id}")
+    assert item.status == "done" and item.result == {"sagaId": saga_id, "status": "compensated"}
+    assert worker.run_once() == []  # nothing left

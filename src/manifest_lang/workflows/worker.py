@@ -75,7 +75,7 @@ def registered_kinds() -> dict[str, WorkKind]:
 
 def _load_builtin_kinds() -> None:
     # The built-in kinds register themselves on import (they import this module).
-    from . import approval_work, jobs, schedules  # noqa: F401
+    from . import approval_work, jobs, saga_work, schedules  # noqa: F401
 
 
 def crash_backoff(attempt: int) -> float:
