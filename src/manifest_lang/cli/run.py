@@ -41,9 +41,15 @@ def load_model(path: Path) -> Any:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--script", type=click.File("r"), help="Read operations from this file instead of stdin.")
 @click.option("--context", "context_json", default="{}", help="Runtime context as JSON (user, tenantId...).")
-def run_command(file: Path, script: TextIO | None, context_json: str) -> None:
+@click.option("--no-check", is_flag=True, help="Start even when `manifest check` finds errors in the model.")
+def run_command(file: Path, script: TextIO | None, context_json: str, no_check: bool) -> None:
     """Run a model (.manifest or .ir.json) on JSON-line operations; one JSON result per line."""
     from ..runtime.engine import RuntimeEngine
+
+    if not no_check:
+        from .check import refuse_on_check_errors
+
+        refuse_on_check_errors(file)
 
     try:
         context = json.loads(context_json)

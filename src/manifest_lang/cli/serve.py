@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from ..errors import ManifestError
+from .check import NO_CHECK_OPTION, refuse_on_check_errors
 
 DEFAULT_DB = "sqlite:///manifest.db"
 _ENV = {
@@ -102,6 +103,7 @@ def _check_model(path: Path) -> None:
     help="TOML/JSON file: tenant and secret of each webhook.",
 )
 @click.option("--with-worker", is_flag=True, help="Also run the durable work (jobs, schedules, approvals).")
+@NO_CHECK_OPTION
 def serve_command(
     file: Path,
     db: str,
@@ -115,6 +117,7 @@ def serve_command(
     max_body_bytes: int,
     webhooks_file: str | None,
     with_worker: bool,
+    no_check: bool,
 ) -> None:
     """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
     import uvicorn
@@ -122,6 +125,8 @@ def serve_command(
     if not file.is_file():
         _fail(f"{file}: no such file")
     _check_model(file)
+    if not no_check:
+        refuse_on_check_errors(file)
     values = {
         "model": str(file.resolve()),
         "db": db,

@@ -113,6 +113,7 @@ class RuntimeEngine(CommandEntry):
         #: False when a durable queue owns the retries (each attempt is then a work item attempt)
         self.retry_in_process = True
         self.max_parallel_commands = opts.max_parallel_commands
+        self.strict_inputs = opts.strict_inputs
 
     # The replay shortcut of ``run_command`` depends on these four; each change re-decides it.
     @property
