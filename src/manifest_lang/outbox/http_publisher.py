@@ -23,17 +23,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
 
 import httpx
 import orjson
 
-from .. import __version__
 from ..errors import StoreUnavailableError
 from .relay import DeliveryError, PublishOutcome
 from .signing import signature_header
 from .types import OutboxRow
 
 DEFAULT_SIGNATURE_HEADER = "Manifest-Signature"
+
+
+def _user_agent() -> str:
+    try:
+        return f"manifest-lang-relay/{metadata.version('manifest-lang')}"
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "manifest-lang-relay"
 _RETRYABLE_STATUS = frozenset({408, 425, 429})
 
 
@@ -62,7 +69,7 @@ class HttpPublisher:
         self.clock = clock
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
-            headers={"User-Agent": f"manifest-lang-relay/{__version__}", **(headers or {})},
+            headers={"User-Agent": _user_agent(), **(headers or {})},
             follow_redirects=False,
             transport=transport,
         )
