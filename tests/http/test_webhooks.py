@@ -209,6 +209,7 @@ def test_manifest_serve_with_a_webhooks_file(tmp_path: Path, monkeypatch: pytest
         'instance = "payload.data.object.metadata.orderId"\n'
     )
     monkeypatch.setenv("MY_STRIPE_SECRET", SECRET)
+    monkeypatch.delenv("GITHUB_HOOK_SECRET", raising=False)
     db = f"sqlite:///{tmp_path / 'serve.db'}"
     with ServeProcess(PAYMENTS, db, "--trust-headers", "--webhooks", str(cfg)) as served:
         assert (
@@ -220,3 +221,5 @@ def test_manifest_serve_with_a_webhooks_file(tmp_path: Path, monkeypatch: pytest
         assert response.status_code == 200, served.output()
         assert order(served.url)["amount"] == 4200
         assert post_stripe(served.url, body, stripe_header(body, secret="nope")).status_code == 401
+        # GitHubPush's secret (env.GITHUB_HOOK_SECRET) is nowhere: said at start, 503 when called
+        assert "webhook GitHubPush: no secret configured for 'env.GITHUB_HOOK_SECRET'" in served.output()

@@ -158,6 +158,10 @@ def serve_command(
             "(403 MISSING_TENANT_CONTEXT); pass --api-keys FILE or --secret",
             err=True,
         )
+    for hook in app.state.manifest_webhooks:
+        problem = hook.problem_if_unusable()
+        if problem is not None:
+            click.echo(f"manifest: note: {problem}: it answers 503 (see --webhooks)", err=True)
     uvicorn.run(
         "manifest_lang.cli.serve:app_from_env",
         factory=True,

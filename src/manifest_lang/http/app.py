@@ -232,15 +232,17 @@ def create_app(
             if owned:
                 opened_store.close()
 
+    declared = build_webhooks(compiled, index, _webhook_config(webhooks))
     hooks = [
         Route(r.path, WebhookHandler(r, service, api).handle, methods=["POST"], name=f"webhook:{r.name}")
-        for r in build_webhooks(compiled, index, _webhook_config(webhooks))
+        for r in declared
     ]
     work_api = WorkApi(api, ApprovalDesk(work))
     routes = _routes(api, work_api, hooks, SagaRoutes(api, service))
     app = Starlette(routes=routes, exception_handlers=_exception_handlers(), lifespan=lifespan)
     app.state.manifest = service
     app.state.manifest_worker = worker
+    app.state.manifest_webhooks = declared
     return app
 
 
