@@ -161,11 +161,11 @@ class Api:
             causation_id=headers.get("x-causation-id") or None,
             idempotency_key=headers.get("idempotency-key") or None,
         )
-        result = await self._sync(
+        result, code = await self._sync(
             self.service.run, context, command, body.input, body.override_requests, meta, instance_id
         )
         if not result.get("success"):
-            raise problem_for_result(result)
+            raise problem_for_result(code, result)
         job = result.get("result") if command.ir.get("async") else None
         if isinstance(job, dict) and "jobId" in job:
             # Enqueued, not run: the job's own resource tells how it ends.

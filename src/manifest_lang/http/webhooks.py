@@ -49,6 +49,7 @@ from starlette.responses import Response
 
 from ..expr.values import UNDEFINED
 from ..outbox.signing import DEFAULT_TOLERANCE_SECONDS, verify_plain, verify_timestamped
+from ..runtime.codes import ResultCode
 from .body import parse_json, read_raw
 from .model_index import CommandInfo, ModelIndex
 from .problems import ProblemError
@@ -342,11 +343,11 @@ class WebhookHandler:
         route.verify(raw, headers, self.clock())
         payload = parse_json(raw)
         key = self._idempotency_key(headers)
-        result = await self.api._sync(self._run, payload, headers, key)
+        result, code = await self.api._sync(self._run, payload, headers, key)
         if not result.get("success"):
             from .outcomes import problem_for_result
 
-            raise problem_for_result(result)
+            raise problem_for_result(code, result)
         return json_response(result)
 
     def _idempotency_key(self, headers: Mapping[str, str]) -> str | None:
@@ -360,7 +361,9 @@ class WebhookHandler:
             raise ProblemError("INVALID_INPUT", f"Webhook {self.route.name}: the {header} header is too long")
         return f"webhook:{self.route.name}:{value}"
 
-    def _run(self, payload: Any, headers: Mapping[str, str], key: str | None) -> dict[str, Any]:
+    def _run(
+        self, payload: Any, headers: Mapping[str, str], key: str | None
+    ) -> tuple[dict[str, Any], ResultCode | None]:
         route = self.route
         context = route.context(self.tenant_path)
         data = route.input_of(payload, headers, self.service.engine(context).new_execution())

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..errors import InvalidInputError
+from ..runtime.results import CommandResult
 from .eventlog import event_ref
 
 StepStatus = Literal["completed", "failed", "skipped", "compensated", "compensation_failed"]
@@ -186,12 +188,9 @@ class Saga:
         returns the recorded results instead of applying anything twice. A durable saga runs on
         one engine (its store keeps the saga) and needs no prefix: ``saga_id`` names its row."""
         if self.durable:
-            from .saga_api import run_durably
-
             if _is_engine_chooser(engine):
                 raise TypeError(f"durable saga '{self.name}' runs on one engine (its store keeps the saga)")
-            done: SagaResult = run_durably(self, engine, correlation_id=correlation_id, saga_id=saga_id)
-            return done
+            return self._run_durably(engine, correlation_id, saga_id)
         pick = engine if _is_engine_chooser(engine) else (lambda _step: engine)
         ctx = SagaContext(correlation_id, idempotency_prefix=idempotency_prefix)
         result = SagaResult(self.name, correlation_id, success=True, status="completed")
@@ -208,6 +207,21 @@ class Saga:
                 self._compensate(pick, ctx, result)
                 break
         return result
+
+    def _run_durably(self, engine: Any, correlation_id: str, saga_id: str | None) -> SagaResult:
+        """Record the saga in the engine's store, run it here, answer as the in-process run does."""
+        from .durable_saga import SagaRunner
+        from .saga_api import engine_options_of, start_saga
+
+        runner = SagaRunner(engine.model, engine.store, engine_options=engine_options_of(engine))
+        existing = runner.load(saga_id) if saga_id is not None else None
+        if existing is None:
+            saga_id = start_saga(
+                runner, self, context=engine.context, correlation_id=correlation_id, saga_id=saga_id
+            )
+        elif existing.plan.name != self.name:
+            raise InvalidInputError(f"saga {saga_id!r} is a '{existing.plan.name}', not a '{self.name}'")
+        return result_of_record(runner.run(str(saga_id)))
 
     def _run_step(self, engine: Any, step: SagaStep, ctx: SagaContext) -> SagaStepOutcome:
         step_input = dict(_resolve_input(step.input, ctx))
@@ -292,3 +306,37 @@ def _get(obj: Any, name: str) -> Any:
 def _result_dict(value: Any) -> Any:
     to_dict = getattr(value, "to_dict", None)
     return to_dict() if callable(to_dict) else value
+
+
+def result_of_record(record: Any) -> SagaResult:
+    """A durable saga's record (``saga_record.SagaRecord``) as a ``SagaResult``, its step results
+    as ``CommandResult`` objects (so ``warnings()`` and ``emitted_events`` work as in process)."""
+    status: SagaStatus = "aborted" if record.status == "failed" else record.status
+    result = SagaResult(
+        record.plan.name,
+        record.correlation_id,
+        success=record.status == "completed",
+        status=status,
+        failed_step=record.failed_step,
+        error=record.error,
+        saga_id=record.saga_id,
+    )
+    for step in record.steps:
+        outcome = SagaStepOutcome(
+            step.step,
+            step.command,
+            step.status,
+            causation_id=step.causation_id,
+            result=_command_result(step.result),
+            compensation=_command_result(step.compensation),
+            error=step.error,
+        )
+        result.steps.append(outcome)
+        for part in (outcome.result, outcome.compensation):
+            if part is not None:
+                result.emitted_events.extend(part.emitted_events)
+    return result
+
+
+def _command_result(data: Mapping[str, Any] | None) -> Any:
+    return None if data is None else CommandResult.from_dict(dict(data))
