@@ -15,6 +15,24 @@ from manifest_lang.http.app import create_app
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "fixtures"
 PO = (FIXTURES / "68-approval-workflow.manifest").read_text()
 ESCALATE = (FIXTURES / "111-approval-escalate.manifest").read_text()
+WITH_INPUT = """
+entity Refund {
+  property required id: string
+  property amount: number = 0
+  command pay(amount: number) {
+    mutate amount = amount
+  }
+  approval payApproval {
+    command: pay
+    stages {
+      lead {
+        policy: user.role == "lead"
+        required: 1
+      }
+    }
+  }
+}
+"""
 HOUR = 3600.0
 
 
@@ -98,13 +116,24 @@ def test_deny_ends_the_request(store: Any) -> None:
     with client(store) as http:
         http.post("/PurchaseOrder", json={"id": "po3"}, headers=who("c", "clerk"))
         http.post("/PurchaseOrder/po3/commands/submit", json={}, headers=who("c", "clerk"))
+        clerk = http.post("/approvals/PurchaseOrder/po3/submitApproval/deny", headers=who("c", "clerk"))
+        assert clerk.status_code == 403 and clerk.json()["code"] == "APPROVER_NOT_ALLOWED"
         r = http.post(
-            "/approvals/PurchaseOrder/po3/submitApproval/deny",
+            "/approvals/PurchaseOrder/po3/submitApproval/stages/manager/deny",
             json={"reason": "no"},
             headers=who("m", "manager"),
         )
         assert r.status_code == 200 and r.json()["request"]["status"] == "denied"
-        assert r.json()["request"]["decisions"][-1]["reason"] == "no"
+        assert r.json()["request"]["decisions"][-1] | {"at": 0} == {
+            "decision": "denied",
+            "stage": "manager",
+            "by": "m",
+            "role": "manager",
+            "at": 0,
+            "reason": "no",
+        }
+        gone = http.post("/approvals/PurchaseOrder/po3/submitApproval/deny", headers=who("m", "manager"))
+        assert gone.status_code == 404
         assert "ApprovalDenied" in [e["name"] for e in events(store)]
         missing = http.get("/approvals/PurchaseOrder/nope", headers=who("c", "clerk"))
         assert missing.status_code == 404
@@ -156,3 +185,56 @@ def test_escalate_then_expire(store: Any) -> None:
     assert store.approval_load("PurchaseOrder:po5:submitApproval")["status"] == "expired"
     names = [e["name"] for e in events(store)]
     assert names.count("ApprovalEscalated") == 1 and names.count("ApprovalExpired") == 1
+
+
+def test_the_final_approval_runs_the_command_with_the_refused_input(store: Any) -> None:
+    with client(store, WITH_INPUT) as http:
+        http.post("/Refund", json={"id": "r1"}, headers=who("c", "clerk"))
+        refused = http.post("/Refund/r1/commands/pay", json={"amount": 42}, headers=who("c", "clerk"))
+        assert refused.status_code == 409
+        [request] = http.get("/approvals/Refund/r1", headers=who("c", "clerk")).json()["items"]
+        assert request["input"] == {"amount": 42}
+        ok = http.post("/approvals/Refund/r1/payApproval/stages/lead/approve", headers=who("l", "lead"))
+        assert ok.status_code == 200 and ok.json()["result"]["success"], ok.text
+        assert http.get("/Refund/r1", headers=who("c", "clerk")).json()["amount"] == 42
+
+
+def test_two_final_approvals_at_once_run_the_command_once(store: Any) -> None:
+    import threading
+
+    from manifest_lang.workflows.approvals import ApprovalDecisionError, ApprovalDesk
+    from manifest_lang.workflows.services import WorkServices
+
+    services = WorkServices(PO, store)
+    app = services.engine({"user": {"id": "c", "role": "clerk"}}, idempotency_store=None)
+    desk = ApprovalDesk(services)
+    outcomes: list[str] = []
+    for round_ in range(5):
+        po = f"race{round_}"
+        app.create_instance("PurchaseOrder", {"id": po})
+        assert not app.run_command("submit", {}, entity_name="PurchaseOrder", instance_id=po).success
+        barrier = threading.Barrier(2)
+
+        def approve(user: str, po: str = po, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                decision = desk.approve(
+                    {"user": {"id": user, "role": "manager"}},
+                    "PurchaseOrder",
+                    po,
+                    "submitApproval",
+                    "manager",
+                )
+                outcomes.append("approved" if decision.result and decision.result["success"] else "refused")
+            except ApprovalDecisionError as exc:
+                outcomes.append(exc.code)
+
+        threads = [threading.Thread(target=approve, args=(u,)) for u in ("m1", "m2")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert app.get_instance("PurchaseOrder", po)["status"] == "submitted"
+    submitted = [e for e in events(store) if e["name"] == "OrderSubmitted"]
+    assert len(submitted) == 5, outcomes  # one command per request, whoever won each race
+    assert outcomes.count("approved") == 5

@@ -186,3 +186,29 @@ def test_fixture_69_runs_through_the_worker(store: Any) -> None:
     job = app.run_command("processOrder", {"amount": 42}, entity_name="Order", instance_id="o1")
     assert job.success and worker.run_once()[0].status == "done"
     assert app.get_instance("Order", "o1") == {"id": "o1", "status": "processing", "total": 42}
+
+
+def test_a_worker_that_lost_its_lease_applies_nothing(store: Any) -> None:
+    """The stalled worker runs the command after its item was taken over: on the SQL stores the
+    job's finish is in the command's transaction, fenced by the lease, so the command rolls
+    back; in memory it applies and the new holder answers from the record. Either way: once."""
+    from manifest_lang.workflows.jobs import run_job
+    from manifest_lang.workflows.worker import ItemRun
+
+    clock = Clock()
+    worker, app = setup(store, clock)
+    app.run_command("processOrder", {"amount": 5}, entity_name="Order", instance_id="o1")
+    [stale] = store.claim_work("w-old", kinds=["job"], limit=1, lease_seconds=1, now=clock.at)
+    store.reap_work(now=clock.at + 2)
+    [fresh] = store.claim_work("w-new", kinds=["job"], limit=1, lease_seconds=30, now=clock.at + 2)
+    try:
+        run_job(ItemRun(stale, worker, clock.at, "w-old"))
+    except Exception as exc:
+        assert "no longer held" in str(exc)
+    outcome = run_job(ItemRun(fresh, worker, clock.at + 2, "w-new"))
+    if not outcome.committed:
+        assert store.finish_work(fresh, "w-new", outcome, now=clock.at + 3)
+    assert store.get_work(fresh.id).status == "done"
+    assert app.get_instance("Order", "o1")["total"] == 5
+    assert outbox_names(store).count("OrderProcessed") == 1
+    assert outbox_names(store).count("processOrderCompleted") == 1

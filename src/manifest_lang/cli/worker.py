@@ -84,22 +84,30 @@ def _json_option(text: str | None, what: str) -> dict[str, Any]:
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--db", required=True, help="Store URL (sqlite:///file.db, postgresql://...).")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--batch", type=click.IntRange(1, 1000), default=4, show_default=True, help="Items per claim.")
 @click.option("--only", help="Comma-separated groups to run: jobs,schedules,approvals,sagas (default: all).")
 @click.option("--lease-seconds", type=click.FloatRange(0.5, 3600), default=30.0, show_default=True)
 @click.option("--poll-interval", type=click.FloatRange(0.01, 60), help="Longest idle wait between claims.")
 @click.option("--schedule-context", help='Context schedules run in, JSON: {"tenantId": "t1", "user": {...}}.')
 @click.option("--timezone", "tz", help="Time zone of cron schedules (default UTC).")
+@click.option(
+    "--rate-limits",
+    "rate_limits",
+    help="redis://... to keep rate-limit windows in Redis (default: the store).",
+)
 @click.option("--once", is_flag=True, help="Run what is due now, then exit.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING"]), default="INFO")
 def run_command(
     model: Path,
     db: str,
     concurrency: int,
+    batch: int,
     only: str | None,
     lease_seconds: float,
     poll_interval: float | None,
     schedule_context: str | None,
     tz: str | None,
+    rate_limits: str | None,
     once: bool,
     log_level: str,
 ) -> None:
@@ -110,16 +118,23 @@ def run_command(
     groups = _groups(only)
     context = _json_option(schedule_context, "--schedule-context")
     store = _open(db)
+    options: dict[str, Any] = {}
+    if rate_limits:
+        from ..stores.redis_ratelimit import RedisRateLimitStore
+
+        options["rate_limit_store"] = RedisRateLimitStore(rate_limits)
     try:
         worker = Worker(
             model,
             store,
             concurrency=concurrency,
+            batch_size=batch,
             only=groups,
             lease_seconds=lease_seconds,
             poll_interval=poll_interval,
             schedule_context=context,
             schedule_timezone=tz,
+            engine_options=options,
         )
     except CompileError as exc:
         _fail(exc.message)

@@ -143,6 +143,7 @@ def _routes(api: Api, work: WorkApi, webhooks: list[Route], sagas: SagaRoutes) -
         Route("/jobs/{id}", work.get_job, methods=["GET"]),
         Route("/approvals/{entity}/{id}/{approval}/stages/{stage}/approve", work.approve, methods=["POST"]),
         Route("/approvals/{entity}/{id}/{approval}/deny", work.deny, methods=["POST"]),
+        Route("/approvals/{entity}/{id}/{approval}/stages/{stage}/deny", work.deny, methods=["POST"]),
         Route("/approvals/{entity}/{id}", work.pending, methods=["GET"]),
         Route("/openapi.json", api.openapi_json, methods=["GET"]),
         Route("/docs", api.docs, methods=["GET"]),

@@ -156,9 +156,19 @@ def _command_operation(
         "requestBody": _command_body(info, input_ref),
         "responses": {
             "200": _json({"$ref": _REF + "CommandResult"}, "The command succeeded (warnings included)"),
+            **_accepted(info),
             **_problems(400, 401, 403, 404, 409, 413, 422, 429),
         },
     }
+
+
+def _accepted(info: CommandInfo) -> dict[str, Any]:
+    """An async command answers 202 with its job (``Location: /jobs/{jobId}``)."""
+    if not info.ir.get("async"):
+        return {}
+    response = _json({"$ref": _REF + "CommandResult"}, "Enqueued: result.jobId names the job")
+    response["headers"] = {"Location": {"schema": {"type": "string"}, "description": "/jobs/{jobId}"}}
+    return {"202": response}
 
 
 _ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -293,6 +303,9 @@ def build_openapi(index: ModelIndex, *, title: str | None = None) -> dict[str, A
             "responses": {"200": _json({"$ref": _REF + "Trace"}, "The causal tree"), **_problems(401, 403)},
         },
     }
+    from .work_routes import work_paths
+
+    paths.update(work_paths(_problems, _json))
     modules = [m.get("name") for m in index.ir.get("modules") or [] if m.get("name")]
     provenance = index.ir.get("provenance") or {}
     return {

@@ -15,6 +15,7 @@ from anyio import CapacityLimiter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
+from ..workflows.approvals import remember_input
 from ..workflows.trace import build_trace, durable_events
 from .auth import Authenticator, Context
 from .body import CommandBody, nul_problem, read_json, split_command_body
@@ -165,6 +166,9 @@ class Api:
             self.service.run, context, command, body.input, body.override_requests, meta, instance_id
         )
         if not result.get("success"):
+            pending = result.get("approvalRequired")
+            if isinstance(pending, dict) and isinstance(pending.get("requestKey"), str):
+                await self._sync(remember_input, self.service.store, pending["requestKey"], body.input)
             raise problem_for_result(code, result)
         job = result.get("result") if command.ir.get("async") else None
         if isinstance(job, dict) and "jobId" in job:

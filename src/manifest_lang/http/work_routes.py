@@ -4,6 +4,7 @@
     GET  /approvals/{Entity}/{id}                                 pending requests of an instance
     POST /approvals/{Entity}/{id}/{approval}/stages/{stage}/approve   {"input": {...}}?
     POST /approvals/{Entity}/{id}/{approval}/deny                 {"reason": "..."}?
+    POST /approvals/{Entity}/{id}/{approval}/stages/{stage}/deny      {"reason": "..."}?
 
 The caller's identity (``context.user``) is what the stage policy is checked against and what
 the request records. A caller sees only jobs and instances of its own tenant (others are 404).
@@ -83,7 +84,7 @@ class WorkApi:
         body = await self._body(request)
         params = request.path_params
         decision = await self.api._sync(
-            self._decide, "deny", context, entity, params["id"], params["approval"], None, body
+            self._decide, "deny", context, entity, params["id"], params["approval"], params.get("stage"), body
         )
         return json_response(decision)
 
@@ -110,8 +111,9 @@ class WorkApi:
         try:
             if action == "deny":
                 reason = body.get("reason")
+                reason = reason if isinstance(reason, str) else None
                 return self.desk.deny(
-                    context, entity.name, instance_id, approval, reason if isinstance(reason, str) else None
+                    context, entity.name, instance_id, approval, reason, stage=stage
                 ).to_dict()
             data = body.get("input") or {}
             if not isinstance(data, dict):
@@ -121,3 +123,78 @@ class WorkApi:
             ).to_dict()
         except ApprovalDecisionError as exc:
             raise ProblemError(exc.code, exc.message) from None
+
+
+def path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def work_paths(problems: Any, json_body: Any) -> dict[str, Any]:
+    """The OpenAPI paths of these routes (``problems(*statuses)`` and ``json_body(schema, text)``
+    are the document builder's helpers)."""
+    obj = {"type": "object"}
+    decision = {"type": "object", "required": ["request"], "properties": {"request": obj, "result": obj}}
+    optional_body = {"required": False, "content": {"application/json": {"schema": obj}}}
+    entity_id = [path_param("entity"), path_param("id")]
+    decided = {"200": json_body(decision, "The decision"), **problems(400, 401, 403, 404, 409)}
+    return {
+        "/jobs/{id}": {
+            "get": {
+                "operationId": "get_job",
+                "summary": "An async command's job: status, attempts, result or error",
+                "tags": ["workflows"],
+                "parameters": [path_param("id")],
+                "responses": {"200": json_body(obj, "The job"), **problems(401, 404)},
+            }
+        },
+        "/approvals/{entity}/{id}": {
+            "get": {
+                "operationId": "list_approvals",
+                "summary": "Pending approval requests of an instance (?status=all for every request)",
+                "tags": ["workflows"],
+                "parameters": [
+                    *entity_id,
+                    {"name": "status", "in": "query", "required": False, "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": json_body(
+                        {"type": "object", "properties": {"items": {"type": "array"}}}, "Requests"
+                    ),
+                    **problems(401, 403, 404),
+                },
+            }
+        },
+        "/approvals/{entity}/{id}/{approval}/stages/{stage}/approve": {
+            "post": {
+                "operationId": "approve_stage",
+                "summary": "Approve a stage as the caller; the last approval runs the command",
+                "tags": ["workflows"],
+                "parameters": [*entity_id, path_param("approval"), path_param("stage")],
+                "requestBody": optional_body,
+                "responses": {
+                    "200": json_body(decision, "The decision"),
+                    **problems(400, 401, 403, 404, 409),
+                },
+            }
+        },
+        "/approvals/{entity}/{id}/{approval}/stages/{stage}/deny": {
+            "post": {
+                "operationId": "deny_approval_stage",
+                "summary": "Deny an approval request as an approver of the stage",
+                "tags": ["workflows"],
+                "parameters": [*entity_id, path_param("approval"), path_param("stage")],
+                "requestBody": optional_body,
+                "responses": decided,
+            }
+        },
+        "/approvals/{entity}/{id}/{approval}/deny": {
+            "post": {
+                "operationId": "deny_approval",
+                "summary": "Deny an approval request",
+                "tags": ["workflows"],
+                "parameters": [*entity_id, path_param("approval")],
+                "requestBody": optional_body,
+                "responses": decided,
+            }
+        },
+    }

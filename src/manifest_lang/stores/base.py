@@ -46,6 +46,9 @@ class UnitOfWork:
     work: list[Any] = field(default_factory=list)
     #: approval request rows (``stores.work.ApprovalWrite``) written with the command
     approvals: list[Any] = field(default_factory=list)
+    #: ``stores.work.WorkFinish``: the work item this command ran for ends in the same transaction
+    #: (fenced by its lease: a lost lease rolls the whole unit back)
+    finish: Any = None
     #: a durable saga's row (``stores.sagas.SagaWrite``), version-checked in this transaction
     saga: Any = None
 
@@ -58,6 +61,7 @@ class UnitOfWork:
             or self.work
             or self.approvals
             or self.saga
+            or self.finish is not None
         )
 
 

@@ -14,8 +14,10 @@ from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, su
 from .base import NEW_ROW, StoredRow, UnitOfWork, rows_matching
 from .saga_memory import MemorySagas
 from .sagas import StoredSaga
-from .work import WorkItem, WorkOutcome
+from .work import LeaseLost, WorkItem, WorkOutcome
 from .work_memory import MemoryWork
+
+_WORK_INIT = threading.Lock()
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -45,10 +47,22 @@ class MemoryStore:
         # relay state of ``outbox[i]``: [status, attempts, last_error, available_at]
         self._outbox_state: list[list[Any]] = []
         self._lease: tuple[str, float] | None = None
-        #: durable work in process (``stores/work_memory.py``), under this store's lock
-        self.work = MemoryWork(self._lock, self._append_outbox_locked)
         #: durable saga rows (``stores/sagas.py``), under this store's lock
         self.sagas = MemorySagas()
+        # durable work in process (``stores/work_memory.py``), made on first use: most memory
+        # stores are an engine's private default and never hold any
+        self._work: MemoryWork | None = None
+
+    @property
+    def work(self) -> MemoryWork:
+        """The work items, schedule state, approval rows and rate-limit windows of this store."""
+        work = self._work
+        if work is None:
+            with _WORK_INIT:  # not self._lock: commit() asks for it while holding that one
+                work = self._work
+                if work is None:
+                    work = self._work = MemoryWork(self._lock, self._append_outbox_locked)
+        return work
 
     def load(self, entity: str, id: str, *, tenant: str | None = None) -> StoredRow | None:
         table = self._tables.get(entity)
@@ -95,6 +109,10 @@ class MemoryStore:
                         entity=w.entity,
                         id=w.id,
                     )
+            if uow.approvals:
+                self.work.check_approvals_locked(uow.approvals)
+            if uow.finish is not None and not self.work.holds_locked(uow.finish.item, uow.finish.owner):
+                raise LeaseLost(uow.finish.item.id)
             # Like the SQL stores: a key already completed rolls the whole unit of work back.
             if uow.idempotency is not None and uow.idempotency[0] in self.idempotency:
                 key = uow.idempotency[0]
@@ -123,6 +141,8 @@ class MemoryStore:
                 self.work.write_approvals_locked(uow.approvals)
             if uow.work:
                 self.work.add_locked(uow.work, time.time())
+            if uow.finish is not None:
+                self.work.finish_locked(uow.finish.item, uow.finish.owner, uow.finish.outcome, time.time())
             if uow.saga is not None:
                 self.sagas.apply_locked(uow.saga)
 

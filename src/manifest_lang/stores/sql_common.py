@@ -185,6 +185,9 @@ class SqlStore(SqlWork, SqlSagas):
                 self._complete_idempotency(cur, uow.idempotency, self._clock())
             if uow.audit is not None:
                 self._append_audit(cur, uow.audit)
+            if uow.finish is not None:
+                done = uow.finish
+                self._finish(cur, done.item, done.owner, done.outcome, self._clock())
             if uow.work or uow.approvals:
                 now = self._clock()
                 if uow.approvals:

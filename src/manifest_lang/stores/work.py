@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ..errors import StoreConflictError, StoreError
+
 PENDING = "pending"
 RUNNING = "running"
 DONE = "done"
@@ -32,6 +34,14 @@ FINAL = frozenset({DONE, FAILED, DEAD})
 
 #: attempts of an item that does not say (a handler crash or an unavailable store counts one)
 DEFAULT_MAX_ATTEMPTS = 5
+
+
+class LeaseLost(StoreError):
+    """Raised inside a transaction that finishes an item another worker holds now (its lease
+    expired and it was taken over): the whole transaction rolls back."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"work item {item_id} is no longer held by this worker (its lease expired)")
 
 
 @dataclass(slots=True)
@@ -92,6 +102,17 @@ class WorkOutcome:
     retry_at: float | None = None
     outbox: list[dict[str, Any]] = field(default_factory=list)
     work: list[WorkItem] = field(default_factory=list)
+    #: already applied inside the command's own transaction (``UnitOfWork.finish``)
+    committed: bool = False
+
+
+@dataclass(slots=True)
+class WorkFinish:
+    """A claimed item's finish, committed inside the unit of work of the command it ran."""
+
+    item: WorkItem
+    owner: str
+    outcome: WorkOutcome
 
 
 @dataclass(slots=True)
@@ -100,6 +121,9 @@ class ApprovalWrite:
 
     key: str
     request: dict[str, Any] | None
+    #: write only if the stored request's ``revision`` is this one (else ``StoreConflictError``
+    #: and the whole transaction rolls back): two decisions at once cannot both apply
+    expect_revision: int | None = None
 
 
 def item_key(item: WorkItem) -> str:
@@ -186,8 +210,18 @@ def merge_counts(rows: Sequence[tuple[str, str, int]]) -> dict[str, dict[str, in
     return counts
 
 
+def approval_conflict(key: str) -> StoreConflictError:
+    return StoreConflictError(f"approval request {key!r} was decided concurrently", approval=key)
+
+
+def revision_of(request: Mapping[str, Any] | None) -> int:
+    """The decision count of a request (0 for a new one): the ``expect_revision`` of the next."""
+    value = request.get("revision", 0) if request is not None else 0
+    return int(value) if isinstance(value, int) else 0
+
+
 def approval_columns(request: Mapping[str, Any]) -> tuple[Any, ...]:
-    """(tenant, entity, instance id, approval, status, expires at) of a request row."""
+    """(tenant, entity, instance id, approval, status, expires at, revision) of a request row."""
     tenant = request.get("tenantId")
     expires = request.get("expiresAt")
     return (
@@ -197,4 +231,5 @@ def approval_columns(request: Mapping[str, Any]) -> tuple[Any, ...]:
         str(request.get("approval") or ""),
         str(request.get("status") or ""),
         float(expires) / 1000 if isinstance(expires, int | float) else None,
+        revision_of(request),
     )

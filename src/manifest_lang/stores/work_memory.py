@@ -21,7 +21,9 @@ from .work import (
     ApprovalWrite,
     WorkItem,
     WorkOutcome,
+    approval_conflict,
     merge_counts,
+    revision_of,
 )
 
 
@@ -57,12 +59,28 @@ class MemoryWork:
             self._notify()
         return added
 
+    def check_approvals_locked(self, writes: Sequence[ApprovalWrite]) -> None:
+        """Raise before anything is applied if a conditional write's request moved on."""
+        for w in writes:
+            if w.expect_revision is not None and (
+                w.key not in self.approvals or revision_of(self.approvals[w.key]) != w.expect_revision
+            ):
+                raise approval_conflict(w.key)
+
     def write_approvals_locked(self, writes: Sequence[ApprovalWrite]) -> None:
         for w in writes:
             if w.request is None:
                 self.approvals.pop(w.key, None)
-            else:
-                self.approvals[w.key] = copy.deepcopy(w.request)
+                continue
+            current = self.approvals.get(w.key)
+            if (
+                w.expect_revision is None
+                and current is not None
+                and current.get("status") == "pending"
+                and w.request.get("status") == "pending"
+            ):
+                continue  # as the SQL stores: only a decision changes a pending request
+            self.approvals[w.key] = copy.deepcopy(w.request)
 
     def _notify(self) -> None:
         with self._wake:
@@ -99,23 +117,29 @@ class MemoryWork:
             return None
         return it
 
+    def holds_locked(self, item: WorkItem, owner: str) -> bool:
+        return self._held(item, owner) is not None
+
     def finish_work(self, item: WorkItem, owner: str, outcome: WorkOutcome, *, now: float) -> bool:
         with self._lock:
-            it = self._held(item, owner)
-            if it is None:
-                return False
-            it.status, it.result, it.last_error = outcome.status, copy.deepcopy(outcome.result), outcome.error
-            it.lease_owner = it.lease_expires_at = None
-            if outcome.retry_at is not None:
-                it.due_at = outcome.retry_at
-            it.finished_at = now if outcome.status in FINAL else None
-            if outcome.outbox:
-                self._append_outbox(outcome.outbox)
-            if outcome.work:
-                self.add_locked(outcome.work, now)
-            elif outcome.status == PENDING:
-                self._notify()
-            return True
+            return self.finish_locked(item, owner, outcome, now)
+
+    def finish_locked(self, item: WorkItem, owner: str, outcome: WorkOutcome, now: float) -> bool:
+        it = self._held(item, owner)
+        if it is None:
+            return False
+        it.status, it.result, it.last_error = outcome.status, copy.deepcopy(outcome.result), outcome.error
+        it.lease_owner = it.lease_expires_at = None
+        if outcome.retry_at is not None:
+            it.due_at = outcome.retry_at
+        it.finished_at = now if outcome.status in FINAL else None
+        if outcome.outbox:
+            self._append_outbox(outcome.outbox)
+        if outcome.work:
+            self.add_locked(outcome.work, now)
+        elif outcome.status == PENDING:
+            self._notify()
+        return True
 
     def extend_work_leases(
         self, items: Sequence[WorkItem], owner: str, lease_seconds: float, *, now: float
@@ -238,6 +262,7 @@ class MemoryWork:
         outbox: Sequence[dict[str, Any]] = (),
     ) -> None:
         with self._lock:
+            self.check_approvals_locked(writes)
             self.write_approvals_locked(writes)
             if outbox:
                 self._append_outbox(list(outbox))

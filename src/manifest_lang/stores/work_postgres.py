@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from .sql_statements import Tables
+from .sql_statements import Tables, quote_ident
 from .work import PENDING, RUNNING
 
 
@@ -37,7 +37,7 @@ def work_migrations(t: Tables) -> list[list[str]]:
         "NOT NULL, next_due DOUBLE PRECISION, updated_at DOUBLE PRECISION)",
         f"CREATE TABLE IF NOT EXISTS {t.approvals} (key TEXT PRIMARY KEY, tenant TEXT, entity TEXT NOT NULL, "
         "instance_id TEXT, approval TEXT NOT NULL, status TEXT NOT NULL, expires_at DOUBLE PRECISION, "
-        "request JSONB NOT NULL, updated_at DOUBLE PRECISION)",
+        "request JSONB NOT NULL, updated_at DOUBLE PRECISION, revision INT NOT NULL DEFAULT 0)",
         f"CREATE INDEX IF NOT EXISTS {ix('approvals_instance')} ON {t.approvals} (entity, "
         "instance_id, status)",
         f"CREATE TABLE IF NOT EXISTS {t.rate_limits} (key TEXT PRIMARY KEY, stamps JSONB NOT NULL, "
@@ -103,7 +103,7 @@ class WorkListener:
                     self._dsn, autocommit=True, connect_timeout=self._connect_timeout
                 ) as conn:
                     self._conn = conn
-                    conn.execute(f'LISTEN "{self._channel}"')
+                    conn.execute(f"LISTEN {quote_ident(self._channel)}")
                     while not self._stopping.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self.notify_local()

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ..errors import StoreError
 from .sql_statements import Tables
 from .work import (
     DEAD,
@@ -28,9 +27,11 @@ from .work import (
     PENDING,
     RUNNING,
     ApprovalWrite,
+    LeaseLost,
     WorkItem,
     WorkOutcome,
     approval_columns,
+    approval_conflict,
     merge_counts,
 )
 
@@ -41,10 +42,6 @@ ITEM_COLUMNS = (
     "id, kind, tenant, dedupe_key, payload, due_at, max_attempts, attempts, status, lease_owner, "
     "lease_expires_at, last_error, result, created_at, started_at, finished_at"
 )
-
-
-class LeaseLost(StoreError):
-    """Raised inside a finish transaction to roll it back: another worker holds the item now."""
 
 
 def work_statements(t: Tables, j: str) -> dict[str, str]:
@@ -74,9 +71,16 @@ def work_statements(t: Tables, j: str) -> dict[str, str]:
         "WHERE name = ? AND last_due < ?",
         "sched_state": f"SELECT name, last_due, next_due FROM {t.schedules} ORDER BY name",
         "appr_upsert": f"INSERT INTO {t.approvals} AS a (key, tenant, entity, instance_id, approval, status, "
-        f"expires_at, request, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, {j}, ?) ON CONFLICT (key) DO UPDATE "
-        "SET tenant = excluded.tenant, status = excluded.status, expires_at = excluded.expires_at, "
-        "request = excluded.request, updated_at = excluded.updated_at",
+        f"expires_at, revision, request, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {j}, ?) "
+        "ON CONFLICT (key) DO UPDATE SET tenant = excluded.tenant, status = excluded.status, "
+        "expires_at = excluded.expires_at, revision = excluded.revision, request = excluded.request, "
+        "updated_at = excluded.updated_at "
+        # A pending request is only ever changed by a decision (a conditional write): the gate
+        # saving the pending request it loaded again must not undo a decision made meanwhile.
+        "WHERE NOT (a.status = 'pending' AND excluded.status = 'pending')",
+        "appr_update_if": f"UPDATE {t.approvals} SET tenant = ?, entity = ?, instance_id = ?, approval = ?, "
+        f"status = ?, expires_at = ?, revision = ?, request = {j}, updated_at = ? "
+        "WHERE key = ? AND revision = ?",
         "appr_delete": f"DELETE FROM {t.approvals} WHERE key = ?",
         "appr_get": f"SELECT request FROM {t.approvals} WHERE key = ?",
         "rl_touch": f"INSERT INTO {t.rate_limits} (key, stamps, expires_at) VALUES (?, '[]', 0) "
@@ -171,9 +175,15 @@ class SqlWork:
         for w in writes:
             if w.request is None:
                 cur.execute(self._work_sql["appr_delete"], (w.key,))
-            else:
-                body = orjson.dumps(w.request).decode()
+                continue
+            body = orjson.dumps(w.request).decode()
+            if w.expect_revision is None:
                 cur.execute(self._work_sql["appr_upsert"], (w.key, *approval_columns(w.request), body, now))
+                continue
+            params = (*approval_columns(w.request), body, now, w.key, w.expect_revision)
+            cur.execute(self._work_sql["appr_update_if"], params)
+            if cur.rowcount != 1:
+                raise approval_conflict(w.key)
 
     # -- WorkStore ---------------------------------------------------------------------------------
     def enqueue_work(self, items: Sequence[WorkItem], *, now: float) -> int:

@@ -34,7 +34,7 @@ def work_migrations(t: Tables) -> list[list[str]]:
         f"CREATE TABLE IF NOT EXISTS {t.approvals} (key TEXT PRIMARY KEY, tenant TEXT, entity TEXT NOT NULL, "
         "instance_id TEXT, approval TEXT NOT NULL, status TEXT NOT NULL, expires_at REAL, request "
         "TEXT NOT NULL, "
-        "updated_at REAL)",
+        "updated_at REAL, revision INTEGER NOT NULL DEFAULT 0)",
         f"CREATE INDEX IF NOT EXISTS {ix('approvals_instance')} ON {t.approvals} (entity, "
         "instance_id, status)",
         f"CREATE TABLE IF NOT EXISTS {t.rate_limits} (key TEXT PRIMARY KEY, stamps TEXT NOT NULL, "

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import StoreConflictError
 from ..expr.values import UNDEFINED
-from ..stores.work import DONE, ApprovalWrite, WorkOutcome
+from ..stores.work import DONE, ApprovalWrite, WorkOutcome, revision_of
 from .approvals import HOUR_MS, TIMEOUT_KIND, approval_event, timeout_item
-from .worker import ItemRun, WorkKind, register_kind
+from .kinds import ItemRun, WorkKind, register_kind
 
 
 def _declaration(model: Any, entity: str, name: str) -> dict[str, Any] | None:
@@ -57,7 +58,14 @@ def run_timeout(run: ItemRun) -> WorkOutcome:
         event = approval_event(model, updated, "ApprovalExpired", now)
         work = []
     outbox = [event] if store.records_outbox else []
-    store.approval_write([ApprovalWrite(str(request["key"]), updated)], now=run.now, work=work, outbox=outbox)
+    revision = revision_of(request)
+    write = ApprovalWrite(
+        str(request["key"]), {**updated, "revision": revision + 1}, expect_revision=revision
+    )
+    try:
+        store.approval_write([write], now=run.now, work=work, outbox=outbox)
+    except StoreConflictError:
+        return WorkOutcome(DONE, result={"skipped": "a decision came first"})
     return WorkOutcome(DONE, result={"status": updated["status"], "escalatedTo": updated.get("escalatedTo")})
 
 

@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ManifestError
-from ..runtime.approvals import approve_stage, deny, request_key
-from ..stores.work import ApprovalWrite, WorkItem
+from ..errors import ManifestError, StoreConflictError
+from ..runtime.approvals import approve_stage, deny, may_decide, request_key
+from ..stores.work import ApprovalWrite, WorkItem, revision_of
 
 TIMEOUT_KIND = "approval_timeout"
 HOUR_MS = 3_600_000
@@ -109,6 +109,20 @@ def timeout_item(request: Mapping[str, Any], *, escalations: int) -> WorkItem:
         due_at=float(request["expiresAt"]) / 1000,
         dedupe_key=f"approval-timeout:{marker}",
     )
+
+
+def remember_input(store: Any, key: str, input: Mapping[str, Any]) -> None:
+    """Keep the input of the refused call on its pending request (once), so the final approval
+    runs the command with it unless the approver sends another."""
+    request = store.approval_load(key) if hasattr(store, "approval_load") else None
+    if request is None or request.get("status") != "pending" or "input" in request:
+        return
+    revision = revision_of(request)
+    kept = {**request, "input": dict(input), "revision": revision + 1}
+    try:
+        store.approval_write([ApprovalWrite(key, kept, expect_revision=revision)], now=time.time())
+    except StoreConflictError:
+        pass  # a decision came first: the approver's input (or none) it is
 
 
 @dataclass(slots=True)
@@ -251,13 +265,16 @@ class ApprovalDesk:
             "role": user.get("role"),
             "at": now,
         }
-        request = {**request, "decisions": [*(request.get("decisions") or []), decision]}
+        revision = revision_of(request)
+        decisions = [*(request.get("decisions") or []), decision]
+        request = {**request, "decisions": decisions, "revision": revision + 1}
         events = [self._event(request, "ApprovalStageApproved", now, stage=stage, by=str(user.get("id")))]
         if overlay.granted is None:
-            self._write(request, events)
+            self._write(request, events, revision)
             return Decision(request)
         events.append(self._event(request, "ApprovalGranted", now))
-        return self._run_granted(context, request, events, input or {})
+        command_input = input or request.get("input") or {}
+        return self._run_granted(context, request, events, command_input, revision)
 
     def _run_granted(
         self,
@@ -265,11 +282,15 @@ class ApprovalDesk:
         request: dict[str, Any],
         events: list[dict[str, Any]],
         input: Mapping[str, Any],
+        revision: int,
     ) -> Decision:
+        """Run the command with the grant; the request's final write is conditional on
+        ``revision``, so of two final approvals at once only one command commits."""
         done = {**request, "status": "approved", "pendingStages": []}
         overlay = _Overlay(StoreApprovalStore(self.store, self.model))
         overlay.granted = {**request, "status": "granted"}
-        store = _CommitWith(self.store, [ApprovalWrite(str(request["key"]), done)], events)
+        write = ApprovalWrite(str(request["key"]), done, expect_revision=revision)
+        store = _CommitWith(self.store, [write], events)
         engine = self.services.engine(
             context, approval_store=overlay, store_provider=store, idempotency_store=None
         )
@@ -282,34 +303,64 @@ class ApprovalDesk:
             causation_id=f"approval:{request['key']}",
         )
         if result.success and not store.committed:
-            self._write(done, events)  # the command wrote nothing: the approval commits alone
+            self._write(done, events, revision)  # the command wrote nothing: the approval alone
         elif not result.success:
+            if revision_of(self.store.approval_load(str(request["key"]))) != revision:
+                raise ApprovalDecisionError("CONCURRENCY_CONFLICT", "the request was decided concurrently")
             # The command was refused (a guard, a constraint): the grant stays, so running the
             # command again consumes it.
             granted = {**request, "status": "granted"}
-            self._write(granted, events)
+            self._write(granted, events, revision)
             return Decision(granted, result.to_dict())
         return Decision(done, result.to_dict())
 
     def deny(
-        self, context: dict[str, Any], entity: str, instance_id: str, approval: str, reason: str | None = None
+        self,
+        context: dict[str, Any],
+        entity: str,
+        instance_id: str,
+        approval: str,
+        reason: str | None = None,
+        *,
+        stage: str | None = None,
     ) -> Decision:
+        """Deny the request as ``context['user']``, who must pass the policy of ``stage`` (or,
+        without one, of some stage still pending): whoever may approve may also refuse."""
         overlay = _Overlay(StoreApprovalStore(self.store, self.model))
         engine = self.services.engine(context, approval_store=overlay, idempotency_store=None)
         user = caller(context)
-        self._pending(entity, instance_id, approval, also_granted=True)
+        current = self._pending(entity, instance_id, approval, also_granted=True)
+        stages = (
+            [stage]
+            if stage is not None
+            else list(current.get("pendingStages") or current.get("stages") or [])
+        )
+        if stage is not None and stage not in (current.get("stages") or {}):
+            raise ApprovalDecisionError(
+                "APPROVAL_STAGE_INVALID", f"stage '{stage}' is not on '{current['key']}'"
+            )
+        if not any(may_decide(engine, entity, instance_id, approval, s, user) for s in stages):
+            raise ApprovalDecisionError(
+                "APPROVER_NOT_ALLOWED", f"{user.get('id')!r} may not decide approval '{approval}'"
+            )
         request = deny(engine, entity, instance_id, approval, user.get("id"), reason)
         request = overlay.saved or request
+        revision = revision_of(request)
         now = engine.now()
         decision = {
             "decision": "denied",
+            "stage": stage,
             "by": user.get("id"),
             "role": user.get("role"),
             "at": now,
             "reason": reason,
         }
-        request = {**request, "decisions": [*(request.get("decisions") or []), decision]}
-        self._write(request, [self._event(request, "ApprovalDenied", now, by=str(user.get("id")))])
+        request = {
+            **request,
+            "decisions": [*(request.get("decisions") or []), decision],
+            "revision": revision + 1,
+        }
+        self._write(request, [self._event(request, "ApprovalDenied", now, by=str(user.get("id")))], revision)
         return Decision(request)
 
     def _pending(
@@ -325,8 +376,13 @@ class ApprovalDesk:
     def _event(self, request: Mapping[str, Any], name: str, at: float, **extra: Any) -> dict[str, Any]:
         return approval_event(self.model, request, name, at, **extra)
 
-    def _write(self, request: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    def _write(self, request: dict[str, Any], events: list[dict[str, Any]], revision: int) -> None:
+        """The decision, if the request is still at ``revision`` (else 409 CONCURRENCY_CONFLICT)."""
         outbox = events if self.store.records_outbox else []
-        self.store.approval_write(
-            [ApprovalWrite(str(request["key"]), request)], now=time.time(), outbox=outbox
-        )
+        write = ApprovalWrite(str(request["key"]), request, expect_revision=revision)
+        try:
+            self.store.approval_write([write], now=time.time(), outbox=outbox)
+        except StoreConflictError:
+            raise ApprovalDecisionError(
+                "CONCURRENCY_CONFLICT", "the request was decided concurrently"
+            ) from None

@@ -21,8 +21,18 @@ import time
 from typing import Any
 
 from ..runtime.jobs import backoff_delay, error_code, job_event, retryable
-from ..stores.work import DEAD, DEFAULT_MAX_ATTEMPTS, DONE, FAILED, PENDING, WorkItem, WorkOutcome, item_key
-from .worker import ItemRun, WorkKind, register_kind
+from ..stores.work import (
+    DEAD,
+    DEFAULT_MAX_ATTEMPTS,
+    DONE,
+    FAILED,
+    PENDING,
+    WorkItem,
+    WorkOutcome,
+    item_key,
+)
+from .item_engine import item_engine
+from .kinds import ItemRun, WorkKind, register_kind
 
 JOB = "job"
 _IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
@@ -88,10 +98,29 @@ def _jitter(delay_ms: float) -> float:
     return random.uniform(delay_ms / 2, delay_ms)
 
 
+def _completed(run: ItemRun, result: dict[str, Any], now: float) -> WorkOutcome:
+    job = run.item.payload
+    cmd = job["commandName"]
+    declared = run.worker.model.command(cmd, job.get("entityName"))
+    name = (declared.ir.get("completionEvent") if declared is not None else None) or f"{cmd}Completed"
+    event = {
+        "name": name,
+        "channel": f"jobs.{cmd}",
+        "payload": {"jobId": job["jobId"], "result": result.get("result"), "completedAt": now},
+        "timestamp": now,
+        "correlationId": job.get("correlationId"),
+        "causationId": job.get("causationId"),
+    }
+    outbox = []
+    if run.worker.store.records_outbox:
+        outbox.append({"entryId": f"job-event:{run.item.id}", "event": event, "enqueuedAt": now})
+    return WorkOutcome(DONE, result=result, outbox=outbox)
+
+
 def run_job(run: ItemRun) -> WorkOutcome:
     item, job = run.item, run.item.payload
     context = {**dict(job.get("context") or {}), "source": "job"}
-    engine = run.engine(context)
+    engine, finisher = item_engine(run, context, lambda result, now: _completed(run, result, now))
     engine.retry_in_process = False
     result = engine.run_command(
         job["commandName"],
@@ -103,6 +132,8 @@ def run_job(run: ItemRun) -> WorkOutcome:
         idempotency_key=item_key(item),
     )
     if result.success:
+        if finisher is not None and finisher.finished is not None:
+            return finisher.finished
         return _final(run, engine, DONE, result)
     if (result.error or "").startswith(_IN_PROGRESS):
         return WorkOutcome(PENDING, error=result.error, retry_at=run.worker.clock() + _CLAIM_WAIT)

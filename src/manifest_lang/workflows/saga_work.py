@@ -14,8 +14,13 @@ from typing import Any
 
 from ..stores.work import DONE, FAILED, PENDING, WorkOutcome
 from .durable_saga import SagaRunner
+from .kinds import ItemRun, WorkKind, register_kind
 from .saga_api import SAGA_KIND
-from .worker import ItemRun, WorkKind, crash_backoff, register_kind
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds before a saga left running by a transient failure is tried again (capped)."""
+    return float(min(60, 2 ** max(0, attempt - 1)))
 
 
 def runner_for(run: ItemRun) -> SagaRunner:
@@ -37,7 +42,7 @@ def run_saga_item(run: ItemRun) -> WorkOutcome:
     if record.final:
         return WorkOutcome(DONE, result={"sagaId": saga_id, "status": record.status})
     # A transient failure that persisted (a write race lost again and again, an outage): later.
-    retry_at = run.worker.clock() + crash_backoff(run.item.attempts)
+    retry_at = run.worker.clock() + _backoff(run.item.attempts)
     return WorkOutcome(PENDING, error=f"saga still {record.status}; retrying", retry_at=retry_at)
 
 

@@ -29,8 +29,9 @@ from typing import Any
 
 from ..errors import ManifestError
 from ..runtime.jobs import schedule_params
-from ..stores.work import DONE, FAILED, WorkItem, WorkOutcome, item_key
-from .worker import ItemRun, Worker, WorkKind, register_kind
+from ..stores.work import DONE, FAILED, PENDING, WorkItem, WorkOutcome, item_key
+from .item_engine import item_engine
+from .kinds import ItemRun, WorkKind, register_kind
 
 SCHEDULE = "schedule"
 
@@ -105,17 +106,21 @@ def firing(name: str, due: float) -> WorkItem:
     )
 
 
-def tick(worker: Worker, now: float) -> None:
+def tick(worker: Any, now: float) -> None:
     """Create the firing of each schedule whose due time has come (once across workers)."""
     tz = worker.schedule_timezone
+    seen = worker.tick_state.setdefault(SCHEDULE, {})
     for name, schedule in worker.model.schedules.items():
         due = previous_due(schedule.ir.get("trigger") or {}, now, tz)
-        if due is not None:
+        # One transaction per new due time and worker, not one per tick: this worker already
+        # settled (fired, or saw fired) every due time up to ``seen[name]``.
+        if due is not None and due > seen.get(name, float("-inf")):
             following = next_due(schedule.ir.get("trigger") or {}, due, tz)
             worker.store.advance_schedule(name, due, firing(name, due), now=now, next_due=following)
+            seen[name] = due
 
 
-def schedule_context(worker: Worker, name: str) -> dict[str, Any]:
+def schedule_context(worker: Any, name: str) -> dict[str, Any]:
     configured = worker.schedule_context
     per_schedule = configured.get(name)
     base = (
@@ -131,7 +136,9 @@ def run_schedule(run: ItemRun) -> WorkOutcome:
     schedule = run.worker.model.schedules.get(name)
     if schedule is None:
         return WorkOutcome(FAILED, error=f"Schedule '{name}' not found")
-    engine = run.engine(schedule_context(run.worker, name))
+    engine, finisher = item_engine(
+        run, schedule_context(run.worker, name), lambda result, now: WorkOutcome(DONE, result=result)
+    )
     params = schedule_params(engine, schedule)
     result = engine.run_command(
         schedule.command_name,
@@ -141,6 +148,10 @@ def run_schedule(run: ItemRun) -> WorkOutcome:
         causation_id=f"schedule:{name}",
         idempotency_key=item_key(run.item),
     )
+    if result.success and finisher is not None and finisher.finished is not None:
+        return finisher.finished
+    if (result.error or "").startswith("IDEMPOTENCY_IN_PROGRESS"):
+        return WorkOutcome(PENDING, error=result.error, retry_at=run.worker.clock() + 1.0)
     status = DONE if result.success else FAILED
     return WorkOutcome(status, result=result.to_dict(), error=result.error)
 
@@ -162,7 +173,7 @@ def upcoming(model: Any, state: dict[str, float], now: float, tz: str | None = N
     return rows
 
 
-def _prepare(worker: Worker) -> None:
+def _prepare(worker: Any) -> None:
     check_triggers(worker.model, worker.schedule_timezone)
 
 

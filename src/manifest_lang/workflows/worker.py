@@ -12,13 +12,17 @@ Adding a kind of work item
    ``WorkItem`` (its ``payload`` is yours to define, JSON only); ``run.engine(context)`` gives a
    ``RuntimeEngine`` on the worker's model and store whose commands use the worker's idempotency
    store. A handler that runs a command passes ``idempotency_key=item_key(run.item)`` (or a key
-   derived from it), so a run repeated after a crash applies once. Return
+   derived from it), so a run repeated after a crash applies once; better, it takes its engine
+   from ``item_engine(run, context, on_success)`` (``workflows/item_engine.py``), which also
+   commits the item's finish in the command's own transaction. Return
    ``WorkOutcome("done", result=...)``, ``"failed"`` (for good), ``"pending"`` with ``retry_at``
    (again later) or ``"dead"``; an exception counts as a failed attempt, retried with
    ``crash_backoff`` until the item's ``max_attempts``, then dead.
-2. Register it: ``register_kind(WorkKind("saga_step", handler, group="sagas"))`` makes every
-   worker built afterwards run it (``Worker(..., only={"sagas"})`` selects groups), or
-   ``worker.register(WorkKind(...))`` for one worker.
+2. Register it, in the module that defines the handler (``workflows/kinds.py``, which that
+   module imports instead of this one): ``register_kind(WorkKind("saga_step", handler,
+   group="sagas"))`` makes every worker run it once the module is imported (add it to the
+   built-in imports below, or import it before building the worker; ``Worker(..., only=
+   {"sagas"})`` selects groups), or ``worker.register(WorkKind(...))`` for one worker.
 3. Create items in the same transaction as the command that causes them: put them in the
    ``UnitOfWork.work`` list, or ``store.enqueue_work([...])`` from outside a command. A
    ``dedupe_key`` makes an item unique (a schedule's due time, an approval's timeout).
@@ -32,50 +36,28 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..stores.work import DEAD, FINAL, PENDING, WorkItem, WorkOutcome
 
+# The built-in kinds register themselves on import; they know only ``kinds``, never this module.
+from . import approval_work, jobs, saga_work, schedules  # noqa: F401
+from .kinds import KINDS, ItemRun, WorkKind, register_kind
+
 log = logging.getLogger("manifest_lang.worker")
 
-Handler = Callable[["ItemRun"], WorkOutcome]
 #: how often a worker runs its tickers (schedules), in seconds
 TICK_SECONDS = 0.2
-#: called after each claim loop pass (schedules use it to enqueue due firings)
-Ticker = Callable[["Worker", float], None]
-
-
-@dataclass(frozen=True, slots=True)
-class WorkKind:
-    """A kind of work item: its handler and the ``--only`` group it belongs to."""
-
-    kind: str
-    handler: Handler
-    group: str
-    #: run by the worker loop of this group once per pass, e.g. to create due items
-    ticker: Ticker | None = None
-    #: called when a worker that runs this kind is built (check configuration, fail early)
-    prepare: Callable[[Worker], None] | None = None
-
-
-_KINDS: dict[str, WorkKind] = {}
-
-
-def register_kind(kind: WorkKind) -> None:
-    """Make every worker built from now on run items of ``kind.kind``."""
-    _KINDS[kind.kind] = kind
+#: how often a worker deletes the rate-limit windows no call is left in
+PRUNE_SECONDS = 60.0
 
 
 def registered_kinds() -> dict[str, WorkKind]:
-    _load_builtin_kinds()
-    return dict(_KINDS)
-
-
-def _load_builtin_kinds() -> None:
-    # The built-in kinds register themselves on import (they import this module).
-    from . import approval_work, jobs, saga_work, schedules  # noqa: F401
+    """Every kind registered so far, the built-in ones (jobs, schedules, approvals, sagas) included."""
+    return dict(KINDS)
 
 
 def crash_backoff(attempt: int) -> float:
@@ -109,18 +91,6 @@ class ItemReport:
 
 
 @dataclass(slots=True)
-class ItemRun:
-    """The handler's view of one claimed item."""
-
-    item: WorkItem
-    worker: Worker
-    now: float
-
-    def engine(self, context: Mapping[str, Any] | None = None, **options: Any) -> Any:
-        return self.worker.engine(dict(context or {}), **options)
-
-
-@dataclass(slots=True)
 class _Held:
     items: dict[str, WorkItem] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -130,10 +100,12 @@ class Worker:
     """Runs the work items of ``store`` for ``model`` until stopped.
 
     ``only``: the groups to run (``jobs``, ``schedules``, ``approvals``, or any a registered kind
-    names); default all. ``concurrency``: items run at once (threads). ``lease_seconds``: how long
-    an item stays taken without a heartbeat (the worker renews it every third of that while the
-    item runs). ``poll_interval``: the longest wait between two claims when no wake-up arrives
-    (PostgreSQL ``LISTEN/NOTIFY`` and in-process enqueues wake it earlier).
+    names); default all. ``concurrency``: items run at once (threads). ``batch_size``: items a
+    thread claims in one transaction when it holds none (they run one after the other).
+    ``lease_seconds``: how long an item stays taken without a heartbeat (the worker renews the
+    leases of what it holds every third of that). ``poll_interval``: the longest wait between
+    two claims when no wake-up arrives (PostgreSQL ``LISTEN/NOTIFY`` and in-process enqueues
+    wake it earlier).
     ``engine_options`` go to every ``RuntimeEngine`` the handlers use; ``schedule_context`` is
     the context schedules run in (``{"tenantId": ..., "user": {...}}``, or per schedule name).
     """
@@ -144,6 +116,7 @@ class Worker:
         store: Any,
         *,
         concurrency: int = 1,
+        batch_size: int = 4,
         only: Iterable[str] | None = None,
         lease_seconds: float = 30.0,
         poll_interval: float | None = None,
@@ -160,6 +133,7 @@ class Worker:
         self.model = self.services.model
         self.store = store
         self.concurrency = max(1, int(concurrency))
+        self.batch_size = max(1, int(batch_size))
         self.lease_seconds = float(lease_seconds)
         self.poll_interval = float(poll_interval) if poll_interval is not None else _default_poll(store)
         self.schedule_context = dict(schedule_context or {})
@@ -174,10 +148,15 @@ class Worker:
         for kind in self.kinds.values():
             if kind.prepare is not None:
                 kind.prepare(self)
+        self._kind_names = sorted(self.kinds)
+        self._queues: dict[str, deque[WorkItem]] = {}
         self._stop = threading.Event()
         self._held = _Held()
         self._last_reap = 0.0
         self._last_tick = 0.0
+        #: per-ticker memory between ticks (schedules: the last due time each one settled)
+        self.tick_state: dict[str, dict[str, Any]] = {}
+        self._last_prune = 0.0
         self._tickers = list({k.ticker: None for k in self.kinds.values() if k.ticker is not None})
         self._reap_lock = threading.Lock()
         #: every report of this worker's lifetime is counted here (``run`` logs them)
@@ -186,6 +165,7 @@ class Worker:
     # -- registry ----------------------------------------------------------------------------------
     def register(self, kind: WorkKind) -> None:
         self.kinds[kind.kind] = kind
+        self._kind_names = sorted(self.kinds)
         if kind.ticker is not None and kind.ticker not in self._tickers:
             self._tickers.append(kind.ticker)
 
@@ -202,11 +182,14 @@ class Worker:
         self._tick(self.clock(), force=True)
         reports: list[ItemReport] = []
         owner = f"{self.name}/once"
-        while limit is None or len(reports) < limit:
-            report = self._claim_and_run(owner)
-            if report is None:
-                break
-            reports.append(report)
+        try:
+            while limit is None or len(reports) < limit:
+                report = self._claim_and_run(owner)
+                if report is None:
+                    break
+                reports.append(report)
+        finally:
+            self._release_queued(owner)
         return reports
 
     def run(self, *, install_signals: bool = False) -> None:
@@ -254,6 +237,12 @@ class Worker:
         return self._stop.is_set()
 
     def _loop(self, owner: str) -> None:
+        try:
+            self._loop_until_stopped(owner)
+        finally:
+            self._release_queued(owner)
+
+    def _loop_until_stopped(self, owner: str) -> None:
         while not self._stop.is_set():
             now = self.clock()
             try:
@@ -283,26 +272,49 @@ class Worker:
             if force or now - self._last_reap >= min(1.0, self.lease_seconds / 3):
                 self._last_reap = now
                 self.store.reap_work(now=now)
+            if now - self._last_prune >= PRUNE_SECONDS:
+                self._last_prune = now
+                self.store.prune_rate_limits(now * 1000)  # windows are in the engine's ms
             for ticker in self._tickers:
                 ticker(self, now)
         finally:
             self._reap_lock.release()
 
     def _claim_and_run(self, owner: str) -> ItemReport | None:
+        """Run the next item this owner holds, claiming up to ``batch_size`` when it holds none
+        (one claim transaction for several items; the heartbeat renews all of them)."""
         if not self.kinds:
             return None
-        now = self.clock()
-        claimed = self.store.claim_work(
-            owner, kinds=sorted(self.kinds), limit=1, lease_seconds=self.lease_seconds, now=now
-        )
-        if not claimed:
-            return None
-        item = claimed[0]
-        with self._held.lock:
-            self._held.items[item.id] = item
+        queue = self._queues.setdefault(owner, deque())
+        if not queue:
+            claimed = self.store.claim_work(
+                owner,
+                kinds=self._kind_names,
+                limit=self.batch_size,
+                lease_seconds=self.lease_seconds,
+                now=self.clock(),
+            )
+            if not claimed:
+                return None
+            with self._held.lock:
+                for it in claimed:
+                    self._held.items[it.id] = it
+            queue.extend(claimed)
+        item = queue.popleft()
         try:
             return self._run_item(item, owner)
         finally:
+            with self._held.lock:
+                self._held.items.pop(item.id, None)
+
+    def _release_queued(self, owner: str) -> None:
+        """Give back the items claimed but not started (on stop): pending again, uncounted."""
+        queue = self._queues.pop(owner, deque())
+        for item in queue:
+            try:
+                self.store.release_work(item, owner)
+            except Exception as exc:  # the lease expires by itself, and the item is taken over
+                log.warning("worker %s: could not release %s: %s", owner, item.id, exc)
             with self._held.lock:
                 self._held.items.pop(item.id, None)
 
@@ -311,16 +323,17 @@ class Worker:
         wait = max(0.0, start - max(item.due_at, item.created_at))
         kind = self.kinds[item.kind]
         try:
-            outcome = kind.handler(ItemRun(item, self, start))
+            outcome = kind.handler(ItemRun(item, self, start, owner))
         except Exception as exc:
             outcome = self._crashed(item, exc)
         end = self.clock()
-        if not self.store.finish_work(item, owner, outcome, now=end):
+        if not outcome.committed and not self.store.finish_work(item, owner, outcome, now=end):
             outcome = WorkOutcome("lost", error="the lease expired and another worker took the item")
         report = ItemReport(
             item.id, item.kind, item.attempts, outcome.status, outcome.error, end - start, wait
         )
-        self.counts[report.status] = self.counts.get(report.status, 0) + 1
+        with self._held.lock:
+            self.counts[report.status] = self.counts.get(report.status, 0) + 1
         level = logging.INFO if outcome.status in FINAL or outcome.status == PENDING else logging.WARNING
         log.log(
             level,
@@ -364,7 +377,7 @@ def _default_poll(store: Any) -> float:
     kind = type(store).__name__
     if isinstance(store, MemoryStore):
         return 1.0
-    return 2.0 if kind == "PostgresStore" else 0.05
+    return 2.0 if kind == "PostgresStore" else 0.02
 
 
 def _install_signals(worker: Worker) -> None:
