@@ -35,7 +35,10 @@ from .results import (
     EmittedEvent,
     GuardFailure,
 )
-from .writerules import check_write_rules, managed_fields, transition_error
+from .writerules import check_write_rules, managed_fields, put_value, transition_error
+
+#: error prefix of a create whose id is taken (HTTP 409 ALREADY_EXISTS)
+ALREADY_EXISTS = "ALREADY_EXISTS"
 
 _ADAPTER_ACTIONS = frozenset({"persist", "publish", "effect"})
 
@@ -378,7 +381,7 @@ class CommandRun:
                         error = self._fast_transition(action.transition_only, target, wc, value)  # type: ignore[arg-type]
                         if error is not None:
                             return Refusal(ResultCode.INVALID_TRANSITION, error)
-                    wc[target] = value  # type: ignore[index]
+                    put_value(wc, target, value)  # type: ignore[arg-type]
                     self.dirty = True
                     if target not in inp:
                         scope[target] = value  # type: ignore[index]
@@ -456,11 +459,11 @@ class CommandRun:
             if em.version_property is not None and em.version_property in managed:
                 self.version_bumped = True
             changed.extend(managed)
-        wc[target] = value
+        put_value(wc, target, value)
         self.dirty = True
         for k in changed:
             if k not in inp:
-                scope[k] = wc[k]
+                scope[k] = wc.get(k, UNDEFINED)
         if self.shadowed:
             # compute bindings are re-shadowed by the re-spread instance and input (reference order)
             for k in self.shadowed:
@@ -486,7 +489,13 @@ class CommandRun:
             doc, _ = prepare_create(self.ex, em, self._final_row())
         except WriteRejected as rejected:
             return Refusal(rejected.result_code(), str(rejected), {"constraint_outcomes": rejected.outcomes})
-        self.ex.write(em.name, doc["id"], doc, self.ex.load(em.name, doc["id"])[1])
+        existing, revision = self.ex.load(em.name, doc["id"])
+        if existing is not None:
+            # Ids are global in a store: a row of any tenant blocks the create (never replaced).
+            return Refusal(
+                ResultCode.ALREADY_EXISTS, f"{ALREADY_EXISTS}: {em.name} '{doc['id']}' already exists"
+            )
+        self.ex.write(em.name, doc["id"], doc, revision)
         self.ex.just_created.add((em.name, doc["id"]))
         # A `mutate id = ...` replaced the draft id: events name the row that was created.
         self.instance_id = doc["id"]

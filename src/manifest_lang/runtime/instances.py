@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
 from .checks import evaluate_constraint, is_blocking
+from .jsonvalues import LIMIT_EXCEEDED, as_id, id_problem
 from .records import EntityModel, type_default
 from .refusal import WriteRejected
 from .relations import composite_id
@@ -194,6 +195,14 @@ def prepare_create(
         raise WriteRejected(blocking.code or "E_REQUIRED", message, outcomes=outcomes)
     if not doc.get("id"):
         doc["id"] = ex.engine.generate_id()
+    else:
+        doc["id"] = as_id(doc["id"])
+        problem = id_problem(doc["id"])
+        if problem is not None:
+            code, _, message = (
+                problem.partition(": ") if problem.startswith(LIMIT_EXCEEDED) else ("", "", problem)
+            )
+            raise WriteRejected(code or "INVALID_INPUT", message, "id")
     return doc, outcomes
 
 

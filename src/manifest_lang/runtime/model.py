@@ -21,6 +21,7 @@ from ..expr.format import context_keys, format_expression, resolved_nodes
 from ..ir.schema import validate_ir
 from .builtins_bridge import builtins_with
 from .inputs import InputTypes, input_checker
+from .jsonvalues import bounded_int
 from .records import (
     NO_DEFAULT,
     ActionModel,
@@ -260,7 +261,7 @@ class CompiledModel:
         stages = [
             ApprovalStageModel(
                 name=st["name"],
-                required=int(st.get("required", 1) or 1),
+                required=bounded_int(st.get("required", 1) or 1, 1, 1, 1_000_000),
                 policy=self.compile(st["policy"]) if st.get("policy") else None,
                 when=self.compile(st["when"]) if st.get("when") else None,
             )

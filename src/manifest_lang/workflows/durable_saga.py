@@ -95,11 +95,11 @@ class _FencedStore:
         return getattr(self._base, name)
 
     def commit(self, uow: UnitOfWork) -> None:
-        record = uow.idempotency
-        if record is None or record[0] != self._key or self._progress is None:
+        entry = uow.idempotency  # an IdempotencyEntry(key, fingerprint, result)
+        if entry is None or entry.key.key != self._key or self._progress is None:
             self._base.commit(uow)
             return
-        write, outbox = self._progress(record[1])
+        write, outbox = self._progress(entry.result)
         uow.idempotency = None
         uow.saga = write
         if outbox:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..stores.base import IdempotencyKey
 from ..stores.sql_idempotency import SqlIdempotencyStore
 from ..stores.work import WorkFinish, WorkOutcome, item_key
 from .kinds import ItemRun
@@ -42,9 +43,9 @@ class FinishWithCommand:
         return getattr(self._store, name)
 
     def commit(self, uow: Any) -> None:
-        record = uow.idempotency
-        if record is not None and record[0] == item_key(self._run.item) and record[1].get("success"):
-            outcome = self._on_success(record[1], self.now())
+        entry = uow.idempotency  # an IdempotencyEntry(key, fingerprint, result)
+        if entry is not None and entry.key.key == item_key(self._run.item) and entry.result.get("success"):
+            outcome = self._on_success(entry.result, self.now())
             uow.finish = WorkFinish(self._run.item, self._run.owner, outcome)
             self._store.commit(uow)
             outcome.committed = True
@@ -60,15 +61,15 @@ class ItemIdempotency:
     def __init__(self, store: Any) -> None:
         self.transactional_store = store
 
-    def has(self, key: str) -> bool:
+    def has(self, key: IdempotencyKey) -> bool:
         return self.get(key) is not None
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = self.transactional_store.idempotency_get(key)
-        return found
+    def get(self, key: IdempotencyKey) -> dict[str, Any] | None:
+        found = self.transactional_store.idempotency_lookup(key)
+        return None if found is None else dict(found.result)
 
-    def set(self, key: str, result: dict[str, Any]) -> None:
-        self.transactional_store.idempotency_set(key, result)
+    def set(self, key: IdempotencyKey, result: dict[str, Any], fingerprint: str | None = None) -> None:
+        self.transactional_store.idempotency_set(key, result, fingerprint)
 
 
 def item_engine(

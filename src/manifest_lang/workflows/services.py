@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..runtime.idempotency import MemoryIdempotencyStore
+from ..stores.base import IdempotencyKey
 from ..stores.sql_common import SqlStore
 from ..stores.sql_idempotency import SqlIdempotencyStore
 
@@ -48,10 +49,12 @@ class SuccessesOnly(MemoryIdempotencyStore):
     """In process, as the SQL stores do: only a committed success is recorded, so the next
     attempt of a failed item runs again instead of answering with the failure."""
 
-    def set(self, key: str, result: Any) -> None:
+    def set(self, key: IdempotencyKey, result: Any, fingerprint: str | None = None) -> None:
         success = result.success if hasattr(result, "success") else bool(result.get("success"))
         if success:
-            super().set(key, result)
+            super().set(key, result, fingerprint)
+        else:
+            self.release(key)  # the failed attempt's in-progress claim: the next one may run
 
 
 class WorkServices:
