@@ -11,9 +11,12 @@ _SKIP_DEPENDENCY = frozenset(["self", "this", "user", "context"])
 
 
 def number(value: float | int) -> float | int:
-    """JS number for JSON: integral values without ``.0`` and ``-0`` as 0."""
-    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+    """JS number for JSON: integral values without ``.0`` and ``-0`` as 0; beyond 2**53 the
+    double itself (never a Python big int: JSON writers and the IR hash handle it as JS does)."""
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value) and abs(value) < 2**53:
         return int(value)
+    if isinstance(value, int) and not -(2**53) < value < 2**53:
+        return float(value)
     return value
 
 

@@ -9,11 +9,13 @@ collation: punctuation < digits < letters, case-insensitive first, lowercase bef
 from __future__ import annotations
 
 import hashlib
-import json
 import math
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+
+import orjson
 
 SCHEMA_VERSION = "1.0"
 IR_VERSION = "1.0"
@@ -70,20 +72,37 @@ def _canonical(value: Any) -> Any:
         return [_canonical(v) for v in value]
     if kind is float:
         return _js_number(value)
+    if kind is int and not -(2**53) < value < 2**53:
+        return _js_number(float(value))  # an IR read from JSON text: the double it denotes
     return value
 
 
 def _js_number(value: float) -> Any:
     if math.isnan(value) or math.isinf(value):
         return None  # JSON.stringify prints null
-    if value.is_integer() and abs(value) < 1e21:
+    if value.is_integer() and abs(value) < 2**53:
         return int(value)
-    return value
+    if value.is_integer() and abs(value) < 1e21:
+        # Beyond 2**53 JavaScript writes the shortest round-trip digits padded with zeros
+        # (18446744073709552000), not the float's exact value (nor an int orjson could hold).
+        mantissa, _, exponent = repr(abs(value)).partition("e")
+        if not exponent:
+            return int(value)  # below 1e16 repr has every digit
+        digits = mantissa.replace(".", "")
+        text = ("-" if value < 0 else "") + digits + "0" * (int(exponent) + 1 - len(digits))
+        return orjson.Fragment(text.encode())
+    return value  # orjson writes the other doubles as JavaScript does (1e-7, 0.00001, 1e+21)
 
 
 def canonical_json(value: Any) -> str:
     """``JSON.stringify`` of ``value`` with locale-ordered keys (no whitespace)."""
-    return json.dumps(_canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return orjson.dumps(_canonical(value)).decode()
+
+
+#: orjson text of a number JavaScript writes differently: an integral float (``9007199254740994.0``,
+#: ``1e+16``..``1e+20``, ``-0.0``) or an int beyond 64 bits. A match (strings may match too) sends the
+#: hash to the exact, slower encoder.
+_NON_JS_NUMBER = re.compile(rb"[0-9]\.0(?![0-9])|e\+(?:1[6-9]|20)(?![0-9])")
 
 
 def compute_ir_hash(ir: dict[str, Any], *, collation: str = "locale") -> str:
@@ -99,9 +118,7 @@ def compute_ir_hash(ir: dict[str, Any], *, collation: str = "locale") -> str:
 
 
 def _codepoint_json(value: Any) -> str:
-    return json.dumps(
-        _canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True
-    )
+    return orjson.dumps(_canonical(value), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def compiler_ir_hash(ir: dict[str, Any]) -> str:
@@ -114,10 +131,6 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
     encoder and embedded as ``orjson.Fragment``; orjson sorts every other object by code point,
     which is the same order. ``tests/compiler`` checks this against ``compute_ir_hash``.
     """
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover - orjson is a core dependency
-        return compute_ir_hash(ir)
     swaps: list[tuple[Any, Any, Any]] = []
     try:
         for container, key, nested_maps in _locale_sensitive(ir):
@@ -126,12 +139,14 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
             container[key] = orjson.Fragment(_ordered_bytes(orjson, value, nested_maps))
         provenance = ir.get("provenance") or {}
         document = {**ir, "provenance": {k: v for k, v in provenance.items() if k != "irHash"}}
-        data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+        data: bytes | None = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
-        data = canonical_json_bytes(ir)
+        data = None  # e.g. an int beyond 64 bits: the exact encoder below
     finally:
         for container, key, value in reversed(swaps):
             container[key] = value
+    if data is None or _NON_JS_NUMBER.search(data):
+        data = canonical_json_bytes(ir)
     return hashlib.sha256(data).hexdigest()
 
 

@@ -23,7 +23,7 @@ from ..errors import (
     UnknownEntityError,
 )
 from ..expr.budget import Budget, EvaluationLimits
-from ..expr.values import UNDEFINED
+from ..expr.values import UNDEFINED, as_double
 from ..stores.base import NEW_ROW, RowWrite, Store, UnitOfWork
 from ..stores.memory import MemoryStore
 from .approvals import MemoryApprovalStore, approve_stage, deny, expire, request_key
@@ -531,7 +531,7 @@ def _json_object(data: Any, what: str) -> dict[str, Any]:
     problem = json_problem(data, what)
     if problem is not None:
         raise _input_error(problem)
-    return dict(data)
+    return dict(as_double(dict(data)))  # an int beyond 2**53 is the double it denotes
 
 
 def _instance_id(value: Any) -> str:

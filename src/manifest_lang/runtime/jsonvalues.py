@@ -29,15 +29,21 @@ _SCALARS = (str, int, float, bool, type(None))
 _SCALAR_SET = frozenset(_SCALARS)
 
 
+_BOUND = 2**53
+
+
 def flat_json_object(value: dict[Any, Any]) -> bool:
     """Fast path: a dict of string keys to JSON scalars whose strings need no closer look (ASCII
-    and short; ``isascii`` is O(1) in CPython)."""
+    and short; ``isascii`` is O(1) in CPython), with no int beyond 2**53 (those take the slow
+    path, which makes them the doubles they are)."""
     scalars = _SCALAR_SET
     for key, item in value.items():
         t = type(item)
         if t not in scalars or type(key) is not str:
             return False
         if t is str and not (item.isascii() and len(item) <= 4096 and "\x00" not in item):
+            return False
+        if type(item) is int and not -_BOUND < item < _BOUND:
             return False
     return True
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import StoreConflictError
 from ..expr.budget import Budget
+from ..expr.values import as_double
 from ..stores.base import IdempotencyEntry, IdempotencyKey, UnitOfWork
 from .audit import audit_record
 from .codes import ResultCode
@@ -90,6 +91,7 @@ class TopLevel:
             problem = json_problem(input)
             if problem is not None:
                 return CommandResult(success=False, error=failure_text(problem), code=failure_code(problem))
+            input = as_double(input)
         if scoped is None:
             return self._execute(name, input, opts, None, None)
         return self._execute_claimed(name, input, opts, scoped, fingerprint)
@@ -168,8 +170,13 @@ class TopLevel:
         audit = (audit_id, engine.now()) if audit_id is not None else None
         cmd = engine.model.command(name, opts.entity_name)
         if cmd is None:
-            error = f"Command '{name}' not found"
-            result = CommandResult(success=False, error=error, code=ResultCode.UNKNOWN_COMMAND)
+            result = CommandResult(
+                success=False,
+                error=f"Command '{name}' not found",
+                code=ResultCode.UNKNOWN_COMMAND,
+                correlation_id=opts.correlation_id,
+                causation_id=opts.causation_id,
+            )
             self.last_budget = Budget(engine.limits)  # nothing was evaluated
             if audit is not None and getattr(store, "audit_refusals", False):
                 store.commit(UnitOfWork(audit=self._audit(audit[0], audit[1], name, opts, result)))

@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
+from ..expr.values import loads_json
 from .saga_sql import saga_ddl
 from .sql_common import (
     DEFAULT_IDEMPOTENCY_TTL,
@@ -66,7 +66,9 @@ def _connection_lost(exc: BaseException) -> bool:
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
-    set_json_loads(orjson.loads, conn)
+    # jsonb keeps a number's decimal text (9223372036854776000 for the double 2**63): read it back
+    # as JavaScript would, a double, never a Python big int (nor orjson's error past 2**64).
+    set_json_loads(loads_json, conn)
 
 
 class _Pin:
@@ -162,7 +164,7 @@ class PostgresStore(SqlStore):
         return sql.replace("?", "%s")
 
     def _decode(self, value: Any) -> Any:
-        return orjson.loads(value) if isinstance(value, str | bytes) else value
+        return loads_json(value) if isinstance(value, str | bytes) else value
 
     # -- writers of one instance, one after the other ----------------------------------------------
     @contextmanager

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ..errors import StoreConflictError, StoreError
+from ..expr.values import loads_json
 from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
 from .base import (
     NEW_ROW,
@@ -123,7 +124,7 @@ class SqlStore(SqlWork, SqlSagas):
         raise NotImplementedError
 
     def _decode(self, value: Any) -> Any:
-        return orjson.loads(value)
+        return loads_json(value)  # numbers as the doubles they are (jsonb may hold 2**64 exactly)
 
     def _q(self, sql: str) -> str:
         return sql
