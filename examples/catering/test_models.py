@@ -39,3 +39,5 @@ def test_catering_is_its_three_models_plus_the_entity_linking_them() -> None:
         alone = compile_source((HERE / f"{name}.manifest").read_text(encoding="utf-8")).ir
         assert alone is not None
         assert [e for e in ir["entities"] if e["name"] == entity] == alone["entities"]
+    # and the durable sagas of pattern1_durable / pattern3_durable
+    assert [saga["name"] for saga in ir["sagas"]] == ["EventPrep", "EventDayTask"]

@@ -124,6 +124,7 @@ if TYPE_CHECKING:
     from .workflows.saga import Saga as Saga
     from .workflows.saga import SagaResult as SagaResult
     from .workflows.saga import SagaStep as SagaStep
+    from .workflows.worker import Worker as Worker
 else:
 
     def __getattr__(name: str) -> Any:

@@ -119,6 +119,14 @@ class StoreUnavailableError(StoreError):
     code = "STORE_UNAVAILABLE"
 
 
+class SagaFencedError(StoreError):
+    """A saga's progress row moved on (another runner advanced it, or the saga id is taken):
+    the unit of work that carried the step was rolled back, nothing of it applied. Not a
+    conflict to retry: the runner that sees it stops, the one that moved the row goes on."""
+
+    code = "SAGA_FENCED"
+
+
 class IdempotencyInProgressError(ManifestError):
     """Another request holds the same idempotency key and has not finished."""
 

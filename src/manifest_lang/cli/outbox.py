@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -28,13 +29,23 @@ def _open_source(db: str) -> OutboxSource:
 
 @click.command("relay")
 @click.option("--db", required=True, help="Store URL: sqlite:///path.db or postgresql://…")
-@click.option("--to", "to", required=True, help="Broker URL: nats://host:4222 or redis://host:6379/0")
+@click.option(
+    "--to", "to", required=True, help="nats://host:4222, redis://host:6379/0, or https://partner/hook"
+)
 @click.option("--once", is_flag=True, help="Publish until the backlog is empty, then exit.")
 @click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--max-attempts", default=10, show_default=True, type=click.IntRange(1))
 @click.option("--backoff", "backoff_base", default=0.5, show_default=True, help="First retry delay (s).")
 @click.option("--interval", default=0.5, show_default=True, help="Idle poll interval (s).")
 @click.option("--lease-ttl", default=30.0, show_default=True, help="Active-relay lease (s).")
+@click.option(
+    "--secret-env",
+    default="MANIFEST_RELAY_SECRET",
+    show_default=True,
+    help="HTTP targets: the environment variable holding the signing secret.",
+)
+@click.option("--unsigned", is_flag=True, help="HTTP targets: send without a signature.")
+@click.option("--timeout", "http_timeout", default=10.0, show_default=True, help="HTTP request timeout (s).")
 def relay_command(
     db: str,
     to: str,
@@ -44,13 +55,18 @@ def relay_command(
     backoff_base: float,
     interval: float,
     lease_ttl: float,
+    secret_env: str,
+    unsigned: bool,
+    http_timeout: float,
 ) -> None:
-    """Publish outbox events to NATS JetStream or Redis Streams (at least once, per-instance order)."""
+    """Publish outbox events to NATS JetStream, Redis Streams or a partner's HTTP endpoint
+    (at least once, per-instance order; HTTP deliveries are signed POSTs)."""
     from ..outbox.publishers import open_publisher
 
+    options = _http_options(to, secret_env, unsigned, http_timeout)
     try:
         store = _open_source(db)
-        publisher = open_publisher(to)
+        publisher = open_publisher(to, **options)
     except ManifestError as exc:
         raise click.ClickException(exc.message) from None
     relay = Relay(
@@ -70,6 +86,17 @@ def relay_command(
         publisher.close()
         getattr(store, "close", lambda: None)()
     click.echo(f"relay: done {totals.line()}")
+
+
+def _http_options(to: str, secret_env: str, unsigned: bool, timeout: float) -> dict[str, Any]:
+    """The HTTP publisher's options; the secret comes from the environment, never the command
+    line (where every user of the machine could read it)."""
+    if not to.lower().startswith(("http://", "https://")):
+        return {}
+    secret = os.environ.get(secret_env) or None
+    if secret is None and not unsigned:
+        raise click.ClickException(f"set {secret_env} to the signing secret (or pass --unsigned)")
+    return {"secret": None if unsigned else secret, "timeout_seconds": timeout}
 
 
 def _progress(stats: RelayStats) -> None:

@@ -27,6 +27,7 @@ _ENV = {
     "api_keys": "MANIFEST_SERVE_API_KEYS_FILE",
     "trust_headers": "MANIFEST_SERVE_TRUST_HEADERS",
     "max_body": "MANIFEST_SERVE_MAX_BODY_BYTES",
+    "webhooks": "MANIFEST_SERVE_WEBHOOKS_FILE",
     "with_worker": "MANIFEST_SERVE_WITH_WORKER",
 }
 
@@ -56,6 +57,7 @@ def app_from_env() -> Any:
         max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),
         metrics=options.metrics,
         otel=options.otel,
+        webhooks=env.get(_ENV["webhooks"]) or None,
         with_worker=env.get(_ENV["with_worker"]) == "1",
     )
     # A server keeps the model for its whole life: later full collections skip it (runtime/heap.py).
@@ -103,6 +105,12 @@ def _check_model(path: Path) -> None:
 @click.option("--api-keys", type=click.Path(dir_okay=False, exists=True), help="JSON/TOML file of API keys.")
 @click.option("--trust-headers", is_flag=True, help="Trust X-User-Id/X-User-Role/X-Tenant-Id (dev only).")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--webhooks",
+    "webhooks_file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="TOML/JSON file: tenant and secret of each webhook.",
+)
 @click.option("--with-worker", is_flag=True, help="Also run the durable work (jobs, schedules, approvals).")
 @NO_CHECK_OPTION
 @serve_options
@@ -117,6 +125,7 @@ def serve_command(
     api_keys: str | None,
     trust_headers: bool,
     max_body_bytes: int,
+    webhooks_file: str | None,
     with_worker: bool,
     no_check: bool,
     **operations: Any,
@@ -142,6 +151,7 @@ def serve_command(
         "api_keys": str(Path(api_keys).resolve()) if api_keys else "",
         "trust_headers": "1" if trust_headers else "",
         "max_body": str(max_body_bytes),
+        "webhooks": str(Path(webhooks_file).resolve()) if webhooks_file else "",
         "with_worker": "1" if with_worker else "",
     }
     for key, value in values.items():
@@ -152,6 +162,8 @@ def serve_command(
         app = app_from_env()  # open the store once here so a bad --db is one line, not a traceback
     except ManifestError as exc:
         _fail(exc.message)
+    except ValueError as exc:  # a webhook configuration that does not fit the model
+        _fail(str(exc))
     url = f"http://{host}:{port}"
     from ..http.auth import API_KEYS_ENV
 
@@ -164,6 +176,10 @@ def serve_command(
             "(403 MISSING_TENANT_CONTEXT); pass --api-keys FILE or --secret",
             err=True,
         )
+    for hook in app.state.manifest_webhooks:
+        problem = hook.problem_if_unusable()
+        if problem is not None:
+            click.echo(f"manifest: note: {problem}: it answers 503 (see --webhooks)", err=True)
     # Printed once a client can connect: uvicorn binds the port and starts the workers after this.
     announce_when_ready(
         host,

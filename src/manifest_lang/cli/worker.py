@@ -1,6 +1,6 @@
 """``manifest worker``: run the durable work of a database, and look at it.
 
-- ``manifest worker MODEL --db URL [--concurrency N] [--only jobs,schedules,approvals]``: run
+- ``manifest worker MODEL --db URL [--concurrency N] [--only jobs,schedules,approvals,sagas]``: run
   until SIGTERM/SIGINT (each thread finishes the item in hand, then the process exits 0).
 - ``manifest worker status --db URL [--json]``: items by kind and status.
 - ``manifest worker schedules --db URL [--json]``: each schedule's last and next due time.
@@ -85,7 +85,7 @@ def _json_option(text: str | None, what: str) -> dict[str, Any]:
 @click.option("--db", required=True, help="Store URL (sqlite:///file.db, postgresql://...).")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True)
 @click.option("--batch", type=click.IntRange(1, 1000), default=4, show_default=True, help="Items per claim.")
-@click.option("--only", help="Comma-separated groups to run: jobs,schedules,approvals (default: all).")
+@click.option("--only", help="Comma-separated groups to run: jobs,schedules,approvals,sagas (default: all).")
 @click.option("--lease-seconds", type=click.FloatRange(0.5, 3600), default=30.0, show_default=True)
 @click.option("--poll-interval", type=click.FloatRange(0.01, 60), help="Longest idle wait between claims.")
 @click.option("--schedule-context", help='Context schedules run in, JSON: {"tenantId": "t1", "user": {...}}.')

@@ -10,6 +10,9 @@ Routes (all derived from the IR; see docs/http.md)::
     POST /commands/{cmd}                   run an entity-less command
     GET  /events                           Server-Sent Events (?correlationId=&entity=)
     GET  /trace/{correlationId}            causal tree (HTML; JSON with Accept: application/json)
+    POST /sagas/{name}                     start a model saga durably (202 + Location; http/sagas.py)
+    GET  /sagas/{sagaId}                   a saga's status, steps and lifecycle events
+    POST <webhook path>                    a model's `webhook` (signature checked; http/webhooks.py)
     GET  /jobs/{id}                        an async command's job (202 + Location from the command)
     GET  /approvals/{Entity}/{id}          pending approval requests of an instance
     POST /approvals/{Entity}/{id}/{approval}/stages/{stage}/approve, .../{approval}/deny
@@ -24,6 +27,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 try:
@@ -51,8 +55,10 @@ from .openapi import build_openapi
 from .operations import operations_routes
 from .problems import Problem, ProblemError
 from .routes import Api
+from .sagas import SagaRoutes
 from .service import ModelService
 from .sse import EventHub
+from .webhooks import WebhookConfig, WebhookHandler, build_webhooks
 from .work_routes import WorkApi
 
 log = logging.getLogger("manifest_lang.http")
@@ -99,6 +105,14 @@ def _default_idempotency_store(store: Any) -> Any:
 
         return SqlIdempotencyStore(store)
     return MemoryIdempotencyStore()
+
+
+def _webhook_config(config: WebhookConfig | Mapping[str, Any] | str | Path | None) -> WebhookConfig:
+    if config is None or isinstance(config, WebhookConfig):
+        return config or WebhookConfig()
+    if isinstance(config, str | Path):
+        return WebhookConfig.load(config)
+    return WebhookConfig.parse(config)
 
 
 def _resolve_auth(
@@ -149,7 +163,7 @@ def exception_handlers() -> dict[Any, Any]:
     }
 
 
-def _routes(api: Api, work: WorkApi) -> list[Route]:
+def _routes(api: Api, work: WorkApi, webhooks: list[Route], sagas: SagaRoutes) -> list[Route]:
     # Fixed paths first: they shadow an entity of the same name (documented).
     return [
         Route("/jobs/{id}", work.get_job, methods=["GET"]),
@@ -162,7 +176,10 @@ def _routes(api: Api, work: WorkApi) -> list[Route]:
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/events", api.events, methods=["GET"]),
         Route("/trace/{correlationId}", api.trace, methods=["GET"]),
+        Route("/sagas/{name}", sagas.start, methods=["POST"]),
+        Route("/sagas/{sagaId}", sagas.status, methods=["GET"]),
         Route("/commands/{command}", api.global_command, methods=["POST"]),
+        *webhooks,
         Route("/{entity}", api.list_rows, methods=["GET"]),
         Route("/{entity}", api.create, methods=["POST"]),
         Route("/{entity}/commands/{command}", api.entity_command, methods=["POST"]),
@@ -254,6 +271,7 @@ def create_app(
     *,
     with_worker: bool = False,
     worker_options: Mapping[str, Any] | None = None,
+    webhooks: WebhookConfig | Mapping[str, Any] | str | Path | None = None,
     **options: Unpack[AppOptions],
 ) -> Starlette:
     """Serve ``model`` (a path, source text, IR dict or CompiledModel) as an HTTP API.
@@ -269,6 +287,8 @@ def create_app(
     Async command jobs, approval requests and rate-limit windows are kept in the store (see
     ``workflows.services.durable_options``); ``with_worker`` runs a ``Worker`` (with
     ``worker_options``) in the server process while the app is up.
+    ``webhooks``: the configuration of the model's webhooks (tenant, secrets; a ``WebhookConfig``,
+    its mapping form, or a ``.toml``/``.json`` file), see ``http/webhooks.py``.
     """
     parts = build_api(model, **options)
     service = parts.service
@@ -289,7 +309,16 @@ def create_app(
                 thread.join(timeout=30)
             parts.close()
 
-    routes = operations_routes(service, parts.metrics, parts.limiter) + _routes(parts.api, parts.work_api)
+    declared = build_webhooks(service.model, parts.api.index, _webhook_config(webhooks))
+    hooks = [
+        Route(
+            r.path, WebhookHandler(r, service, parts.api).handle, methods=["POST"], name=f"webhook:{r.name}"
+        )
+        for r in declared
+    ]
+    routes = operations_routes(service, parts.metrics, parts.limiter) + _routes(
+        parts.api, parts.work_api, hooks, SagaRoutes(parts.api, service)
+    )
     app = Starlette(
         routes=routes,
         exception_handlers=exception_handlers(),
@@ -299,6 +328,7 @@ def create_app(
     app.state.manifest = service
     app.state.metrics = parts.metrics
     app.state.manifest_worker = worker
+    app.state.manifest_webhooks = declared
     return app
 
 

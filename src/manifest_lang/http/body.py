@@ -29,6 +29,11 @@ _OVERRIDE_FIELDS = ("constraintCode", "reason", "authorizedBy")
 
 async def read_json(request: Request, limit: int) -> Any:
     """The parsed JSON body (``{}`` when empty); 413 past ``limit`` bytes, 400 if malformed."""
+    return parse_json(await read_raw(request, limit))
+
+
+async def read_raw(request: Request, limit: int) -> bytes:
+    """The body's bytes as sent (what a signature is computed over); 413 past ``limit``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -39,7 +44,11 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:  # stop reading: a lying or absent Content-Length cannot exhaust memory
             raise _too_large(limit)
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> Any:
+    """``raw`` parsed (``{}`` when empty); 400 if malformed or holding a NUL character."""
     if not raw.strip():
         return {}
     try:

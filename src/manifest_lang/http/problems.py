@@ -42,6 +42,7 @@ _KINDS = (
     ProblemKind("INVALID_QUERY", 400, "Query parameters are not valid"),
     ProblemKind("MISSING_REQUIRED_PARAMETER", 400, "A required command parameter is missing"),
     ProblemKind("UNAUTHENTICATED", 401, "Authentication is required"),
+    ProblemKind("INVALID_SIGNATURE", 401, "The webhook signature is not valid"),
     ProblemKind("POLICY_DENIED", 403, "Denied by policy"),
     ProblemKind("MISSING_TENANT_CONTEXT", 403, "The caller has no tenant"),
     ProblemKind("MISSING_TRUSTED_CONTEXT", 403, "The caller's context lacks a trusted value"),
@@ -49,6 +50,8 @@ _KINDS = (
     ProblemKind("UNKNOWN_COMMAND", 404, "Unknown command"),
     ProblemKind("INSTANCE_NOT_FOUND", 404, "Instance not found"),
     ProblemKind("NOT_FOUND", 404, "Not found"),
+    ProblemKind("UNKNOWN_SAGA", 404, "The model declares no saga of that name"),
+    ProblemKind("SAGA_NOT_FOUND", 404, "Saga not found"),
     ProblemKind("JOB_NOT_FOUND", 404, "Job not found"),
     ProblemKind("APPROVAL_NOT_FOUND", 404, "No pending approval request"),
     ProblemKind("APPROVER_NOT_ALLOWED", 403, "The caller may not decide this approval stage"),
@@ -71,6 +74,7 @@ _KINDS = (
     ProblemKind("RATE_LIMITED", 429, "Rate limit exceeded"),
     ProblemKind("INTERNAL_ERROR", 500, "Internal server error"),
     ProblemKind("STORE_UNAVAILABLE", 503, "The store is unavailable"),
+    ProblemKind("WEBHOOK_NOT_CONFIGURED", 503, "The webhook has no secret configured on this server"),
 )
 
 #: code -> kind; the catalogue is published in the OpenAPI document too.

@@ -33,6 +33,17 @@ log = logging.getLogger("manifest_lang.outbox")
 PublishOutcome = dict[int, BaseException | None]
 
 
+class DeliveryError(Exception):
+    """A message's own failure, as a publisher reports it in its outcome. ``permanent``: the
+    receiver will never take it (dead-letter now); ``retry_after``: seconds the receiver asked
+    to wait (used when longer than the backoff). Any other exception is a plain retryable failure."""
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
 class Publisher(Protocol):
     """A broker client. ``publish`` gets one list per instance, each in ``seq`` order; it must
     publish a list's rows one after the other and stop that list at its first failure. When the
@@ -140,8 +151,8 @@ class Relay:
             if error is None:
                 continue
             attempt = row.attempts + 1
-            dead = attempt >= self.max_attempts
-            retry_at = self.clock() + self.backoff.delay(attempt)
+            dead = attempt >= self.max_attempts or bool(getattr(error, "permanent", False))
+            retry_at = self.clock() + self._delay(attempt, error)
             message = f"{type(error).__name__}: {error}"
             self.store.mark_failed(row.seq, message, retry_at=retry_at, dead=dead)
             stats.dead += dead
@@ -149,6 +160,13 @@ class Relay:
             log.warning(
                 "outbox entry %s (%s) failed attempt %d: %s", row.entry_id, row.name, attempt, message
             )
+
+    def _delay(self, attempt: int, error: BaseException) -> float:
+        delay = self.backoff.delay(attempt)
+        asked = getattr(error, "retry_after", None)
+        if isinstance(asked, int | float) and asked > delay:
+            delay = min(float(asked), self.backoff.max_seconds)
+        return delay
 
     def run_forever(
         self, stop: threading.Event, on_batch: Callable[[RelayStats], None] | None = None

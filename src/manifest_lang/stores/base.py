@@ -79,6 +79,8 @@ class UnitOfWork:
     #: ``stores.work.WorkFinish``: the work item this command ran for ends in the same transaction
     #: (fenced by its lease: a lost lease rolls the whole unit back)
     finish: Any = None
+    #: a durable saga's row (``stores.sagas.SagaWrite``), version-checked in this transaction
+    saga: Any = None
 
     def is_empty(self) -> bool:
         return not (
@@ -88,6 +90,7 @@ class UnitOfWork:
             or self.audit
             or self.work
             or self.approvals
+            or self.saga
             or self.finish is not None
         )
 

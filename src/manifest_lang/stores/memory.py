@@ -20,6 +20,8 @@ from .base import (
     already_exists,
     rows_matching,
 )
+from .saga_memory import MemorySagas
+from .sagas import StoredSaga
 from .work import LeaseLost, WorkItem, WorkOutcome
 from .work_memory import MemoryWork
 
@@ -53,6 +55,8 @@ class MemoryStore:
         # relay state of ``outbox[i]``: [status, attempts, last_error, available_at]
         self._outbox_state: list[list[Any]] = []
         self._lease: tuple[str, float] | None = None
+        #: durable saga rows (``stores/sagas.py``), under this store's lock
+        self.sagas = MemorySagas()
         # durable work in process (``stores/work_memory.py``), made on first use: most memory
         # stores are an engine's private default and never hold any
         self._work: MemoryWork | None = None
@@ -125,6 +129,8 @@ class MemoryStore:
                 raise StoreConflictError(
                     f"idempotency key {key.key!r} was completed by another request", idempotency_key=key.key
                 )
+            if uow.saga is not None:
+                self.sagas.check_locked(uow.saga)
             for w in uow.writes:
                 table = tables.get(w.entity)
                 if table is None:
@@ -146,6 +152,8 @@ class MemoryStore:
                 self.work.add_locked(uow.work, time.time())
             if uow.finish is not None:
                 self.work.finish_locked(uow.finish.item, uow.finish.owner, uow.finish.outcome, time.time())
+            if uow.saga is not None:
+                self.sagas.apply_locked(uow.saga)
 
     def _append_outbox_locked(self, entries: list[dict[str, Any]]) -> None:
         # Work and approval events carry derived entry ids: written once, as the SQL stores'
@@ -161,6 +169,25 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+    # -- SagaStore (stores/sagas.py) ------------------------------------------------------------
+    def load_saga(self, saga_id: str) -> StoredSaga | None:
+        with self._lock:
+            return self.sagas.load(saga_id)
+
+    def list_sagas(
+        self,
+        *,
+        status: str | None = None,
+        name: str | None = None,
+        tenant: str | None = None,
+        correlation_id: str | None = None,
+        limit: int = 100,
+    ) -> list[StoredSaga]:
+        with self._lock:
+            return self.sagas.list(
+                status=status, name=name, tenant=tenant, correlation_id=correlation_id, limit=limit
+            )
 
     # -- OutboxSource (same claim rules as the SQL stores) ---------------------------------------
     def claim_outbox(self, limit: int, *, now: float) -> list[OutboxRow]:

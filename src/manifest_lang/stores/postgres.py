@@ -33,6 +33,7 @@ except ImportError as exc:  # one line naming the extra, not a traceback
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
 from ..expr.values import loads_json
+from .saga_sql import saga_ddl
 from .sql_common import (
     DEFAULT_IDEMPOTENCY_TTL,
     Clock,
@@ -320,6 +321,7 @@ class PostgresStore(SqlStore):
             "record JSONB NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {t.lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
             "expires_at DOUBLE PRECISION NOT NULL)",
+            *saga_ddl(t, json_type="JSONB", real_type="DOUBLE PRECISION", int_type="BIGINT"),
         ]
 
         def work(cur: Cursor) -> None:
@@ -375,6 +377,7 @@ class PostgresStore(SqlStore):
                 t.approvals,
                 t.rate_limits,
                 t.schema_version,
+                t.sagas,
             )
             for table in tables:
                 cur.execute(f"DROP TABLE IF EXISTS {table}")

@@ -30,6 +30,7 @@ from .base import (
     already_exists,
     rows_matching,
 )
+from .saga_sql import SqlSagas, saga_statements
 from .sql_statements import (
     Tables,
     bookkeeping_statements,
@@ -70,8 +71,9 @@ def conflict(entity: str, id: str, expected: int, detail: str) -> StoreConflictE
     )
 
 
-class SqlStore(SqlWork):
-    """Store protocol + outbox source + idempotency table + durable work over a DB-API connection."""
+class SqlStore(SqlWork, SqlSagas):
+    """Store protocol + outbox source + idempotency table + durable work + saga rows over a
+    DB-API connection."""
 
     #: bound-parameter form of a JSON document in an INSERT / UPDATE
     json_param = "?"
@@ -102,6 +104,8 @@ class SqlStore(SqlWork):
         self._work_sql = {
             name: self._q(text) for name, text in work_statements(tables, self.json_param).items()
         }
+        sagas = saga_statements(tables, self.json_param)
+        self._saga_sql = {name: self._q(text) for name, text in sagas.items()}
 
     # -- dialect hooks -------------------------------------------------------------------------
     def _transact(self, work: Callable[..., T], *args: Any) -> T:
@@ -221,6 +225,8 @@ class SqlStore(SqlWork):
                     self._write_approvals(cur, uow.approvals, now)
                 if uow.work:
                     self._insert_work(cur, uow.work, now)
+            if uow.saga is not None:
+                self._write_saga(cur, uow.saga)
         except orjson.JSONEncodeError as exc:
             raise unserialisable(exc) from None
 

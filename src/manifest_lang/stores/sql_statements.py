@@ -45,6 +45,7 @@ class Tables:
         self.approvals = qualify + quote_ident(prefix + "approvals")
         self.rate_limits = qualify + quote_ident(prefix + "rate_limits")
         self.schema_version = qualify + quote_ident(prefix + "schema_version")
+        self.sagas = qualify + quote_ident(prefix + "sagas")
 
     def index(self, name: str) -> str:
         """An index name (unqualified: indexes live in their table's schema)."""

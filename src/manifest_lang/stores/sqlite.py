@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, StoreError, StoreUnavailableError
+from .saga_sql import saga_ddl
 from .sql_common import DEFAULT_IDEMPOTENCY_TTL, Clock, SqlStore, T, split_where, storable_text
 from .sql_statements import Tables, idempotency_table, quote_ident
 from .work_sql import migrate
@@ -255,6 +256,7 @@ class SQLiteStore(SqlStore):
             "occurred_at, command TEXT NOT NULL, outcome TEXT NOT NULL, tenant TEXT, record TEXT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {t.lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
             "expires_at REAL NOT NULL)",
+            *saga_ddl(t, json_type="TEXT", real_type="REAL", int_type="INTEGER"),
         ]
         steps = work_migrations(t)
 
@@ -299,6 +301,7 @@ class SQLiteStore(SqlStore):
             t.approvals,
             t.rate_limits,
             t.schema_version,
+            t.sagas,
         )
         self._transact(_run_all, [f"DROP TABLE IF EXISTS {table}" for table in tables])
 

@@ -120,6 +120,55 @@ class RuntimeFactory:
             engine.on_event(self._record_event)
         return engine
 
+    # -- durable sagas (workflows/durable_saga.py) -----------------------------------------------
+
+    def saga_runner(self) -> Any:
+        """A ``SagaRunner`` over this factory's model and store, with its engines' options."""
+        from .durable_saga import SagaRunner
+
+        return SagaRunner(
+            self.model, self.store, engine_options={**self._options, "command_hooks": self.command_hooks}
+        )
+
+    def start_saga(
+        self,
+        saga: Any,
+        input: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        user: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+        saga_id: str | None = None,
+        run: bool = False,
+    ) -> str:
+        """Record a durable saga (a model ``saga`` name with its stepInputs ``{step: {input,
+        instanceId}}``, or a ``Saga``) in the store; its id. ``run=True`` also runs it here to
+        the end; otherwise a worker (``manifest worker``) or ``run_saga`` does."""
+        from .saga_api import start_saga
+
+        ctx = dict(context or {})
+        if tenant_id is not None:
+            ctx["tenantId"] = tenant_id
+        if user is not None:
+            ctx["user"] = dict(user)
+        runner = self.saga_runner()
+        started = start_saga(runner, saga, input, context=ctx, correlation_id=correlation_id, saga_id=saga_id)
+        if run:
+            runner.run(started)
+        return started
+
+    def saga_status(self, saga_id: str) -> dict[str, Any] | None:
+        """``{sagaId, saga, status, steps, events, ...}`` of a durable saga, or None."""
+        from .saga_api import saga_status
+
+        return saga_status(self.saga_runner(), saga_id)
+
+    def run_saga(self, saga_id: str) -> dict[str, Any]:
+        """Run a durable saga here until it is final (or a transient failure persists); its status."""
+        view: dict[str, Any] = self.saga_runner().run(saga_id).view()
+        return view
+
     # -- queries -------------------------------------------------------------------------------
 
     def find(

@@ -22,10 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..errors import InvalidInputError
+from ..runtime.results import CommandResult
 from .eventlog import event_ref
 
 StepStatus = Literal["completed", "failed", "skipped", "compensated", "compensation_failed"]
-SagaStatus = Literal["completed", "compensated", "aborted"]
+#: "running"/"compensating" only for a durable saga left for a worker (a transient failure persisted)
+SagaStatus = Literal["completed", "compensated", "aborted", "running", "compensating"]
 
 #: input of a step: a fixed mapping, or computed from the results of the steps before it
 StepInput = Mapping[str, Any] | Callable[["SagaContext"], Mapping[str, Any]]
@@ -86,6 +89,8 @@ class SagaResult:
     emitted_events: list[Any] = field(default_factory=list)
     failed_step: str | None = None
     error: str | None = None
+    #: the saga's row id when it ran durably (``Saga(..., durable=True)``)
+    saga_id: str | None = None
 
     def step(self, name: str) -> SagaStepOutcome | None:
         return next((s for s in self.steps if s.step == name), None)
@@ -116,6 +121,8 @@ class SagaResult:
             out["failedStep"] = self.failed_step
         if self.error is not None:
             out["error"] = self.error
+        if self.saga_id is not None:
+            out["sagaId"] = self.saga_id
         return out
 
 
@@ -141,7 +148,18 @@ EngineSource = Any | Callable[[SagaStep], Any]
 class Saga:
     """A named list of steps; ``run`` executes them against an engine (see the module docstring)."""
 
-    def __init__(self, name: str, steps: Sequence[SagaStep], *, causation_id: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        steps: Sequence[SagaStep],
+        *,
+        causation_id: str | None = None,
+        durable: bool = False,
+        emits: Sequence[str] = (),
+    ) -> None:
+        """``durable=True``: ``run`` records the saga in the engine's store and commits each step
+        with its progress, so a worker finishes it if this process dies (``durable_saga.py``);
+        ``emits``: the lifecycle events (``SagaStarted``, ...) a durable run commits to the outbox."""
         names = [s.name for s in steps]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -154,13 +172,25 @@ class Saga:
         self.name = name
         self.steps = tuple(steps)
         self.causation_id = causation_id or f"saga:{name}"
+        self.durable = durable
+        self.emits = tuple(emits)
 
     def run(
-        self, engine: EngineSource, *, correlation_id: str, idempotency_prefix: str | None = None
+        self,
+        engine: EngineSource,
+        *,
+        correlation_id: str,
+        idempotency_prefix: str | None = None,
+        saga_id: str | None = None,
     ) -> SagaResult:
         """Run the steps; with ``idempotency_prefix`` every step and compensation gets the key
         ``<prefix>:<step>[:compensate]``, so running the same saga again (a retry after a crash)
-        returns the recorded results instead of applying anything twice."""
+        returns the recorded results instead of applying anything twice. A durable saga runs on
+        one engine (its store keeps the saga) and needs no prefix: ``saga_id`` names its row."""
+        if self.durable:
+            if _is_engine_chooser(engine):
+                raise TypeError(f"durable saga '{self.name}' runs on one engine (its store keeps the saga)")
+            return self._run_durably(engine, correlation_id, saga_id)
         pick = engine if _is_engine_chooser(engine) else (lambda _step: engine)
         ctx = SagaContext(correlation_id, idempotency_prefix=idempotency_prefix)
         result = SagaResult(self.name, correlation_id, success=True, status="completed")
@@ -177,6 +207,21 @@ class Saga:
                 self._compensate(pick, ctx, result)
                 break
         return result
+
+    def _run_durably(self, engine: Any, correlation_id: str, saga_id: str | None) -> SagaResult:
+        """Record the saga in the engine's store, run it here, answer as the in-process run does."""
+        from .durable_saga import SagaRunner
+        from .saga_api import engine_options_of, start_saga
+
+        runner = SagaRunner(engine.model, engine.store, engine_options=engine_options_of(engine))
+        existing = runner.load(saga_id) if saga_id is not None else None
+        if existing is None:
+            saga_id = start_saga(
+                runner, self, context=engine.context, correlation_id=correlation_id, saga_id=saga_id
+            )
+        elif existing.plan.name != self.name:
+            raise InvalidInputError(f"saga {saga_id!r} is a '{existing.plan.name}', not a '{self.name}'")
+        return result_of_record(runner.run(str(saga_id)))
 
     def _run_step(self, engine: Any, step: SagaStep, ctx: SagaContext) -> SagaStepOutcome:
         step_input = dict(_resolve_input(step.input, ctx))
@@ -261,3 +306,37 @@ def _get(obj: Any, name: str) -> Any:
 def _result_dict(value: Any) -> Any:
     to_dict = getattr(value, "to_dict", None)
     return to_dict() if callable(to_dict) else value
+
+
+def result_of_record(record: Any) -> SagaResult:
+    """A durable saga's record (``saga_record.SagaRecord``) as a ``SagaResult``, its step results
+    as ``CommandResult`` objects (so ``warnings()`` and ``emitted_events`` work as in process)."""
+    status: SagaStatus = "aborted" if record.status == "failed" else record.status
+    result = SagaResult(
+        record.plan.name,
+        record.correlation_id,
+        success=record.status == "completed",
+        status=status,
+        failed_step=record.failed_step,
+        error=record.error,
+        saga_id=record.saga_id,
+    )
+    for step in record.steps:
+        outcome = SagaStepOutcome(
+            step.step,
+            step.command,
+            step.status,
+            causation_id=step.causation_id,
+            result=_command_result(step.result),
+            compensation=_command_result(step.compensation),
+            error=step.error,
+        )
+        result.steps.append(outcome)
+        for part in (outcome.result, outcome.compensation):
+            if part is not None:
+                result.emitted_events.extend(part.emitted_events)
+    return result
+
+
+def _command_result(data: Mapping[str, Any] | None) -> Any:
+    return None if data is None else CommandResult.from_dict(dict(data))

@@ -44,7 +44,7 @@ from typing import Any
 from ..stores.work import DEAD, FINAL, PENDING, WorkItem, WorkOutcome
 
 # The built-in kinds register themselves on import; they know only ``kinds``, never this module.
-from . import approval_work, jobs, schedules  # noqa: F401
+from . import approval_work, jobs, saga_work, schedules  # noqa: F401
 from .kinds import KINDS, ItemRun, WorkKind, register_kind
 
 log = logging.getLogger("manifest_lang.worker")
@@ -56,7 +56,7 @@ PRUNE_SECONDS = 60.0
 
 
 def registered_kinds() -> dict[str, WorkKind]:
-    """Every kind registered so far, the built-in ones (jobs, schedules, approvals) included."""
+    """Every kind registered so far, the built-in ones (jobs, schedules, approvals, sagas) included."""
     return dict(KINDS)
 
 
