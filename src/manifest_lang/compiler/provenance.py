@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -83,7 +84,27 @@ def _js_number(value: float) -> Any:
 
 def canonical_json(value: Any) -> str:
     """``JSON.stringify`` of ``value`` with locale-ordered keys (no whitespace)."""
-    return json.dumps(_canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _escape_lone_surrogates(
+        json.dumps(_canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    )
+
+
+_SURROGATES = re.compile("[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]")
+
+
+def _escape_lone_surrogates(text: str) -> str:
+    """``JSON.stringify`` writes a lone surrogate as a ``\\udXXX`` escape (and a pair as the
+    character it encodes), so the text is always valid UTF-8; Python leaves both as they are."""
+    if text.isascii():
+        return text
+    return _SURROGATES.sub(_surrogate_text, text)
+
+
+def _surrogate_text(match: re.Match[str]) -> str:
+    unit = match.group()
+    if len(unit) == 2:
+        return unit.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    return f"\\u{ord(unit):04x}"
 
 
 def compute_ir_hash(ir: dict[str, Any], *, collation: str = "locale") -> str:
@@ -99,8 +120,10 @@ def compute_ir_hash(ir: dict[str, Any], *, collation: str = "locale") -> str:
 
 
 def _codepoint_json(value: Any) -> str:
-    return json.dumps(
-        _canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True
+    return _escape_lone_surrogates(
+        json.dumps(
+            _canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True
+        )
     )
 
 
@@ -119,6 +142,7 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
     except ImportError:  # pragma: no cover - orjson is a core dependency
         return compute_ir_hash(ir)
     swaps: list[tuple[Any, Any, Any]] = []
+    data: bytes | None = None
     try:
         for container, key, nested_maps in _locale_sensitive(ir):
             value = container[key]
@@ -127,12 +151,12 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
         provenance = ir.get("provenance") or {}
         document = {**ir, "provenance": {k: v for k, v in provenance.items() if k != "irHash"}}
         data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    except (TypeError, orjson.JSONEncodeError):
-        data = canonical_json_bytes(ir)
+    except (TypeError, ValueError, orjson.JSONEncodeError):
+        pass  # values orjson refuses: the generic encoder below, once the IR is restored
     finally:
         for container, key, value in reversed(swaps):
             container[key] = value
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(data if data is not None else canonical_json_bytes(ir)).hexdigest()
 
 
 def canonical_json_bytes(ir: dict[str, Any]) -> bytes:

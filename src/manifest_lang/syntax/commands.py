@@ -379,4 +379,4 @@ def _number(token: Token) -> float | int:
         value = float(token.value)
     except ValueError:
         return float("nan")
-    return int(value) if value.is_integer() else value
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
