@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from .problems import ProblemError
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+#: deepest nesting of arrays and objects a body may have (documented in docs/http.md); far past
+#: any business document, and far below where validating or storing a value could recurse too deep
+MAX_JSON_DEPTH = 64
 _ENVELOPE_KEYS = frozenset({"input", "overrideRequests"})
 _OVERRIDE_FIELDS = ("constraintCode", "reason", "authorizedBy")
 
@@ -29,21 +32,53 @@ async def read_json(request: Request, limit: int) -> Any:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:  # stop reading: a lying or absent Content-Length cannot exhaust memory
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:  # stop reading: a lying or absent Content-Length cannot exhaust memory
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody will read the answer; it must not be logged as a server error
+        raise ProblemError(
+            "MALFORMED_REQUEST", "The client disconnected before the end of the body"
+        ) from None
     raw = b"".join(chunks)
     if not raw.strip():
         return {}
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own limit (1024) is past ours
+            raise _too_deep() from None
         raise ProblemError("MALFORMED_JSON", f"Malformed JSON: {exc}") from None
+    # Each level needs a bracket, so counting them (at C speed) spares the walk of most bodies.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and nests_deeper(data, MAX_JSON_DEPTH):
+        raise _too_deep()
     if b"\\u0000" in raw and _has_nul(data):  # the byte scan keeps the common case free
         raise nul_problem("the body")
     return data
+
+
+def nests_deeper(value: Any, limit: int) -> bool:
+    """Whether ``value`` has arrays/objects nested more than ``limit`` levels (without recursing)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _too_deep() -> ProblemError:
+    return ProblemError(
+        "INVALID_INPUT",
+        f"The body nests arrays/objects deeper than {MAX_JSON_DEPTH} levels",
+        limit=MAX_JSON_DEPTH,
+    )
 
 
 def nul_problem(where: str, code: str = "INVALID_INPUT") -> ProblemError:

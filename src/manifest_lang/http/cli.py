@@ -25,6 +25,7 @@ _ENV = {
     "api_keys": "MANIFEST_SERVE_API_KEYS_FILE",
     "trust_headers": "MANIFEST_SERVE_TRUST_HEADERS",
     "max_body": "MANIFEST_SERVE_MAX_BODY_BYTES",
+    "header_timeout": "MANIFEST_SERVE_HEADER_TIMEOUT",
 }
 
 
@@ -82,13 +83,20 @@ def _check_model(path: Path) -> None:
     "--db", default=DEFAULT_DB, show_default=True, help="Store URL (sqlite:///…, postgresql://…, memory://)."
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--reload", is_flag=True, help="Restart when files change (development).")
 @click.option("--secret", envvar="MANIFEST_SECRET", help="HMAC secret for bearer tokens.")
 @click.option("--api-keys", type=click.Path(dir_okay=False, exists=True), help="JSON/TOML file of API keys.")
 @click.option("--trust-headers", is_flag=True, help="Trust X-User-Id/X-User-Role/X-Tenant-Id (dev only).")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send a request's headers (then 408).",
+)
 def serve_command(
     file: Path,
     db: str,
@@ -100,6 +108,7 @@ def serve_command(
     api_keys: str | None,
     trust_headers: bool,
     max_body_bytes: int,
+    header_timeout: float,
 ) -> None:
     """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
     import uvicorn
@@ -114,6 +123,7 @@ def serve_command(
         "api_keys": str(Path(api_keys).resolve()) if api_keys else "",
         "trust_headers": "1" if trust_headers else "",
         "max_body": str(max_body_bytes),
+        "header_timeout": str(header_timeout),
     }
     for key, value in values.items():
         os.environ[_ENV[key]] = value
@@ -141,6 +151,7 @@ def serve_command(
         port=port,
         workers=None if reload else workers,
         reload=reload,
+        http="manifest_lang.http.protocol:HttpProtocol",  # header timeout, problem+json 400s
         log_level="warning",
         timeout_graceful_shutdown=5,
     )

@@ -63,8 +63,9 @@ class Api:
         return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.limiter)
 
     async def context(self, request: Request) -> Context:
-        """The caller's runtime context. Every data route starts here, so it also refuses NUL
-        characters in the path and query (see ``nul_problem``) before anything reads a store."""
+        """The caller's runtime context. Every data route starts here, before it resolves a name
+        (an unauthenticated caller gets 401 whatever the path, so it learns nothing of the model),
+        and it refuses NUL characters in the path and query (see ``nul_problem``)."""
         if any("\x00" in v for v in request.path_params.values()):
             raise nul_problem("the path")
         if any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
@@ -76,8 +77,8 @@ class Api:
 
     # -- reads -----------------------------------------------------------------------------------
     async def list_rows(self, request: Request) -> Response:
-        entity = self.index.entity(request.path_params["entity"])
         context = await self.context(request)
+        entity = self.index.entity(request.path_params["entity"])
         limit, offset = _page(request)
         where = self._filters(request, entity)
         rows, more = await self._sync(self.service.page, context, entity, where, limit, offset)
@@ -101,15 +102,15 @@ class Api:
         return where
 
     async def get_row(self, request: Request) -> Response:
-        entity = self.index.entity(request.path_params["entity"])
         context = await self.context(request)
+        entity = self.index.entity(request.path_params["entity"])
         row = await self._sync(self.service.get, context, entity, request.path_params["id"])
         return json_response(row)
 
     # -- commands --------------------------------------------------------------------------------
     async def create(self, request: Request) -> Response:
-        entity = self.index.entity(request.path_params["entity"])
         context = await self.context(request)
+        entity = self.index.entity(request.path_params["entity"])
         data = await read_json(request, self.max_body_bytes)
         command = entity.create_command
         if command is not None:
@@ -121,6 +122,7 @@ class Api:
         return json_response(row, 201)
 
     async def entity_command(self, request: Request) -> Response:
+        context = await self.context(request)
         entity = self.index.entity(request.path_params["entity"])
         command = self.index.entity_command(entity, request.path_params["command"])
         instance_id = request.path_params.get("id")
@@ -130,13 +132,12 @@ class Api:
                 f"{entity.name}.{command.name} runs on an instance: "
                 f"POST /{entity.name}/{{id}}/commands/{command.name}",
             )
-        context = await self.context(request)
         data = await read_json(request, self.max_body_bytes)
         return await self._run(request, context, command, data, instance_id)
 
     async def global_command(self, request: Request) -> Response:
-        command = self.index.global_command(request.path_params["command"])
         context = await self.context(request)
+        command = self.index.global_command(request.path_params["command"])
         data = await read_json(request, self.max_body_bytes)
         return await self._run(request, context, command, data, None)
 
