@@ -40,10 +40,10 @@ from runtime_bench_phases import classify, prepare_cycle  # type: ignore[import-
 
 from manifest_lang.compiler.api import compile_source
 from manifest_lang.runtime.engine import RuntimeEngine
-from manifest_lang.runtime.factory import RuntimeFactory
-from manifest_lang.runtime.journal import CommandJournal
-from manifest_lang.runtime.tracing import OpenTelemetryHook, tracing_hooks
 from manifest_lang.stores.memory import MemoryStore
+from manifest_lang.workflows.factory import RuntimeFactory
+from manifest_lang.workflows.journal import CommandJournal
+from manifest_lang.workflows.telemetry import OpenTelemetryHook, tracing_hooks
 
 SCENARIOS = Path(os.environ.get("MANIFEST_BENCH_SCENARIOS", "/work/shared/bench/scenarios"))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from manifest_lang.runtime.eventlog import timeline
+from manifest_lang.workflows.eventlog import timeline
 
 from .kitchen import CHEF, TENANT, kitchen
 

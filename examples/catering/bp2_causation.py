@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from manifest_lang.runtime.eventlog import causal_tree, event_ref, render_causal_tree
+from manifest_lang.workflows.eventlog import causal_tree, event_ref, render_causal_tree
 
 from .kitchen import CHEF, TENANT, kitchen
 

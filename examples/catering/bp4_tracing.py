@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from manifest_lang.runtime.tracing import tracing_hooks
+from manifest_lang.workflows.telemetry import tracing_hooks
 
 from .kitchen import CHEF, TENANT, kitchen
 

@@ -12,7 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from manifest_lang.runtime.factory import RuntimeFactory, compile_model
+from manifest_lang import loading
+from manifest_lang.workflows.factory import RuntimeFactory
 
 HERE = Path(__file__).resolve().parent
 TENANT = "capsule-kitchen"
@@ -26,7 +27,7 @@ T0 = 1_707_840_000_000
 @cache
 def load_model(name: str = "catering") -> Any:
     """The compiled model of ``examples/catering/<name>.manifest`` (compiled once per process)."""
-    return compile_model((HERE / f"{name}.manifest").read_text(encoding="utf-8"))
+    return loading.load_model(HERE / f"{name}.manifest")
 
 
 class StepClock:

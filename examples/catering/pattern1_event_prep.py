@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from manifest_lang.runtime.eventlog import timeline
-from manifest_lang.runtime.saga import Saga, SagaResult, SagaStep
+from manifest_lang.workflows.eventlog import timeline
+from manifest_lang.workflows.saga import Saga, SagaResult, SagaStep
 
 from .kitchen import CHEF, TENANT, instance, kitchen
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from manifest_lang.runtime.eventlog import causal_tree, render_causal_tree
-from manifest_lang.runtime.saga import Saga, SagaResult, SagaStep
+from manifest_lang.workflows.eventlog import causal_tree, render_causal_tree
+from manifest_lang.workflows.saga import Saga, SagaResult, SagaStep
 
 from .kitchen import CHEF, TENANT, kitchen
 

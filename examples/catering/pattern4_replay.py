@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from manifest_lang.runtime.journal import CommandJournal, replay_and_verify
+from manifest_lang.workflows.journal import CommandJournal
+from manifest_lang.workflows.replay import replay_and_verify
 
 from .kitchen import CHEF, TENANT, StepClock, kitchen, load_model
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from manifest_lang.errors import EvaluationBudgetExceededError
 from manifest_lang.expr.budget import EvaluationLimits
-from manifest_lang.runtime.factory import RuntimeFactory
 from manifest_lang.stores.memory import MemoryStore
+from manifest_lang.workflows.factory import RuntimeFactory
 
 from .kitchen import MANAGER, TENANT, load_model
 

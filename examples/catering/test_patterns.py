@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from manifest_lang.errors import EvaluationBudgetExceededError
-from manifest_lang.runtime.eventlog import causal_tree, render_causal_tree
 from manifest_lang.runtime.idempotency import MemoryIdempotencyStore
-from manifest_lang.runtime.journal import CommandJournal, replay_and_verify
+from manifest_lang.workflows.eventlog import causal_tree, render_causal_tree
+from manifest_lang.workflows.journal import CommandJournal
+from manifest_lang.workflows.replay import replay_and_verify
 
 from . import pattern1_event_prep as p1
 from . import pattern2_preptask_lifecycle as p2

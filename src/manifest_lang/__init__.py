@@ -20,9 +20,13 @@ _EXPORTS: dict[str, str] = {
     # values and limits
     "UNDEFINED": "manifest_lang.expr.values",
     "EvaluationLimits": "manifest_lang.expr.budget",
+    # loading a model (path | source | IR dict | CompiledModel)
+    "load_model": "manifest_lang.loading",
     # runtime
     "RuntimeEngine": "manifest_lang.runtime.engine",
     "CompiledModel": "manifest_lang.runtime.model",
+    "RuntimeOptions": "manifest_lang.runtime.options",
+    "freeze_heap": "manifest_lang.runtime.heap",
     "CommandResult": "manifest_lang.runtime.results",
     "EmittedEvent": "manifest_lang.runtime.results",
     "ConstraintOutcome": "manifest_lang.runtime.results",
@@ -36,14 +40,14 @@ _EXPORTS: dict[str, str] = {
     "IdempotencyStore": "manifest_lang.runtime.idempotency",
     "MemoryIdempotencyStore": "manifest_lang.runtime.idempotency",
     # workflows
-    "CommandJournal": "manifest_lang.runtime.journal",
-    "replay_and_verify": "manifest_lang.runtime.journal",
-    "Saga": "manifest_lang.runtime.saga",
-    "SagaStep": "manifest_lang.runtime.saga",
-    "SagaResult": "manifest_lang.runtime.saga",
-    "RuntimeFactory": "manifest_lang.runtime.factory",
-    "causal_tree": "manifest_lang.runtime.eventlog",
-    "render_causal_tree": "manifest_lang.runtime.eventlog",
+    "CommandJournal": "manifest_lang.workflows.journal",
+    "replay_and_verify": "manifest_lang.workflows.replay",
+    "Saga": "manifest_lang.workflows.saga",
+    "SagaStep": "manifest_lang.workflows.saga",
+    "SagaResult": "manifest_lang.workflows.saga",
+    "RuntimeFactory": "manifest_lang.workflows.factory",
+    "causal_tree": "manifest_lang.workflows.eventlog",
+    "render_causal_tree": "manifest_lang.workflows.eventlog",
     # stores
     "Store": "manifest_lang.stores.base",
     "UnitOfWork": "manifest_lang.stores.base",

@@ -369,7 +369,7 @@ def check_compilation(fx: Fixture) -> CaseResult:
 
 
 def _check_compiled(fx: Fixture, result: Any) -> None:
-    from .runtime.irschema import validate_ir
+    from .ir.schema import validate_ir
 
     diags = fx.diagnostics
     errors = [d for d in result.diagnostics if d.severity == "error"]

@@ -17,6 +17,8 @@ NATIVE_MODULES = (
     "manifest_lang.runtime.instances",
     "manifest_lang.runtime.events",
     "manifest_lang.runtime.model",
+    "manifest_lang.runtime.records",
+    "manifest_lang.runtime.refusal",
     "manifest_lang.runtime.jsonvalues",
     "manifest_lang.expr.budget",
     "manifest_lang.expr.values",

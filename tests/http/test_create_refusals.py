@@ -111,11 +111,11 @@ def test_other_instance_rules_name_rule_and_property(make_client: Any) -> None:
 def test_a_refusal_that_no_longer_reproduces_is_a_conflict() -> None:
     """The engine said no, but by the time the reason is looked up the rules pass (another
     request changed the data in between): the client is told to retry, not given a wrong reason."""
-    from manifest_lang.http.loading import compiled_model
     from manifest_lang.http.refusals import create_refusal
+    from manifest_lang.loading import load_model
     from manifest_lang.runtime.engine import RuntimeEngine
 
-    engine = RuntimeEngine(compiled_model(PANTRY), {"tenantId": "t-a"})
+    engine = RuntimeEngine(load_model(PANTRY), {"tenantId": "t-a"})
     problem_ = create_refusal(engine, "Shelf", {**SHELF, "tenantId": "t-a"}).problem
     assert (problem_.code, problem_.status) == ("CONCURRENCY_CONFLICT", 409)
     assert "retry" in (problem_.detail or "")

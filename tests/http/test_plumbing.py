@@ -19,7 +19,7 @@ from manifest_lang.http.openapi import build_openapi
 from manifest_lang.http.pages import trace_page
 from manifest_lang.http.problems import PROBLEM_KINDS, ProblemError
 from manifest_lang.http.sse import EventFilter, EventHub
-from manifest_lang.http.tracing import CommandRecord, build_trace, render_text
+from manifest_lang.workflows.trace import CommandRecord, build_trace, render_text
 
 
 def _request(headers: dict[str, str], query: str = "", method: str = "GET") -> Request:
@@ -243,7 +243,7 @@ def test_trace_nests_reactions_and_shows_warnings_and_overrides() -> None:
 
 
 def test_openapi_entity_named_like_a_builtin_schema() -> None:
-    from manifest_lang.http.loading import load_ir
+    from manifest_lang.loading import load_ir
 
     ir = load_ir('entity Problem {\n  property required id: string\n  property title: string = ""\n}\n')
     spec = build_openapi(ModelIndex(ir))

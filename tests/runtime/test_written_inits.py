@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from manifest_lang.runtime.commands import CallOptions
-from manifest_lang.runtime.execution import Pending
+from manifest_lang.runtime.execution import CallOptions, Pending
 from manifest_lang.runtime.results import CommandResult, ConstraintOutcome, GuardFailure
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "manifest_lang" / "runtime"
@@ -19,7 +18,7 @@ WRITTEN = {
     CommandResult: "results.py",
     ConstraintOutcome: "results.py",
     GuardFailure: "results.py",
-    CallOptions: "commands.py",
+    CallOptions: "execution.py",
     Pending: "execution.py",
 }
 

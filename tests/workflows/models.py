@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from manifest_lang.runtime.factory import compile_model
+from manifest_lang.loading import load_model
 
 COUNTER = """
 entity Counter {
@@ -52,4 +52,4 @@ entity Counter {
 
 @cache
 def counter_model() -> Any:
-    return compile_model(COUNTER)
+    return load_model(COUNTER)

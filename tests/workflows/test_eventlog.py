@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from manifest_lang.runtime.eventlog import (
+from manifest_lang.runtime.results import EmittedEvent
+from manifest_lang.workflows.eventlog import (
     causal_tree,
     event_label,
     event_ref,
@@ -10,7 +11,6 @@ from manifest_lang.runtime.eventlog import (
     render_causal_tree,
     timeline,
 )
-from manifest_lang.runtime.results import EmittedEvent
 
 
 def ev(

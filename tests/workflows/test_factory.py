@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from manifest_lang.errors import CompileError
-from manifest_lang.runtime.factory import RuntimeFactory, merged_events
-from manifest_lang.runtime.tracing import LoggingHook
 from manifest_lang.stores.memory import MemoryStore
+from manifest_lang.workflows.factory import RuntimeFactory, merged_events
+from manifest_lang.workflows.telemetry import LoggingHook
 
 from .models import COUNTER, counter_model
 

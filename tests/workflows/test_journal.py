@@ -10,9 +10,10 @@ import pytest
 
 from manifest_lang.runtime.engine import RuntimeEngine
 from manifest_lang.runtime.idempotency import MemoryIdempotencyStore
-from manifest_lang.runtime.journal import CommandJournal, JournalEntry, replay_and_verify
 from manifest_lang.runtime.results import OverrideRequest
 from manifest_lang.stores.memory import MemoryStore
+from manifest_lang.workflows.journal import CommandJournal, JournalEntry
+from manifest_lang.workflows.replay import replay_and_verify
 
 from .models import counter_model
 

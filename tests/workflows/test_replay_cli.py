@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from manifest_lang.cli import main
 from manifest_lang.runtime.engine import RuntimeEngine
-from manifest_lang.runtime.journal import CommandJournal
+from manifest_lang.workflows.journal import CommandJournal
 
 from .models import COUNTER, counter_model
 

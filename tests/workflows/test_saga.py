@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from manifest_lang.runtime.engine import RuntimeEngine
-from manifest_lang.runtime.eventlog import causal_tree, render_causal_tree
-from manifest_lang.runtime.saga import Saga, SagaStep
+from manifest_lang.workflows.eventlog import causal_tree, render_causal_tree
+from manifest_lang.workflows.saga import Saga, SagaStep
 
 from .models import counter_model
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from manifest_lang.runtime.engine import RuntimeEngine
-from manifest_lang.runtime.tracing import (
+from manifest_lang.workflows.telemetry import (
     LoggingHook,
     OpenTelemetryHook,
     classify_outcome,

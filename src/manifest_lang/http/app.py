@@ -30,16 +30,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import errors
+from ..loading import load_model
+from ..workflows.trace import TraceRecorder
 from .auth import Authenticator, Context, KeyOrTokenAuth, trusted_headers_auth
 from .body import DEFAULT_MAX_BODY_BYTES
-from .loading import compiled_model
 from .model_index import ModelIndex
 from .openapi import build_openapi
 from .problems import Problem, ProblemError
 from .routes import Api
 from .service import ModelService
 from .sse import EventHub
-from .tracing import TraceRecorder
 
 log = logging.getLogger("manifest_lang.http")
 
@@ -161,7 +161,7 @@ def create_app(
     (``api_keys``, ``secret``); with neither configured every request is anonymous.
     ``engine_options``: extra keyword arguments for each ``RuntimeEngine`` (``now``, ...).
     """
-    compiled = compiled_model(model)
+    compiled = load_model(model)
     index = ModelIndex(compiled.ir)
     opened_store, owned = _open_store(store)
     service = ModelService(

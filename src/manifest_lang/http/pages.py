@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from .tracing import Trace, TraceNode
+from ..workflows.trace import Trace, TraceNode
 
 _ROW = 30
 _INDENT = 26

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..runtime.instances import WriteRejected, check_required, prepare_create
+from ..runtime.instances import check_required, prepare_create
+from ..runtime.refusal import WriteRejected
 from .problems import ProblemError
 
 _UNIQUE_CODES = frozenset({"E_UNIQUE", "E_ALTERNATE_KEY"})

@@ -15,6 +15,7 @@ from anyio import CapacityLimiter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
+from ..workflows.trace import build_trace, durable_events
 from .auth import Authenticator, Context
 from .body import CommandBody, nul_problem, read_json, split_command_body
 from .model_index import CommandInfo, EntityInfo
@@ -24,7 +25,6 @@ from .problems import ProblemError, json_default
 from .schema import python_value
 from .service import ModelService, RequestMeta
 from .sse import EventFilter
-from .tracing import build_trace, durable_events
 
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 50

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..stores.base import Store
+from ..workflows.trace import TraceRecorder
 from .model_index import CommandInfo, EntityInfo, ModelIndex
 from .problems import ProblemError
 from .refusals import create_refusal
 from .sse import EventHub
-from .tracing import TraceRecorder
 
 DEFAULT_CONFLICT_RETRIES = 8
 

@@ -10,13 +10,13 @@ command it unlocks, so every execution needs its own approval.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..expr.values import truthy
-
-if TYPE_CHECKING:
-    from .commands import CommandRun
-    from .engine import RuntimeEngine
+from .execution import Execution, new_execution
+from .host import EngineHost
+from .records import ApprovalModel, ApprovalStageModel, EntityModel
+from .refusal import Refusal
 
 HOUR_MS = 3_600_000
 
@@ -50,44 +50,45 @@ def request_key(entity: str, instance_id: str | None, approval: str) -> str:
     return f"{entity}:{instance_id or 'unknown'}:{approval}"
 
 
-def approval_gate(run: CommandRun, scope: dict[str, Any]) -> None:
-    """Fail the command unless every approval on it is granted (consuming the grant)."""
-    em = run.entity
-    if em is None or not em.approvals:
-        return
+def approval_gate(
+    ex: Execution, em: EntityModel, command: str, instance_id: str | None, scope: dict[str, Any]
+) -> Refusal | None:
+    """The refusal of the first approval on ``command`` that is not granted (a pending request is
+    created or kept), or None; a granted request is consumed."""
     for approval in em.approvals:
-        if approval.get("command") != run.cmd.name:
+        if approval.command != command:
             continue
-        required = [
-            st for st in approval["_stages"] if st["when"] is None or truthy(st["when"](scope, run.ex))
-        ]
+        required = [st for st in approval.stages if st.when is None or truthy(st.when(scope, ex))]
         if not required:
             continue
-        engine = run.engine
-        key = request_key(em.name, run.instance_id, approval["name"])
+        engine = ex.engine
+        key = request_key(em.name, instance_id, approval.name)
         request = engine.approval_store.load(key)
         if request is not None and request.get("status") == "granted":
             engine.approval_store.delete(key)
             continue
-        request = _pending_request(engine, key, em.name, run.instance_id, approval, required, request)
+        request = _pending_request(engine, key, em.name, instance_id, approval, required, request)
         engine.approval_store.save(key, request)
-        raise run.fail(
-            f"Command '{run.cmd.name}' requires approval '{approval['name']}'",
-            approval_required={
-                "approvalName": approval["name"],
-                "pendingStages": request["pendingStages"],
-                "requestKey": key,
+        return Refusal(
+            f"Command '{command}' requires approval '{approval.name}'",
+            {
+                "approval_required": {
+                    "approvalName": approval.name,
+                    "pendingStages": request["pendingStages"],
+                    "requestKey": key,
+                }
             },
         )
+    return None
 
 
 def _pending_request(
-    engine: RuntimeEngine,
+    engine: EngineHost,
     key: str,
     entity: str,
     instance_id: str | None,
-    approval: dict[str, Any],
-    required: list[dict[str, Any]],
+    approval: ApprovalModel,
+    required: list[ApprovalStageModel],
     previous: dict[str, Any] | None,
 ) -> dict[str, Any]:
     if previous is not None and previous.get("status") == "pending":
@@ -97,21 +98,21 @@ def _pending_request(
         "key": key,
         "entity": entity,
         "instanceId": instance_id,
-        "approval": approval["name"],
-        "command": approval.get("command"),
+        "approval": approval.name,
+        "command": approval.command,
         "status": "pending",
         "requestedAt": now,
-        "stages": {st["name"]: {"required": st["required"], "approvals": []} for st in required},
-        "pendingStages": [st["name"] for st in required],
+        "stages": {st.name: {"required": st.required, "approvals": []} for st in required},
+        "pendingStages": [st.name for st in required],
     }
-    timeout = approval.get("timeout")
+    timeout = approval.timeout
     if isinstance(timeout, (int, float)) and timeout > 0:
         request["expiresAt"] = now + timeout * HOUR_MS
     return request
 
 
 def approve_stage(
-    engine: RuntimeEngine, entity: str, instance_id: str, approval_name: str, stage: str, approver: Any
+    engine: EngineHost, entity: str, instance_id: str, approval_name: str, stage: str, approver: Any
 ) -> dict[str, Any]:
     """Record ``approver``'s approval of ``stage``; returns the updated request.
 
@@ -120,7 +121,7 @@ def approve_stage(
     when the approver is not allowed.
     """
     key = request_key(entity, instance_id, approval_name)
-    request = engine.approval_store.load(key)
+    request: dict[str, Any] | None = engine.approval_store.load(key)
     if request is None or request.get("status") != "pending":
         raise ValueError(f"no pending approval request '{key}'")
     stages = request["stages"]
@@ -141,7 +142,7 @@ def approve_stage(
 
 
 def deny(
-    engine: RuntimeEngine,
+    engine: EngineHost,
     entity: str,
     instance_id: str,
     approval_name: str,
@@ -149,7 +150,7 @@ def deny(
     reason: str | None = None,
 ) -> dict[str, Any]:
     key = request_key(entity, instance_id, approval_name)
-    request = engine.approval_store.load(key)
+    request: dict[str, Any] | None = engine.approval_store.load(key)
     if request is None:
         raise ValueError(f"no approval request '{key}'")
     request.update(status="denied", deniedBy=by)
@@ -159,7 +160,7 @@ def deny(
     return request
 
 
-def expire(engine: RuntimeEngine, now: float | None = None) -> list[str]:
+def expire(engine: EngineHost, now: float | None = None) -> list[str]:
     """Mark pending requests past their ``expiresAt`` as expired; returns their keys."""
     at = engine.now() if now is None else now
     expired = []
@@ -171,18 +172,18 @@ def expire(engine: RuntimeEngine, now: float | None = None) -> list[str]:
     return expired
 
 
-def _stage_policy(engine: RuntimeEngine, entity: str, approval_name: str, stage: str) -> Any:
+def _stage_policy(engine: EngineHost, entity: str, approval_name: str, stage: str) -> Any:
     em = engine.model.entities.get(entity)
     for approval in em.approvals if em is not None else []:
-        if approval["name"] == approval_name:
-            for st in approval["_stages"]:
-                if st["name"] == stage:
-                    return st["policy"]
+        if approval.name == approval_name:
+            for st in approval.stages:
+                if st.name == stage:
+                    return st.policy
     return None
 
 
-def _allowed(engine: RuntimeEngine, entity: str, instance_id: str, policy: Any, user: dict[str, Any]) -> bool:
-    ex = engine.new_execution(budget=False)
+def _allowed(engine: EngineHost, entity: str, instance_id: str, policy: Any, user: dict[str, Any]) -> bool:
+    ex = new_execution(engine, budget=False)
     row, _ = ex.load_visible(entity, instance_id)
     scope: dict[str, Any] = dict(row or {})
     self_obj = dict(row or {}, _entity=entity) if row is not None else None

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..expr.values import UNDEFINED, to_js_string, to_json_value, truthy
-from .model import Checked, ConstraintModel, PolicyModel
+from .records import Checked, ConstraintModel, PolicyModel
 from .results import ConstraintOutcome, EmittedEvent, OverrideRequest, PolicyDenial
 
 if TYPE_CHECKING:

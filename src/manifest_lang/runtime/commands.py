@@ -1,10 +1,14 @@
 """The command pipeline: params → draft → load → policies → constraints → guards → actions →
-flush (into the execution's buffer) → emits → reactions. Failures are returned, not raised."""
+flush (into the execution's buffer) → emits → reactions.
+
+Failures are returned, not raised: each stage and each rule returns a ``Refusal`` (or, for the
+common refusals, the failed result itself) that ends the run. In the native build every frame an
+exception passes through costs a traceback entry with a new code object, ~1 µs each.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import EvaluationBudgetExceededError, ManifestEffectBoundaryError
 from ..expr.values import UNDEFINED, truthy
@@ -18,58 +22,29 @@ from .checks import (
     resolved,
     try_override,
 )
-from .instances import (
-    WriteRejected,
-    all_constraints_pass,
-    apply_defaults,
-    entity_scope,
-    prepare_create,
-)
-from .model import NO_DEFAULT, CommandModel, EntityModel
+from .execution import CallOptions, Execution
+from .instances import all_constraints_pass, apply_defaults, entity_scope, prepare_create
 from .ratelimit import check_rate_limit
+from .reactions import run_reactions
+from .records import NO_DEFAULT, CommandModel, EntityModel
+from .refusal import Refusal, WriteRejected
 from .results import (
     CommandResult,
     ConstraintOutcome,
     EmittedEvent,
     GuardFailure,
-    OverrideRequest,
 )
 from .writerules import check_write_rules, managed_fields, transition_error
-
-if TYPE_CHECKING:
-    from .execution import Execution
 
 _ADAPTER_ACTIONS = frozenset({"persist", "publish", "effect"})
 
 
-@dataclass(slots=True, init=False)
-class CallOptions:
-    entity_name: str | None = None
-    instance_id: str | None = None
-    override_requests: list[OverrideRequest] | None = None
-    correlation_id: str | None = None
-    causation_id: str | None = None
-
-    def __init__(
-        self,
-        entity_name: str | None = None,
-        instance_id: str | None = None,
-        override_requests: list[OverrideRequest] | None = None,
-        correlation_id: str | None = None,
-        causation_id: str | None = None,
-    ) -> None:  # written out: a dataclass-generated __init__ stays interpreted in the native build
-        self.entity_name = entity_name
-        self.instance_id = instance_id
-        self.override_requests = override_requests
-        self.correlation_id = correlation_id
-        self.causation_id = causation_id
-
-
-class _Fail(Exception):
-    """Internal: ends the pipeline with a failed result."""
-
-    def __init__(self, result: CommandResult) -> None:
-        self.result = result
+def dispatch(ex: Execution, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
+    """Run command ``name`` inside the existing execution ``ex`` (reactions, saga steps)."""
+    cmd = ex.model.command(name, opts.entity_name)
+    if cmd is None:
+        return CommandResult(success=False, error=f"Command '{name}' not found")
+    return CommandRun(ex, cmd, opts).run(input)
 
 
 class CommandRun:
@@ -125,36 +100,36 @@ class CommandRun:
             **fields,
         )
 
-    def fail(self, error: str, **fields: Any) -> _Fail:
-        """``refusal`` wrapped to be raised (the rare paths) or returned as a marker by _actions."""
-        return _Fail(self.refusal(error, **fields))
+    def refused(self, refusal: Refusal) -> CommandResult:
+        return self.refusal(refusal.error, **refusal.fields)
 
     def run(self, raw_input: dict[str, Any]) -> CommandResult:
         """The command's result; a refusal or a budget overrun is a failed result, never raised."""
         try:
             return self._run(raw_input)
-        except _Fail as f:
-            return f.result
         except EvaluationBudgetExceededError as exc:
             return CommandResult(success=False, error=exc.message)
 
     def _run(self, raw_input: dict[str, Any]) -> CommandResult:
         cmd = self.cmd
         inp = self._params(raw_input)
+        if isinstance(inp, Refusal):
+            return self.refused(inp)
         eval_input = inp
         draft: dict[str, Any] | None = None
         if self.entity is not None and not self.instance_id and (cmd.initialization or cmd.name == "create"):
             draft = self._draft(inp)
             eval_input = dict(inp)
             eval_input["id"] = draft["id"]
-        self._load(draft)
+        missing = self._load(draft)
+        if missing is not None:
+            return self.refused(missing)
         scope = self._scope(eval_input)
         # Each stage is skipped without a call when the command has none of it (most have few).
         if cmd.rate_limit is not None:
-            self._rate_limit()
-        # The common refusals (policy, constraint, guard, transition) come back as results rather
-        # than as a raised _Fail: in the native build every frame an exception passes through
-        # costs a traceback entry with a new code object, ~1 µs each.
+            limited = self._rate_limit(cmd.rate_limit)
+            if limited is not None:
+                return self.refused(limited)
         if cmd.policies:
             refused = self._policies(scope)
             if refused is not None:
@@ -172,7 +147,9 @@ class CommandRun:
         if self.validate_only:
             return CommandResult(success=True)
         if self.entity is not None and self.entity.approvals:
-            approval_gate(self, scope)
+            gated = approval_gate(self.ex, self.entity, cmd.name, self.instance_id, scope)
+            if gated is not None:
+                return self.refused(gated)
         if draft is not None:
             self.instance_id = draft["id"]
             self.init_mode = True
@@ -180,20 +157,22 @@ class CommandRun:
             self.events = override_events
             self.emit_counter = len(override_events)
         result = self._actions(scope, inp)
-        if type(result) is _Fail:
-            return result.result
+        if isinstance(result, Refusal):
+            return self.refused(result)
         instance = None
         if self.init_mode:
-            instance = self._flush_create()
-            result = instance
+            created = self._flush_create()
+            if isinstance(created, Refusal):
+                return self.refused(created)
+            instance = result = created
         elif self.dirty:
-            self._flush_update(scope)
+            unflushed = self._flush_update()
+            if unflushed is not None:
+                return self.refused(unflushed)
         if cmd.emits:
             self._emit_declared(scope, inp, result)
         if self.ex.model.reactions:
-            from .reactions import run_reactions
-
-            run_reactions(self, len(self.events))
+            run_reactions(self.ex, self.events, len(self.events), self.opts.correlation_id, dispatch)
         return CommandResult(
             success=True,
             result=result,
@@ -206,7 +185,7 @@ class CommandRun:
 
     # --- parameters and draft -----------------------------------------------------------------
 
-    def _params(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def _params(self, raw: dict[str, Any]) -> dict[str, Any] | Refusal:
         if not self.cmd.params:
             return raw
         inp = dict(raw)
@@ -231,9 +210,9 @@ class CommandRun:
                     failure["expectedType"] = p.type_name
                 if p.trusted_path is not None:
                     failure["code"] = code
-                raise self.fail(
+                return Refusal(
                     f"{code}: command '{self.cmd.name}' requires parameter '{p.name}'",
-                    parameter_failure=failure,
+                    {"parameter_failure": failure},
                 )
         return inp
 
@@ -248,21 +227,23 @@ class CommandRun:
         draft["id"] = draft_id
         return draft
 
-    def _load(self, draft: dict[str, Any] | None) -> None:
+    def _load(self, draft: dict[str, Any] | None) -> Refusal | None:
+        """Load the target into the working copy (or take the draft); a refusal if it is missing."""
         em = self.entity
         if em is None:
-            return
+            return None
         if draft is not None:
             self.wc = dict(draft)
             self.wc["_entity"] = em.name
-            return
+            return None
         if not self.instance_id:
-            return
+            return None
         row, self.revision = self.ex.load_visible(em.name, self.instance_id)
         if row is None:
-            raise self.fail(f"Instance '{self.instance_id}' of entity '{em.name}' not found")
+            return Refusal(f"Instance '{self.instance_id}' of entity '{em.name}' not found")
         self.wc = dict(row)
         self.wc["_entity"] = em.name
+        return None
 
     def _scope(self, eval_input: dict[str, Any]) -> dict[str, Any]:
         context = self.engine.context
@@ -280,13 +261,11 @@ class CommandRun:
 
     # --- checks -------------------------------------------------------------------------------
 
-    def _rate_limit(self) -> None:
-        limit = self.cmd.rate_limit
-        if limit is None:
-            return
+    def _rate_limit(self, limit: dict[str, Any]) -> Refusal | None:
         denial = check_rate_limit(self.ex, limit, f"command:{self.cmd.entity or ''}.{self.cmd.name}:")
-        if denial is not None:
-            raise self.fail(f"Rate limit exceeded for scope {denial['scopeKey']}", rate_limit_denial=denial)
+        if denial is None:
+            return None
+        return Refusal(f"Rate limit exceeded for scope {denial['scopeKey']}", {"rate_limit_denial": denial})
 
     def _policies(self, scope: dict[str, Any]) -> CommandResult | None:
         """The denial of the first policy that refuses, or None."""
@@ -372,21 +351,25 @@ class CommandRun:
                 target = action.target
                 if fast and not self.shadowed and (action.plain or action.transition_only is not None):
                     if action.transition_only is not None and not self.init_mode:
-                        refusal = self._fast_transition(action.transition_only, target, wc, value)  # type: ignore[arg-type]
-                        if refusal is not None:
-                            return self.fail(refusal)  # returned, not raised: _run checks for it
+                        error = self._fast_transition(action.transition_only, target, wc, value)  # type: ignore[arg-type]
+                        if error is not None:
+                            return Refusal(error)
                     wc[target] = value  # type: ignore[index]
                     self.dirty = True
                     if target not in inp:
                         scope[target] = value  # type: ignore[index]
                 elif wc is not None and target is not None:
-                    self._mutate(scope, inp, target, value)
+                    refused = self._mutate(scope, inp, target, value)
+                    if refused is not None:
+                        return refused
             elif kind == "compute":
                 if action.target is not None:
                     scope[action.target] = value
                     self.shadowed.add(action.target)
             else:
                 value = self._adapter_action(kind, action.target, value)
+                if isinstance(value, Refusal):
+                    return value
             result = value
         return result
 
@@ -403,11 +386,12 @@ class CommandRun:
         return transition_error(target, rules, current, value)
 
     def _adapter_action(self, kind: str, target: str | None, value: Any) -> Any:
+        """The action's value, or a ``Refusal`` when what it needs is not configured."""
         if kind == "emit":
             self._emit_action(target, value)
         elif kind == "publish":
             if not self.engine.store_for(self.cmd.entity or "").records_outbox:
-                raise self.fail(
+                return Refusal(
                     f"MISSING_OUTBOX_STORE: publish action in command '{self.cmd.name}' requires "
                     "RuntimeOptions.outboxStore, but none is configured"
                 )
@@ -419,7 +403,7 @@ class CommandRun:
     def _effect(self, name: str | None, value: Any) -> Any:
         handler = self.engine.effect_handler
         if handler is None:
-            raise self.fail(
+            return Refusal(
                 f"MISSING_EFFECT_HANDLER: effect action in command '{self.cmd.name}' requires "
                 "RuntimeOptions.effectHandler, but none is configured"
             )
@@ -432,13 +416,20 @@ class CommandRun:
             info["instanceId"] = self.instance_id
         return handler(info)
 
-    def _mutate(self, scope: dict[str, Any], inp: dict[str, Any], target: str, value: Any) -> None:
+    def _mutate(self, scope: dict[str, Any], inp: dict[str, Any], target: str, value: Any) -> Refusal | None:
         """A mutate with the per-write rules (readonly, unique, version, timestamps, transitions)."""
         wc = self.wc
         em = self.entity
         assert wc is not None and em is not None
-        check_write_rules(self, em, wc, target, value)
-        changed = [target, *managed_fields(self, em, wc, target, value)]
+        refused = check_write_rules(self.ex, em, wc, target, value, self.init_mode, self.instance_id)
+        if refused is not None:
+            return refused
+        changed = [target]
+        if not self.init_mode:
+            managed = managed_fields(self.ex, em, wc, target, self.instance_id, not self.version_bumped)
+            if em.version_property is not None and em.version_property in managed:
+                self.version_bumped = True
+            changed.extend(managed)
         wc[target] = value
         self.dirty = True
         for k in changed:
@@ -452,6 +443,7 @@ class CommandRun:
                 elif k in wc:
                     scope[k] = wc[k]
             self.shadowed.clear()
+        return None
 
     # --- flush --------------------------------------------------------------------------------
 
@@ -461,29 +453,32 @@ class CommandRun:
         row.pop("_entity", None)
         return row
 
-    def _flush_create(self) -> dict[str, Any]:
+    def _flush_create(self) -> dict[str, Any] | Refusal:
         em = self.entity
         assert em is not None
         try:
             doc, _ = prepare_create(self.ex, em, self._final_row())
         except WriteRejected as rejected:
-            raise self.fail(str(rejected), constraint_outcomes=rejected.outcomes) from None
+            return Refusal(str(rejected), {"constraint_outcomes": rejected.outcomes})
         self.ex.write(em.name, doc["id"], doc, self.ex.load(em.name, doc["id"])[1])
         self.ex.just_created.add((em.name, doc["id"]))
         # A `mutate id = ...` replaced the draft id: events name the row that was created.
         self.instance_id = doc["id"]
         return doc
 
-    def _flush_update(self, scope: dict[str, Any]) -> None:
+    def _flush_update(self) -> Refusal | None:
         if not self.dirty or self.entity is None or self.instance_id is None:
-            return
+            return None
         em = self.entity
         row = self._final_row()
         if em.constraints and not all_constraints_pass(self.ex, em, self.wc):  # type: ignore[arg-type]
-            self._entity_constraints(em, row)
+            refused = self._entity_constraints(em, row)
+            if refused is not None:
+                return refused
         self.ex.write(em.name, self.instance_id, row, self.revision)
+        return None
 
-    def _entity_constraints(self, em: EntityModel, row: dict[str, Any]) -> None:
+    def _entity_constraints(self, em: EntityModel, row: dict[str, Any]) -> Refusal | None:
         """Report (and fail on) blocking entity constraints; overrideable ones may be overridden."""
         scope = entity_scope(self.ex, em, row)
         outcomes = []
@@ -494,15 +489,18 @@ class CommandRun:
             if is_blocking(outcome):
                 event = try_override(c, outcome, scope, self.ex, self._override_context())
                 if event is None:
-                    raise self.fail(
+                    return Refusal(
                         outcome.message or f"Command blocked by constraint '{outcome.constraint_name}'",
-                        constraint_outcomes=outcomes,
-                        override_requests=self.opts.override_requests or None,
+                        {
+                            "constraint_outcomes": outcomes,
+                            "override_requests": self.opts.override_requests or None,
+                        },
                     )
                 applied.append(event)
         # Entity overrides follow the command's own OverrideApplied events (no emitIndex either).
         position = sum(1 for e in self.events if e.name == "OverrideApplied" and e.emit_index is None)
         self.events[position:position] = applied
+        return None
 
     # --- events -------------------------------------------------------------------------------
 

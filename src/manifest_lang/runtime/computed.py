@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..expr.values import UNDEFINED
-from .model import EntityModel
+from .records import EntityModel
 
 if TYPE_CHECKING:
     from .execution import Execution

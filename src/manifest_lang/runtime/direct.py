@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ManifestReferentialRestrictError, ManifestReferentialSetNullError
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
 from .checks import is_blocking
-from .instances import WriteRejected, check_entity_constraints, check_unique, prepare_create
-from .model import EntityModel
+from .instances import check_entity_constraints, check_unique, prepare_create
+from .records import EntityModel
+from .refusal import WriteRejected
 from .results import ConcurrencyConflict, EmittedEvent
 from .temporal import check_temporal
 

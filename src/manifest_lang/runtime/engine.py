@@ -3,6 +3,9 @@
 An engine is cheap (one per request, tenant or user is fine): the heavy work is in the shared
 ``CompiledModel``. Each top-level call gets an ``Execution`` (budget + write buffer); a command's
 writes, outbox entries, idempotency record and audit record are committed as ONE unit of work.
+
+The engine is the facade over the pipeline: it implements ``EngineHost`` (``host.py``), the one
+thing the modules below it know of it, and nothing below this module imports it.
 """
 
 from __future__ import annotations
@@ -12,30 +15,32 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from ..errors import (
     InvalidInputError,
     UnknownEntityError,
 )
-from ..expr.budget import Budget, EvaluationLimits
+from ..expr.budget import EvaluationLimits
 from ..expr.values import UNDEFINED
 from ..stores.base import NEW_ROW, RowWrite, Store, UnitOfWork
 from ..stores.memory import MemoryStore
-from .approvals import MemoryApprovalStore, approve_stage, deny, expire
-from .commands import CallOptions, CommandRun
+from .approvals import MemoryApprovalStore, approve_stage, deny, expire, request_key
+from .commands import CommandRun, dispatch
 from .computed import evaluate_computed
 from .direct import create_row, delete_row, update_row
 from .encryption import EncryptionProvider, FieldCrypto
 from .entry import CommandEntry
 from .events import EventLog
-from .execution import Execution
+from .execution import CallOptions, Execution, commit, new_execution
 from .idempotency import MemoryIdempotencyStore
 from .instances import check_entity_constraints, present
 from .jobs import job_event, schedule_params
 from .jsonvalues import flat_json_object, json_problem
-from .model import CommandModel, CompiledModel, EntityModel, compiled_model
+from .model import CompiledModel, compiled_model
+from .options import RuntimeOptions, RuntimeOptionsArgs, resolve_options
 from .ratelimit import MemoryRateLimitStore
+from .records import CommandModel, EntityModel
 from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent
 from .toplevel import TopLevel
 
@@ -66,57 +71,46 @@ class RuntimeEngine(CommandEntry):
         ir: Any,  # an IR dict or a CompiledModel; anything else is an IRError
         context: Any = None,  # a dict or None; anything else is an InvalidInputError
         *,
-        now: Callable[[], float] | None = None,
-        generate_id: Callable[[], str] | None = None,
-        evaluation_limits: EvaluationLimits | Mapping[str, int] | None = None,
-        idempotency_store: Any = None,
-        deterministic_mode: bool | None = None,
-        store_provider: Store | Callable[[str], Store | None] | None = None,
-        conflict_retries: int = 3,
-        command_hooks: Sequence[Any] = (),
-        effect_handler: Callable[[dict[str, Any]], Any] | None = None,
-        flags: Mapping[str, Any] | None = None,
-        flag_provider: Callable[[str], Any] | None = None,
-        require_tenant_context: bool = False,
-        rate_limit_store: MemoryRateLimitStore | None = None,
-        job_queue: Any = None,
-        approval_store: Any = None,
-        sleep: Callable[[float], None] | None = None,
-        retry_jitter: Callable[[float], float] | None = None,
-        custom_builtins: Mapping[str, Callable[[Any, list[Any]], Any]] | None = None,
-        encryption_provider: EncryptionProvider | None = None,
-        max_parallel_commands: int | None = None,
+        options: RuntimeOptions | None = None,
+        **overrides: Unpack[RuntimeOptionsArgs],
     ) -> None:
-        self.model = _model_for(ir, custom_builtins)
+        """An engine for ``context`` over ``ir``, configured by ``options`` and/or keyword arguments
+        (the fields of :class:`RuntimeOptions`: ``now``, ``store_provider``, ``idempotency_store``...)."""
+        opts = resolve_options(options, overrides)
+        self.model = _model_for(ir, opts.custom_builtins)
         if context is not None and not isinstance(context, dict):
             raise InvalidInputError(f"context must be a dict, not {type(context).__name__}")
         self.context: dict[str, Any] = context if context is not None else {}
-        self.now: Callable[[], float] = now or _wall_clock_ms
-        self.generate_id: Callable[[], str] = generate_id or _random_id
-        self.limits = EvaluationLimits.coerce(evaluation_limits)
+        self._top = TopLevel(self)
         self._replay_results: dict[str, Any] | None = None
         self._idempotency_store: Any = None
         self._command_hooks: tuple[Any, ...] = ()
         self._require_tenant_context = False
         self._max_parallel_commands: int | None = None
-        self.idempotency_store = idempotency_store
-        self.deterministic_mode = deterministic_mode
-        self.conflict_retries = max(0, int(conflict_retries))
-        self.command_hooks = tuple(command_hooks)
-        self.effect_handler = effect_handler
-        self.flags = dict(flags or {})
+        self._configure(opts)
+        self._setup_state(opts.encryption_provider)
+        self._setup_stores(opts.store_provider)
+
+    def _configure(self, opts: RuntimeOptions) -> None:
+        self.now: Callable[[], float] = opts.now or _wall_clock_ms
+        self.generate_id: Callable[[], str] = opts.generate_id or _random_id
+        self.limits = EvaluationLimits.coerce(opts.evaluation_limits)
+        self.idempotency_store = opts.idempotency_store
+        self.deterministic_mode = opts.deterministic_mode
+        self.conflict_retries = max(0, int(opts.conflict_retries))
+        self.command_hooks = tuple(opts.command_hooks)
+        self.effect_handler = opts.effect_handler
+        self.flags = dict(opts.flags or {})
         self.roles = self.model.roles  # BuiltinHost: role -> effective permissions
-        self.flag_provider = flag_provider
-        self.require_tenant_context = require_tenant_context
-        self.rate_limits = rate_limit_store if rate_limit_store is not None else MemoryRateLimitStore()
-        self.job_queue = job_queue
-        self.approval_store = approval_store if approval_store is not None else MemoryApprovalStore()
-        # Retry backoff: no real sleeping unless the application injects it (as the reference).
-        self.sleep: Callable[[float], None] = sleep or (lambda ms: None)
-        self.retry_jitter: Callable[[float], float] = retry_jitter or (lambda ms: ms)
-        self.max_parallel_commands = max_parallel_commands
-        self._setup_state(encryption_provider)
-        self._setup_stores(store_provider)
+        self.flag_provider = opts.flag_provider
+        self.require_tenant_context = opts.require_tenant_context
+        limits, approvals = opts.rate_limit_store, opts.approval_store
+        self.rate_limits = limits if limits is not None else MemoryRateLimitStore()
+        self.job_queue = opts.job_queue
+        self.approval_store = approvals if approvals is not None else MemoryApprovalStore()
+        self.sleep: Callable[[float], None] = opts.sleep or (lambda ms: None)
+        self.retry_jitter: Callable[[float], float] = opts.retry_jitter or (lambda ms: ms)
+        self.max_parallel_commands = opts.max_parallel_commands
 
     # The replay shortcut of ``run_command`` depends on these four; each change re-decides it.
     @property
@@ -126,6 +120,7 @@ class RuntimeEngine(CommandEntry):
     @idempotency_store.setter
     def idempotency_store(self, store: Any) -> None:
         self._idempotency_store = store
+        self._top.idem = store
         self._refresh_replay()
 
     @property
@@ -144,6 +139,7 @@ class RuntimeEngine(CommandEntry):
     @require_tenant_context.setter
     def require_tenant_context(self, required: bool) -> None:
         self._require_tenant_context = bool(required)
+        self._top.tenant_required = bool(required)
         self._refresh_replay()
 
     @property
@@ -175,7 +171,6 @@ class RuntimeEngine(CommandEntry):
         self.crypto = (
             FieldCrypto(encryption_provider, encrypted) if encryption_provider and encrypted else None
         )
-        self._top = TopLevel(self)
 
     def _setup_stores(self, provider: Any) -> None:
         if provider is None:
@@ -220,20 +215,7 @@ class RuntimeEngine(CommandEntry):
 
     def tenant_value(self) -> str | None:
         """The tenant of the context, through the IR's ``tenant ... from <path>`` (strings only)."""
-        tenant = self.model.tenant
-        if tenant is None:
-            return None
-        path = str(tenant.get("contextPath") or "context.tenantId").split(".")
-        head, rest = path[0], path[1:]
-        if head == "context":
-            value: Any = self.context
-        elif head == "user":
-            value = self.context.get("user")
-        else:
-            value = self.context.get(head)
-        for part in rest:
-            value = value.get(part) if isinstance(value, dict) else None
-        return value if isinstance(value, str) else None
+        return self.model.tenant_of(self.context)
 
     def get_last_evaluation_stats(self) -> dict[str, int] | None:
         """``{stepsUsed, peakDepth, maxSteps, maxDepth}`` of the last top-level command."""
@@ -241,7 +223,7 @@ class RuntimeEngine(CommandEntry):
         return budget.stats() if budget is not None else None
 
     def new_execution(self, *, budget: bool = True) -> Execution:
-        return Execution(self, Budget(self.limits) if budget else None)
+        return new_execution(self, budget=budget)
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -254,11 +236,9 @@ class RuntimeEngine(CommandEntry):
         cmd: CommandModel | None = None,
     ) -> CommandResult:
         """Run a command inside an existing execution (top level, reactions, saga steps)."""
-        if cmd is None:
-            cmd = self.model.command(name, opts.entity_name)
-        if cmd is None:
-            return CommandResult(success=False, error=f"Command '{name}' not found")
-        return CommandRun(ex, cmd, opts).run(input)
+        if cmd is not None:
+            return CommandRun(ex, cmd, opts).run(input)
+        return dispatch(ex, name, input, opts)
 
     # --- workflows: approvals, schedules, async jobs ------------------------------------------
 
@@ -272,15 +252,13 @@ class RuntimeEngine(CommandEntry):
         return deny(self, entity, id, approval, by, reason)
 
     def get_approval_request(self, entity: str, id: str | None, approval: str) -> dict[str, Any] | None:
-        from .approvals import request_key
-
         return self.approval_store.load(request_key(entity, id, approval))
 
     def expire_approvals(self, now: float | None = None) -> list[str]:
         return expire(self, now)
 
     def get_schedules(self) -> list[dict[str, Any]]:
-        return list(self.model.schedules.values())
+        return [s.ir for s in self.model.schedules.values()]
 
     def run_schedule(
         self, name: str, *, correlation_id: str | None = None, causation_id: str | None = None
@@ -295,9 +273,9 @@ class RuntimeEngine(CommandEntry):
         try:
             params = schedule_params(self, schedule)
             return self.run_command(
-                schedule["commandName"],
+                schedule.command_name,
                 params,
-                entity_name=schedule.get("entityName"),
+                entity_name=schedule.entity_name,
                 correlation_id=correlation_id,
                 causation_id=causation_id,
             )
@@ -346,18 +324,7 @@ class RuntimeEngine(CommandEntry):
         return em
 
     def _commit(self, ex: Execution) -> None:
-        writes = ex.row_writes()
-        if not writes:
-            return
-        if not self.multi_store:
-            self.store.commit(UnitOfWork(writes))
-            return
-        by_store: dict[int, tuple[Store, UnitOfWork]] = {}
-        for w in writes:
-            store = self.store_for(w.entity)
-            by_store.setdefault(id(store), (store, UnitOfWork()))[1].writes.append(w)
-        for store, uow in by_store.values():
-            store.commit(uow)
+        commit(self, self.store, UnitOfWork(ex.row_writes()))
 
     def create_instance(self, entity: str, data: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """Create an instance (defaults, required, unique, constraints); None if a rule blocks it."""

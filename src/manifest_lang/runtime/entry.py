@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mypy_extensions import mypyc_attr
 
-from .commands import CallOptions
+from .execution import CallOptions
 from .results import CommandResult, OverrideRequest
 
 if TYPE_CHECKING:

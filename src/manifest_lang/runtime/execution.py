@@ -9,17 +9,40 @@ command and the reactions it triggers see their own writes) and hands the engine
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..expr.budget import Budget
 from ..expr.compile import NOT_A_RELATION
 from ..expr.values import UNDEFINED, strict_equals, to_number
-from ..stores.base import NEW_ROW, RowWrite
+from ..stores.base import NEW_ROW, RowWrite, Store, UnitOfWork
+from .host import EngineHost
 from .relations import resolve_relation
+from .results import EmittedEvent, OverrideRequest
 
-if TYPE_CHECKING:
-    from .engine import RuntimeEngine
-    from .results import EmittedEvent
+
+@dataclass(slots=True, init=False)
+class CallOptions:
+    """The options of one command call (the keyword arguments of ``run_command``)."""
+
+    entity_name: str | None = None
+    instance_id: str | None = None
+    override_requests: list[OverrideRequest] | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    def __init__(
+        self,
+        entity_name: str | None = None,
+        instance_id: str | None = None,
+        override_requests: list[OverrideRequest] | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> None:  # written out: a dataclass-generated __init__ stays interpreted in the native build
+        self.entity_name = entity_name
+        self.instance_id = instance_id
+        self.override_requests = override_requests
+        self.correlation_id = correlation_id
+        self.causation_id = causation_id
 
 
 @dataclass(slots=True, init=False)
@@ -52,7 +75,7 @@ class Execution:
         "crypto",
     )
 
-    def __init__(self, engine: RuntimeEngine, budget: Budget | None) -> None:
+    def __init__(self, engine: EngineHost, budget: Budget | None) -> None:
         self.engine = engine
         self.model = engine.model
         self.store = engine.store_for
@@ -194,3 +217,33 @@ class Execution:
             if n == n and n not in (float("inf"), float("-inf")):
                 total += n
         return total
+
+
+def new_execution(host: EngineHost, *, budget: bool = True) -> Execution:
+    """A fresh execution of ``host`` (with an evaluation budget of the host's limits, or none)."""
+    return Execution(host, Budget(host.limits) if budget else None)
+
+
+def commit(host: EngineHost, store: Store, uow: UnitOfWork) -> None:
+    """Commit ``uow`` to ``store``; with per-entity stores, the rows of the other stores first,
+    each store committing its own rows (the outbox, idempotency and audit parts stay with ``store``).
+
+    The one multi-store commit: the engine's direct writes and the top level's commands use it."""
+    if uow.is_empty():
+        return
+    if host.multi_store:
+        others: dict[int, tuple[Store, UnitOfWork]] = {}
+        kept = []
+        for w in uow.writes:
+            target = host.store_for(w.entity)
+            if target is store:
+                kept.append(w)
+            else:
+                others.setdefault(id(target), (target, UnitOfWork()))[1].writes.append(w)
+        if others:
+            uow.writes = kept
+            for target, part in others.values():
+                target.commit(part)
+            if uow.is_empty():
+                return
+    store.commit(uow)

@@ -8,34 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
 from .checks import evaluate_constraint, is_blocking
-from .model import EntityModel, type_default
+from .records import EntityModel, type_default
+from .refusal import WriteRejected
 from .relations import composite_id
 from .results import ConstraintOutcome
 
 if TYPE_CHECKING:
     from .execution import Execution
-
-
-class WriteRejected(Exception):
-    """A write broke an instance rule; ``code``/``message`` form the reference's error text."""
-
-    def __init__(self, code: str, message: str, prop: str | None = None, outcomes: Any = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.prop = prop
-        self.outcomes: list[ConstraintOutcome] | None = outcomes
-
-    def outcome(self) -> ConstraintOutcome:
-        return ConstraintOutcome(
-            code=self.code,
-            constraint_name=self.prop or self.code,
-            severity="block",
-            formatted=self.message,
-            passed=False,
-            message=self.message,
-            details={"property": self.prop} if self.prop else None,
-        )
 
 
 def entity_scope(ex: Execution, em: EntityModel, data: dict[str, Any]) -> dict[str, Any]:

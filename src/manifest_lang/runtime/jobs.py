@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..expr.values import UNDEFINED
+from .execution import new_execution
+from .host import EngineHost
+from .records import ScheduleModel
 from .results import CommandResult, EmittedEvent
-
-if TYPE_CHECKING:
-    from .engine import RuntimeEngine
 
 
 class MemoryJobQueue:
@@ -50,7 +50,7 @@ class MemoryJobQueue:
             return [dict(j) for j in self._jobs.values()]
 
 
-def job_event(engine: RuntimeEngine, job: dict[str, Any], result: CommandResult) -> EmittedEvent:
+def job_event(engine: EngineHost, job: dict[str, Any], result: CommandResult) -> EmittedEvent:
     """The ``<cmd>Completed`` / ``<cmd>Failed`` event of a drained job (in its result only)."""
     name = job["commandName"]
     cmd = engine.model.command(name, job.get("entityName"))
@@ -141,11 +141,10 @@ def with_retry(
 # --- schedules --------------------------------------------------------------------------------
 
 
-def schedule_params(engine: RuntimeEngine, schedule: dict[str, Any]) -> dict[str, Any]:
-    params = schedule.get("params") or []
-    if not params:
+def schedule_params(engine: EngineHost, schedule: ScheduleModel) -> dict[str, Any]:
+    if not schedule.params:
         return {}
-    ex = engine.new_execution(budget=False)
+    ex = new_execution(engine, budget=False)
     context = engine.context
     scope: dict[str, Any] = {
         "self": None,
@@ -154,11 +153,11 @@ def schedule_params(engine: RuntimeEngine, schedule: dict[str, Any]) -> dict[str
         "context": context,
         "now": engine.now(),
     }
-    if schedule.get("entityName"):
-        scope["_entity"] = schedule["entityName"]
+    if schedule.entity_name:
+        scope["_entity"] = schedule.entity_name
     out = {}
-    for p in params:
-        value = engine.model.compile(p["expression"])(scope, ex)
+    for name, fn in schedule.params:
+        value = fn(scope, ex)
         if value is not UNDEFINED:
-            out[p["name"]] = value
+            out[name] = value
     return out

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import IRError
@@ -19,23 +18,27 @@ from ..expr.builtins import roles_from_ir
 from ..expr.codegen import generate_expression, generate_raw
 from ..expr.compile import CompileContext, Evaluator, ir_value
 from ..expr.format import context_keys, format_expression, resolved_nodes
+from ..ir.schema import validate_ir
 from .builtins_bridge import builtins_with
-from .irschema import validate_ir
+from .records import (
+    NO_DEFAULT,
+    ActionModel,
+    ApprovalModel,
+    ApprovalStageModel,
+    Checked,
+    CommandModel,
+    ComputedModel,
+    ConstraintModel,
+    EntityModel,
+    ParamModel,
+    PolicyModel,
+    PropertyModel,
+    ReactionModel,
+    RelationModel,
+    SagaModel,
+    ScheduleModel,
+)
 from .temporal import TEMPORAL_TYPES
-
-
-@dataclass(slots=True)
-class Checked:
-    """A compiled expression with what a failure report needs (text and leaves to re-evaluate)."""
-
-    ir: dict[str, Any]
-    fn: Evaluator
-    formatted: str
-    #: leaves of the ``resolved`` report: ``(text, evaluator, None)``, charged together, or
-    #: ``(text, None, value)`` for an atomic literal (its value is known at compile time)
-    leaves: list[tuple[str, Evaluator | None, Any]]
-    leaf_steps: int
-    leaf_depth: int
 
 
 def _leaf(text: str, node: Any, fn: Evaluator) -> tuple[str, Evaluator | None, Any]:
@@ -44,147 +47,6 @@ def _leaf(text: str, node: Any, fn: Evaluator) -> tuple[str, Evaluator | None, A
         if not isinstance(value, (list, dict)):  # containers are fresh per evaluation, as in JS
             return (text, None, value)
     return (text, fn, None)
-
-
-@dataclass(slots=True)
-class ConstraintModel:
-    name: str
-    code: str
-    severity: str
-    fail_when: bool
-    message: str | None
-    message_template: str | None
-    details: list[tuple[str, Evaluator]]
-    overrideable: bool
-    override_policy: str | None
-    check: Checked
-
-
-@dataclass(slots=True)
-class PolicyModel:
-    name: str
-    entity: str | None
-    action: str
-    message: str | None
-    check: Checked
-    context_keys: list[str]
-    rate_limit: dict[str, Any] | None
-
-
-@dataclass(slots=True)
-class ParamModel:
-    name: str
-    type_name: str | None
-    required: bool
-    default: Any  # UNDEFINED-free: _NO_DEFAULT when absent
-    trusted_path: list[str] | None
-
-
-@dataclass(slots=True)
-class ActionModel:
-    kind: str
-    target: str | None
-    fn: Evaluator
-    #: a mutate of a field with no per-write rule (readonly, unique, transitions, version,
-    #: timestamps): the pipeline just assigns it
-    plain: bool = False
-    #: a mutate whose only per-write rule is a transition table: the table (from -> allowed)
-    transition_only: dict[str, list[str]] | None = None
-
-
-@dataclass(slots=True)
-class CommandModel:
-    name: str
-    entity: str | None
-    params: list[ParamModel]
-    guards: list[Checked]
-    constraints: list[ConstraintModel]
-    policies: list[PolicyModel]
-    actions: list[ActionModel]
-    emits: list[str]
-    emit_payloads: dict[str, list[tuple[str, Evaluator]]]
-    rate_limit: dict[str, Any] | None
-    retry: dict[str, Any] | None
-    is_async: bool
-    initialization: dict[str, Any] | None
-    ir: dict[str, Any]
-    has_adapter_actions: bool = False
-
-
-@dataclass(slots=True)
-class PropertyModel:
-    name: str
-    type_name: str
-    nullable: bool
-    default: Any
-    has_default: bool
-    auto_now: bool
-    modifiers: frozenset[str]
-    mask: dict[str, Any] | None
-    unmask_when: Evaluator | None
-
-
-@dataclass(slots=True)
-class ComputedModel:
-    name: str
-    fn: Evaluator
-    dependencies: list[str]
-
-
-@dataclass(slots=True)
-class RelationModel:
-    name: str
-    kind: str
-    target: str
-    fk_fields: list[str]
-    fk_refs: list[str]
-    through: str | None
-    on_delete: str | None = None
-
-
-@dataclass(slots=True)
-class EntityModel:
-    name: str
-    properties: dict[str, PropertyModel]
-    computed: dict[str, ComputedModel]
-    relations: dict[str, RelationModel]
-    constraints: list[ConstraintModel]
-    commands: frozenset[str]
-    key: list[str] | None
-    alternate_keys: list[list[str]]
-    version_property: str | None
-    version_at_property: str | None
-    timestamps: bool
-    transitions: dict[str, dict[str, list[str]]]
-    read_policies: list[PolicyModel]
-    approvals: list[dict[str, Any]]
-    required: list[str] = field(default_factory=list)
-    unique: list[str] = field(default_factory=list)
-    readonly: frozenset[str] = frozenset()
-    private: frozenset[str] = frozenset()
-    encrypted: tuple[str, ...] = ()  # declaration order, so errors name fields deterministically
-    temporal: dict[str, str] = field(default_factory=dict)  # date/time/datetime/duration props
-    masked: list[PropertyModel] = field(default_factory=list)
-    #: ``apply_defaults``' plan (constant defaults, then the fresh ones), built on first use
-    defaults_plan: tuple[dict[str, Any], list[tuple[str, int, Any]]] | None = None
-
-
-_NO_DEFAULT: Any = object()
-
-#: models with at least this many entities freeze the GC after their build (see CompiledModel)
-FREEZE_GC_ENTITIES = 50
-
-#: IR type name -> default of a property without ``= value`` (anything else: null)
-_TYPE_DEFAULTS: dict[str, Any] = {"string": "", "number": 0, "boolean": False}
-_CONTAINER_DEFAULTS: dict[str, type] = {"list": list, "array": list, "map": dict}
-
-
-def type_default(type_name: str, nullable: bool) -> Any:
-    if nullable:
-        return None
-    if type_name in _CONTAINER_DEFAULTS:
-        return _CONTAINER_DEFAULTS[type_name]()
-    return _TYPE_DEFAULTS.get(type_name)
 
 
 class CompiledModel:
@@ -196,25 +58,20 @@ class CompiledModel:
         *,
         validate: bool = True,
         custom_builtins: Mapping[str, Any] | None = None,
-        freeze_gc: bool | None = None,
     ) -> None:
         """Validate, index and compile ``ir``.
 
         ``custom_builtins``: application functions ``fn(host, args)``; core built-ins win on a clash.
-        ``freeze_gc``: move every object alive after the build (the model, the IR, and whatever else
-        the process holds) to the GC's permanent generation (``gc.freeze()``), so later full
-        collections do not walk millions of long-lived objects; a full collection over a
-        1000-entity model costs over a second and would otherwise recur during heavy traffic.
-        ``None`` (default) freezes for models of ``FREEZE_GC_ENTITIES`` entities or more.
+        A long-running process that keeps big models may then call ``manifest_lang.freeze_heap()``
+        (``manifest serve`` does): the constructor leaves the process's GC state as it found it.
         """
         # Building allocates many small objects that all live as long as the model; pausing the
         # cyclic GC avoids repeated full collections over them (seconds on a 1000-entity model).
+        # The previous state is restored before returning.
         enabled = gc.isenabled()
         gc.disable()
         try:
             self._build(ir, validate, custom_builtins)
-            if freeze_gc or (freeze_gc is None and len(self.entities) >= FREEZE_GC_ENTITIES):
-                gc.freeze()
         finally:
             if enabled:
                 gc.enable()
@@ -254,15 +111,38 @@ class CompiledModel:
             self.commands_by_name.setdefault(cm.name, cm)
             if cm.entity is not None:
                 self.commands_by_entity.setdefault((cm.entity, cm.name), cm)
-        self.reactions: dict[str, list[dict[str, Any]]] = {}
+        self.reactions: dict[str, list[ReactionModel]] = {}
         for r in ir.get("reactions", []) or []:
             self.reactions.setdefault(r["event"], []).append(self._reaction(r))
         self.tenant: dict[str, Any] | None = ir.get("tenant")
         self.roles = roles_from_ir(ir.get("roles"))
-        self.sagas: dict[str, dict[str, Any]] = {s["name"]: s for s in ir.get("sagas", []) or []}
-        self.schedules: dict[str, dict[str, Any]] = {s["name"]: s for s in ir.get("schedules", []) or []}
+        self.sagas: dict[str, SagaModel] = {}
+        for s in ir.get("sagas", []) or []:
+            self.sagas[s["name"]] = _saga(s)
+        self.schedules: dict[str, ScheduleModel] = {}
+        for s in ir.get("schedules", []) or []:
+            self.schedules[s["name"]] = self._schedule(s)
 
     # --- lookups ------------------------------------------------------------------------------
+
+    def tenant_of(self, context: Mapping[str, Any]) -> str | None:
+        """The tenant of ``context`` through the IR's ``tenant ... from <path>`` (a string, or None;
+        None as well for a model without a tenant declaration). The runtime and HTTP both use it."""
+        tenant = self.tenant
+        if tenant is None:
+            return None
+        path = str(tenant.get("contextPath") or "context.tenantId").split(".")
+        head, rest = path[0], path[1:]
+        value: Any
+        if head == "context":
+            value = context
+        elif head == "user":
+            value = context.get("user")
+        else:
+            value = context.get(head)
+        for part in rest:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        return value if isinstance(value, str) else None
 
     def command(self, name: str, entity: str | None = None) -> CommandModel | None:
         if entity is None:
@@ -374,18 +254,17 @@ class CompiledModel:
         em.masked = [p for p in props.values() if p.mask is not None]
         return em
 
-    def _approval(self, a: dict[str, Any]) -> dict[str, Any]:
-        out = dict(a)
-        out["_stages"] = [
-            {
-                "name": st["name"],
-                "required": int(st.get("required", 1) or 1),
-                "policy": self.compile(st["policy"]) if st.get("policy") else None,
-                "when": self.compile(st["when"]) if st.get("when") else None,
-            }
+    def _approval(self, a: dict[str, Any]) -> ApprovalModel:
+        stages = [
+            ApprovalStageModel(
+                name=st["name"],
+                required=int(st.get("required", 1) or 1),
+                policy=self.compile(st["policy"]) if st.get("policy") else None,
+                when=self.compile(st["when"]) if st.get("when") else None,
+            )
             for st in a.get("stages", [])
         ]
-        return out
+        return ApprovalModel(a["name"], a.get("command"), a.get("timeout"), stages, a)
 
     def _command(self, c: dict[str, Any]) -> CommandModel:
         entity = c.get("entity")
@@ -431,16 +310,29 @@ class CompiledModel:
             has_adapter_actions=any(a["kind"] in ("persist", "publish", "effect") for a in c["actions"]),
         )
 
-    def _reaction(self, r: dict[str, Any]) -> dict[str, Any]:
-        out = dict(r)
-        out["_params"] = [(p["name"], self.compile(p["expression"])) for p in r.get("params", []) or []]
-        if r.get("resolve") is not None:
-            out["_resolve"] = self.compile(r["resolve"])
-        out["_match"] = [(field, self.compile(source)) for field, source in _match_list(r.get("match"))]
+    def _reaction(self, r: dict[str, Any]) -> ReactionModel:
         fan = r.get("fanOut")
-        if fan and isinstance(fan.get("matchSource"), dict):
-            out["_fan_source"] = self.compile(fan["matchSource"])
-        return out
+        entity = r.get("targetEntity")
+        return ReactionModel(
+            event=r["event"],
+            target_entity=entity,
+            target_command=r.get("targetCommand"),
+            params=[(p["name"], self.compile(p["expression"])) for p in r.get("params", []) or []],
+            match=[(field, self.compile(source)) for field, source in _match_list(r.get("match"))],
+            resolve=self.compile(r["resolve"]) if r.get("resolve") is not None else None,
+            fan_out=bool(fan),
+            fan_entity=str(fan.get("matchEntity") or entity) if fan else None,
+            fan_field=fan.get("matchField") if fan else None,
+            fan_source=(
+                self.compile(fan["matchSource"]) if fan and isinstance(fan.get("matchSource"), dict) else None
+            ),
+            else_create=bool(r.get("elseCreate")),
+            ir=r,
+        )
+
+    def _schedule(self, s: dict[str, Any]) -> ScheduleModel:
+        params = [(p["name"], self.compile(p["expression"])) for p in s.get("params") or []]
+        return ScheduleModel(s["name"], s["commandName"], s.get("entityName"), params, s)
 
 
 def _plain_mutate(action: dict[str, Any], em: EntityModel | None, *, transitions: bool = True) -> bool:
@@ -477,6 +369,10 @@ def _match_list(match: Any) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def _saga(s: dict[str, Any]) -> SagaModel:
+    return SagaModel(s["name"], list(s.get("steps") or []), str(s.get("onFailure") or "compensate"), s)
+
+
 def _relation(r: dict[str, Any]) -> RelationModel:
     fk = r.get("foreignKey") or {}
     return RelationModel(
@@ -496,7 +392,7 @@ def _param(p: dict[str, Any]) -> ParamModel:
         name=p["name"],
         type_name=(p.get("type") or {}).get("name"),
         required=bool(p.get("required", True)),
-        default=ir_value(p["defaultValue"]) if "defaultValue" in p else _NO_DEFAULT,
+        default=ir_value(p["defaultValue"]) if "defaultValue" in p else NO_DEFAULT,
         trusted_path=str(trusted).split(".") if trusted else None,
     )
 
@@ -510,8 +406,6 @@ def _event_provenance(prov: Any) -> dict[str, Any] | None:
         "schemaVersion": prov.get("schemaVersion"),
     }
 
-
-NO_DEFAULT = _NO_DEFAULT
 
 _CACHE: dict[int, CompiledModel] = {}
 _CACHE_LOCK = threading.Lock()

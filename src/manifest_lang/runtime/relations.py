@@ -8,13 +8,21 @@ buffered writes), never through the masked read path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..expr.values import UNDEFINED, strict_equals
+from .model import CompiledModel
+from .records import EntityModel, RelationModel
 
-if TYPE_CHECKING:
-    from .execution import Execution
-    from .model import EntityModel, RelationModel
+
+class Rows(Protocol):
+    """The reads a traversal needs (the ``Execution`` of the call: tenant filter, buffered writes)."""
+
+    model: CompiledModel
+
+    def load_visible(self, entity: str, id: str) -> tuple[dict[str, Any] | None, int]: ...
+
+    def scan(self, entity: str) -> list[dict[str, Any]]: ...
 
 
 def composite_id(values: list[Any]) -> str:
@@ -34,7 +42,7 @@ def _missing(v: Any) -> bool:
     return v is None or v is UNDEFINED
 
 
-def resolve_relation(ex: Execution, em: EntityModel, rel: RelationModel, obj: dict[str, Any]) -> Any:
+def resolve_relation(ex: Rows, em: EntityModel, rel: RelationModel, obj: dict[str, Any]) -> Any:
     if rel.kind in ("belongsTo", "ref"):
         return _belongs_to(ex, rel, obj)
     if rel.through:
@@ -45,7 +53,7 @@ def resolve_relation(ex: Execution, em: EntityModel, rel: RelationModel, obj: di
     return rows
 
 
-def _belongs_to(ex: Execution, rel: RelationModel, obj: dict[str, Any]) -> Any:
+def _belongs_to(ex: Rows, rel: RelationModel, obj: dict[str, Any]) -> Any:
     fields = rel.fk_fields or [f"{rel.name}Id"]
     refs = rel.fk_refs or ["id"] * len(fields)
     values = [obj.get(f, UNDEFINED) for f in fields]
@@ -60,7 +68,7 @@ def _belongs_to(ex: Execution, rel: RelationModel, obj: dict[str, Any]) -> Any:
     return None
 
 
-def _inverse_rows(ex: Execution, source: str, target: str, obj: dict[str, Any]) -> list[dict[str, Any]]:
+def _inverse_rows(ex: Rows, source: str, target: str, obj: dict[str, Any]) -> list[dict[str, Any]]:
     target_model = ex.model.entities.get(target)
     inverse = None
     if target_model is not None:
@@ -83,7 +91,7 @@ def _inverse_rows(ex: Execution, source: str, target: str, obj: dict[str, Any]) 
     ]
 
 
-def _through(ex: Execution, em: EntityModel, rel: RelationModel, obj: dict[str, Any]) -> Any:
+def _through(ex: Rows, em: EntityModel, rel: RelationModel, obj: dict[str, Any]) -> Any:
     join = rel.through or ""
     join_rows = _inverse_rows(ex, em.name, join, obj)
     join_model = ex.model.entities.get(join)

@@ -14,6 +14,8 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from .refusal import WriteRejected
+
 TEMPORAL_TYPES = {
     "date": "date",
     "time": "time",
@@ -62,8 +64,6 @@ _CHECKS = {
 
 def check_temporal(kinds: dict[str, str], data: dict[str, Any]) -> None:
     """Raise ``WriteRejected`` for the first temporal property of ``data`` with a wrong value."""
-    from .instances import WriteRejected  # instances -> model -> this module: import on use
-
     for prop, kind in kinds.items():
         if prop not in data:
             continue

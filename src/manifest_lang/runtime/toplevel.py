@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import StoreConflictError
 from ..expr.budget import Budget
 from ..stores.base import UnitOfWork
 from .audit import audit_record
-from .commands import CallOptions, CommandRun
-from .execution import Execution
+from .commands import CommandRun
+from .execution import CallOptions, Execution, commit, new_execution
+from .host import EngineHost
 from .jobs import with_retry
 from .jsonvalues import flat_json_object, json_problem
-from .model import CommandModel
+from .records import CommandModel
 from .results import CommandResult, ConcurrencyConflict
-
-if TYPE_CHECKING:
-    from .engine import RuntimeEngine
 
 log = logging.getLogger("manifest_lang.runtime")
 
@@ -29,8 +27,14 @@ MISSING_TENANT = "MISSING_TENANT_CONTEXT: tenant-scoped command invoked without 
 
 
 class TopLevel:
-    def __init__(self, engine: RuntimeEngine) -> None:
+    """The outer wrapper of one engine's commands (the engine's ``run_command`` calls ``run``)."""
+
+    def __init__(self, engine: EngineHost) -> None:
         self.engine = engine
+        #: the engine's idempotency store and tenant requirement, kept here by the engine's
+        #: setters: reading them from the engine would be an interpreted property call per command
+        self.idem: Any = None
+        self.tenant_required = False
         self._idem: Any = None
         self._caps: _IdempotencyCaps | None = None
         #: the budget of the last top-level command (``engine.get_last_evaluation_stats``); kept
@@ -39,18 +43,16 @@ class TopLevel:
 
     def caps(self) -> _IdempotencyCaps:
         """The idempotency store's optional capabilities, looked up once per store object."""
-        idem = self.engine._idempotency_store
+        idem = self.idem
         if self._caps is None or self._idem is not idem:
             self._idem, self._caps = idem, _IdempotencyCaps(idem)
         return self._caps
 
     def run(self, name: str, input: Any, opts: CallOptions, key: str | None) -> CommandResult:
         engine = self.engine
-        # The engine's private fields, not its properties: a property is an interpreted call, and
-        # this runs on every command (the properties' setters keep these fields).
-        if (engine.model.tenant is not None or engine._require_tenant_context) and not self._tenant_present():
+        if (engine.model.tenant is not None or self.tenant_required) and not self._tenant_present():
             return CommandResult(success=False, error=MISSING_TENANT)
-        idem = engine._idempotency_store
+        idem = self.idem
         if idem is not None:
             # A replay returns before anything else is looked at (the reference's order).
             if key is None:
@@ -128,7 +130,7 @@ class TopLevel:
             if audited and audit_id is not None:
                 uow.audit = self._audit(audit_id, audit_at, name, opts, result)
             try:
-                self._commit(ex, uow, store)
+                commit(engine, store, uow)
             except StoreConflictError as exc:
                 attempt += 1
                 if attempt <= engine.conflict_retries:
@@ -154,7 +156,7 @@ class TopLevel:
     def _attempt(
         self, input: dict[str, Any], opts: CallOptions, cmd: CommandModel
     ) -> tuple[Execution, CommandResult]:
-        ex = self.engine.new_execution()
+        ex = new_execution(self.engine)
         return ex, CommandRun(ex, cmd, opts).run(input)
 
     def execute_job(self, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
@@ -179,27 +181,12 @@ class TopLevel:
         return uow
 
     def _transactional_idempotency(self, store: Any) -> bool:
-        return self.engine.idempotency_store is not None and self.caps().transactional_store is store
-
-    def _commit(self, ex: Execution, uow: UnitOfWork, store: Any) -> None:
-        if not self.engine.multi_store:
-            if not uow.is_empty():
-                store.commit(uow)
-            return
-        if uow.is_empty():
-            return
-        other = [w for w in uow.writes if self.engine.store_for(w.entity) is not store]
-        if other:
-            # Per-entity stores from a provider: each store commits its own rows.
-            uow.writes = [w for w in uow.writes if w not in other]
-            for w in other:
-                self.engine.store_for(w.entity).commit(UnitOfWork(writes=[w]))
-        store.commit(uow)
+        return self.idem is not None and self.caps().transactional_store is store
 
     def _finish_idempotency(
         self, key: str | None, result: CommandResult, store: Any, *, committed: bool
     ) -> None:
-        idem = self.engine.idempotency_store
+        idem = self.idem
         if idem is None or key is None:
             return
         caps = self.caps()
@@ -214,7 +201,7 @@ class TopLevel:
         self, name: str, input: dict[str, Any], opts: CallOptions, cmd: CommandModel
     ) -> CommandResult:
         engine = self.engine
-        check = CommandRun(engine.new_execution(), cmd, opts)
+        check = CommandRun(new_execution(engine), cmd, opts)
         check.validate_only = True
         checked = check.run(input)
         if not checked.success:

@@ -1,6 +1,7 @@
 """The ``manifest`` command line.
 
-Each subcommand lives beside the part of the system it drives and is imported only when it is
+Each subcommand is a module of this package (``cli/compile.py``, ``cli/serve.py``, ...), the top
+layer of the architecture (docs/architecture.md). A subcommand's module is imported only when it is
 invoked, so ``manifest compile`` never pays for the HTTP stack and a missing optional extra
 only affects the subcommand that needs it.
 """
@@ -12,20 +13,20 @@ from typing import Any
 
 import click
 
-from . import __version__
+from .. import __version__
 
 #: subcommand name -> ("module:attribute" of its click command, one-line help for the listing).
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "compile": ("manifest_lang.compiler.cli:compile_command", "Compile a .manifest file to IR v1 JSON."),
-    "validate": ("manifest_lang.compiler.cli:validate_command", "Check .manifest files; exit 1 on errors."),
-    "lint": ("manifest_lang.compiler.cli:lint_command", "Report what the compiler silently drops."),
-    "conformance": ("manifest_lang.runtime.cli:conformance_command", "Run a conformance directory."),
-    "run": ("manifest_lang.runtime.cli:run_command", "Run a model interactively (JSON lines)."),
-    "replay": ("manifest_lang.runtime.journal_cli:replay_command", "Replay and verify a command journal."),
-    "relay": ("manifest_lang.outbox.cli:relay_command", "Publish outbox events to a broker."),
-    "outbox": ("manifest_lang.outbox.cli:outbox_command", "Inspect the transactional outbox."),
-    "serve": ("manifest_lang.http.cli:serve_command", "Serve a model as an HTTP API."),
-    "trace": ("manifest_lang.http.cli:trace_command", "Print the causal tree of a correlation id."),
+    "compile": ("manifest_lang.cli.compile:compile_command", "Compile a .manifest file to IR v1 JSON."),
+    "validate": ("manifest_lang.cli.compile:validate_command", "Check .manifest files; exit 1 on errors."),
+    "lint": ("manifest_lang.cli.compile:lint_command", "Report what the compiler silently drops."),
+    "conformance": ("manifest_lang.cli.conformance:conformance_command", "Run a conformance directory."),
+    "run": ("manifest_lang.cli.run:run_command", "Run a model interactively (JSON lines)."),
+    "replay": ("manifest_lang.cli.replay:replay_command", "Replay and verify a command journal."),
+    "relay": ("manifest_lang.cli.outbox:relay_command", "Publish outbox events to a broker."),
+    "outbox": ("manifest_lang.cli.outbox:outbox_command", "Inspect the transactional outbox."),
+    "serve": ("manifest_lang.cli.serve:serve_command", "Serve a model as an HTTP API."),
+    "trace": ("manifest_lang.cli.serve:trace_command", "Print the causal tree of a correlation id."),
 }
 
 

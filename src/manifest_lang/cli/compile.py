@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 import orjson
 
-from .api import compile_source
-from .diagnostics import Diagnostic
-from .lint import lint_source
+from ..compiler.api import compile_source
+from ..compiler.diagnostics import Diagnostic
+from ..compiler.lint import lint_source
 
 
 class SourceError(click.ClickException):

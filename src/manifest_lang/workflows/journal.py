@@ -37,7 +37,7 @@ from typing import IO, Any, TypeVar
 import orjson
 
 from ..expr.values import UNDEFINED, to_json_value
-from .factory import compile_model, entity_names, model_ir
+from .factory import entity_names, model_ir
 
 JOURNAL_VERSION = 1
 T = TypeVar("T")
@@ -419,17 +419,9 @@ def _engine_context(engine: Any) -> Mapping[str, Any]:
             return value
     return {}
 
-
-# Replay lives in its own module; re-exported here because the public name is part of the contract.
-from .replay import Mismatch, ReplayReport, replay_and_verify  # noqa: E402
-
 __all__ = [
     "CommandJournal",
     "JournalEntry",
-    "Mismatch",
-    "ReplayReport",
-    "replay_and_verify",
     "summarize_result",
     "to_json",
-    "compile_model",
 ]

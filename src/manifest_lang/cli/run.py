@@ -1,7 +1,7 @@
-"""``manifest conformance DIR`` and ``manifest run FILE``.
+"""``manifest run FILE``.
 
-``run`` reads JSON lines (stdin or ``--script``), one operation each, and prints one JSON result
-per line; a bad line prints an error line and the session continues:
+It reads JSON lines (stdin or ``--script``), one operation each, and prints one JSON result per
+line; a bad line prints an error line and the session continues:
 
     {"op": "create", "entity": "Task", "data": {...}}
     {"op": "run", "command": "complete", "entity": "Task", "id": "t1", "input": {...}}
@@ -23,58 +23,18 @@ from ..errors import ManifestError
 from ..expr.values import to_json_value
 
 
-@click.command("conformance")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON report instead of progress lines.")
-@click.option(
-    "--ir",
-    "prefer",
-    type=click.Choice(["compiled", "expected"]),
-    default="compiled",
-    show_default=True,
-    help="Run runtime cases on the compiler's IR or on the expected IR files.",
-)
-@click.option("--no-compile", is_flag=True, help="Skip the compilation checks.")
-def conformance_command(directory: Path, as_json: bool, prefer: str, no_compile: bool) -> None:
-    """Run a conformance directory (fixtures/ + expected/); exit 1 if any check fails."""
-    from ..conformance import CaseResult, run_directory
+def load_model(path: Path) -> Any:
+    """The model in ``path`` (ClickException naming every compile error on failure)."""
+    from ..errors import CompileError
+    from ..loading import load_model as load
 
-    def progress(result: CaseResult) -> None:
-        if as_json:
-            return
-        if result.passed:
-            click.echo(".", nl=False)
-        else:
-            click.echo(f"\nFAIL {result.fixture} [{result.kind}] {result.case}: {result.reason}")
-
-    report = run_directory(directory, prefer=prefer, compile_checks=not no_compile, progress=progress)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        click.echo("")
-        click.echo(f"{report.passed} passed, {report.failed} failed")
-    if report.failed:
-        sys.exit(1)
-
-
-def load_ir(path: Path) -> dict[str, Any]:
-    """IR of a ``.ir.json`` file or of a ``.manifest`` compiled now (ClickException on failure)."""
-    text = path.read_text("utf-8")
-    if path.suffix == ".json":
-        try:
-            ir = json.loads(text)
-        except ValueError as exc:
-            raise click.ClickException(f"{path}: not valid JSON: {exc}") from None
-        if not isinstance(ir, dict):
-            raise click.ClickException(f"{path}: IR must be a JSON object")
-        return ir
-    from ..compiler.api import compile_source
-
-    result = compile_source(text, filename=str(path))
-    if result.ir is None or result.errors:
-        lines = "\n".join(d.format(str(path)) for d in result.errors) or "compilation failed"
-        raise click.ClickException(lines)
-    return result.ir
+    try:
+        return load(path)
+    except CompileError as exc:
+        errors = [d for d in exc.diagnostics if d.severity == "error"]
+        raise click.ClickException("\n".join(d.format(str(path)) for d in errors) or exc.message) from None
+    except ManifestError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 @click.command("run")
@@ -83,7 +43,7 @@ def load_ir(path: Path) -> dict[str, Any]:
 @click.option("--context", "context_json", default="{}", help="Runtime context as JSON (user, tenantId...).")
 def run_command(file: Path, script: TextIO | None, context_json: str) -> None:
     """Run a model (.manifest or .ir.json) on JSON-line operations; one JSON result per line."""
-    from .engine import RuntimeEngine
+    from ..runtime.engine import RuntimeEngine
 
     try:
         context = json.loads(context_json)
@@ -91,8 +51,9 @@ def run_command(file: Path, script: TextIO | None, context_json: str) -> None:
         raise click.ClickException(f"--context is not valid JSON: {exc}") from None
     if not isinstance(context, dict):
         raise click.ClickException("--context must be a JSON object")
+    model = load_model(file)
     try:
-        engine = RuntimeEngine(load_ir(file), context)
+        engine = RuntimeEngine(model, context)
     except ManifestError as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     for line in run_session(engine, script or sys.stdin):

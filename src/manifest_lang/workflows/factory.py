@@ -19,26 +19,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..errors import CompileError
-from .engine import RuntimeEngine
+from ..loading import load_model
+from ..runtime.engine import RuntimeEngine
 from .eventlog import events_for_correlation
-from .model import CompiledModel, compiled_model
-
-
-def compile_model(model: Any) -> Any:
-    """Source text, an IR dict or a ``CompiledModel`` -> a ``CompiledModel`` (compiled once)."""
-    if isinstance(model, CompiledModel):
-        return model
-    if isinstance(model, str):
-        from ..compiler.api import compile_source
-
-        compiled = compile_source(model)
-        if compiled.ir is None:
-            errors = [d for d in compiled.diagnostics if getattr(d, "severity", "error") == "error"]
-            first = getattr(errors[0], "message", str(errors[0])) if errors else "no IR produced"
-            raise CompileError(f"model does not compile: {first}", list(compiled.diagnostics))
-        model = compiled.ir
-    return compiled_model(model)
 
 
 def model_ir(model: Any) -> dict[str, Any]:
@@ -79,7 +62,7 @@ class RuntimeFactory:
         event_log_size: int = 0,
         engine_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.model = compile_model(model)
+        self.model = load_model(model)
         if store is None:
             from ..stores.memory import MemoryStore
 
@@ -87,7 +70,7 @@ class RuntimeFactory:
         self.store = store
         hooks = list(command_hooks)
         if tracing:
-            from .tracing import tracing_hooks
+            from .telemetry import tracing_hooks
 
             hooks.extend(tracing_hooks())
         self.command_hooks: tuple[Any, ...] = tuple(hooks)

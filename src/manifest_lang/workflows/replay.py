@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import orjson
 
 from ..errors import ManifestError
+from ..loading import load_model
+from ..runtime.engine import RuntimeEngine
+from ..runtime.idempotency import MemoryIdempotencyStore
+from ..runtime.results import OverrideRequest
 from ..stores.base import NEW_ROW, RowWrite, UnitOfWork
-from .factory import compile_model, model_ir
-
-if TYPE_CHECKING:
-    from .journal import CommandJournal, JournalEntry
+from ..stores.memory import MemoryStore
+from .factory import model_ir
+from .journal import CommandJournal, JournalEntry, summarize_result
 
 #: option JSON key -> run_command keyword
 _RUN_OPTIONS = {
@@ -103,9 +108,7 @@ class _RecordedValues:
 
 class _Replayer:
     def __init__(self, model: Any, journal: CommandJournal, evaluation_limits: Any) -> None:
-        from ..stores.memory import MemoryStore
-
-        self.model = compile_model(model)
+        self.model = load_model(model)
         self.store = MemoryStore()
         self.clock = _RecordedValues(lambda _n, last: last if last is not None else 0)
         self.ids = _RecordedValues(lambda n, _last: f"replay-unrecorded-id-{n}")
@@ -115,10 +118,6 @@ class _Replayer:
         self._engines: dict[bytes, Any] = {}
 
     def engine(self) -> Any:
-        import orjson
-
-        from .engine import RuntimeEngine
-
         key = orjson.dumps(self.context, option=orjson.OPT_SORT_KEYS)
         engine = self._engines.get(key)
         if engine is None:
@@ -144,8 +143,6 @@ class _Replayer:
         self.store.commit(UnitOfWork(writes=writes))
 
     def run(self, entry: JournalEntry) -> tuple[dict[str, Any] | None, str | None]:
-        from .journal import summarize_result
-
         if entry.context is not None:
             self.context = dict(entry.context)
         self.clock.load(list(entry.clock))
@@ -161,14 +158,10 @@ class _Replayer:
 
 
 def _idempotency_store() -> Any:
-    from .idempotency import MemoryIdempotencyStore
-
     return MemoryIdempotencyStore()
 
 
 def _override_request(data: Mapping[str, Any]) -> Any:
-    from .results import OverrideRequest
-
     return OverrideRequest.coerce(dict(data))
 
 
@@ -180,8 +173,6 @@ def replay_and_verify(
     max_mismatches: int = 1000,
 ) -> ReplayReport:
     """Re-run every command of ``journal`` against ``model`` (IR, ``CompiledModel`` or source)."""
-    from .journal import CommandJournal
-
     if not isinstance(journal, CommandJournal):
         entries = list(journal)
         journal = CommandJournal()

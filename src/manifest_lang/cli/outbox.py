@@ -12,9 +12,9 @@ import click
 import orjson
 
 from ..errors import ManifestError
+from ..outbox.relay import Backoff, Relay, RelayStats
+from ..outbox.types import OutboxSource
 from ..stores.urls import open_store
-from .relay import Backoff, Relay, RelayStats
-from .types import OutboxSource
 
 
 def _open_source(db: str) -> OutboxSource:
@@ -46,7 +46,7 @@ def relay_command(
     lease_ttl: float,
 ) -> None:
     """Publish outbox events to NATS JetStream or Redis Streams (at least once, per-instance order)."""
-    from .publishers import open_publisher
+    from ..outbox.publishers import open_publisher
 
     try:
         store = _open_source(db)

@@ -21,22 +21,13 @@ class InputError(click.ClickException):
 
 
 def _load_model(path: Path) -> Any:
-    """A ``.json`` file is IR; anything else is Manifest source, compiled here."""
     from ..errors import ManifestError
-    from .factory import compile_model
+    from ..loading import load_model
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read model {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        if path.suffix == ".json":
-            return compile_model(orjson.loads(text))
-        return compile_model(text)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"model {path} is not valid JSON: {exc}") from None
-    except ManifestError as exc:  # CompileError, IRError
-        raise InputError(f"{path}: {exc.message}") from None
+        return load_model(path)
+    except ManifestError as exc:  # CompileError, IRError: the message names the file
+        raise InputError(exc.message) from None
 
 
 @click.command("replay")
@@ -55,7 +46,8 @@ def replay_command(
     journal: Path, model_path: Path, as_json: bool, max_steps: int | None, max_depth: int | None
 ) -> None:
     """Replay a command journal in deterministic mode and verify every result."""
-    from .journal import CommandJournal, replay_and_verify
+    from ..workflows.journal import CommandJournal
+    from ..workflows.replay import replay_and_verify
 
     model = _load_model(model_path)
     try:

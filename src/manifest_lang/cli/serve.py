@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ..errors import CompileError, ManifestError
+from ..errors import ManifestError
 
 DEFAULT_DB = "sqlite:///manifest.db"
 _ENV = {
@@ -31,8 +31,9 @@ _ENV = {
 
 def app_from_env() -> Any:
     """uvicorn factory: the app described by the ``MANIFEST_SERVE_*`` environment variables."""
-    from .app import create_app
-    from .auth import KeyOrTokenAuth
+    from ..http.app import create_app
+    from ..http.auth import KeyOrTokenAuth
+    from ..runtime.heap import freeze_heap
 
     env = os.environ
     auth: Any = "headers" if env.get(_ENV["trust_headers"]) == "1" else None
@@ -40,12 +41,15 @@ def app_from_env() -> Any:
         auth = KeyOrTokenAuth.from_env(
             secret=env.get(_ENV["secret"]) or None, api_keys_file=env.get(_ENV["api_keys"])
         )
-    return create_app(
+    app = create_app(
         Path(env[_ENV["model"]]),
         store=env.get(_ENV["db"], DEFAULT_DB),
         auth=auth,
         max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),
     )
+    # A server keeps the model for its whole life: later full collections skip it (runtime/heap.py).
+    freeze_heap()
+    return app
 
 
 def _tenant_required_entities(index: Any) -> list[str]:
@@ -66,15 +70,13 @@ def _fail(message: str) -> None:
 
 def _check_model(path: Path) -> None:
     """Compile and index the model now, so a bad file never reaches uvicorn."""
-    from .loading import compiled_model
-    from .model_index import ModelIndex
+    from ..http.model_index import ModelIndex
+    from ..loading import load_model
 
     try:
-        ModelIndex(compiled_model(path).ir)
-    except CompileError as exc:
+        ModelIndex(load_model(path).ir)
+    except ManifestError as exc:  # the message names the file
         _fail(exc.message)
-    except ManifestError as exc:
-        _fail(f"{path}: {exc.message}")
 
 
 @click.command("serve")
@@ -132,7 +134,7 @@ def serve_command(
     except ManifestError as exc:
         _fail(exc.message)
     url = f"http://{host}:{port}"
-    from .auth import API_KEYS_ENV
+    from ..http.auth import API_KEYS_ENV
 
     anonymous = not (trust_headers or secret or api_keys or os.environ.get(API_KEYS_ENV))
     mode = "trusted headers" if trust_headers else ("anonymous" if anonymous else "API keys/tokens")
@@ -145,7 +147,7 @@ def serve_command(
             err=True,
         )
     uvicorn.run(
-        "manifest_lang.http.cli:app_from_env",
+        "manifest_lang.cli.serve:app_from_env",
         factory=True,
         host=host,
         port=port,
@@ -164,7 +166,7 @@ def serve_command(
 def trace_command(correlation_id: str, db: str, as_json: bool) -> None:
     """Print the causal tree of the workflow CORRELATION_ID from a store's outbox."""
     from ..stores.urls import open_store
-    from .tracing import build_trace, durable_events, render_text
+    from ..workflows.trace import build_trace, durable_events, render_text
 
     try:
         store = open_store(db)

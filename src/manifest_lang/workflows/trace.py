@@ -5,7 +5,7 @@ bounded), which knows warnings, failures and overrides. Durable stores keep the 
 in their outbox, which survives restarts: events found there but not in memory are grouped
 back into the command that emitted them (same subject, causation and timestamp).
 
-Placement follows ``runtime.eventlog``: a command whose causation id is the name or the
+Placement follows ``workflows.eventlog``: a command whose causation id is the name or the
 reference (``Name:subjectId``) of an earlier event of the workflow nests under that event;
 any other causation id becomes a root, and commands without one sit under ``root``.
 """
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..runtime.eventlog import ROOT_KEY, event_field, event_ref, subject_id
+from .eventlog import ROOT_KEY, event_field, event_ref, subject_id
 
 DEFAULT_MAX_WORKFLOWS = 2000
 OVERRIDE_EVENT = "OverrideApplied"

@@ -1,0 +1,90 @@
+"""``RuntimeOptions``: how one engine is configured (everything but the model and the context).
+
+``RuntimeEngine(ir, context, **options)`` takes the fields as keyword arguments (the public form,
+used by applications, tests and docs); ``RuntimeEngine(ir, context, options=RuntimeOptions(...))``
+takes them as one value that can be built once and shared (keywords given as well override it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, TypedDict
+
+from ..expr.budget import EvaluationLimits
+from ..stores.base import Store
+from .encryption import EncryptionProvider
+
+StoreProvider = Store | Callable[[str], Store | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOptions:
+    #: the clock (epoch ms) and id source; wall clock and random UUIDs when None
+    now: Callable[[], float] | None = None
+    generate_id: Callable[[], str] | None = None
+    evaluation_limits: EvaluationLimits | Mapping[str, int] | None = None
+    idempotency_store: Any = None
+    #: forbid adapter actions (persist/publish/effect); None: ``context["deterministic"]`` decides
+    deterministic_mode: bool | None = None
+    #: one Store, or a callable entity name -> Store (None: the engine's default memory store)
+    store_provider: StoreProvider | None = None
+    #: re-runs of a command whose commit met a concurrent write
+    conflict_retries: int = 3
+    command_hooks: Sequence[Any] = ()
+    effect_handler: Callable[[dict[str, Any]], Any] | None = None
+    flags: Mapping[str, Any] | None = None
+    flag_provider: Callable[[str], Any] | None = None
+    require_tenant_context: bool = False
+    #: shared by engines that must count calls together (``hit(key, now, window_ms, capacity)``)
+    rate_limit_store: Any = None
+    job_queue: Any = None
+    approval_store: Any = None
+    #: retry backoff: no real sleeping unless the application injects it (as the reference)
+    sleep: Callable[[float], None] | None = None
+    retry_jitter: Callable[[float], float] | None = None
+    custom_builtins: Mapping[str, Callable[[Any, list[Any]], Any]] | None = None
+    encryption_provider: EncryptionProvider | None = None
+    max_parallel_commands: int | None = None
+
+
+class RuntimeOptionsArgs(TypedDict, total=False):
+    """The fields of :class:`RuntimeOptions` as keyword arguments of ``RuntimeEngine``."""
+
+    now: Callable[[], float] | None
+    generate_id: Callable[[], str] | None
+    evaluation_limits: EvaluationLimits | Mapping[str, int] | None
+    idempotency_store: Any
+    deterministic_mode: bool | None
+    store_provider: StoreProvider | None
+    conflict_retries: int
+    command_hooks: Sequence[Any]
+    effect_handler: Callable[[dict[str, Any]], Any] | None
+    flags: Mapping[str, Any] | None
+    flag_provider: Callable[[str], Any] | None
+    require_tenant_context: bool
+    rate_limit_store: Any
+    job_queue: Any
+    approval_store: Any
+    sleep: Callable[[float], None] | None
+    retry_jitter: Callable[[float], float] | None
+    custom_builtins: Mapping[str, Callable[[Any, list[Any]], Any]] | None
+    encryption_provider: EncryptionProvider | None
+    max_parallel_commands: int | None
+
+
+DEFAULT_OPTIONS = RuntimeOptions()
+_FIELDS = frozenset(f.name for f in fields(RuntimeOptions))
+
+
+def resolve_options(options: RuntimeOptions | None, overrides: Mapping[str, Any]) -> RuntimeOptions:
+    """``options`` (or the defaults) with the keyword arguments ``overrides`` applied."""
+    base = options if options is not None else DEFAULT_OPTIONS
+    if not overrides:
+        return base
+    unknown = sorted(set(overrides) - _FIELDS)
+    if unknown:
+        raise TypeError(f"RuntimeEngine() got an unexpected keyword argument {unknown[0]!r}")
+    values = {name: getattr(base, name) for name in _FIELDS}
+    values.update(overrides)
+    return RuntimeOptions(**values)
