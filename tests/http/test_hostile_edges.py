@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 from test_api import problem
 
 from manifest_lang.http.app import create_app
-from manifest_lang.http.body import MAX_JSON_DEPTH
 from manifest_lang.http.protocol import HEADER_TIMEOUT_ENV, H11HttpProtocol, HttpToolsHttpProtocol
+from manifest_lang.inputs import MAX_JSON_DEPTH
 
 JSON = {"Content-Type": "application/json"}
 DOCS_MODEL = """

@@ -64,7 +64,8 @@ def _tenant_required_entities(index: Any) -> list[str]:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"manifest: {message}", err=True)
+    # one line, even when a driver's message has several ("... refused\n\tIs the server running")
+    click.echo(f"manifest: {' '.join(message.split())}", err=True)
     sys.exit(1)
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..ir import MAX_IR_DEPTH
 from ..syntax.parser import parse
 from .diagnostics import Diagnostic, DiagnosticSink
 from .pipeline import Pipeline
-from .provenance import build_provenance
+from .provenance import IRNestingError, build_provenance
 
 
 @dataclass
@@ -65,7 +66,15 @@ def _compile(source: str, now: datetime | None, strict: bool) -> CompileResult:
     if ir is None or sink.has_errors:
         return CompileResult(None, sink.items)
     body = {k: v for k, v in ir.items() if k != "provenance"}
-    provenance = build_provenance(source, __version__, {"version": ir["version"], **body}, now=now)
+    try:
+        provenance = build_provenance(source, __version__, {"version": ir["version"], **body}, now=now)
+    except IRNestingError:
+        # e.g. `x + x + ... + x` with hundreds of terms: a left-nested tree as deep as it is long
+        message = (
+            f"An expression nests too deeply: the IR would nest more than {MAX_IR_DEPTH} levels, "
+            "which no JSON writer here accepts; split it (e.g. into computed properties)"
+        )
+        return CompileResult(None, [*sink.items, Diagnostic("error", message)])
     final = {
         "version": ir["version"],
         "provenance": provenance,

@@ -127,6 +127,10 @@ def _codepoint_json(value: Any) -> str:
     )
 
 
+class IRNestingError(ValueError):
+    """The IR nests deeper than ``ir.MAX_IR_DEPTH`` levels (a very long chain of operators)."""
+
+
 def compiler_ir_hash(ir: dict[str, Any]) -> str:
     """``compute_ir_hash`` for IR this compiler just built, at C speed.
 
@@ -151,7 +155,9 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
         provenance = ir.get("provenance") or {}
         document = {**ir, "provenance": {k: v for k, v in provenance.items() if k != "irHash"}}
         data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    except (TypeError, ValueError, orjson.JSONEncodeError):
+    except (TypeError, ValueError, orjson.JSONEncodeError) as exc:
+        if str(exc) == "Recursion limit reached":
+            raise IRNestingError from None
         pass  # values orjson refuses: the generic encoder below, once the IR is restored
     finally:
         for container, key, value in reversed(swaps):

@@ -419,6 +419,7 @@ def _engine_context(engine: Any) -> Mapping[str, Any]:
             return value
     return {}
 
+
 __all__ = [
     "CommandJournal",
     "JournalEntry",
