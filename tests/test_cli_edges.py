@@ -81,7 +81,8 @@ def test_an_ir_nested_too_deep_is_one_line(files: dict[str, Path], command: str,
 
 
 def test_a_binary_script_is_refused_before_anything_runs(files: dict[str, Path]) -> None:
-    assert_one_clear_line(invoke("run", str(files["ok"]), "--script", str(files["binary"])), "--script", "binary")
+    result = invoke("run", str(files["ok"]), "--script", str(files["binary"]))
+    assert_one_clear_line(result, "--script", "binary")
 
 
 def test_bad_stdin_lines_answer_an_error_and_the_session_goes_on(files: dict[str, Path]) -> None:

@@ -223,7 +223,12 @@ class Mutator:
         return tokens[:i] + ["("] * depth + tokens[i : i + 3] + [")"] * depth + tokens[i + 3 :]
 
 
+_OPERATOR = re.compile(r"[-+*/%!<>=&|?]+")
+
+
 def _depth(source: str) -> int:
+    """How deep ``source`` nests: brackets, or operators chained on one line (``x + x + ...``
+    is a tree as deep as the chain is long)."""
     depth = deepest = 0
     for char in source:
         if char in "([{":
@@ -231,7 +236,8 @@ def _depth(source: str) -> int:
             deepest = max(deepest, depth)
         elif char in ")]}":
             depth = max(0, depth - 1)
-    return deepest
+    chain = max((len(_OPERATOR.findall(line)) + line.count("!") for line in source.split("\n")), default=0)
+    return max(deepest, chain)
 
 
 def _where(exc: BaseException) -> str:
