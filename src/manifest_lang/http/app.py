@@ -18,7 +18,7 @@ The app is a plain ASGI callable, so it mounts into any Starlette or FastAPI app
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,7 +27,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from .. import errors
 from ..loading import load_model
@@ -35,7 +36,7 @@ from ..workflows.trace import TraceRecorder
 from .auth import Authenticator, Context, KeyOrTokenAuth, trusted_headers_auth
 from .body import DEFAULT_MAX_BODY_BYTES
 from .model_index import ModelIndex
-from .openapi import build_openapi
+from .openapi import build_openapi, security_for
 from .problems import Problem, ProblemError
 from .routes import Api
 from .service import ModelService
@@ -96,6 +97,15 @@ def _resolve_auth(
     return KeyOrTokenAuth(api_keys=api_keys, secret=secret, allow_anonymous=not api_keys and not secret)
 
 
+def _security(auth: Authenticator) -> list[dict[str, list[str]]] | None:
+    """What the OpenAPI document says a caller must send, for the built-in authenticators."""
+    if isinstance(auth, KeyOrTokenAuth):
+        return security_for(required=not auth.allow_anonymous)
+    if auth is trusted_headers_auth:
+        return [{"trustedHeaders": []}]
+    return None  # a custom authenticator: the document cannot know
+
+
 def _exception_handlers() -> dict[Any, Any]:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
@@ -119,21 +129,59 @@ def _exception_handlers() -> dict[Any, Any]:
     return {ProblemError: on_problem, HTTPException: on_http, Exception: on_error}
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class _AnyMethod:
+    """An ASGI app for a ``Route``: Starlette matches an app (not a function) for every method."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _methods(**handlers: Endpoint) -> _AnyMethod:
+    """One endpoint for every method of a path: the declared ones run, any other is 405 with an
+    ``Allow`` header listing them (and OPTIONS says the same).
+
+    Starlette would route an undeclared method to the next pattern that matches the path
+    (``GET /InventoryItem/commands/create`` to the row ``commands/create``, ``POST /healthz`` to an
+    entity ``healthz``), and its 405 lists the methods of the first pattern only."""
+    table = {method.upper(): handler for method, handler in handlers.items()}
+    if "GET" in table:
+        table["HEAD"] = table["GET"]
+    allow = ", ".join(sorted(table))
+
+    async def endpoint(request: Request) -> Response:
+        handler = table.get(request.method)
+        if handler is None:
+            raise ProblemError(
+                "METHOD_NOT_ALLOWED",
+                f"{request.method} is not allowed here (allowed: {allow})",
+                headers={"Allow": allow},
+            )
+        return await handler(request)
+
+    return _AnyMethod(endpoint)
+
+
 def _routes(api: Api) -> list[Route]:
-    # Fixed paths first: they shadow an entity of the same name (documented).
+    # Every pattern answers every method (see ``_methods``), so the first pattern that matches a
+    # path owns it: fixed paths first, they shadow an entity of the same name (documented).
     return [
-        Route("/openapi.json", api.openapi_json, methods=["GET"]),
-        Route("/docs", api.docs, methods=["GET"]),
-        Route("/healthz", api.healthz, methods=["GET"]),
-        Route("/events", api.events, methods=["GET"]),
-        Route("/trace/{correlationId}", api.trace, methods=["GET"]),
-        Route("/commands/{command}", api.global_command, methods=["POST"]),
-        Route("/{entity}", api.list_rows, methods=["GET"]),
-        Route("/{entity}", api.create, methods=["POST"]),
-        Route("/{entity}/commands/{command}", api.entity_command, methods=["POST"]),
+        Route("/openapi.json", _methods(get=api.openapi_json)),
+        Route("/docs", _methods(get=api.docs)),
+        Route("/healthz", _methods(get=api.healthz)),
+        Route("/events", _methods(get=api.events)),
+        Route("/trace/{correlationId}", _methods(get=api.trace)),
+        Route("/commands/{command}", _methods(post=api.global_command)),
+        Route("/{entity}", _methods(get=api.list_rows, post=api.create)),
+        Route("/{entity}/commands/{command}", _methods(post=api.entity_command)),
         # ``path``: an id may contain "/" (sent as %2F, which the server decodes before routing).
-        Route("/{entity}/{id:path}/commands/{command}", api.entity_command, methods=["POST"]),
-        Route("/{entity}/{id:path}", api.get_row, methods=["GET"]),
+        Route("/{entity}/{id:path}/commands/{command}", _methods(post=api.entity_command)),
+        Route("/{entity}/{id:path}", _methods(get=api.get_row)),
     ]
 
 
@@ -173,12 +221,13 @@ def create_app(
         idempotency_store=idempotency_store or _default_idempotency_store(opened_store),
         engine_options=engine_options,
     )
+    authenticator = _resolve_auth(auth, api_keys, secret)
     api = Api(
         service,
-        _resolve_auth(auth, api_keys, secret),
+        authenticator,
         max_body_bytes=max_body_bytes,
         limiter=CapacityLimiter(max_concurrency),
-        openapi=build_openapi(index, title=title),
+        openapi=build_openapi(index, title=title, security=_security(authenticator)),
     )
 
     @asynccontextmanager

@@ -19,6 +19,11 @@ _OBJECT = {"map", "record", "json", "object"}
 _ANY = {"any", "unknown", "void"}
 
 
+#: a string the server accepts: any text without U+0000, which PostgreSQL cannot store (so the
+#: server refuses it on every store, and the document says so)
+STRING: dict[str, Any] = {"type": "string", "pattern": "^[^\\u0000]*$"}
+
+
 class TypeSchemas:
     """Converts IR type dicts to JSON Schema using the model's enums and value objects."""
 
@@ -39,13 +44,13 @@ class TypeSchemas:
         schema = self._base(ir_type or {})
         kind = schema.get("type")
         if kind == ["string", "number"]:
-            return {"type": "string"}
+            return dict(STRING)
         return schema if kind in ("string", "number", "integer", "boolean") else None
 
     def _base(self, ir_type: Mapping[str, Any]) -> dict[str, Any]:
         name = str(ir_type.get("name", "any"))
         if name == "string":
-            return {"type": "string"}
+            return dict(STRING)
         if name in _NUMBER:
             return {"type": "number"}
         if name in _INTEGER:
@@ -95,7 +100,7 @@ class TypeSchemas:
 
     def entity_row(self, entity: Mapping[str, Any]) -> dict[str, Any]:
         schema = self.for_properties(entity.get("properties") or [])
-        schema["properties"].setdefault("id", {"type": "string"})
+        schema["properties"].setdefault("id", dict(STRING))
         return schema
 
 
