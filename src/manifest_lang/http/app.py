@@ -227,7 +227,16 @@ def create_app(
         authenticator,
         max_body_bytes=max_body_bytes,
         limiter=CapacityLimiter(max_concurrency),
-        openapi=build_openapi(index, title=title, security=_security(authenticator)),
+        openapi=build_openapi(
+            index,
+            title=title,
+            security=_security(authenticator),
+            create_required={
+                e.name: service.required_on_create(e)
+                for e in index.entities.values()
+                if e.create_command is None
+            },
+        ),
     )
 
     @asynccontextmanager

@@ -22,6 +22,7 @@ from .problems import ProblemError
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 _ENVELOPE_KEYS = frozenset({"input", "overrideRequests"})
 _OVERRIDE_FIELDS = ("constraintCode", "reason", "authorizedBy")
+_OVERRIDE_MEMBERS = frozenset({*_OVERRIDE_FIELDS, "timestamp"})
 
 
 async def read_json(request: Request, limit: int) -> Any:
@@ -98,24 +99,28 @@ def split_command_body(data: Any, parameter_names: frozenset[str]) -> CommandBod
         return CommandBody(input=data)
     return CommandBody(
         input=dict(data.get("input") or {}),
-        override_requests=_override_requests(data.get("overrideRequests")),
+        override_requests=_override_requests(data.get("overrideRequests", [])),
     )
 
 
 def _override_requests(value: Any) -> list[dict[str, Any]]:
-    if value is None:
-        return []
     if not isinstance(value, list):
         raise ProblemError("INVALID_INPUT", "overrideRequests must be an array")
     requests: list[dict[str, Any]] = []
     for index, item in enumerate(value):
         if not isinstance(item, Mapping):
             raise ProblemError("INVALID_INPUT", f"overrideRequests/{index} must be an object")
+        unknown = sorted(set(item) - _OVERRIDE_MEMBERS)
+        if unknown:
+            raise ProblemError("INVALID_INPUT", f"overrideRequests/{index} has unknown members {unknown}")
         for name in _OVERRIDE_FIELDS:
             if not isinstance(item.get(name), str):
                 raise ProblemError("INVALID_INPUT", f"overrideRequests/{index}/{name} must be a string")
         request = {name: item[name] for name in _OVERRIDE_FIELDS}
-        if isinstance(item.get("timestamp"), (int, float)) and not isinstance(item["timestamp"], bool):
-            request["timestamp"] = item["timestamp"]
+        if "timestamp" in item:
+            stamp = item["timestamp"]
+            if not isinstance(stamp, (int, float)) or isinstance(stamp, bool):
+                raise ProblemError("INVALID_INPUT", f"overrideRequests/{index}/timestamp must be a number")
+            request["timestamp"] = stamp
         requests.append(request)
     return requests

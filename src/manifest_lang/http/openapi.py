@@ -9,6 +9,7 @@ authentication really requires.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .model_index import CommandInfo, EntityInfo, ModelIndex
@@ -85,11 +86,12 @@ _COMMON_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["constraintCode", "reason", "authorizedBy"],
         "properties": {
-            "constraintCode": {"type": "string"},
-            "reason": {"type": "string"},
-            "authorizedBy": {"type": "string"},
+            "constraintCode": STRING,
+            "reason": STRING,
+            "authorizedBy": STRING,
             "timestamp": {"type": "number"},
         },
+        "additionalProperties": False,
     },
     "CommandResult": {
         "type": "object",
@@ -146,7 +148,9 @@ def _command_body(info: CommandInfo, input_ref: str) -> dict[str, Any]:
     schema = (
         {"$ref": input_ref} if "input" in info.parameter_names else {"anyOf": [{"$ref": input_ref}, envelope]}
     )
-    return {"required": False, "content": {"application/json": {"schema": schema}}}
+    # an empty body is the input {}: it is a valid request only when no parameter is required
+    needed = bool(info.input_schema.get("required"))
+    return {"required": needed, "content": {"application/json": {"schema": schema}}}
 
 
 def _command_operation(
@@ -222,7 +226,7 @@ def _page_schema(row_ref: str) -> dict[str, Any]:
     }
 
 
-def _create_operation(entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, Any]:
+def _create_operation(entity: EntityInfo, schemas: dict[str, Any], required: list[str]) -> dict[str, Any]:
     create = entity.create_command
     if create is not None:
         schemas[f"{entity.name}_create_Input"] = create.input_schema
@@ -230,7 +234,9 @@ def _create_operation(entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, 
         created = _json({"$ref": _REF + "CommandResult"}, "Created by the entity's create command")
     else:
         strict_row = {**entity.row_schema, "additionalProperties": False}
-        body = {"required": False, "content": {"application/json": {"schema": strict_row}}}
+        if required:
+            strict_row["required"] = list(required)
+        body = {"required": bool(required), "content": {"application/json": {"schema": strict_row}}}
         created = _json({"$ref": _REF + _row_name(entity)}, "The created instance")
     return {
         "operationId": f"create_{entity.name}",
@@ -242,7 +248,9 @@ def _create_operation(entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, 
     }
 
 
-def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, Any]:
+def _entity_paths(
+    index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any], create_required: list[str]
+) -> dict[str, Any]:
     row_ref = _REF + _row_name(entity)
     schemas[_row_name(entity)] = entity.row_schema
     paths: dict[str, Any] = {
@@ -257,7 +265,7 @@ def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]
                     **_problems(400, 401, 403, 404),
                 },
             },
-            "post": _create_operation(entity, schemas),
+            "post": _create_operation(entity, schemas, create_required),
         },
         f"/{entity.name}/{{id}}": {
             "get": {
@@ -281,14 +289,20 @@ def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]
 
 
 def build_openapi(
-    index: ModelIndex, *, title: str | None = None, security: list[dict[str, list[str]]] | None = None
+    index: ModelIndex,
+    *,
+    title: str | None = None,
+    security: list[dict[str, list[str]]] | None = None,
+    create_required: Mapping[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """The document of ``index``; ``security`` is the requirement of every data route (default:
-    API key or bearer token, or nothing, for apps whose authentication is not the built-in one)."""
+    API key or bearer token, or nothing, for apps whose authentication is not the built-in one);
+    ``create_required``: entity -> the properties a plain create must be given."""
     schemas: dict[str, Any] = dict(_COMMON_SCHEMAS)
     paths: dict[str, Any] = {}
     for entity in index.entities.values():
-        paths.update(_entity_paths(index, entity, schemas))
+        required = (create_required or {}).get(entity.name, [])
+        paths.update(_entity_paths(index, entity, schemas, required))
     for info in index.global_commands.values():
         input_name = f"command_{info.name}_Input"
         schemas[input_name] = info.input_schema

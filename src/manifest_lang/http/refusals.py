@@ -80,3 +80,9 @@ def missing_required(engine: Any, em: Any, data: dict[str, Any]) -> list[str]:
             continue
         break
     return missing
+
+
+def required_on_create(engine: Any, entity: str) -> list[str]:
+    """The properties a plain create of ``entity`` must be given (what the OpenAPI document
+    lists as ``required``), by the same rule the engine applies to an empty row."""
+    return missing_required(engine, engine.model.entities[entity], {})

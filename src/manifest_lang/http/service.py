@@ -16,7 +16,7 @@ from ..stores.base import Store
 from ..workflows.trace import TraceRecorder
 from .model_index import CommandInfo, EntityInfo, ModelIndex
 from .problems import ProblemError
-from .refusals import create_refusal
+from .refusals import create_refusal, required_on_create
 from .sse import EventHub
 
 DEFAULT_CONFLICT_RETRIES = 8
@@ -231,6 +231,10 @@ class ModelService:
         if instance is None:
             raise create_refusal(engine, entity.name, data)
         return dict(instance)
+
+    def required_on_create(self, entity: EntityInfo) -> list[str]:
+        """What ``POST /{entity}`` (a plain create) must be given."""
+        return required_on_create(self.engine({}), entity.name)
 
     def _is_replay(self, meta: RequestMeta, tenant: Any) -> bool:
         """Whether the engine will answer with the stored result of an earlier request."""
