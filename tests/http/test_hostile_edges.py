@@ -15,9 +15,11 @@ from httpkit import KITCHEN, LiveServer, ServeProcess, who
 from starlette.testclient import TestClient
 from test_api import problem
 
+from manifest_lang.errors import StoreUnavailableError
 from manifest_lang.http.app import create_app
 from manifest_lang.http.protocol import HEADER_TIMEOUT_ENV, H11HttpProtocol, HttpToolsHttpProtocol
 from manifest_lang.inputs import MAX_JSON_DEPTH
+from manifest_lang.stores.memory import MemoryStore
 
 JSON = {"Content-Type": "application/json"}
 DOCS_MODEL = """
@@ -203,3 +205,23 @@ def test_serve_cli_uses_the_guarded_protocol(tmp_path: Any) -> None:
         assert status == 408 and body["code"] == "REQUEST_TIMEOUT"
         status, _, body = parsed(exchange(server, b"GET /healthz HTTP/1.1\r\nContent-Length: x\r\n\r\n"))
         assert status == 400 and body["code"] == "MALFORMED_REQUEST"
+
+
+# -- a store that is down -------------------------------------------------------------------------
+class UnreachableStore(MemoryStore):
+    """A store whose database went away, as a driver reports it (host, user, and all)."""
+
+    def load(self, entity: str, id: str, *, tenant: str | None = None) -> Any:
+        raise StoreUnavailableError(
+            'connection to server at "10.0.0.5", port 5432 failed: FATAL: password authentication '
+            'failed for user "app_owner"'
+        )
+
+
+def test_a_store_that_is_down_is_a_503_without_database_text() -> None:
+    app = create_app(KITCHEN, auth="headers", store=UnreachableStore())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/InventoryItem/some-id", headers=who())
+    body = problem(answer, 503, "STORE_UNAVAILABLE")
+    assert answer.headers["retry-after"] == "1"
+    assert "10.0.0.5" not in answer.text and "app_owner" not in answer.text and "retry" in body["detail"]

@@ -118,6 +118,13 @@ def _exception_handlers() -> dict[Any, Any]:
         return Problem(code, str(exc.detail), request.url.path, headers=dict(exc.headers or {})).to_response()
 
     async def on_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, errors.StoreUnavailableError):
+            # the driver's text names hosts, schemas and SQL: the log gets it, the client does not
+            log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+            detail = "The store is unavailable; retry later"
+            return Problem(
+                "STORE_UNAVAILABLE", detail, request.url.path, headers={"Retry-After": "1"}
+            ).to_response()
         for error_type, code in _ERROR_CODES:
             if isinstance(exc, error_type):
                 return Problem(code, str(exc), request.url.path).to_response()
