@@ -6,7 +6,7 @@ truncations, raw characters, extreme numbers and hostile regular expressions). T
 checked on every input:
 
 - ``compile_source`` returns (never raises) and no diagnostic is an internal compiler error
-  (nor "nests too deeply" for input that does not nest deeply);
+  (nor "nests too deeply" for input that does not nest deeply); ``lint_source`` never raises;
 - when it returns IR, the IR is plain JSON (``json.dumps(allow_nan=False)`` and ``orjson``
   accept it: no NaN/Infinity, no integer beyond 64 bits) and ``RuntimeEngine`` accepts it
   (which validates it against ``ir-v1.schema.json`` and compiles every expression).
@@ -35,6 +35,7 @@ from pathlib import Path
 import orjson
 
 from manifest_lang.compiler import api
+from manifest_lang.compiler.lint import lint_source
 from manifest_lang.errors import ManifestError
 from manifest_lang.runtime.engine import RuntimeEngine
 
@@ -259,6 +260,10 @@ def check(source: str) -> str | None:
         result = api.compile_source(source)
     except Exception as exc:  # noqa: BLE001 - a raise is the finding
         return f"compile_source raises {type(exc).__name__} at {_where(exc)}"
+    try:
+        lint_source(source)  # ``manifest lint`` reads the same hostile files
+    except Exception as exc:  # noqa: BLE001
+        return f"lint_source raises {type(exc).__name__} at {_where(exc)}"
     for diagnostic in result.diagnostics:
         if diagnostic.message.startswith("Internal compiler error"):
             return _internal_kind(source)
