@@ -241,8 +241,10 @@ def _page(request: Request) -> tuple[int, int]:
     params = request.query_params
     try:
         limit = _integer(params.get("limit", str(DEFAULT_PAGE_SIZE)))
+        offset = _integer(params.get("offset", "0"))  # checked even when a cursor overrides it
         cursor = params.get("cursor")
-        offset = _decode_cursor(cursor) if cursor is not None else _integer(params.get("offset", "0"))
+        if cursor is not None and (1 <= limit <= MAX_PAGE_SIZE and 0 <= offset <= MAX_OFFSET):
+            offset = _decode_cursor(cursor)
     except ValueError:
         raise ProblemError(
             "INVALID_QUERY", "limit and offset must be integers; cursor must come from nextCursor"
