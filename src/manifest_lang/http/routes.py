@@ -241,17 +241,19 @@ def _page(request: Request) -> tuple[int, int]:
     params = request.query_params
     try:
         limit = _integer(params.get("limit", str(DEFAULT_PAGE_SIZE)))
-        offset = _integer(params.get("offset", "0"))  # checked even when a cursor overrides it
-        cursor = params.get("cursor")
-        if cursor is not None and (1 <= limit <= MAX_PAGE_SIZE and 0 <= offset <= MAX_OFFSET):
-            offset = _decode_cursor(cursor)
+        offset = _integer(params.get("offset", "0"))
     except ValueError:
-        raise ProblemError(
-            "INVALID_QUERY", "limit and offset must be integers; cursor must come from nextCursor"
-        ) from None
+        raise ProblemError("INVALID_QUERY", "limit and offset must be integers") from None
+    # ``offset`` is checked even when a cursor overrides it: the document's bounds always hold
     if not 1 <= limit <= MAX_PAGE_SIZE or not 0 <= offset <= MAX_OFFSET:
         raise ProblemError("INVALID_QUERY", f"limit must be 1..{MAX_PAGE_SIZE} and offset 0..{MAX_OFFSET}")
-    return limit, offset
+    cursor = params.get("cursor")
+    if cursor is None:
+        return limit, offset
+    try:
+        return limit, _decode_cursor(cursor)
+    except ValueError:
+        raise ProblemError("INVALID_QUERY", "cursor must come from nextCursor") from None
 
 
 def _integer(text: str) -> int:
