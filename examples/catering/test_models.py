@@ -1,41 +1,41 @@
-"""The catering models compile cleanly, and catering.manifest stays the sum of the separate files."""
+"""The catering models compile cleanly; catering.manifest is the three files joined by `use`."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from manifest_lang.compiler.api import compile_source
+from manifest_lang.compiler.api import compile_file, compile_source
 
 from .kitchen import HERE
 
 MODELS = ["inventory", "preptask", "station", "catering"]
-#: lines only the combined model can hold (relationships between entities of different files)
-_CROSS_FILE = re.compile(r"^\s*(belongsTo|hasMany)\b")
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_model_compiles_without_diagnostics(name: str) -> None:
-    result = compile_source((HERE / f"{name}.manifest").read_text(encoding="utf-8"))
+    result = compile_file(HERE / f"{name}.manifest")
     assert result.ir is not None
     assert [d.message for d in result.diagnostics] == []
 
 
-def _code_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("//")]
-
-
-def test_catering_manifest_is_the_three_files_plus_cross_file_declarations() -> None:
-    combined = [
-        line
-        for line in _code_lines((HERE / "catering.manifest").read_text(encoding="utf-8"))
-        if not _CROSS_FILE.match(line)
+def test_catering_is_its_three_models_plus_the_entity_linking_them() -> None:
+    ir = compile_file(HERE / "catering.manifest").ir
+    assert ir is not None
+    assert [e["name"] for e in ir["entities"]] == [
+        "InventoryItem",
+        "PrepTask",
+        "Station",
+        "PrepTaskIngredient",
     ]
-    parts = []
-    for name in ("inventory", "preptask", "station"):
-        parts.extend(_code_lines((HERE / f"{name}.manifest").read_text(encoding="utf-8")))
-    assert combined[: len(parts)] == parts
-    # the rest is PrepTaskIngredient, which links files together
-    assert combined[len(parts)] == "entity PrepTaskIngredient {"
-    assert combined[-1] == "}"
+    sources = ir["provenance"]["sources"]
+    assert [s["path"] for s in sources] == [
+        "catering.manifest",
+        "inventory.manifest",
+        "preptask.manifest",
+        "station.manifest",
+    ]
+    # each imported file's own IR has the same entity as the combined one
+    for name, entity in (("inventory", "InventoryItem"), ("preptask", "PrepTask"), ("station", "Station")):
+        alone = compile_source((HERE / f"{name}.manifest").read_text(encoding="utf-8")).ir
+        assert alone is not None
+        assert [e for e in ir["entities"] if e["name"] == entity] == alone["entities"]

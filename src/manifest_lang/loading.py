@@ -10,7 +10,9 @@ things and fail the same way. The rule for telling them apart:
 - a ``str`` is a file name when it is one line ending in ``.manifest`` or ``.json`` (any case),
   whether or not the file exists (a missing file is a clear error, never a confusing compile of
   the name as source); any other ``str`` is Manifest source text;
-- a file ending in ``.json`` holds IR; any other file holds Manifest source, compiled here;
+- a file ending in ``.json`` holds IR; any other file holds Manifest source, compiled here with
+  its ``use`` lines resolved relative to it (source text given as a ``str`` has no directory:
+  its ``use`` lines are not resolved, with a ``USE_NOT_RESOLVED`` warning);
 - anything else raises ``InvalidInputError``.
 
 Failures are ``ManifestError`` subclasses whose message names the origin (the path, or
@@ -28,11 +30,11 @@ from typing import Any
 
 import orjson
 
-from . import inputs
+from . import untrusted
 from .errors import CompileError, InvalidInputError, IRError
-from .inputs import decode_text
 from .ir import MAX_IR_DEPTH
 from .runtime.model import CompiledModel, compiled_model
+from .untrusted import decode_text
 
 SOURCE_ORIGIN = "<source>"
 _PATH_SUFFIXES = (".manifest", ".json")
@@ -75,16 +77,22 @@ def load_ir(model: Any) -> dict[str, Any]:
     return load_model(model).ir  # raises the InvalidInputError
 
 
-def compile_text(source: str, origin: str) -> dict[str, Any]:
-    """The IR of Manifest source text; ``CompileError`` (with the diagnostics) when it has errors."""
+def compile_text(source: str, origin: str, path: Path | None = None) -> dict[str, Any]:
+    """The IR of Manifest source text; ``CompileError`` (with the diagnostics) when it has errors.
+
+    With ``path`` (the file the text was read from), its ``use`` lines are resolved next to it.
+    """
     from .compiler.api import compile_source
 
-    compiled = compile_source(source)
+    base_dir = path.resolve().parent if path is not None else None
+    compiled = compile_source(source, filename=str(path) if path else None, base_dir=base_dir)
     errors = [d for d in compiled.diagnostics if d.severity == "error"]
     if compiled.ir is None or errors:
         first = errors[0] if errors else None
         message = first.message if first is not None else "no IR produced"
         where = f" (at {first.line}:{first.column})" if first is not None and first.line else ""
+        if first is not None and first.file is not None and path is not None and first.file != path.name:
+            where = f" (at {path.parent / first.file}:{first.line}:{first.column})"
         raise CompileError(f"{origin}: model does not compile: {message}{where}", list(compiled.diagnostics))
     return dict(compiled.ir)
 
@@ -101,10 +109,10 @@ def _read_ir(path: Path) -> dict[str, Any]:
     except InvalidInputError as exc:
         raise CompileError(exc.message) from None
     if path.suffix.lower() != ".json":
-        return compile_text(text, str(path))
+        return compile_text(text, str(path), path)
     try:
-        data = inputs.loads(text, limit=MAX_IR_DEPTH)
-    except inputs.JsonTooDeepError:
+        data = untrusted.loads(text, limit=MAX_IR_DEPTH)
+    except untrusted.JsonTooDeepError:
         raise IRError(f"model {path} nests deeper than {MAX_IR_DEPTH} levels, which no IR does") from None
     except orjson.JSONDecodeError as exc:
         raise IRError(f"model {path} is not valid JSON: {exc}") from None

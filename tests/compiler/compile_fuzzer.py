@@ -288,7 +288,7 @@ def check(source: str) -> str | None:
 def _internal_kind(source: str, label: str = "internal compiler error") -> str:
     """Re-run the compile without the API's catch-all to see where it failed."""
     try:
-        api._compile(source, None, False)
+        api._compile(source, "<source>", None, False, None)
     except BaseException as exc:  # noqa: BLE001
         return f"{label}: {type(exc).__name__} at {_where(exc)}"
     return f"{label} (not reproduced outside compile_source)"

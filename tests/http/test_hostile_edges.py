@@ -18,8 +18,8 @@ from test_api import problem
 from manifest_lang.errors import StoreUnavailableError
 from manifest_lang.http.app import create_app
 from manifest_lang.http.protocol import HEADER_TIMEOUT_ENV, H11HttpProtocol, HttpToolsHttpProtocol
-from manifest_lang.inputs import MAX_JSON_DEPTH
 from manifest_lang.stores.memory import MemoryStore
+from manifest_lang.untrusted import MAX_JSON_DEPTH
 
 JSON = {"Content-Type": "application/json"}
 DOCS_MODEL = """

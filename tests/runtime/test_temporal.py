@@ -35,6 +35,15 @@ def test_wrong_shapes_are_refused(field: str, value: object) -> None:
 def test_a_command_writing_a_wrong_value_fails_with_the_type_error() -> None:
     engine = engine_for("92-date-time-types")
     engine.create_instance("Meeting", VALID)
+    # typed inputs refuse the parameter first (newDue is a number) ...
+    result = engine.run_command("schedule", {"newDue": "soon"}, entity_name="Meeting", instance_id="m1")
+    assert not result.success and result.parameter_failure == {
+        "parameter": "newDue",
+        "expectedType": "number",
+        "code": "INVALID_PARAMETER_TYPE",
+    }
+    # ... and with the reference's lax inputs, the write rule catches the value
+    engine.strict_inputs = False
     result = engine.run_command("schedule", {"newDue": "soon"}, entity_name="Meeting", instance_id="m1")
     assert not result.success
     assert result.error == 'E_TYPE_DATETIME: Property "due" expects datetime; got "soon"'

@@ -9,11 +9,19 @@ from pathlib import Path
 import click
 import orjson
 
-from ..compiler.api import compile_source
+from ..compiler.api import CompileResult, compile_source
 from ..compiler.diagnostics import Diagnostic
 from ..compiler.lint import lint_source
 from ..errors import InvalidInputError
-from ..inputs import decode_text
+from ..untrusted import decode_text
+
+#: ``--base-dir`` of commands reading ``-``: where the ``use`` lines of stdin are resolved
+BASE_DIR_OPTION = click.option(
+    "--base-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Resolve `use` imports of - (stdin) under this directory (default: the current one).",
+)
 
 
 class SourceError(click.ClickException):
@@ -50,17 +58,57 @@ def render(diagnostic: Diagnostic, filename: str, lines: list[str]) -> str:
     return f"{text}\n    {source_line}\n    {' ' * (caret_col - 1)}^"
 
 
+def compile_path(file: str, source: str, base_dir: Path | None = None) -> CompileResult:
+    """Compile FILE's ``source`` with its ``use`` lines resolved (stdin: under ``base_dir``/cwd)."""
+    root_dir = (base_dir or Path.cwd()) if file == "-" else Path(file).resolve().parent
+    return compile_source(source, filename=file, base_dir=root_dir)
+
+
+def resolve_file_label(file: str, imported: str | None) -> str:
+    """How a diagnostic's file is shown: the path given, or an imported file's path beside it."""
+    label = "<stdin>" if file == "-" else file
+    if imported is None or imported == _root_name(file):
+        return label
+    root_dir = "" if file == "-" else str(Path(file).parent)
+    return str(Path(root_dir, imported)) if root_dir not in ("", ".") else imported
+
+
+def render_all(
+    result: CompileResult,
+    file: str,
+    source: str,
+    diagnostics: list[Diagnostic] | None = None,
+    *,
+    show_codes: bool = False,
+) -> Iterator[str]:
+    """Each diagnostic rendered against the file it is in (the root or a ``use``d file)."""
+    texts = dict(result.files)
+    for diagnostic in result.diagnostics if diagnostics is None else diagnostics:
+        text, name = source, resolve_file_label(file, diagnostic.file)
+        if diagnostic.file is not None and diagnostic.file in texts and diagnostic.file != _root_name(file):
+            text = texts[diagnostic.file]
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        message = diagnostic.message
+        if show_codes and diagnostic.code:
+            message = f"{message} [{diagnostic.code}]"
+        plain = Diagnostic(diagnostic.severity, message, diagnostic.line, diagnostic.column, diagnostic.code)
+        yield render(plain, name, lines)
+
+
+def _root_name(file: str) -> str:
+    return "<source>" if file == "-" else Path(file).name
+
+
 @click.command("compile")
 @click.argument("file")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write IR here.")
-def compile_command(file: str, output: str | None) -> None:
-    """Compile FILE (or - for stdin) to IR v1 JSON."""
+@BASE_DIR_OPTION
+def compile_command(file: str, output: str | None, base_dir: Path | None) -> None:
+    """Compile FILE (or - for stdin) and the files it `use`s to IR v1 JSON."""
     source = read_source(file)
-    result = compile_source(source, filename=file)
-    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    label = "<stdin>" if file == "-" else file
-    for diagnostic in result.diagnostics:
-        click.echo(render(diagnostic, label, lines), err=True)
+    result = compile_path(file, source, base_dir)
+    for text in render_all(result, file, source):
+        click.echo(text, err=True)
     if result.ir is None:
         raise SystemExit(1)
     payload = orjson.dumps(result.ir, option=orjson.OPT_INDENT_2) + b"\n"
@@ -89,17 +137,26 @@ def _each_source(files: tuple[str, ...]) -> Iterator[tuple[str, str, str, list[s
 
 @click.command("validate")
 @click.argument("files", nargs=-1, required=True)
-def validate_command(files: tuple[str, ...]) -> None:
-    """Check FILES; print diagnostics; exit 1 when any has an error."""
+@click.option("--strict", is_flag=True, help="Also run `manifest check`; its errors fail too.")
+@BASE_DIR_OPTION
+def validate_command(files: tuple[str, ...], strict: bool, base_dir: Path | None) -> None:
+    """Check FILES (and the files they `use`); print diagnostics; exit 1 when any has an error."""
     failed = False
     for item in _each_source(files):
         if item is None:
             failed = True
             continue
-        file, label, source, lines = item
-        result = compile_source(source, filename=file)
-        for diagnostic in result.diagnostics:
-            click.echo(render(diagnostic, label, lines))
+        file, _, source, _ = item
+        result = compile_path(file, source, base_dir)
+        diagnostics = result.diagnostics
+        if strict:
+            from ..compiler.checker import check_compiled
+
+            checked = check_compiled(result)
+            diagnostics = checked.diagnostics
+            failed = failed or not checked.ok
+        for text in render_all(result, file, source, diagnostics):
+            click.echo(text)
         failed = failed or result.ir is None
     raise SystemExit(1 if failed else 0)
 

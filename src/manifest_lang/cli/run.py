@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import click
 
-from .. import inputs
+from .. import untrusted
 from ..errors import InvalidInputError, ManifestError
 from ..expr.values import to_json_value
 
@@ -42,12 +42,18 @@ def load_model(path: Path) -> Any:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--script", type=click.File("rb"), help="Read operations from this file instead of stdin.")
 @click.option("--context", "context_json", default="{}", help="Runtime context as JSON (user, tenantId...).")
-def run_command(file: Path, script: BinaryIO | None, context_json: str) -> None:
+@click.option("--no-check", is_flag=True, help="Start even when `manifest check` finds errors in the model.")
+def run_command(file: Path, script: BinaryIO | None, context_json: str, no_check: bool) -> None:
     """Run a model (.manifest or .ir.json) on JSON-line operations; one JSON result per line."""
     from ..runtime.engine import RuntimeEngine
 
+    if not no_check:
+        from .check import refuse_on_check_errors
+
+        refuse_on_check_errors(file)
+
     try:
-        context = inputs.loads(context_json)
+        context = untrusted.loads(context_json)
     except ValueError as exc:
         raise click.ClickException(f"--context is not valid JSON: {exc}") from None
     if not isinstance(context, dict):
@@ -59,7 +65,7 @@ def run_command(file: Path, script: BinaryIO | None, context_json: str) -> None:
         raise click.ClickException(f"{file}: {exc}") from None
     if script is not None:
         try:  # a script is read whole, so a binary one is refused before anything runs
-            lines: Iterable[bytes | str] = inputs.decode_text(script.read(), script.name).splitlines()
+            lines: Iterable[bytes | str] = untrusted.decode_text(script.read(), script.name).splitlines()
         except InvalidInputError as exc:
             raise click.ClickException(f"--script {exc.message}") from None
     else:
@@ -70,14 +76,14 @@ def run_command(file: Path, script: BinaryIO | None, context_json: str) -> None:
 
 def run_session(engine: Any, lines: Iterable[bytes | str]) -> Iterable[str]:
     """Execute each JSON line; yield one JSON line per operation (errors included). A bad line
-    (not UTF-8, not JSON, nested deeper than ``inputs.MAX_JSON_DEPTH``, refused) never ends the
+    (not UTF-8, not JSON, nested deeper than ``untrusted.MAX_JSON_DEPTH``, refused) never ends the
     session."""
     for number, raw in enumerate(lines, 1):
         try:
             text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
             if not text.strip():
                 continue
-            op = inputs.loads(text)
+            op = untrusted.loads(text)
             if not isinstance(op, dict):
                 raise ValueError("an operation must be a JSON object")
             out = _apply(engine, op)

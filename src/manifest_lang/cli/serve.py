@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from ..errors import ManifestError
+from .check import NO_CHECK_OPTION, refuse_on_check_errors
 
 DEFAULT_DB = "sqlite:///manifest.db"
 _ENV = {
@@ -100,6 +101,7 @@ def _check_model(path: Path) -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds a client has to send a request's headers (then 408).",
 )
+@NO_CHECK_OPTION
 def serve_command(
     file: Path,
     db: str,
@@ -112,6 +114,7 @@ def serve_command(
     trust_headers: bool,
     max_body_bytes: int,
     header_timeout: float,
+    no_check: bool,
 ) -> None:
     """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
     import uvicorn
@@ -119,6 +122,8 @@ def serve_command(
     if not file.is_file():
         _fail(f"{file}: no such file")
     _check_model(file)
+    if not no_check:
+        refuse_on_check_errors(file)
     values = {
         "model": str(file.resolve()),
         "db": db,

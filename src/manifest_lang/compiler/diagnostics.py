@@ -13,9 +13,13 @@ class Diagnostic:
     line: int | None = None
     column: int | None = None
     code: str | None = None
+    #: the file the position is in, in a multi-file compile (None: the file being compiled)
+    file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"severity": self.severity, "message": self.message}
+        if self.file is not None:
+            data["file"] = self.file
         if self.line is not None:
             data["line"] = self.line
         if self.column is not None:
@@ -26,6 +30,7 @@ class Diagnostic:
 
     def format(self, filename: str = "<source>") -> str:
         """``file:line:col: severity: message`` (``file: severity: message`` for whole-model checks)."""
+        filename = self.file or filename
         if self.line is None:
             return f"{filename}: {self.severity}: {self.message}"
         return f"{filename}:{self.line}:{self.column or 1}: {self.severity}: {self.message}"

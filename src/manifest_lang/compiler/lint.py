@@ -11,9 +11,10 @@ from ..syntax.tokens import TokenKind
 from .diagnostics import Diagnostic
 
 
-def lint_source(source: str) -> list[Diagnostic]:
+def lint_source(source: str, *, extended: bool = False) -> list[Diagnostic]:
+    """Findings on ``source``; ``extended`` parses the seed-syntax superset (``manifest check``)."""
     try:
-        parsed = parse(source, extended=False)
+        parsed = parse(source, extended=extended)
     except RecursionError:
         return [Diagnostic("error", "Source nests too deeply to lint")]
     findings: list[Diagnostic] = []
@@ -46,7 +47,7 @@ def lint_source(source: str) -> list[Diagnostic]:
         findings.append(
             Diagnostic(
                 "warning",
-                f"{shown} is ignored at {skipped.where} level (silently skipped)",
+                f"{shown} is ignored at {skipped.where.removesuffix(' level')} level (silently skipped)",
                 token.line,
                 token.start_column,
                 "LINT_SKIPPED_TOKEN",

@@ -248,16 +248,33 @@ def verify_ir_hash(ir: dict[str, Any], expected: str | None = None) -> bool:
 
 
 def build_provenance(
-    source: str, compiler_version: str, ir_without_provenance: dict[str, Any], *, now: datetime | None = None
+    source: str,
+    compiler_version: str,
+    ir_without_provenance: dict[str, Any],
+    *,
+    now: datetime | None = None,
+    sources: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Provenance block in the reference key order; ``irHash`` is computed over the whole IR."""
+    """Provenance block in the reference key order; ``irHash`` is computed over the whole IR.
+
+    ``sources`` (a multi-file compile: ``{path, contentHash}`` per file) is kept sorted by path,
+    as the reference's ``compileProjectToIR`` does; ``contentHash`` then covers every file: the
+    SHA-256 of the files' sorted hashes joined by ``:`` (the reference uses the joined string
+    itself, which is not a SHA-256 as the schema describes).
+    """
+    digest = content_hash(source)
+    if sources:
+        sources = sorted(sources, key=lambda item: collation_key(item["path"]))
+        digest = content_hash(":".join(sorted(item["contentHash"] for item in sources)))
     provenance: dict[str, Any] = {
-        "contentHash": content_hash(source),
+        "contentHash": digest,
         "irHash": "",
         "compilerVersion": compiler_version,
         "schemaVersion": SCHEMA_VERSION,
         "compiledAt": compiled_at(now),
     }
+    if sources:
+        provenance["sources"] = sources
     ir_without_provenance["provenance"] = provenance
     provenance["irHash"] = compiler_ir_hash(ir_without_provenance)
     return provenance

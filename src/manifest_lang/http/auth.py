@@ -24,7 +24,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from .. import inputs
+from .. import untrusted
 from ..errors import ManifestError
 from .problems import ProblemError
 
@@ -125,7 +125,7 @@ def load_api_keys(path: str | Path) -> dict[str, Context]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else inputs.loads(text)
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else untrusted.loads(text)
     except (OSError, ValueError) as exc:
         raise ManifestError(f"cannot read API keys from {path}: {exc}") from None
     return parse_api_keys(data)
@@ -158,7 +158,7 @@ class KeyOrTokenAuth:
         env = os.environ.get(API_KEYS_ENV)
         if env:
             try:
-                keys.update(parse_api_keys(inputs.loads(env)))
+                keys.update(parse_api_keys(untrusted.loads(env)))
             except ValueError as exc:
                 raise ManifestError(f"{API_KEYS_ENV} is not valid JSON: {exc}") from None
         return cls(api_keys=keys, secret=secret, allow_anonymous=not keys and not secret)

@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 from starlette.requests import ClientDisconnect, Request
 
-from .. import inputs
-from ..inputs import MAX_JSON_DEPTH
+from .. import untrusted
+from ..untrusted import MAX_JSON_DEPTH
 from .problems import ProblemError
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
@@ -46,8 +46,8 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         return {}
     try:
-        data = inputs.loads(raw)
-    except inputs.JsonTooDeepError:
+        data = untrusted.loads(raw)
+    except untrusted.JsonTooDeepError:
         raise ProblemError(
             "INVALID_INPUT",
             f"The body nests arrays/objects deeper than {MAX_JSON_DEPTH} levels",

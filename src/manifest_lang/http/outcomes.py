@@ -47,6 +47,8 @@ def problem_code(result: Mapping[str, Any]) -> str:
         return "GUARD_FAILED"
     failure = result.get("parameterFailure")
     if isinstance(failure, Mapping):
+        if failure.get("code") == "INVALID_PARAMETER_TYPE":
+            return "INVALID_INPUT"  # the engine's typed inputs (runtime/inputs.py): same 400 as the schema's
         return "MISSING_TRUSTED_CONTEXT" if failure.get("code") else "MISSING_REQUIRED_PARAMETER"
     for prefix, code in _ERROR_PREFIXES:
         if error.startswith(prefix):

@@ -214,7 +214,18 @@ class CommandRun:
                     f"{code}: command '{self.cmd.name}' requires parameter '{p.name}'",
                     {"parameter_failure": failure},
                 )
-        return inp
+        refused = self._typed_input(raw)
+        return inp if refused is None else refused
+
+    def _typed_input(self, raw: dict[str, Any]) -> Refusal | None:
+        """Supplied values against the declared types (runtime/inputs.py); off with strict_inputs=False."""
+        check = self.cmd.check_input
+        if check is None or not self.engine.strict_inputs:
+            return None
+        failed = check(raw)
+        if failed is None:
+            return None
+        return Refusal(failed[1], {"parameter_failure": failed[0]})
 
     def _draft(self, inp: dict[str, Any]) -> dict[str, Any]:
         em = self.entity

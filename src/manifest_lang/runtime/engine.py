@@ -111,6 +111,7 @@ class RuntimeEngine(CommandEntry):
         self.sleep: Callable[[float], None] = opts.sleep or (lambda ms: None)
         self.retry_jitter: Callable[[float], float] = opts.retry_jitter or (lambda ms: ms)
         self.max_parallel_commands = opts.max_parallel_commands
+        self.strict_inputs = opts.strict_inputs
 
     # The replay shortcut of ``run_command`` depends on these four; each change re-decides it.
     @property

@@ -44,6 +44,8 @@ class EngineHost(Protocol):
     approval_store: Any
     job_queue: Any
     conflict_retries: int
+    #: typed command inputs (runtime/inputs.py); False: the reference's lax behaviour
+    strict_inputs: bool
     sleep: Callable[[float], None]
     retry_jitter: Callable[[float], float]
 

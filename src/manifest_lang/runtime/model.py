@@ -20,6 +20,7 @@ from ..expr.compile import CompileContext, Evaluator, ir_value
 from ..expr.format import context_keys, format_expression, resolved_nodes
 from ..ir.schema import validate_ir
 from .builtins_bridge import builtins_with
+from .inputs import InputTypes, input_checker
 from .records import (
     NO_DEFAULT,
     ActionModel,
@@ -86,6 +87,8 @@ class CompiledModel:
             r["name"] for e in ir.get("entities", []) for r in e.get("relationships", [])
         )
         self._cc = CompileContext(relation_names=relation_names, builtins=builtins_with(custom_builtins))
+        #: the model's named types, for the typed-input checker of every command (built once)
+        self._input_types = InputTypes(ir)
         self.events: dict[str, str] = {}
         for ev in ir.get("events", []):
             self.events.setdefault(ev["name"], ev.get("channel") or ev["name"])
@@ -308,6 +311,7 @@ class CompiledModel:
             initialization=c.get("initialization"),
             ir=c,
             has_adapter_actions=any(a["kind"] in ("persist", "publish", "effect") for a in c["actions"]),
+            check_input=input_checker(c, self._input_types),
         )
 
     def _reaction(self, r: dict[str, Any]) -> ReactionModel:

@@ -46,6 +46,9 @@ class RuntimeOptions:
     custom_builtins: Mapping[str, Callable[[Any, list[Any]], Any]] | None = None
     encryption_provider: EncryptionProvider | None = None
     max_parallel_commands: int | None = None
+    #: check each supplied parameter against its declared type (False: the reference's lax
+    #: behaviour, any JSON for any parameter; runtime/inputs.py, docs/differences.md #18)
+    strict_inputs: bool = True
 
 
 class RuntimeOptionsArgs(TypedDict, total=False):
@@ -71,6 +74,7 @@ class RuntimeOptionsArgs(TypedDict, total=False):
     custom_builtins: Mapping[str, Callable[[Any, list[Any]], Any]] | None
     encryption_provider: EncryptionProvider | None
     max_parallel_commands: int | None
+    strict_inputs: bool
 
 
 DEFAULT_OPTIONS = RuntimeOptions()

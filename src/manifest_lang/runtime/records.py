@@ -7,6 +7,7 @@ fields, never dict keys, and never the IR itself on the command path. The workfl
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +106,8 @@ class CommandModel:
     initialization: dict[str, Any] | None
     ir: dict[str, Any]
     has_adapter_actions: bool = False
+    #: the typed-input check of the supplied parameters (runtime/inputs.py), None when untyped
+    check_input: Callable[[Mapping[str, Any]], tuple[dict[str, Any], str] | None] | None = None
 
 
 @dataclass(slots=True)

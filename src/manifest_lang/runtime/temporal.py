@@ -61,6 +61,9 @@ _CHECKS = {
     "duration": _finite_number,
 }
 
+#: kind -> predicate of a valid value (typed command inputs use them too)
+TEMPORAL_CHECKS = _CHECKS
+
 
 def check_temporal(kinds: dict[str, str], data: dict[str, Any]) -> None:
     """Raise ``WriteRejected`` for the first temporal property of ``data`` with a wrong value."""

@@ -397,6 +397,15 @@ class Unlowered(Node):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Use(Node):
+    """``use "./other.manifest"``: kept so that a multi-file compile can load the file."""
+
+    path: str
+    #: 1-based column where the ``use`` keyword starts (``column`` is the reference's, after it)
+    start_column: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Module(Node):
     name: str
     entities: tuple[Entity, ...] = ()
@@ -429,3 +438,4 @@ class Program(Node):
     schedules: tuple[Schedule, ...] = ()
     unlowered: tuple[Unlowered, ...] = ()
     tenant: Tenant | None = None
+    uses: tuple[Use, ...] = ()

@@ -50,7 +50,7 @@ class Parser(SeedParser):
     def parse_program(self) -> ast.Program:
         start = self.tok
         lists: dict[str, list[Any]] = {key: [] for key in _PROGRAM_LISTS}
-        state: dict[str, Any] = {"tenant": None, "seen_decl": False}
+        state: dict[str, Any] = {"tenant": None, "seen_decl": False, "uses": []}
         self.skip_newlines()
         while not self.at_eof():
             try:
@@ -60,13 +60,16 @@ class Parser(SeedParser):
                 self.synchronize()
             self.skip_newlines()
         fields = {key: tuple(value) for key, value in lists.items()}
-        return self.node(ast.Program, start, tenant=state["tenant"], **fields)
+        uses = tuple(state["uses"])
+        return self.node(ast.Program, start, tenant=state["tenant"], uses=uses, **fields)
 
     def top_level(self, lists: dict[str, list[Any]], state: dict[str, Any]) -> None:
         token = self.tok
         value = token.value if token.kind is not KIND_STRING else ""
         if value == "use":
-            self.use_decl(state["seen_decl"])
+            use = self.use_decl(state["seen_decl"])
+            if use is not None:
+                state["uses"].append(use)
             return
         if value == "tenant":
             state["seen_decl"] = True
@@ -152,20 +155,25 @@ class Parser(SeedParser):
             return None
         return True
 
-    def use_decl(self, seen_decl: bool) -> None:
+    def use_decl(self, seen_decl: bool) -> ast.Use | None:
+        """The ``use`` node when its path is valid (a multi-file compile loads it), else None."""
         token = self.advance()
         if seen_decl:
             self.error("'use' declarations must appear before all other declarations", token)
             if self.at_kind(KIND_STRING):
                 self.advance()
-            return
+            return None
         if not self.at_kind(KIND_STRING):
             raise self.fail("Expected string path after 'use'")
         path = self.advance().value
+        valid = True
         if not (path.startswith("./") or path.startswith("../")):
             self.error(f"use path must be relative (start with './' or '../'), got '{path}'", token)
+            valid = False
         if not path.endswith(".manifest"):
             self.error(f"use path must end with '.manifest', got '{path}'", token)
+            valid = False
+        return self.node(ast.Use, token, path=path, start_column=token.start_column) if valid else None
 
     def module_decl(self) -> ast.Module:
         start = self.advance()
@@ -185,13 +193,20 @@ class Parser(SeedParser):
         return self.node(ast.Module, start, name=name, **{key: tuple(value) for key, value in lists.items()})
 
 
-def parse(source: str, *, extended: bool = True) -> ParseResult:
-    """Parse ``source``; never raises. Errors come back as diagnostics."""
+def parse(source: str, *, extended: bool = True, line_offset: int = 0) -> ParseResult:
+    """Parse ``source``; never raises. Errors come back as diagnostics.
+
+    ``line_offset`` is added to every line number: a multi-file compile numbers each file's
+    lines after the previous files' (see ``compiler.imports``), so positions stay unambiguous.
+    """
     lexed = tokenize(source)
-    parser = Parser(lexed.tokens)
+    tokens = lexed.tokens
+    if line_offset:
+        tokens = [token._replace(line=token.line + line_offset) for token in tokens]
+    parser = Parser(tokens)
     parser.extended = extended
     program = parser.parse_program()
-    diagnostics = parser.diagnostics + _unrepresentable(source, lexed.tokens)
+    diagnostics = parser.diagnostics + _unrepresentable(source, tokens, line_offset)
     return ParseResult(program, diagnostics, parser.skipped, lexed.hashes, lexed.dropped)
 
 
@@ -199,14 +214,14 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _OVERFLOWING_DIGITS = re.compile(r"[0-9]{309}")  # the shortest run of digits past the largest double
 
 
-def _unrepresentable(source: str, tokens: list[Token]) -> list[ParserDiagnostic]:
+def _unrepresentable(source: str, tokens: list[Token], line_offset: int = 0) -> list[ParserDiagnostic]:
     """What no IR can hold: a lone surrogate (not Unicode, so not UTF-8 JSON) and a number literal
     beyond the largest double (JavaScript reads it as Infinity, which JSON writes as null)."""
     found: list[ParserDiagnostic] = []
     surrogate = None if source.isascii() else _LONE_SURROGATE.search(source)
     if surrogate is not None:
         offset = surrogate.start()
-        line = source.count("\n", 0, offset) + 1
+        line = source.count("\n", 0, offset) + 1 + line_offset
         column = offset - source.rfind("\n", 0, offset)
         code = ord(surrogate.group())
         found.append(

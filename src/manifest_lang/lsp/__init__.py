@@ -1,0 +1,1 @@
+"""The language server (``manifest lsp``, extra ``[lsp]``): ``analysis.py`` knows, ``server.py`` talks."""
