@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from httpkit import KITCHEN, LiveServer
+from httpkit import KITCHEN, MODELS, LiveServer
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
@@ -55,6 +55,23 @@ SETTINGS = settings(
 @SETTINGS
 def test_every_operation_matches_the_document(case: schemathesis.Case) -> None:
     case.call_and_validate(headers=AUTH)
+
+
+def _validator() -> Any:
+    def validate(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers=AUTH)
+
+    return validate
+
+
+# The other test models (dates and times, read policies and masking, allocating commands), with
+# fewer examples each: the same checks over other IR shapes.
+for _name in ("pantry", "clinic", "desk"):
+    _schema = schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(MODELS / f"{_name}.manifest", api_keys=KEYS), config=CONFIG
+    ).exclude(path="/events")
+    _settings = settings(SETTINGS, max_examples=max(5, EXAMPLES // 3))
+    globals()[f"test_{_name}_matches_the_document"] = _schema.parametrize()(_settings(_validator()))
 
 
 class Sequences(schema.as_state_machine()):  # type: ignore[misc]

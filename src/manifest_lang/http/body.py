@@ -43,7 +43,7 @@ async def read_json(request: Request, limit: int) -> Any:
             "MALFORMED_REQUEST", "The client disconnected before the end of the body"
         ) from None
     raw = b"".join(chunks)
-    if not raw.strip():
+    if not raw.strip(b" \t\n\r"):  # JSON whitespace only: "\x0b" is not an empty body
         return {}
     try:
         data = untrusted.loads(raw)
