@@ -111,3 +111,27 @@ def test_a_port_out_of_range_is_refused(files: dict[str, Path]) -> None:
 def test_a_deep_api_keys_file_is_one_line(files: dict[str, Path]) -> None:
     result = invoke("serve", str(files["ok"]), "--db", "memory://", "--api-keys", str(files["ir_objects"]))
     assert_one_clear_line(result, "API keys", "deeper than")
+
+
+def test_compile_prints_the_same_numbers_as_compile_source(tmp_path: Path) -> None:
+    source = MODEL.replace("property x: number = 0", "property x: number = " + "1" * 300)
+    path = tmp_path / "big.manifest"
+    path.write_text(source)
+    result = invoke("compile", str(path))
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout, parse_constant=_no_constants)  # strict: no NaN/Infinity
+    ir = compile_source(source).ir
+    assert ir is not None
+    assert printed["entities"][0]["properties"][1]["defaultValue"] == {
+        "kind": "number",
+        "value": 1.1111111111111112e299,
+    }
+    assert printed["entities"] == ir["entities"]
+    path.write_text(MODEL.replace("property x: number = 0", "property x: number = " + "9" * 400))
+    refused = invoke("compile", str(path))
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "error: Number literal 99999999999999999999... is beyond the largest number" in refused.output
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
