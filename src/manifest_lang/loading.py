@@ -32,9 +32,8 @@ import orjson
 
 from . import untrusted
 from .errors import CompileError, InvalidInputError, IRError
-from .ir import MAX_IR_DEPTH
 from .runtime.model import CompiledModel, compiled_model
-from .untrusted import decode_text
+from .untrusted import MAX_IR_DEPTH, decode_text
 
 SOURCE_ORIGIN = "<source>"
 _PATH_SUFFIXES = (".manifest", ".json")

@@ -17,6 +17,10 @@ from .errors import InvalidInputError
 
 #: deepest nesting of arrays and objects accepted (the outermost object or array is level 1)
 MAX_JSON_DEPTH = 64
+#: The deepest nesting an IR document may have: what orjson, the JSON writer of ``manifest
+#: compile`` and the HTTP layer, can write. The compiler refuses a model whose IR would nest
+#: deeper (a chain of hundreds of operators); an IR file past it is refused when it is loaded.
+MAX_IR_DEPTH = 255
 
 
 def decode_text(data: bytes, origin: str) -> str:

@@ -108,14 +108,16 @@ def test_other_instance_rules_name_rule_and_property(make_client: Any) -> None:
     assert post(client, {**SHELF, "stockedOn": "2026-01-05"}).status_code == 201
 
 
-def test_a_refusal_that_no_longer_reproduces_is_a_conflict() -> None:
-    """The engine said no, but by the time the reason is looked up the rules pass (another
-    request changed the data in between): the client is told to retry, not given a wrong reason."""
-    from manifest_lang.http.refusals import create_refusal
+def test_the_engine_itself_names_the_rule_that_refused_a_create() -> None:
+    """The reason HTTP reports is the one the engine applied (no rule is run a second time)."""
     from manifest_lang.loading import load_model
     from manifest_lang.runtime.engine import RuntimeEngine
+    from manifest_lang.runtime.refusal import WriteRejected
 
     engine = RuntimeEngine(load_model(PANTRY), {"tenantId": "t-a"})
-    problem_ = create_refusal(engine, "Shelf", {**SHELF, "tenantId": "t-a"}).problem
-    assert (problem_.code, problem_.status) == ("CONCURRENCY_CONFLICT", 409)
-    assert "retry" in (problem_.detail or "")
+    refused = engine.create_or_reject("Shelf", {"id": "s1", "tenantId": "t-a"})
+    assert isinstance(refused, WriteRejected)
+    assert (refused.code, refused.prop, refused.missing) == ("E_REQUIRED", "label", ["label", "aisle"])
+    assert engine.create_instance("Shelf", {"id": "s1", "tenantId": "t-a"}) is None  # the reference API
+    created = engine.create_or_reject("Shelf", {**SHELF, "id": "s1", "tenantId": "t-a"})
+    assert isinstance(created, dict) and created["id"] == "s1"

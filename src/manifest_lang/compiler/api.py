@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..ir import MAX_IR_DEPTH
+from ..untrusted import MAX_IR_DEPTH
 from .diagnostics import Diagnostic, DiagnosticSink
 from .imports import LoadedProgram, Loader, as_loader, load_program
 from .pipeline import Pipeline

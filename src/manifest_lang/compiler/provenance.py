@@ -128,7 +128,7 @@ def _codepoint_json(value: Any) -> str:
 
 
 class IRNestingError(ValueError):
-    """The IR nests deeper than ``ir.MAX_IR_DEPTH`` levels (a very long chain of operators)."""
+    """The IR nests deeper than ``untrusted.MAX_IR_DEPTH`` levels (a very long chain of operators)."""
 
 
 def compiler_ir_hash(ir: dict[str, Any]) -> str:

@@ -1,7 +1,8 @@
-"""From a failed command result (reference JSON shape) to the problem the API answers with.
+"""From a failed command result to the problem the API answers with.
 
-Keys of the reference shape are stable and the error strings the runtime must reproduce are
-specified verbatim, so the mapping reads the JSON form and never the engine's Python types.
+The problem code comes from ``CommandResult.code`` (``runtime/codes.py``), never from the error
+text: the text is the reference's and meant for people. The problem carries the result in its
+reference JSON shape.
 """
 
 from __future__ import annotations
@@ -9,19 +10,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..runtime.codes import ResultCode
 from .problems import ProblemError
 
-# (error prefix, problem code) checked in order after the structured fields.
-_ERROR_PREFIXES = (
-    ("MISSING_TENANT_CONTEXT", "MISSING_TENANT_CONTEXT"),
-    ("MISSING_TRUSTED_CONTEXT", "MISSING_TRUSTED_CONTEXT"),
-    ("MISSING_REQUIRED_PARAMETER", "MISSING_REQUIRED_PARAMETER"),
-    ("Invalid state transition", "INVALID_TRANSITION"),
-    ("E_UNIQUE", "UNIQUE_VIOLATION"),
-    ("E_ALTERNATE_KEY", "UNIQUE_VIOLATION"),
-    ("Rate limit exceeded", "RATE_LIMITED"),
-    ("IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_IN_PROGRESS"),
-)
+#: result code -> problem code (and so HTTP status, ``problems.py``); anything else is
+#: COMMAND_FAILED (422)
+_PROBLEMS: dict[ResultCode, str] = {
+    ResultCode.POLICY_DENIED: "POLICY_DENIED",
+    ResultCode.CONCURRENCY_CONFLICT: "CONCURRENCY_CONFLICT",
+    ResultCode.STORE_CONFLICT: "CONCURRENCY_CONFLICT",
+    ResultCode.RATE_LIMITED: "RATE_LIMITED",
+    ResultCode.APPROVAL_REQUIRED: "APPROVAL_REQUIRED",
+    ResultCode.GUARD_FAILED: "GUARD_FAILED",
+    ResultCode.MISSING_TRUSTED_CONTEXT: "MISSING_TRUSTED_CONTEXT",
+    ResultCode.MISSING_REQUIRED_PARAMETER: "MISSING_REQUIRED_PARAMETER",
+    # the engine's typed inputs (runtime/inputs.py): the same 400 as the request schema's
+    ResultCode.INVALID_PARAMETER_TYPE: "INVALID_INPUT",
+    ResultCode.MISSING_TENANT_CONTEXT: "MISSING_TENANT_CONTEXT",
+    ResultCode.INVALID_TRANSITION: "INVALID_TRANSITION",
+    ResultCode.UNIQUE_VIOLATION: "UNIQUE_VIOLATION",
+    ResultCode.IDEMPOTENCY_IN_PROGRESS: "IDEMPOTENCY_IN_PROGRESS",
+    ResultCode.UNKNOWN_COMMAND: "UNKNOWN_COMMAND",
+    ResultCode.INSTANCE_NOT_FOUND: "INSTANCE_NOT_FOUND",  # also what another tenant's row looks like
+    ResultCode.CONSTRAINT_BLOCKED: "CONSTRAINT_BLOCKED",
+}
 
 
 def blocking_outcomes(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -32,42 +44,25 @@ def blocking_outcomes(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     ]
 
 
-def problem_code(result: Mapping[str, Any]) -> str:
-    """The problem code for a result with ``success: false``."""
-    error = str(result.get("error") or "")
-    if result.get("policyDenial") or result.get("deniedBy"):
-        return "POLICY_DENIED"
-    if result.get("concurrencyConflict"):
-        return "CONCURRENCY_CONFLICT"
-    if result.get("rateLimitDenial"):
-        return "RATE_LIMITED"
-    if result.get("approvalRequired"):
-        return "APPROVAL_REQUIRED"
-    if result.get("guardFailure"):
-        return "GUARD_FAILED"
-    failure = result.get("parameterFailure")
-    if isinstance(failure, Mapping):
-        if failure.get("code") == "INVALID_PARAMETER_TYPE":
-            return "INVALID_INPUT"  # the engine's typed inputs (runtime/inputs.py): same 400 as the schema's
-        return "MISSING_TRUSTED_CONTEXT" if failure.get("code") else "MISSING_REQUIRED_PARAMETER"
-    for prefix, code in _ERROR_PREFIXES:
-        if error.startswith(prefix):
-            return code
-    if error.startswith("Command '") and error.endswith("not found"):
-        return "UNKNOWN_COMMAND"
-    if error.startswith("Instance '") and error.endswith("not found"):
-        return "INSTANCE_NOT_FOUND"  # also what another tenant's row looks like
-    if blocking_outcomes(result):
-        return "CONSTRAINT_BLOCKED"
-    return "COMMAND_FAILED"
+def problem_code(code: ResultCode | None, result: Mapping[str, Any]) -> str:
+    """The problem code of a failed result (``code``: its ``CommandResult.code``)."""
+    if code is None:
+        return "COMMAND_FAILED"
+    if code is ResultCode.WRITE_REJECTED:
+        # readonly or a type check on a mutate reports the blocking rule as an outcome
+        return "CONSTRAINT_BLOCKED" if blocking_outcomes(result) else "COMMAND_FAILED"
+    return _PROBLEMS.get(code, "COMMAND_FAILED")
 
 
-def problem_for_result(result: Mapping[str, Any]) -> ProblemError:
-    code = problem_code(result)
+def problem_for_result(code: ResultCode | None, result: Mapping[str, Any]) -> ProblemError:
+    """The problem of a failed result: its code, and ``result`` (the reference JSON shape) attached."""
     headers: dict[str, str] = {}
     denial = result.get("rateLimitDenial")
     if isinstance(denial, Mapping) and isinstance(denial.get("retryAfterMs"), (int, float)):
         headers["Retry-After"] = str(max(1, int(denial["retryAfterMs"] + 999) // 1000))
     return ProblemError(
-        code, str(result.get("error") or "Command failed"), headers=headers, result=dict(result)
+        problem_code(code, result),
+        str(result.get("error") or "Command failed"),
+        headers=headers,
+        result=dict(result),
     )

@@ -159,11 +159,11 @@ class Api:
             causation_id=headers.get("x-causation-id") or None,
             idempotency_key=headers.get("idempotency-key") or None,
         )
-        result = await self._sync(
+        result, code = await self._sync(
             self.service.run, context, command, body.input, body.override_requests, meta, instance_id
         )
         if not result.get("success"):
-            raise problem_for_result(result)
+            raise problem_for_result(code, result)
         return json_response(result, 201 if created else 200)
 
     # -- events and traces -----------------------------------------------------------------------

@@ -12,11 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..runtime.codes import ResultCode
+from ..runtime.model import CompiledModel
 from ..stores.base import Store
 from ..workflows.trace import TraceRecorder
 from .model_index import CommandInfo, EntityInfo, ModelIndex
 from .problems import ProblemError
-from .refusals import create_refusal, required_on_create
+from .refusals import create_problem, required_on_create
 from .sse import EventHub
 
 DEFAULT_CONFLICT_RETRIES = 8
@@ -29,27 +31,12 @@ class RequestMeta:
     idempotency_key: str | None = None
 
 
-def tenant_value(context: Mapping[str, Any], context_path: str | None) -> Any:
-    """The caller's tenant: the declared ``tenant ... from context.x.y`` path, else ``tenantId``."""
-    if not context_path:
-        return context.get("tenantId")
-    node: Any = context
-    for index, part in enumerate(context_path.split(".")):
-        if index == 0 and part == "context":
-            continue
-        if index == 0 and part == "user":
-            node = context.get("user")
-            continue
-        node = node.get(part) if isinstance(node, Mapping) else None
-    return node
-
-
 class ModelService:
     """Runs reads and commands of one model against one store for many callers."""
 
     def __init__(
         self,
-        model: Any,
+        model: CompiledModel,
         index: ModelIndex,
         store: Any,
         *,
@@ -78,11 +65,11 @@ class ModelService:
             from ..runtime.approvals import MemoryApprovalStore
 
             self.engine_options["approval_store"] = MemoryApprovalStore()
-        tenant = index.ir.get("tenant") or {}
-        self._tenant_path: str | None = tenant.get("contextPath")
 
     # -- engines ---------------------------------------------------------------------------------
-    def engine(self, context: dict[str, Any], *, idempotent: bool = False) -> Any:
+    def engine(
+        self, context: dict[str, Any], *, idempotent: bool = False, target_scope: dict[str, Any] | None = None
+    ) -> Any:
         from ..runtime.engine import RuntimeEngine
 
         options = dict(self.engine_options)
@@ -90,6 +77,8 @@ class ModelService:
         # only requests that carry an Idempotency-Key get one.
         if idempotent and self.idempotency_store is not None:
             options["idempotency_store"] = self.idempotency_store
+        if target_scope is not None:
+            options["target_scope"] = target_scope
         engine = RuntimeEngine(self.model, context, store_provider=self.store, **options)
         tenant = self.tenant_of(context)
         publish: Callable[[Any], None] = lambda event: self.hub.publish(_event_dict(event), tenant)  # noqa: E731
@@ -97,7 +86,8 @@ class ModelService:
         return engine
 
     def tenant_of(self, context: Mapping[str, Any]) -> Any:
-        return tenant_value(context, self._tenant_path)
+        """The caller's tenant (the model's one tenant function, also the engine's)."""
+        return self.model.tenant_of(context)
 
     def require_tenant(self, context: Mapping[str, Any]) -> Any:
         """A declared tenant makes every route fail closed for callers without a tenant."""
@@ -175,15 +165,19 @@ class ModelService:
         overrides: list[dict[str, Any]],
         meta: RequestMeta,
         instance_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Run a command; return its result dict (the reference JSON shape), success or not."""
+    ) -> tuple[dict[str, Any], ResultCode | None]:
+        """Run a command with ONE engine; return its result dict (the reference JSON shape),
+        success or not, and its ``CommandResult.code``."""
         tenant = self.require_tenant(context) if command.entity else self.tenant_of(context)
-        engine = self.engine(context, idempotent=meta.idempotency_key is not None)
         entity = self.index.entities.get(command.entity) if command.entity else None
+        scope = None
         if entity is not None and instance_id is not None and not self.index.declares_tenant:
             # A declared tenant is enforced by the engine (a foreign row is "not found"); the
-            # conventional tenantId property is ours to check before anything runs.
-            self.get(context, entity, instance_id)
+            # conventional tenantId property is enforced on the target by the engine's scope, on
+            # the one load of the row the command makes.
+            prop = self.index.scoping_property(entity)
+            scope = {prop: tenant} if prop is not None else None
+        engine = self.engine(context, idempotent=meta.idempotency_key is not None, target_scope=scope)
         if entity is not None and instance_id is None:
             data = self._stamp_tenant(entity, data, context)
             if not self._is_replay(meta, tenant):
@@ -200,7 +194,7 @@ class ModelService:
         )
         result_dict = _result_dict(result)
         self.recorder.record_command(command, instance_id, meta, result_dict, tenant)
-        return result_dict
+        return result_dict, getattr(result, "code", None)
 
     def _stamp_tenant(
         self, entity: EntityInfo, data: dict[str, Any], context: Mapping[str, Any]
@@ -226,11 +220,10 @@ class ModelService:
         self.require_tenant(context)
         data = self._stamp_tenant(entity, data, context)
         self._refuse_existing_id(entity, data)
-        engine = self.engine(context)
-        instance = engine.create_instance(entity.name, data)
-        if instance is None:
-            raise create_refusal(engine, entity.name, data)
-        return dict(instance)
+        created = self.engine(context).create_or_reject(entity.name, data)
+        if not isinstance(created, dict):
+            raise create_problem(entity.name, created)
+        return dict(created)
 
     def required_on_create(self, entity: EntityInfo) -> list[str]:
         """What ``POST /{entity}`` (a plain create) must be given."""

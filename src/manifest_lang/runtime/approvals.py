@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 from ..expr.values import truthy
+from .codes import ResultCode
 from .execution import Execution, new_execution
 from .host import EngineHost
 from .records import ApprovalModel, ApprovalStageModel, EntityModel
@@ -70,6 +71,7 @@ def approval_gate(
         request = _pending_request(engine, key, em.name, instance_id, approval, required, request)
         engine.approval_store.save(key, request)
         return Refusal(
+            ResultCode.APPROVAL_REQUIRED,
             f"Command '{command}' requires approval '{approval.name}'",
             {
                 "approval_required": {

@@ -22,6 +22,7 @@ from .checks import (
     resolved,
     try_override,
 )
+from .codes import ResultCode
 from .execution import CallOptions, Execution
 from .instances import all_constraints_pass, apply_defaults, entity_scope, prepare_create
 from .ratelimit import check_rate_limit
@@ -43,7 +44,8 @@ def dispatch(ex: Execution, name: str, input: dict[str, Any], opts: CallOptions)
     """Run command ``name`` inside the existing execution ``ex`` (reactions, saga steps)."""
     cmd = ex.model.command(name, opts.entity_name)
     if cmd is None:
-        return CommandResult(success=False, error=f"Command '{name}' not found")
+        error = f"Command '{name}' not found"
+        return CommandResult(success=False, error=error, code=ResultCode.UNKNOWN_COMMAND)
     return CommandRun(ex, cmd, opts).run(input)
 
 
@@ -90,25 +92,26 @@ class CommandRun:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def refusal(self, error: str, **fields: Any) -> CommandResult:
+    def refusal(self, code: ResultCode, error: str, **fields: Any) -> CommandResult:
         """A failed result carrying the call's correlation and causation ids."""
         return CommandResult(
             success=False,
             error=error,
+            code=code,
             correlation_id=self.opts.correlation_id,
             causation_id=self.opts.causation_id,
             **fields,
         )
 
     def refused(self, refusal: Refusal) -> CommandResult:
-        return self.refusal(refusal.error, **refusal.fields)
+        return self.refusal(refusal.code, refusal.error, **refusal.fields)
 
     def run(self, raw_input: dict[str, Any]) -> CommandResult:
         """The command's result; a refusal or a budget overrun is a failed result, never raised."""
         try:
             return self._run(raw_input)
         except EvaluationBudgetExceededError as exc:
-            return CommandResult(success=False, error=exc.message)
+            return CommandResult(success=False, error=exc.message, code=ResultCode.BUDGET_EXCEEDED)
 
     def _run(self, raw_input: dict[str, Any]) -> CommandResult:
         cmd = self.cmd
@@ -211,6 +214,7 @@ class CommandRun:
                 if p.trusted_path is not None:
                     failure["code"] = code
                 return Refusal(
+                    ResultCode(code),
                     f"{code}: command '{self.cmd.name}' requires parameter '{p.name}'",
                     {"parameter_failure": failure},
                 )
@@ -225,7 +229,7 @@ class CommandRun:
         failed = check(raw)
         if failed is None:
             return None
-        return Refusal(failed[1], {"parameter_failure": failed[0]})
+        return Refusal(ResultCode.INVALID_PARAMETER_TYPE, failed[1], {"parameter_failure": failed[0]})
 
     def _draft(self, inp: dict[str, Any]) -> dict[str, Any]:
         em = self.entity
@@ -250,8 +254,12 @@ class CommandRun:
         if not self.instance_id:
             return None
         row, self.revision = self.ex.load_visible(em.name, self.instance_id)
+        if row is not None and self.ex.target_scope is not None and self.ex.reaction_depth == 0:
+            if not _in_scope(em, row, self.ex.target_scope):
+                row = None
         if row is None:
-            return Refusal(f"Instance '{self.instance_id}' of entity '{em.name}' not found")
+            error = f"Instance '{self.instance_id}' of entity '{em.name}' not found"
+            return Refusal(ResultCode.INSTANCE_NOT_FOUND, error)
         self.wc = dict(row)
         self.wc["_entity"] = em.name
         return None
@@ -276,7 +284,8 @@ class CommandRun:
         denial = check_rate_limit(self.ex, limit, f"command:{self.cmd.entity or ''}.{self.cmd.name}:")
         if denial is None:
             return None
-        return Refusal(f"Rate limit exceeded for scope {denial['scopeKey']}", {"rate_limit_denial": denial})
+        error = f"Rate limit exceeded for scope {denial['scopeKey']}"
+        return Refusal(ResultCode.RATE_LIMITED, error, {"rate_limit_denial": denial})
 
     def _policies(self, scope: dict[str, Any]) -> CommandResult | None:
         """The denial of the first policy that refuses, or None."""
@@ -285,12 +294,14 @@ class CommandRun:
                 denial = check_rate_limit(self.ex, policy.rate_limit, f"policy:{policy.name}:")
                 if denial is not None:
                     return self.refusal(
+                        ResultCode.POLICY_DENIED,
                         policy.message or f"Rate limit exceeded for policy '{policy.name}'",
                         denied_by=policy.name,
                         policy_denial=policy_denial(policy, None, self.ex),
                     )
             if not truthy(policy.check.fn(scope, self.ex)):
                 return self.refusal(
+                    ResultCode.POLICY_DENIED,
                     policy.message or f"Denied by policy '{policy.name}'",
                     denied_by=policy.name,
                     policy_denial=policy_denial(policy, scope, self.ex),
@@ -323,6 +334,7 @@ class CommandRun:
                 events.append(event)
                 continue
             return self.refusal(
+                ResultCode.CONSTRAINT_BLOCKED,
                 c.message or f"Command blocked by constraint '{c.name}'",
                 constraint_outcomes=outcomes,
                 override_requests=self.opts.override_requests or None,
@@ -337,6 +349,7 @@ class CommandRun:
             if not truthy(guard.fn(scope, ex)):
                 failure = GuardFailure(i + 1, guard.ir, guard.formatted, resolved(guard, scope, ex))
                 return self.refusal(
+                    ResultCode.GUARD_FAILED,
                     f"Guard condition failed for command '{self.cmd.name}'",
                     guard_failure=failure,
                     constraint_outcomes=outcomes or None,
@@ -364,7 +377,7 @@ class CommandRun:
                     if action.transition_only is not None and not self.init_mode:
                         error = self._fast_transition(action.transition_only, target, wc, value)  # type: ignore[arg-type]
                         if error is not None:
-                            return Refusal(error)
+                            return Refusal(ResultCode.INVALID_TRANSITION, error)
                     wc[target] = value  # type: ignore[index]
                     self.dirty = True
                     if target not in inp:
@@ -403,8 +416,9 @@ class CommandRun:
         elif kind == "publish":
             if not self.engine.store_for(self.cmd.entity or "").records_outbox:
                 return Refusal(
+                    ResultCode.MISSING_OUTBOX_STORE,
                     f"MISSING_OUTBOX_STORE: publish action in command '{self.cmd.name}' requires "
-                    "RuntimeOptions.outboxStore, but none is configured"
+                    "RuntimeOptions.outboxStore, but none is configured",
                 )
             self._emit_action(target, value)
         elif kind == "effect":
@@ -415,8 +429,9 @@ class CommandRun:
         handler = self.engine.effect_handler
         if handler is None:
             return Refusal(
+                ResultCode.MISSING_EFFECT_HANDLER,
                 f"MISSING_EFFECT_HANDLER: effect action in command '{self.cmd.name}' requires "
-                "RuntimeOptions.effectHandler, but none is configured"
+                "RuntimeOptions.effectHandler, but none is configured",
             )
         info: dict[str, Any] = {"value": value, "commandName": self.cmd.name, "context": self.engine.context}
         if name is not None:
@@ -470,7 +485,7 @@ class CommandRun:
         try:
             doc, _ = prepare_create(self.ex, em, self._final_row())
         except WriteRejected as rejected:
-            return Refusal(str(rejected), {"constraint_outcomes": rejected.outcomes})
+            return Refusal(rejected.result_code(), str(rejected), {"constraint_outcomes": rejected.outcomes})
         self.ex.write(em.name, doc["id"], doc, self.ex.load(em.name, doc["id"])[1])
         self.ex.just_created.add((em.name, doc["id"]))
         # A `mutate id = ...` replaced the draft id: events name the row that was created.
@@ -501,6 +516,7 @@ class CommandRun:
                 event = try_override(c, outcome, scope, self.ex, self._override_context())
                 if event is None:
                     return Refusal(
+                        ResultCode.CONSTRAINT_BLOCKED,
                         outcome.message or f"Command blocked by constraint '{outcome.constraint_name}'",
                         {
                             "constraint_outcomes": outcomes,
@@ -567,6 +583,11 @@ class CommandRun:
                 if type(pid) is str and pid:
                     ev_subject = dict(subject, id=pid)
             self._event(name, payload, ev_subject)
+
+
+def _in_scope(em: EntityModel, row: dict[str, Any], scope: dict[str, Any]) -> bool:
+    """Whether ``row`` has the scope's value for every scope field ``em`` declares."""
+    return all(row.get(name) == value for name, value in scope.items() if name in em.properties)
 
 
 def _context_path(context: dict[str, Any], path: list[str]) -> Any:

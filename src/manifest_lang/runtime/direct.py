@@ -25,12 +25,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("manifest_lang.runtime")
 
 
-def create_row(ex: Execution, em: EntityModel, data: dict[str, Any]) -> dict[str, Any] | None:
+def create_row(ex: Execution, em: EntityModel, data: dict[str, Any]) -> dict[str, Any] | WriteRejected:
+    """The created row, or the instance rule that refused it."""
     try:
         doc, _ = prepare_create(ex, em, data)
     except WriteRejected as rejected:
         log.warning("create of %s blocked: %s", em.name, rejected)
-        return None
+        return rejected
     _, revision = ex.load(em.name, doc["id"])
     ex.write(em.name, doc["id"], doc, revision)
     return doc

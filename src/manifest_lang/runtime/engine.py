@@ -21,18 +21,19 @@ from ..errors import (
     InvalidInputError,
     UnknownEntityError,
 )
-from ..expr.budget import EvaluationLimits
+from ..expr.budget import Budget, EvaluationLimits
 from ..expr.values import UNDEFINED
 from ..stores.base import NEW_ROW, RowWrite, Store, UnitOfWork
 from ..stores.memory import MemoryStore
 from .approvals import MemoryApprovalStore, approve_stage, deny, expire, request_key
+from .codes import ResultCode
 from .commands import CommandRun, dispatch
 from .computed import evaluate_computed
 from .direct import create_row, delete_row, update_row
 from .encryption import EncryptionProvider, FieldCrypto
 from .entry import CommandEntry
 from .events import EventLog
-from .execution import CallOptions, Execution, commit, new_execution
+from .execution import CallOptions, Execution, commit
 from .idempotency import MemoryIdempotencyStore
 from .instances import check_entity_constraints, present
 from .jobs import job_event, schedule_params
@@ -41,6 +42,7 @@ from .model import CompiledModel, compiled_model
 from .options import RuntimeOptions, RuntimeOptionsArgs, resolve_options
 from .ratelimit import MemoryRateLimitStore
 from .records import CommandModel, EntityModel
+from .refusal import WriteRejected
 from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent
 from .toplevel import TopLevel
 
@@ -77,41 +79,42 @@ class RuntimeEngine(CommandEntry):
         """An engine for ``context`` over ``ir``, configured by ``options`` and/or keyword arguments
         (the fields of :class:`RuntimeOptions`: ``now``, ``store_provider``, ``idempotency_store``...)."""
         opts = resolve_options(options, overrides)
-        self.model = _model_for(ir, opts.custom_builtins)
+        self.model = _model_for(ir, opts["custom_builtins"])
         if context is not None and not isinstance(context, dict):
             raise InvalidInputError(f"context must be a dict, not {type(context).__name__}")
         self.context: dict[str, Any] = context if context is not None else {}
         self._top = TopLevel(self)
         self._replay_results: dict[str, Any] | None = None
-        self._idempotency_store: Any = None
-        self._command_hooks: tuple[Any, ...] = ()
-        self._require_tenant_context = False
-        self._max_parallel_commands: int | None = None
         self._configure(opts)
-        self._setup_state(opts.encryption_provider)
-        self._setup_stores(opts.store_provider)
+        self._setup_state(opts["encryption_provider"])
+        self._setup_stores(opts["store_provider"])
 
-    def _configure(self, opts: RuntimeOptions) -> None:
-        self.now: Callable[[], float] = opts.now or _wall_clock_ms
-        self.generate_id: Callable[[], str] = opts.generate_id or _random_id
-        self.limits = EvaluationLimits.coerce(opts.evaluation_limits)
-        self.idempotency_store = opts.idempotency_store
-        self.deterministic_mode = opts.deterministic_mode
-        self.conflict_retries = max(0, int(opts.conflict_retries))
-        self.command_hooks = tuple(opts.command_hooks)
-        self.effect_handler = opts.effect_handler
-        self.flags = dict(opts.flags or {})
+    def _configure(self, opts: dict[str, Any]) -> None:
+        self.now: Callable[[], float] = opts["now"] or _wall_clock_ms
+        self.generate_id: Callable[[], str] = opts["generate_id"] or _random_id
+        self.limits = EvaluationLimits.coerce(opts["evaluation_limits"])
+        # The four fields the replay shortcut depends on are set directly and the shortcut decided
+        # once (their property setters re-decide it on every later change).
+        self._idempotency_store = self._top.idem = opts["idempotency_store"]
+        self._command_hooks: tuple[Any, ...] = tuple(opts["command_hooks"])
+        self._require_tenant_context = self._top.tenant_required = bool(opts["require_tenant_context"])
+        self._max_parallel_commands: int | None = opts["max_parallel_commands"]
+        self._refresh_replay()
+        self.deterministic_mode = opts["deterministic_mode"]
+        self.conflict_retries = max(0, int(opts["conflict_retries"]))
+        self.effect_handler = opts["effect_handler"]
+        self.flags = dict(opts["flags"] or {})
         self.roles = self.model.roles  # BuiltinHost: role -> effective permissions
-        self.flag_provider = opts.flag_provider
-        self.require_tenant_context = opts.require_tenant_context
-        limits, approvals = opts.rate_limit_store, opts.approval_store
+        self.flag_provider = opts["flag_provider"]
+        limits, approvals = opts["rate_limit_store"], opts["approval_store"]
         self.rate_limits = limits if limits is not None else MemoryRateLimitStore()
-        self.job_queue = opts.job_queue
+        self.job_queue = opts["job_queue"]
         self.approval_store = approvals if approvals is not None else MemoryApprovalStore()
-        self.sleep: Callable[[float], None] = opts.sleep or (lambda ms: None)
-        self.retry_jitter: Callable[[float], float] = opts.retry_jitter or (lambda ms: ms)
-        self.max_parallel_commands = opts.max_parallel_commands
-        self.strict_inputs = opts.strict_inputs
+        self.sleep: Callable[[float], None] = opts["sleep"] or (lambda ms: None)
+        self.retry_jitter: Callable[[float], float] = opts["retry_jitter"] or (lambda ms: ms)
+        scope = opts["target_scope"]
+        self.target_scope: dict[str, Any] | None = dict(scope) if scope else None
+        self.strict_inputs = opts["strict_inputs"]
 
     # The replay shortcut of ``run_command`` depends on these four; each change re-decides it.
     @property
@@ -216,7 +219,10 @@ class RuntimeEngine(CommandEntry):
 
     def tenant_value(self) -> str | None:
         """The tenant of the context, through the IR's ``tenant ... from <path>`` (strings only)."""
-        return self.model.tenant_of(self.context)
+        if self.model.tenant is None:
+            return None
+        value = self.model.tenant_of(self.context)
+        return value if isinstance(value, str) else None
 
     def get_last_evaluation_stats(self) -> dict[str, int] | None:
         """``{stepsUsed, peakDepth, maxSteps, maxDepth}`` of the last top-level command."""
@@ -224,7 +230,7 @@ class RuntimeEngine(CommandEntry):
         return budget.stats() if budget is not None else None
 
     def new_execution(self, *, budget: bool = True) -> Execution:
-        return new_execution(self, budget=budget)
+        return Execution(self, Budget(self.limits) if budget else None)
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -267,7 +273,8 @@ class RuntimeEngine(CommandEntry):
         """Run a schedule's command now (the caller's scheduler decides when)."""
         schedule = self.model.schedules.get(name)
         if schedule is None:
-            return CommandResult(success=False, error=f"Schedule '{name}' not found")
+            error = f"Schedule '{name}' not found"
+            return CommandResult(success=False, error=error, code=ResultCode.UNKNOWN_SCHEDULE)
         keys = ("source", "scheduleName")
         previous: dict[str, Any] = {k: self.context[k] for k in keys if k in self.context}
         self.context.update(source="schedule", scheduleName=name)
@@ -325,15 +332,36 @@ class RuntimeEngine(CommandEntry):
         return em
 
     def _commit(self, ex: Execution) -> None:
-        commit(self, self.store, UnitOfWork(ex.row_writes()))
+        writes = ex.row_writes()
+        if not writes:
+            return
+        if self.multi_store:
+            commit(self, self.store, UnitOfWork(writes))
+        else:
+            self.store.commit(UnitOfWork(writes))
 
     def create_instance(self, entity: str, data: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """Create an instance (defaults, required, unique, constraints); None if a rule blocks it."""
         em = self._entity(entity)
         ex = self.new_execution()
         doc = create_row(ex, em, _json_object(data, "instance data"))
-        if doc is None:
-            return None
+        if type(doc) is not dict:
+            return None  # refused (create_or_reject says by which rule)
+        self._commit(ex)
+        return dict(doc)
+
+    def create_or_reject(
+        self, entity: str, data: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | WriteRejected:
+        """As ``create_instance``, but a refused create returns the rule that refused it: a
+        ``WriteRejected`` with the rule's ``code`` (``E_REQUIRED``, ``E_UNIQUE``...), ``message``,
+        ``prop``, the blocking ``outcomes`` of an entity constraint, and every ``missing``
+        required property."""
+        em = self._entity(entity)
+        ex = self.new_execution()
+        doc = create_row(ex, em, _json_object(data, "instance data"))
+        if isinstance(doc, WriteRejected):
+            return doc
         self._commit(ex)
         return dict(doc)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mypy_extensions import mypyc_attr
 
+from .codes import ResultCode
 from .execution import CallOptions
 from .results import CommandResult, OverrideRequest
 
@@ -64,13 +65,13 @@ class CommandEntry:
         try:
             requests = [OverrideRequest.coerce(r) for r in override_requests] if override_requests else None
         except TypeError as exc:
-            return CommandResult(success=False, error=str(exc))
+            return CommandResult(success=False, error=str(exc), code=ResultCode.INVALID_INPUT)
         if instance_id is not None and type(instance_id) is not str:
             instance_id = str(instance_id)  # ids are strings in every store
         if type(name) is not str or not _names_are_strings(
             entity_name, correlation_id, causation_id, idempotency_key
         ):
-            return CommandResult(success=False, error=_BAD_NAMES)
+            return CommandResult(success=False, error=_BAD_NAMES, code=ResultCode.INVALID_INPUT)
         opts = CallOptions(entity_name, instance_id, requests, correlation_id, causation_id)
         if self._max_parallel_commands is not None:
             return self._run_limited(name, input, opts, idempotency_key)
@@ -85,6 +86,7 @@ class CommandEntry:
                 return CommandResult(
                     success=False,
                     error=f"PARALLEL_COMMAND_LIMIT: maxParallelCommands={limit} already in flight",
+                    code=ResultCode.PARALLEL_COMMAND_LIMIT,
                 )
             self._in_flight += 1
         try:

@@ -73,6 +73,7 @@ class Execution:
         "just_created",
         "tenant_value",
         "crypto",
+        "target_scope",
     )
 
     def __init__(self, engine: EngineHost, budget: Budget | None) -> None:
@@ -89,6 +90,7 @@ class Execution:
         self.just_created: set[tuple[str, str]] = set()
         self.tenant_value = engine.tenant_value() if self.model.tenant is not None else None
         self.crypto = engine.crypto
+        self.target_scope = engine.target_scope
 
     # --- reads --------------------------------------------------------------------------------
 

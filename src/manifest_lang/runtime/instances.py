@@ -119,6 +119,7 @@ def check_required(ex: Execution, em: EntityModel, data: dict[str, Any]) -> None
     if not em.required:
         return
     managed: set[str] | None = None  # built only when a required value is missing
+    missing: list[str] | None = None  # allocated only when a value is missing
     for name in em.required:
         value = data.get(name, UNDEFINED)
         if value is not None and value is not UNDEFINED:
@@ -129,9 +130,16 @@ def check_required(ex: Execution, em: EntityModel, data: dict[str, Any]) -> None
         if managed is None:
             tenant = ex.model.tenant
             managed = _auto_managed(em, tenant["property"] if tenant else None)
-        if name in managed:
-            continue
-        raise WriteRejected("E_REQUIRED", f"Property '{name}' is required but was not provided", name)
+        if name not in managed:
+            if missing is None:
+                missing = []
+            missing.append(name)
+    if missing is not None:
+        # The reference names the first; every one is kept for callers that explain the refusal.
+        first = missing[0]
+        rejected = WriteRejected("E_REQUIRED", f"Property '{first}' is required but was not provided", first)
+        rejected.missing = missing
+        raise rejected
 
 
 def check_unique(ex: Execution, em: EntityModel, doc: dict[str, Any], props: Any) -> None:

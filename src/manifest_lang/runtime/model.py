@@ -128,13 +128,12 @@ class CompiledModel:
 
     # --- lookups ------------------------------------------------------------------------------
 
-    def tenant_of(self, context: Mapping[str, Any]) -> str | None:
-        """The tenant of ``context`` through the IR's ``tenant ... from <path>`` (a string, or None;
-        None as well for a model without a tenant declaration). The runtime and HTTP both use it."""
+    def tenant_of(self, context: Mapping[str, Any]) -> Any:
+        """The caller's tenant in ``context``: through the IR's ``tenant ... from <path>``, else
+        (no declaration, or no path) ``context.tenantId``. The value as found, or None; the engine
+        takes strings only (``RuntimeEngine.tenant_value``). The runtime and HTTP both use this."""
         tenant = self.tenant
-        if tenant is None:
-            return None
-        path = str(tenant.get("contextPath") or "context.tenantId").split(".")
+        path = str((tenant.get("contextPath") if tenant else None) or "context.tenantId").split(".")
         head, rest = path[0], path[1:]
         value: Any
         if head == "context":
@@ -145,7 +144,7 @@ class CompiledModel:
             value = context.get(head)
         for part in rest:
             value = value.get(part) if isinstance(value, Mapping) else None
-        return value if isinstance(value, str) else None
+        return value
 
     def command(self, name: str, entity: str | None = None) -> CommandModel | None:
         if entity is None:

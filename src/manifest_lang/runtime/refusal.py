@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from .codes import ResultCode
 from .results import ConstraintOutcome
+
+_UNIQUE_RULES = frozenset({"E_UNIQUE", "E_ALTERNATE_KEY"})
 
 
 class Refusal:
-    """A rule's refusal: the error text and the ``CommandResult`` fields that explain it."""
+    """A rule's refusal: its code, the error text and the ``CommandResult`` fields that explain it."""
 
-    __slots__ = ("error", "fields")
+    __slots__ = ("code", "error", "fields")
 
-    def __init__(self, error: str, fields: dict[str, Any] | None = None) -> None:
+    def __init__(self, code: ResultCode, error: str, fields: dict[str, Any] | None = None) -> None:
+        self.code = code
         self.error = error
         self.fields: dict[str, Any] = fields if fields is not None else {}
 
@@ -33,6 +37,16 @@ class WriteRejected(Exception):
         self.message = message
         self.prop = prop
         self.outcomes: list[ConstraintOutcome] | None = outcomes
+        #: for ``E_REQUIRED``: every required property missing (``prop`` is the first)
+        self.missing: list[str] = [prop] if prop is not None and code == "E_REQUIRED" else []
+
+    def result_code(self) -> ResultCode:
+        """The ``CommandResult`` code of a command refused by this rule."""
+        if self.outcomes is not None:
+            return ResultCode.CONSTRAINT_BLOCKED  # an entity constraint blocked the create
+        if self.code in _UNIQUE_RULES:
+            return ResultCode.UNIQUE_VIOLATION
+        return ResultCode.WRITE_REJECTED
 
     def outcome(self) -> ConstraintOutcome:
         return ConstraintOutcome(
@@ -48,4 +62,4 @@ class WriteRejected(Exception):
 
 def rejection(rejected: WriteRejected) -> Refusal:
     """The refusal of a command whose write broke an instance rule."""
-    return Refusal(str(rejected), {"constraint_outcomes": [rejected.outcome()]})
+    return Refusal(rejected.result_code(), str(rejected), {"constraint_outcomes": [rejected.outcome()]})

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..expr.values import UNDEFINED, to_json_value
+from .codes import ResultCode, code_of_json
 
 
 def _put(out: dict[str, Any], key: str, value: Any) -> None:
@@ -275,6 +276,10 @@ class CommandResult:
     emitted_events: list[EmittedEvent] = field(default_factory=list)
     retry: dict[str, Any] | None = None
     rate_limit_denial: dict[str, Any] | None = None
+    #: why a failed result failed (``codes.ResultCode``); None on success. Not in ``to_dict()``
+    #: (the reference shape has no such key) and not compared: a result rebuilt from its JSON
+    #: form gets its code back from the structured fields.
+    code: ResultCode | None = field(default=None, compare=False)
 
     def __init__(
         self,
@@ -295,6 +300,7 @@ class CommandResult:
         emitted_events: list[EmittedEvent] | None = None,
         retry: dict[str, Any] | None = None,
         rate_limit_denial: dict[str, Any] | None = None,
+        code: ResultCode | None = None,
     ) -> None:  # written out: see ConstraintOutcome (emitted_events None: a new list)
         self.success = success
         self.result = result
@@ -313,6 +319,7 @@ class CommandResult:
         self.emitted_events = [] if emitted_events is None else emitted_events
         self.retry = retry
         self.rate_limit_denial = rate_limit_denial
+        self.code = code
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"success": self.success}
@@ -367,9 +374,10 @@ class CommandResult:
             emitted_events=[EmittedEvent.from_dict(e) for e in d.get("emittedEvents", [])],
             retry=d.get("retry"),
             rate_limit_denial=d.get("rateLimitDenial"),
+            code=None if d.get("success") else code_of_json(d),
         )
 
 
-def failure(error: str, **fields: Any) -> CommandResult:
+def failure(code: ResultCode, error: str, **fields: Any) -> CommandResult:
     """A failed result with no events (the reference's ``{success:false, error, emittedEvents:[]}``)."""
-    return CommandResult(success=False, error=error, **fields)
+    return CommandResult(success=False, error=error, code=code, **fields)

@@ -11,6 +11,7 @@ from ..errors import StoreConflictError
 from ..expr.budget import Budget
 from ..stores.base import UnitOfWork
 from .audit import audit_record
+from .codes import ResultCode
 from .commands import CommandRun
 from .execution import CallOptions, Execution, commit, new_execution
 from .host import EngineHost
@@ -51,12 +52,13 @@ class TopLevel:
     def run(self, name: str, input: Any, opts: CallOptions, key: str | None) -> CommandResult:
         engine = self.engine
         if (engine.model.tenant is not None or self.tenant_required) and not self._tenant_present():
-            return CommandResult(success=False, error=MISSING_TENANT)
+            return CommandResult(success=False, error=MISSING_TENANT, code=ResultCode.MISSING_TENANT_CONTEXT)
         idem = self.idem
         if idem is not None:
             # A replay returns before anything else is looked at (the reference's order).
             if key is None:
-                return CommandResult(success=False, error=MISSING_KEY)
+                code = ResultCode.MISSING_IDEMPOTENCY_KEY
+                return CommandResult(success=False, error=MISSING_KEY, code=code)
             cached = idem.get(key)
             if cached is not None:
                 return cached if isinstance(cached, CommandResult) else CommandResult.from_dict(cached)
@@ -65,12 +67,13 @@ class TopLevel:
         elif type(input) is not dict:
             if not isinstance(input, Mapping):
                 error = f"Command input must be an object, not {type(input).__name__}"
-                return CommandResult(success=False, error=error)
+                return CommandResult(success=False, error=error, code=ResultCode.INVALID_INPUT)
             input = dict(input)
         if not flat_json_object(input):
             problem = json_problem(input)
             if problem is not None:
-                return CommandResult(success=False, error=f"INVALID_INPUT: {problem}")
+                error = f"INVALID_INPUT: {problem}"
+                return CommandResult(success=False, error=error, code=ResultCode.INVALID_INPUT)
         if idem is None:
             return self._execute(name, input, opts, None)
         return self._execute_claimed(idem, name, input, opts, key)  # type: ignore[arg-type]
@@ -81,7 +84,9 @@ class TopLevel:
         caps = self.caps()
         if caps.claim is not None and not caps.claim(key):
             return CommandResult(
-                success=False, error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key}' is still running"
+                success=False,
+                error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key}' is still running",
+                code=ResultCode.IDEMPOTENCY_IN_PROGRESS,
             )
         try:
             return self._execute(name, input, opts, key)
@@ -103,7 +108,8 @@ class TopLevel:
         audit_at = engine.now() if audit_id is not None else 0
         cmd = engine.model.command(name, opts.entity_name)
         if cmd is None:
-            result = CommandResult(success=False, error=f"Command '{name}' not found")
+            error = f"Command '{name}' not found"
+            result = CommandResult(success=False, error=error, code=ResultCode.UNKNOWN_COMMAND)
             self.last_budget = Budget(engine.limits)  # nothing was evaluated
             if audit_id is not None and getattr(store, "audit_refusals", False):
                 store.commit(UnitOfWork(audit=self._audit(audit_id, audit_at, name, opts, result)))
@@ -208,7 +214,7 @@ class TopLevel:
             return checked
         queue = engine.job_queue
         if queue is None:
-            return CommandResult(success=False, error=MISSING_JOB_QUEUE)
+            return CommandResult(success=False, error=MISSING_JOB_QUEUE, code=ResultCode.MISSING_JOB_QUEUE)
         job = {
             "jobId": engine.generate_id(),
             "commandName": name,
@@ -244,6 +250,7 @@ def _store_conflict_result(exc: StoreConflictError, opts: CallOptions) -> Comman
     return CommandResult(
         success=False,
         error=f"STORE_CONFLICT: {exc.message}",
+        code=ResultCode.STORE_CONFLICT,
         concurrency_conflict=ConcurrencyConflict(entity, entity_id, None, None, "STORE_CONFLICT"),
         correlation_id=opts.correlation_id,
         causation_id=opts.causation_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
+from .codes import ResultCode
 from .execution import Execution
 from .instances import check_unique
 from .records import EntityModel
@@ -67,7 +68,7 @@ def check_write_rules(
         if rules is not None:
             error = transition_error(target, rules, wc.get(target, UNDEFINED), value)
             if error is not None:
-                return Refusal(error)
+                return Refusal(ResultCode.INVALID_TRANSITION, error)
     return None
 
 
@@ -102,6 +103,7 @@ def conflict(ex: Execution, em: EntityModel, instance_id: str | None, actual: An
         EmittedEvent("ConcurrencyConflict", "system", payload, now, provenance=ex.model.provenance)
     )
     return Refusal(
+        ResultCode.CONCURRENCY_CONFLICT,
         f"Concurrency conflict on {em.name}#{entity_id}: expected version "
         f"{to_js_string(expected)}, actual {to_js_string(actual)}",
         {"concurrency_conflict": found},
