@@ -11,7 +11,7 @@ from manifest_lang.errors import CompileError, InvalidInputError, IRError
 from manifest_lang.loading import is_path, load_ir, load_model
 from manifest_lang.runtime.model import CompiledModel
 
-SOURCE = 'entity Note {\n  property required id: string\n  property body: string = ""\n}\n'
+SOURCE = "entity Note {\n  property required id: string\n  property body: string = \"\"\n}\n"
 
 
 def test_every_form_gives_the_same_model(tmp_path: Path) -> None:

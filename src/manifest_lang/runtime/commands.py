@@ -418,7 +418,7 @@ class CommandRun:
                 return Refusal(
                     ResultCode.MISSING_OUTBOX_STORE,
                     f"MISSING_OUTBOX_STORE: publish action in command '{self.cmd.name}' requires "
-                    "RuntimeOptions.outboxStore, but none is configured",
+                    "RuntimeOptions.outboxStore, but none is configured"
                 )
             self._emit_action(target, value)
         elif kind == "effect":
@@ -431,7 +431,7 @@ class CommandRun:
             return Refusal(
                 ResultCode.MISSING_EFFECT_HANDLER,
                 f"MISSING_EFFECT_HANDLER: effect action in command '{self.cmd.name}' requires "
-                "RuntimeOptions.effectHandler, but none is configured",
+                "RuntimeOptions.effectHandler, but none is configured"
             )
         info: dict[str, Any] = {"value": value, "commandName": self.cmd.name, "context": self.engine.context}
         if name is not None:

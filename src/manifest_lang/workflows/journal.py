@@ -419,7 +419,6 @@ def _engine_context(engine: Any) -> Mapping[str, Any]:
             return value
     return {}
 
-
 __all__ = [
     "CommandJournal",
     "JournalEntry",
