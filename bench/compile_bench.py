@@ -6,9 +6,9 @@
     python bench/compile_bench.py --phases        # also: where our time goes on the largest model
 
 Inputs: every conformance fixture (timed as one batch) and the generated models
-``large_N.manifest`` (``/work/shared/bench/scenarios``; ``large_1000`` is generated with
+``large_N.manifest`` (``$MANIFEST_BENCH_SCENARIOS``, default ``../shared/bench/scenarios`` beside the repo; ``large_1000`` is generated with
 ``gen_large.py --n 1000 --out -`` into a temp dir when absent). When ``node`` and the reference
-package are available (``--ref``, default ``/work/refbench``), a tiny .mjs script written to a
+package are available (``--ref``, default ``$MANIFEST_REFBENCH`` or ``../refbench`` beside the repo), a tiny .mjs script written to a
 temp dir imports the package's exported compile function (found from the package's ``exports``
 and type declarations) and times the same inputs: black-box use only.
 Not a test: it prints a table with the ratio ours/reference (< 1 means we are faster).
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import re
 import shutil
 import statistics
@@ -156,7 +157,12 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3, help="timed runs per input (median reported)")
     parser.add_argument("--sizes", default="10,100,1000", help="generated model sizes (entities)")
-    parser.add_argument("--ref", type=Path, default=Path("/work/refbench"), help="reference bench dir")
+    parser.add_argument(
+        "--ref",
+        type=Path,
+        default=Path(os.environ.get("MANIFEST_REFBENCH", Path(__file__).resolve().parents[2] / "refbench")),
+        help="reference bench dir",
+    )
     parser.add_argument("--quick", action="store_true", help="sizes 10,100 and one run")
     parser.add_argument("--phases", action="store_true", help="our CPU time per phase on the largest model")
     args = parser.parse_args()

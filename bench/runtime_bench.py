@@ -4,8 +4,8 @@
     python bench/runtime_bench.py [SCENARIO[,SCENARIO...]|all] [--quick] [--n N] [--json] [--no-ref]
 
 Scenarios are the language-neutral ``<name>.workload.json`` + ``.manifest`` pairs of the shared
-bench folder (``/work/shared/bench/scenarios``; the generated ``large_1000`` model is created on
-demand with ``gen_large.py`` in the writable reference copy ``/work/refbench``). For each scenario
+bench folder (``$MANIFEST_BENCH_SCENARIOS``, default ``../shared/bench/scenarios`` beside the repo; the generated ``large_1000`` model is created on
+demand with ``gen_large.py`` in the writable reference copy ``$MANIFEST_REFBENCH``, default ``../refbench``). For each scenario
 this runs our phases (validate, compile, hot, rr, idem, corr, memory, eventlog; see
 ``runtime_bench_phases.py``), then ``node bench.mjs <scenario> --json`` with the same sizes, and
 prints ops/s for both and the ratio ours/reference. A scenario whose cycle does not end with the
@@ -34,8 +34,9 @@ from runtime_bench_report import median_of_runs, print_table, ratios  # noqa: E4
 
 from manifest_lang.native import build_name  # noqa: E402
 
-SHARED_SCENARIOS = Path(os.environ.get("MANIFEST_BENCH_SCENARIOS", "/work/shared/bench/scenarios"))
-REFBENCH = Path(os.environ.get("MANIFEST_REFBENCH", "/work/refbench"))
+_BESIDE = Path(__file__).resolve().parents[2]  # the folder holding the repo checkout
+SHARED_SCENARIOS = Path(os.environ.get("MANIFEST_BENCH_SCENARIOS", _BESIDE / "shared" / "bench" / "scenarios"))
+REFBENCH = Path(os.environ.get("MANIFEST_REFBENCH", _BESIDE / "refbench"))
 DEFAULT_SCENARIOS = [
     "inventory",
     "preptask",

@@ -26,6 +26,7 @@ import multiprocessing as mp
 import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -324,7 +325,7 @@ def main() -> None:
     p.add_argument("--nats", default="nats://127.0.0.1:4222")
     p.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     p.add_argument("--relay-events", type=int, default=5000)
-    p.add_argument("--dir", default="/tmp/manifest-store-bench")
+    p.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "manifest-store-bench"))
     args = p.parse_args()
     worker_counts = [int(w) for w in args.workers.split(",")]
     tag = uuid.uuid4().hex[:8]

@@ -45,7 +45,9 @@ from manifest_lang.workflows.factory import RuntimeFactory
 from manifest_lang.workflows.journal import CommandJournal
 from manifest_lang.workflows.telemetry import OpenTelemetryHook, tracing_hooks
 
-SCENARIOS = Path(os.environ.get("MANIFEST_BENCH_SCENARIOS", "/work/shared/bench/scenarios"))
+SCENARIOS = Path(
+    os.environ.get("MANIFEST_BENCH_SCENARIOS", Path(__file__).resolve().parents[2] / "shared" / "bench" / "scenarios")
+)
 
 
 class NoopHook:

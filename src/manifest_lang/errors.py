@@ -107,6 +107,12 @@ class StoreConflictError(StoreError):
     code = "STORE_CONFLICT"
 
 
+class InstanceExistsError(StoreConflictError):
+    """A create named an id that is already taken (by any tenant): creates never replace a row."""
+
+    code = "ALREADY_EXISTS"
+
+
 class StoreUnavailableError(StoreError):
     """The database or server could not be reached; the unit of work was not applied."""
 
@@ -117,6 +123,12 @@ class IdempotencyInProgressError(ManifestError):
     """Another request holds the same idempotency key and has not finished."""
 
     code = "IDEMPOTENCY_IN_PROGRESS"
+
+
+class LimitExceededError(InvalidInputError):
+    """An id, a field value or a nesting depth is past the documented limits (docs/persistence.md)."""
+
+    code = "LIMIT_EXCEEDED"
 
 
 class ExpressionTypeError(ManifestError):

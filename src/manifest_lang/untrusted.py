@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -42,13 +43,18 @@ class JsonTooDeepError(ValueError):
         self.limit = limit
 
 
-def loads(data: bytes | str, limit: int = MAX_JSON_DEPTH) -> Any:
-    """``orjson.loads`` that raises ``JsonTooDeepError`` past ``limit`` levels and
-    ``orjson.JSONDecodeError`` (a ValueError) for anything that is not JSON."""
+def loads(
+    data: bytes | str, limit: int = MAX_JSON_DEPTH, *, parser: Callable[[bytes], Any] = orjson.loads
+) -> Any:
+    """``parser(data)`` (default ``orjson.loads``; the HTTP layer passes ``expr.values.loads_json``,
+    which reads numbers as JavaScript does) that raises ``JsonTooDeepError`` past ``limit`` levels,
+    and a ``ValueError`` for anything that is not JSON."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        value = parser(raw)
+    except RecursionError:  # a pure-Python fallback parser recursing on a deep document
+        raise JsonTooDeepError(limit) from None
+    except ValueError as exc:
         if str(exc).startswith("depth limit exceeded"):  # orjson's own limit (1024) is past ours
             raise JsonTooDeepError(limit) from None
         raise

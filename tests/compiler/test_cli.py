@@ -97,3 +97,17 @@ def test_validate_reports_whole_model_warnings_without_a_position(tmp_path: Path
     code, out, _ = run("validate", str(src))
     assert code == 0
     assert out.startswith(f"{src}: warning: Entity 'A' is persisted (has store) but has no commands")
+
+
+def test_compile_writes_numbers_past_64_bits(tmp_path: Path) -> None:
+    src = tmp_path / "big.manifest"
+    src.write_text(
+        "entity A {\n  property required id: string\n"
+        "  property total: number = 1000000000000000000000\n"
+        "  property wide: number = 18446744073709551616\n}\n"
+    )
+    code, out, err = run("compile", str(src))
+    assert code == 0, err
+    ir = json.loads(out)
+    values = [p.get("defaultValue", {}).get("value") for p in ir["entities"][0]["properties"]]
+    assert values[1:] == [1e21, 2.0**64]

@@ -1,7 +1,8 @@
 """Differential check against the published reference compiler, run as a black box.
 
-Needs ``node`` and the reference package (``MANIFEST_REFBENCH`` or ``/work/refbench``); skipped,
-with the reason, when either is missing. The installed package (3.4.x) predates the conformance
+Needs ``node``; the reference package is the one the repo pins (``tools/reference``, installed
+with ``npm ci`` on first use). Without node or npm the test is skipped with the reason, and under
+``CI=true`` that is a failure. The pinned package (3.4.x) predates the conformance
 suite's compiler (3.6.45), so only models whose output both versions agree on are compared: the
 checked-in data models and the seed rewrites.
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,7 @@ import pytest
 from manifest_lang.compiler.api import compile_source
 
 HERE = Path(__file__).parent
-REF = Path(os.environ.get("MANIFEST_REFBENCH", "/work/refbench"))
-MODULE = REF / "node_modules" / "@angriff36" / "manifest" / "dist" / "manifest" / "ir-compiler.js"
+ROOT = HERE.parent.parent
 MODELS = [HERE / "data" / f"{n}.manifest" for n in ("blog", "tiny", "vnext", "misc")]
 MODELS += sorted((HERE / "seed").glob("*.reference.manifest"))
 SCRIPT = """
@@ -38,13 +38,18 @@ console.log(JSON.stringify(out));
 
 @pytest.fixture(scope="module")
 def reference_outputs(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: cannot run the reference compiler")
-    if not MODULE.exists():
-        pytest.skip(f"reference package not found at {MODULE}")
+    sys.path.insert(0, str(ROOT))
+    from tools.difftest.reference import ReferenceUnavailable, ensure_installed, node_binary
+
+    try:
+        module = ensure_installed() / "dist" / "manifest" / "ir-compiler.js"
+        node = node_binary()
+    except ReferenceUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{exc} (CI=true: the reference must run)")
+        pytest.skip(str(exc))
     script = tmp_path_factory.mktemp("ref") / "compile.mjs"
-    script.write_text(SCRIPT % json.dumps(MODULE.as_uri()))
+    script.write_text(SCRIPT % json.dumps(module.as_uri()))
     proc = subprocess.run([node, str(script), *map(str, MODELS)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     outputs: list[dict[str, Any]] = json.loads(proc.stdout)

@@ -77,6 +77,21 @@ def test_numbers_at_and_past_the_limits(client: TestClient) -> None:
     assert [row["id"] for row in small] == [item]
 
 
+def test_integers_between_2_64_and_1e21_are_doubles_not_500(client: TestClient) -> None:
+    # orjson refuses integers past 2**64; JavaScript reads them as doubles, and so do we.
+    for text, value in ((b"18446744073709551616", 2.0**64), (b"999999999999999999999", 1e21 - 1)):
+        created = raw_post(
+            client, "/InventoryItem", b'{"name": "F", "parLevel": 2, "quantityOnHand": ' + text + b"}"
+        )
+        assert created.status_code == 201, created.text
+        item = created.json()["result"]["id"]
+        got = client.get(f"/InventoryItem/{item}", headers=who())
+        assert got.status_code == 200 and got.json()["quantityOnHand"] == value
+        url = f"/InventoryItem/{item}/commands/reserve"
+        reserve = raw_post(client, url, b'{"quantity": ' + text + b', "eventId": "e"}')
+        assert reserve.status_code < 500, reserve.text
+
+
 def test_wrong_shapes_and_types(client: TestClient) -> None:
     item = new_item(client)
     url = f"/InventoryItem/{item}/commands/reserve"

@@ -59,8 +59,11 @@ def test_sigkill_mid_storm_keeps_every_acknowledged_command_exactly_once(durable
             break
         acked.append(orjson.loads(line)["ack"])
     os.kill(worker.pid, signal.SIGKILL)
-    # Acks the worker wrote before the kill but we had not read yet are acknowledged too.
-    rest, _ = worker.communicate(timeout=30)
+    worker.wait(timeout=30)
+    # Acks the worker wrote before the kill but we had not read yet are acknowledged too. They
+    # are read through the same buffered reader as the first ones: ``communicate()`` would read
+    # the raw pipe and miss the lines ``readline()`` had already buffered (under load, dozens).
+    rest = worker.stdout.read()
     for line in rest.splitlines():
         try:
             acked.append(orjson.loads(line)["ack"])

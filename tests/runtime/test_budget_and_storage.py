@@ -9,7 +9,7 @@ import pytest
 from manifest_lang.errors import EvaluationBudgetExceededError, StoreConflictError
 from manifest_lang.expr.budget import EvaluationLimits
 from manifest_lang.runtime.idempotency import MemoryIdempotencyStore
-from manifest_lang.stores.base import UnitOfWork
+from manifest_lang.stores.base import IdempotencyKey, UnitOfWork
 from manifest_lang.stores.memory import MemoryStore
 
 from .helpers import make_engine
@@ -125,7 +125,7 @@ def test_transactional_idempotency_goes_into_the_unit_of_work() -> None:
     engine = make_engine(store_provider=store, idempotency_store=idem)
     engine.create_instance("Counter", {"id": "c1"})
     engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c1", idempotency_key="k")
-    assert store.commits[-1].idempotency is not None and store.commits[-1].idempotency[0] == "k"
+    assert store.commits[-1].idempotency is not None and store.commits[-1].idempotency.key == ("", "k")
     assert idem.size() == 0  # recorded by the store, not through set()
 
 
@@ -145,10 +145,10 @@ def test_store_conflicts_are_retried_then_reported() -> None:
 
 def test_claiming_idempotency_store_reports_in_progress() -> None:
     class Claiming(MemoryIdempotencyStore):
-        def claim(self, key: str) -> bool:
-            return key != "busy"
+        def claim(self, key: IdempotencyKey) -> bool:
+            return key.key != "busy"
 
-        def release(self, key: str) -> None:
+        def release(self, key: IdempotencyKey) -> None:
             pass
 
     engine = make_engine(idempotency_store=Claiming())

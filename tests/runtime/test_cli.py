@@ -70,3 +70,19 @@ def test_run_reports_compile_errors_in_one_line_per_diagnostic(tmp_path: Path) -
     assert "broken.manifest:" in result.output and "error" in result.output
     bad_context = CliRunner().invoke(main, ["run", str(broken), "--context", "[1]"], input="")
     assert bad_context.exit_code != 0 and "--context must be a JSON object" in bad_context.output
+
+
+def test_run_session_create_never_replaces(tmp_path: Path) -> None:
+    model = tmp_path / "counter.manifest"
+    model.write_text(COUNTER)
+    ops = [
+        {"op": "create", "entity": "Counter", "data": {"id": "c1", "value": 1}},
+        {"op": "create", "entity": "Counter", "data": {"id": "c1", "value": 99}},
+        {"op": "get", "entity": "Counter", "id": "c1"},
+    ]
+    stdin = "\n".join(json.dumps(op) for op in ops) + "\n"
+    result = CliRunner().invoke(main, ["run", str(model)], input=stdin)
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert lines[0]["ok"] and not lines[1]["ok"]
+    assert lines[1]["error"].startswith("InstanceExistsError") and "already exists" in lines[1]["error"]
+    assert lines[2]["instance"]["value"] == 1

@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
-from manifest_lang.stores.base import NEW_ROW, RowWrite, UnitOfWork
+from manifest_lang.stores.base import NEW_ROW, IdempotencyEntry, IdempotencyKey, RowWrite, UnitOfWork
 from manifest_lang.stores.redis_idempotency import RedisIdempotencyStore
 from manifest_lang.stores.sql_idempotency import SqlIdempotencyStore
+
+
+def K(key: str, tenant: str = "") -> IdempotencyKey:  # noqa: N802 - reads like a literal
+    return IdempotencyKey(tenant, key)
 
 
 class FakeClock:
@@ -28,30 +32,30 @@ def test_sql_claim_is_exclusive_until_it_expires(sql_store: Any) -> None:
     sql_store._clock = clock  # the store reads time only through its clock
     idem = SqlIdempotencyStore(sql_store, in_progress_ttl_seconds=30)
     assert idem.transactional_store is sql_store
-    assert idem.claim("k") is True
-    assert idem.claim("k") is False
-    assert idem.get("k") is None and not idem.has("k")
+    assert idem.claim(K("k")) is True
+    assert idem.claim(K("k")) is False
+    assert idem.get(K("k")) is None and not idem.has(K("k"))
     clock.now += 31  # the claimer crashed: its claim expired
-    assert idem.claim("k") is True
-    idem.release("k")
-    assert idem.claim("k") is True
+    assert idem.claim(K("k")) is True
+    idem.release(K("k"))
+    assert idem.claim(K("k")) is True
 
 
 def test_sql_result_written_in_the_commands_transaction(sql_store: Any) -> None:
     idem = SqlIdempotencyStore(sql_store)
-    assert idem.claim("order-1")
+    assert idem.claim(K("order-1"))
     sql_store.commit(
         UnitOfWork(
             writes=[RowWrite("Order", "o1", {"id": "o1"}, NEW_ROW)],
-            idempotency=("order-1", {"success": True}),
+            idempotency=IdempotencyEntry(K("order-1"), "f", {"success": True}),
         )
     )
-    assert idem.get("order-1") == {"success": True} and idem.has("order-1")
-    assert idem.claim("order-1") is False  # completed: nobody executes it again
-    idem.set("order-1", {"success": False})  # first result wins
-    assert idem.get("order-1") == {"success": True}
-    idem.release("order-1")  # releasing a completed key does not drop its result
-    assert idem.get("order-1") == {"success": True}
+    assert idem.get(K("order-1")) == {"success": True} and idem.has(K("order-1"))
+    assert idem.claim(K("order-1")) is False  # completed: nobody executes it again
+    idem.set(K("order-1"), {"success": False})  # first result wins
+    assert idem.get(K("order-1")) == {"success": True}
+    idem.release(K("order-1"))  # releasing a completed key does not drop its result
+    assert idem.get(K("order-1")) == {"success": True}
 
 
 def test_sql_completed_results_expire_with_the_store_ttl(sql_store: Any) -> None:
@@ -59,11 +63,11 @@ def test_sql_completed_results_expire_with_the_store_ttl(sql_store: Any) -> None
     sql_store._clock = clock
     sql_store.idempotency_ttl_seconds = 60
     idem = SqlIdempotencyStore(sql_store)
-    idem.set("k", {"n": 1})
-    assert idem.get("k") == {"n": 1}
+    idem.set(K("k"), {"n": 1})
+    assert idem.get(K("k")) == {"n": 1}
     clock.now += 61
-    assert idem.get("k") is None
-    assert idem.claim("k") is True
+    assert idem.get(K("k")) is None
+    assert idem.claim(K("k")) is True
 
 
 def test_sql_concurrent_claims_let_exactly_one_through(sql_store: Any) -> None:
@@ -73,7 +77,7 @@ def test_sql_concurrent_claims_let_exactly_one_through(sql_store: Any) -> None:
 
     def contend() -> None:
         barrier.wait()
-        wins.append(idem.claim("hot"))
+        wins.append(idem.claim(K("hot")))
 
     threads = [threading.Thread(target=contend) for _ in range(6)]
     for t in threads:
@@ -96,32 +100,32 @@ def redis_idem(redis_url: str) -> Iterator[RedisIdempotencyStore]:
 
 
 def test_redis_claim_set_get_release(redis_idem: RedisIdempotencyStore) -> None:
-    assert redis_idem.claim("k") is True
-    assert redis_idem.claim("k") is False
-    assert redis_idem.get("k") is None
-    redis_idem.set("k", {"success": True, "value": [1, 2]})
-    assert redis_idem.get("k") == {"success": True, "value": [1, 2]} and redis_idem.has("k")
-    assert redis_idem.claim("k") is False
-    redis_idem.set("k", {"success": False})  # first result wins
-    assert redis_idem.get("k") == {"success": True, "value": [1, 2]}
-    assert redis_idem.claim("other") is True
-    redis_idem.release("other")
-    assert redis_idem.claim("other") is True
+    assert redis_idem.claim(K("k")) is True
+    assert redis_idem.claim(K("k")) is False
+    assert redis_idem.get(K("k")) is None
+    redis_idem.set(K("k"), {"success": True, "value": [1, 2]})
+    assert redis_idem.get(K("k")) == {"success": True, "value": [1, 2]} and redis_idem.has(K("k"))
+    assert redis_idem.claim(K("k")) is False
+    redis_idem.set(K("k"), {"success": False})  # first result wins
+    assert redis_idem.get(K("k")) == {"success": True, "value": [1, 2]}
+    assert redis_idem.claim(K("other")) is True
+    redis_idem.release(K("other"))
+    assert redis_idem.claim(K("other")) is True
 
 
 def test_redis_crashed_claim_becomes_reclaimable(redis_idem: RedisIdempotencyStore) -> None:
-    assert redis_idem.claim("k")
+    assert redis_idem.claim(K("k"))
     time.sleep(0.4)
     other = RedisIdempotencyStore(client=redis_idem._client, namespace=redis_idem.namespace)
-    assert other.claim("k") is True
-    redis_idem.release("k")  # the first owner's stale release must not free the new claim
-    assert redis_idem.claim("k") is False
+    assert other.claim(K("k")) is True
+    redis_idem.release(K("k"))  # the first owner's stale release must not free the new claim
+    assert redis_idem.claim(K("k")) is False
 
 
 def test_redis_completed_result_expires(redis_url: str) -> None:
     store = RedisIdempotencyStore(redis_url, ttl_seconds=0.2, namespace=f"mt:{uuid.uuid4().hex[:8]}:")
-    store.set("k", {"n": 1})
-    assert store.get("k") == {"n": 1}
+    store.set(K("k"), {"n": 1})
+    assert store.get(K("k")) == {"n": 1}
     time.sleep(0.3)
-    assert store.get("k") is None
+    assert store.get(K("k")) is None
     store.close()

@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 
 from manifest_lang.errors import StoreConflictError
-from manifest_lang.stores.base import NEW_ROW, RowWrite, UnitOfWork
+from manifest_lang.stores.base import NEW_ROW, IdempotencyEntry, IdempotencyKey, RowWrite, UnitOfWork
+
+
+def K(key: str, tenant: str = "") -> IdempotencyKey:  # noqa: N802 - reads like a literal
+    return IdempotencyKey(tenant, key)
 
 
 def create(store: Any, entity: str, row: dict[str, Any]) -> None:
@@ -100,7 +104,7 @@ def test_a_conflicting_write_applies_nothing_of_its_unit_of_work(store: Any) -> 
             RowWrite("Item", "c", {"id": "c", "qty": 99}, NEW_ROW),
         ],
         outbox=[event_entry("e1", "a")],
-        idempotency=("key-1", {"success": True}),
+        idempotency=IdempotencyEntry(K("key-1"), "f1", {"success": True}),
         audit={"recordId": "r1", "command": "move", "outcome": "success"},
     )
     with pytest.raises(StoreConflictError):
@@ -206,18 +210,24 @@ def test_an_idempotency_key_commits_once(store: Any) -> None:
     create(store, "Item", {"id": "a", "qty": 0})
     store.commit(
         UnitOfWork(
-            writes=[RowWrite("Item", "a", {"id": "a", "qty": 1}, 1)], idempotency=("k", {"success": True})
+            writes=[RowWrite("Item", "a", {"id": "a", "qty": 1}, 1)],
+            idempotency=IdempotencyEntry(K("k"), "f1", {"success": True}),
         )
     )
     with pytest.raises(StoreConflictError):
         store.commit(
             UnitOfWork(
-                writes=[RowWrite("Item", "a", {"id": "a", "qty": 2}, 2)], idempotency=("k", {"success": 2})
+                writes=[RowWrite("Item", "a", {"id": "a", "qty": 2}, 2)],
+                idempotency=IdempotencyEntry(K("k"), "f2", {"success": 2}),
             )
         )
     assert store.load("Item", "a").row["qty"] == 1
-    recorded = store.idempotency["k"] if hasattr(store, "idempotency") else store.idempotency_get("k")
-    assert recorded == {"success": True}
+    if hasattr(store, "idempotency"):
+        recorded = store.idempotency[K("k")]
+        assert (recorded.result, recorded.fingerprint) == ({"success": True}, "f1")
+    else:
+        assert store.idempotency_lookup(K("k")) == ({"success": True}, "f1")
+        assert store.idempotency_lookup(K("k", "other-tenant")) is None
 
 
 def test_audit_records_commit_with_the_unit_of_work(store: Any) -> None:
@@ -276,10 +286,10 @@ def test_sql_outbox_maintenance(sql_store: Any) -> None:
 def test_sql_expired_idempotency_records_are_purged(sql_store: Any) -> None:
     sql_store._clock = lambda: 100.0
     sql_store.idempotency_ttl_seconds = 10
-    sql_store.idempotency_set("old", {"n": 1})
-    sql_store.idempotency_claim("claimed", 5.0)
+    sql_store.idempotency_set(K("old"), {"n": 1})
+    sql_store.idempotency_claim(K("claimed"), 5.0)
     sql_store.idempotency_ttl_seconds = None
-    sql_store.idempotency_set("forever", {"n": 2})
+    sql_store.idempotency_set(K("forever"), {"n": 2})
     sql_store._clock = lambda: 111.0
     assert sql_store.purge_expired_keys() == 2
-    assert sql_store.idempotency_get("forever") == {"n": 2}
+    assert sql_store.idempotency_lookup(K("forever")) == ({"n": 2}, None)

@@ -21,7 +21,7 @@ import click
 
 from .. import untrusted
 from ..errors import InvalidInputError, ManifestError
-from ..expr.values import to_json_value
+from ..expr.values import loads_json, to_json_value
 
 
 def load_model(path: Path) -> Any:
@@ -53,7 +53,7 @@ def run_command(file: Path, script: BinaryIO | None, context_json: str, no_check
         refuse_on_check_errors(file)
 
     try:
-        context = untrusted.loads(context_json)
+        context = untrusted.loads(context_json, parser=loads_json)
     except ValueError as exc:
         raise click.ClickException(f"--context is not valid JSON: {exc}") from None
     if not isinstance(context, dict):
@@ -83,7 +83,7 @@ def run_session(engine: Any, lines: Iterable[bytes | str]) -> Iterable[str]:
             text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
             if not text.strip():
                 continue
-            op = untrusted.loads(text)
+            op = untrusted.loads(text, parser=loads_json)
             if not isinstance(op, dict):
                 raise ValueError("an operation must be a JSON object")
             out = _apply(engine, op)

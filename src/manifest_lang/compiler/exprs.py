@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..syntax import ast
@@ -9,15 +10,13 @@ from ..syntax import ast
 _SKIP_DEPENDENCY = frozenset(["self", "this", "user", "context"])
 
 
-#: integral doubles below this magnitude are written as JSON integers; larger ones stay floats, so
-#: the IR never holds an integer no double can represent (nor one past 64 bits, which orjson refuses)
-_EXACT_INTEGERS = 2**53
-
-
 def number(value: float | int) -> float | int:
-    """JS number for JSON: integral values without ``.0`` and ``-0`` as 0."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_INTEGERS:
+    """JS number for JSON: integral values without ``.0`` and ``-0`` as 0; beyond 2**53 the
+    double itself (never a Python big int: JSON writers and the IR hash handle it as JS does)."""
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value) and abs(value) < 2**53:
         return int(value)
+    if isinstance(value, int) and not -(2**53) < value < 2**53:
+        return float(value)
     return value
 
 

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from ..syntax import ast
+from ..syntax.expressions import js_string
 from .diagnostics import DiagnosticSink
 from .exprs import expr_to_value, lower_expr, number
 from .lower_members import check_duplicate_codes, lower_constraint, lower_type
@@ -261,8 +262,5 @@ def _js(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        if value.is_integer():
-            return str(int(value))
+        return js_string(value)
     return str(value)

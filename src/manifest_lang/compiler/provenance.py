@@ -9,12 +9,13 @@ collation: punctuation < digits < letters, case-insensitive first, lowercase bef
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+
+import orjson
 
 SCHEMA_VERSION = "1.0"
 IR_VERSION = "1.0"
@@ -71,40 +72,37 @@ def _canonical(value: Any) -> Any:
         return [_canonical(v) for v in value]
     if kind is float:
         return _js_number(value)
+    if kind is int and not -(2**53) < value < 2**53:
+        return _js_number(float(value))  # an IR read from JSON text: the double it denotes
     return value
 
 
 def _js_number(value: float) -> Any:
     if math.isnan(value) or math.isinf(value):
         return None  # JSON.stringify prints null
-    if value.is_integer() and abs(value) < 1e21:
+    if value.is_integer() and abs(value) < 2**53:
         return int(value)
-    return value
+    if value.is_integer() and abs(value) < 1e21:
+        # Beyond 2**53 JavaScript writes the shortest round-trip digits padded with zeros
+        # (18446744073709552000), not the float's exact value (nor an int orjson could hold).
+        mantissa, _, exponent = repr(abs(value)).partition("e")
+        if not exponent:
+            return int(value)  # below 1e16 repr has every digit
+        digits = mantissa.replace(".", "")
+        text = ("-" if value < 0 else "") + digits + "0" * (int(exponent) + 1 - len(digits))
+        return orjson.Fragment(text.encode())
+    return value  # orjson writes the other doubles as JavaScript does (1e-7, 0.00001, 1e+21)
 
 
 def canonical_json(value: Any) -> str:
     """``JSON.stringify`` of ``value`` with locale-ordered keys (no whitespace)."""
-    return _escape_lone_surrogates(
-        json.dumps(_canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    )
+    return orjson.dumps(_canonical(value)).decode()
 
 
-_SURROGATES = re.compile("[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]")
-
-
-def _escape_lone_surrogates(text: str) -> str:
-    """``JSON.stringify`` writes a lone surrogate as a ``\\udXXX`` escape (and a pair as the
-    character it encodes), so the text is always valid UTF-8; Python leaves both as they are."""
-    if text.isascii():
-        return text
-    return _SURROGATES.sub(_surrogate_text, text)
-
-
-def _surrogate_text(match: re.Match[str]) -> str:
-    unit = match.group()
-    if len(unit) == 2:
-        return unit.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
-    return f"\\u{ord(unit):04x}"
+#: orjson text of a number JavaScript writes differently: an integral float (``9007199254740994.0``,
+#: ``1e+16``..``1e+20``, ``-0.0``) or an int beyond 64 bits. A match (strings may match too) sends the
+#: hash to the exact, slower encoder.
+_NON_JS_NUMBER = re.compile(rb"[0-9]\.0(?![0-9])|e\+(?:1[6-9]|20)(?![0-9])")
 
 
 def compute_ir_hash(ir: dict[str, Any], *, collation: str = "locale") -> str:
@@ -120,11 +118,7 @@ def compute_ir_hash(ir: dict[str, Any], *, collation: str = "locale") -> str:
 
 
 def _codepoint_json(value: Any) -> str:
-    return _escape_lone_surrogates(
-        json.dumps(
-            _canonical(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True
-        )
-    )
+    return orjson.dumps(_canonical(value), option=orjson.OPT_SORT_KEYS).decode()
 
 
 class IRNestingError(ValueError):
@@ -141,10 +135,6 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
     encoder and embedded as ``orjson.Fragment``; orjson sorts every other object by code point,
     which is the same order. ``tests/compiler`` checks this against ``compute_ir_hash``.
     """
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover - orjson is a core dependency
-        return compute_ir_hash(ir)
     swaps: list[tuple[Any, Any, Any]] = []
     data: bytes | None = None
     try:
@@ -155,14 +145,16 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
         provenance = ir.get("provenance") or {}
         document = {**ir, "provenance": {k: v for k, v in provenance.items() if k != "irHash"}}
         data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    except (TypeError, ValueError, orjson.JSONEncodeError) as exc:
+    except (TypeError, orjson.JSONEncodeError) as exc:
         if str(exc) == "Recursion limit reached":
             raise IRNestingError from None
-        pass  # values orjson refuses: the generic encoder below, once the IR is restored
+        data = None  # e.g. an int beyond 64 bits: the exact encoder below
     finally:
         for container, key, value in reversed(swaps):
             container[key] = value
-    return hashlib.sha256(data if data is not None else canonical_json_bytes(ir)).hexdigest()
+    if data is None or _NON_JS_NUMBER.search(data):
+        data = canonical_json_bytes(ir)
+    return hashlib.sha256(data).hexdigest()
 
 
 def canonical_json_bytes(ir: dict[str, Any]) -> bytes:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from ..errors import IRError
 from .values import (
     UNDEFINED,
+    as_double,
     get_member,
     js_add,
     js_contains,
@@ -143,7 +144,9 @@ def ir_value(value: Any) -> Any:
     if not isinstance(value, dict):
         raise IRError("literal value must be an object")
     kind = value.get("kind")
-    if kind in ("string", "number", "boolean"):
+    if kind == "number":
+        return as_double(value.get("value"))  # an IR from JSON text may hold ints past 2**53
+    if kind in ("string", "boolean"):
         return value.get("value")
     if kind == "null":
         return None

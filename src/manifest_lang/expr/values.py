@@ -566,12 +566,81 @@ def to_json_value(v: Any) -> Any:
     if t is float:
         if v != v or v in (INFINITY, -INFINITY):
             return None
-        if v.is_integer() and -1e21 < v < 1e21:
+        if v.is_integer() and -_INT_BOUND < v < _INT_BOUND:
             return int(v)
-        return v
+        return v  # beyond 2**53 a number stays the double it is, never a Python big int
     if v is UNDEFINED or _is_function(v):
         return None
     return v
+
+
+# --- Numbers at the JSON boundary -------------------------------------------------------------
+# The language's numbers are JavaScript doubles: an integer that JSON text, an IR or a caller
+# hands over beyond 2**53 is the double it denotes (what JSON.parse would make of it).
+
+
+def as_double(v: Any) -> Any:
+    """``v`` with every int beyond ±2**53 replaced by its float; the same object when none is."""
+    t = type(v)
+    if t is int:
+        return v if -_INT_BOUND < v < _INT_BOUND else float(v)
+    if t is dict:
+        out: dict[Any, Any] | None = None
+        for k, x in v.items():
+            y = as_double(x)
+            if y is not x:
+                if out is None:
+                    out = dict(v)
+                out[k] = y
+        return v if out is None else out
+    if t is list:
+        items: list[Any] | None = None
+        for i, x in enumerate(v):
+            y = as_double(x)
+            if y is not x:
+                if items is None:
+                    items = list(v)
+                items[i] = y
+        return v if items is None else items
+    return v
+
+
+def has_big_int(v: Any) -> bool:
+    """True if ``v`` (a JSON value) holds an int beyond ±2**53 anywhere."""
+    t = type(v)
+    if t is int:
+        return not -_INT_BOUND < v < _INT_BOUND
+    if t is dict:
+        return any(has_big_int(x) for x in v.values())
+    if t is list or t is tuple:
+        return any(has_big_int(x) for x in v)
+    return False
+
+
+def _js_int(text: str) -> int | float:
+    value = int(text)
+    return value if -_INT_BOUND < value < _INT_BOUND else float(value)
+
+
+_LONG_DIGITS: Final = re.compile(rb"[0-9]{16}")
+
+
+def loads_json(raw: bytes | str) -> Any:
+    """JSON text to Python values with numbers as JavaScript reads them: integers beyond 2**53
+    (even beyond 2**64, which orjson refuses) become floats. Raises ``ValueError`` if malformed."""
+    import json
+
+    import orjson
+
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        return json.loads(data, parse_int=_js_int)
+    # Only an integer of 16+ digits can be beyond 2**53: the scan keeps the usual case walk-free.
+    return as_double(value) if _LONG_DIGITS.search(data) else value
 
 
 def _is_function(v: Any) -> bool:

@@ -49,13 +49,16 @@ DEFAULT_MAX_CONCURRENCY = 32
 # Library exceptions that can escape the engine, and the problem each one is for the client.
 _ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
     (errors.IdempotencyInProgressError, "IDEMPOTENCY_IN_PROGRESS"),
+    (errors.InstanceExistsError, "ALREADY_EXISTS"),
     (errors.StoreConflictError, "CONCURRENCY_CONFLICT"),
     (errors.StoreUnavailableError, "STORE_UNAVAILABLE"),
     (errors.UnknownEntityError, "UNKNOWN_ENTITY"),
     (errors.UnknownCommandError, "UNKNOWN_COMMAND"),
+    (errors.LimitExceededError, "LIMIT_EXCEEDED"),
     (errors.InvalidInputError, "INVALID_INPUT"),
     (errors.EvaluationBudgetExceededError, "COMMAND_FAILED"),
 )
+_UNAVAILABLE = "The store could not complete the request; retry later"
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE", 413: "BODY_TOO_LARGE"}
 
 
@@ -118,16 +121,15 @@ def _exception_handlers() -> dict[Any, Any]:
         return Problem(code, str(exc.detail), request.url.path, headers=dict(exc.headers or {})).to_response()
 
     async def on_error(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, errors.StoreUnavailableError):
-            # the driver's text names hosts, schemas and SQL: the log gets it, the client does not
-            log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
-            detail = "The store is unavailable; retry later"
-            return Problem(
-                "STORE_UNAVAILABLE", detail, request.url.path, headers={"Retry-After": "1"}
-            ).to_response()
         for error_type, code in _ERROR_CODES:
             if isinstance(exc, error_type):
-                return Problem(code, str(exc), request.url.path).to_response()
+                if code == "STORE_UNAVAILABLE":
+                    # The database's own text names hosts, tables and values: logged, not answered.
+                    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+                    retry = {"Retry-After": "1"}
+                    return Problem(code, _UNAVAILABLE, request.url.path, headers=retry).to_response()
+                extra = {"id": exc.details.get("id")} if isinstance(exc, errors.InstanceExistsError) else {}
+                return Problem(code, str(exc), request.url.path, extensions=extra).to_response()
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return Problem(
             "INTERNAL_ERROR", "The server failed to handle the request", request.url.path

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from starlette.requests import ClientDisconnect, Request
 
 from .. import untrusted
+from ..expr.values import loads_json
 from ..untrusted import MAX_JSON_DEPTH
 from .problems import ProblemError
 
@@ -46,14 +46,14 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip(b" \t\n\r"):  # JSON whitespace only: "\x0b" is not an empty body
         return {}
     try:
-        data = untrusted.loads(raw)
+        data = untrusted.loads(raw, parser=loads_json)  # numbers as JavaScript reads them
     except untrusted.JsonTooDeepError:
         raise ProblemError(
             "INVALID_INPUT",
             f"The body nests arrays/objects deeper than {MAX_JSON_DEPTH} levels",
             limit=MAX_JSON_DEPTH,
         ) from None
-    except orjson.JSONDecodeError as exc:
+    except ValueError as exc:
         raise ProblemError("MALFORMED_JSON", f"Malformed JSON: {exc}") from None
     if b"\\u0000" in raw and _has_nul(data):  # the byte scan keeps the common case free
         raise nul_problem("the body")

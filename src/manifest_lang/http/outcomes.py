@@ -33,6 +33,9 @@ _PROBLEMS: dict[ResultCode, str] = {
     ResultCode.UNKNOWN_COMMAND: "UNKNOWN_COMMAND",
     ResultCode.INSTANCE_NOT_FOUND: "INSTANCE_NOT_FOUND",  # also what another tenant's row looks like
     ResultCode.CONSTRAINT_BLOCKED: "CONSTRAINT_BLOCKED",
+    ResultCode.IDEMPOTENCY_KEY_REUSED: "IDEMPOTENCY_KEY_REUSED",
+    ResultCode.ALREADY_EXISTS: "ALREADY_EXISTS",
+    ResultCode.LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
 }
 
 

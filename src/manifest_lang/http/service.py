@@ -180,8 +180,7 @@ class ModelService:
         engine = self.engine(context, idempotent=meta.idempotency_key is not None, target_scope=scope)
         if entity is not None and instance_id is None:
             data = self._stamp_tenant(entity, data, context)
-            if not self._is_replay(meta, tenant):
-                self._refuse_existing_id(entity, data)  # a create command would write over it
+        # The engine scopes the key by the caller's tenant and refuses a create of a taken id.
         result = engine.run_command(
             command.name,
             data,
@@ -190,7 +189,7 @@ class ModelService:
             override_requests=overrides or None,
             correlation_id=meta.correlation_id,
             causation_id=meta.causation_id,
-            idempotency_key=_scoped_key(meta.idempotency_key, tenant),
+            idempotency_key=meta.idempotency_key,
         )
         result_dict = _result_dict(result)
         self.recorder.record_command(command, instance_id, meta, result_dict, tenant)
@@ -219,7 +218,7 @@ class ModelService:
         """``POST /{entity}`` for an entity without a ``create`` command."""
         self.require_tenant(context)
         data = self._stamp_tenant(entity, data, context)
-        self._refuse_existing_id(entity, data)
+        # A taken id (of any tenant) raises InstanceExistsError: 409 ALREADY_EXISTS, never replaced.
         created = self.engine(context).create_or_reject(entity.name, data)
         if not isinstance(created, dict):
             raise create_problem(entity.name, created)
@@ -229,38 +228,10 @@ class ModelService:
         """What ``POST /{entity}`` (a plain create) must be given."""
         return required_on_create(self.engine({}), entity.name)
 
-    def _is_replay(self, meta: RequestMeta, tenant: Any) -> bool:
-        """Whether the engine will answer with the stored result of an earlier request."""
-        key = _scoped_key(meta.idempotency_key, tenant)
-        return (
-            key is not None
-            and self.idempotency_store is not None
-            and (self.idempotency_store.get(key) is not None)
-        )
-
-    def _refuse_existing_id(self, entity: EntityInfo, data: Mapping[str, Any]) -> None:
-        """A create never replaces a row: the engine's ``create_instance`` (and a ``create``
-        command given an ``id``) writes over an existing id, which over HTTP would let one
-        tenant overwrite another's row."""
-        row_id = data.get("id")
-        if row_id is None or row_id == "":
-            return
-        if self.store.load(entity.name, str(row_id)) is not None:
-            # Ids are global in the store: a row of another tenant blocks the id as well, and
-            # saying so reveals only that the id is taken.
-            raise ProblemError("ALREADY_EXISTS", f"{entity.name} '{row_id}' already exists", id=str(row_id))
-
 
 def _required_without_default(entity: EntityInfo, name: str) -> bool:
     prop = entity.properties.get(name) or {}
     return "required" in (prop.get("modifiers") or []) and "defaultValue" not in prop
-
-
-def _scoped_key(key: str | None, tenant: Any) -> str | None:
-    # Keys are namespaced by tenant so one tenant can never replay another's stored result.
-    if key is None:
-        return None
-    return f"{tenant}:{key}" if tenant is not None else key
 
 
 def _result_dict(result: Any) -> dict[str, Any]:

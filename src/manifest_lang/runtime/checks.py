@@ -39,13 +39,17 @@ def resolved(check: Checked, scope: dict[str, Any], ex: Execution) -> list[dict[
     return out
 
 
-def policy_denial(policy: PolicyModel, scope: dict[str, Any] | None, ex: Execution) -> PolicyDenial:
+def policy_denial(
+    policy: PolicyModel, scope: dict[str, Any] | None, ex: Execution, message: str
+) -> PolicyDenial:
+    """The denial report; ``message`` is the refusal's error (the policy's own message, else the
+    default the caller built), as the reference reports it."""
     return PolicyDenial(
         policy_name=policy.name,
         expression=policy.check.ir,
         formatted=policy.check.formatted,
         context_keys=policy.context_keys,
-        message=policy.message,
+        message=message,
         resolved=resolved(policy.check, scope, ex) if scope is not None else None,
     )
 
@@ -146,9 +150,12 @@ def try_override(
         reason = request.reason
         by: Any = request.authorized_by
         outcome.overridden_by = request.authorized_by
-    elif policy is not None and truthy(policy.check.fn(scope, ex)):
+    elif policy is not None and policy.action == "override" and truthy(policy.check.fn(scope, ex)):
+        # Without a request only a policy declared for `override` authorises (the reference's rule).
         user = ex.engine.context.get("user")
-        by = user.get("id") if isinstance(user, dict) else UNDEFINED
+        by = user.get("id", UNDEFINED) if isinstance(user, dict) else UNDEFINED
+        if by is None or by is UNDEFINED:
+            by = f"policy:{policy.name}"  # the reference's fallback when the caller has no id
         reason = f"Auto-authorized by policy '{policy.name}'"
         outcome.overridden_by = f"policy:{policy.name}"
     else:
@@ -159,7 +166,7 @@ def try_override(
         "constraintCode": c.code,
         "reason": reason,
         "authorizedBy": by,
-        "timestamp": request.timestamp if request is not None and request.timestamp is not None else now,
+        "timestamp": now,  # the engine's clock: a caller-supplied timestamp is not trusted
         "commandName": oc.command,
     }
     if oc.entity is not None:

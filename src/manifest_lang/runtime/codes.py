@@ -25,11 +25,15 @@ class ResultCode(StrEnum):
     WRITE_REJECTED = "WRITE_REJECTED"
     CONCURRENCY_CONFLICT = "CONCURRENCY_CONFLICT"
     STORE_CONFLICT = "STORE_CONFLICT"
+    #: a create whose id is taken (by any tenant): creates never replace a row
+    ALREADY_EXISTS = "ALREADY_EXISTS"
     # the call itself
     UNKNOWN_COMMAND = "UNKNOWN_COMMAND"
     UNKNOWN_SCHEDULE = "UNKNOWN_SCHEDULE"
     INSTANCE_NOT_FOUND = "INSTANCE_NOT_FOUND"
     INVALID_INPUT = "INVALID_INPUT"
+    #: an id or value beyond the documented limits (docs/persistence.md, "Limits")
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
     MISSING_REQUIRED_PARAMETER = "MISSING_REQUIRED_PARAMETER"
     MISSING_TRUSTED_CONTEXT = "MISSING_TRUSTED_CONTEXT"
     #: a supplied parameter that does not have its declared type (``runtime/inputs.py``)
@@ -37,6 +41,8 @@ class ResultCode(StrEnum):
     MISSING_TENANT_CONTEXT = "MISSING_TENANT_CONTEXT"
     MISSING_IDEMPOTENCY_KEY = "MISSING_IDEMPOTENCY_KEY"
     IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
+    #: the key was recorded for another request (another fingerprint)
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     PARALLEL_COMMAND_LIMIT = "PARALLEL_COMMAND_LIMIT"
     BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
     # the engine's configuration
@@ -54,7 +60,10 @@ _PREFIXES = (
     ("MISSING_TENANT_CONTEXT", ResultCode.MISSING_TENANT_CONTEXT),
     ("IdempotencyStore is configured but no idempotencyKey", ResultCode.MISSING_IDEMPOTENCY_KEY),
     ("IDEMPOTENCY_IN_PROGRESS", ResultCode.IDEMPOTENCY_IN_PROGRESS),
+    ("IDEMPOTENCY_KEY_REUSED", ResultCode.IDEMPOTENCY_KEY_REUSED),
     ("INVALID_INPUT", ResultCode.INVALID_INPUT),
+    ("LIMIT_EXCEEDED", ResultCode.LIMIT_EXCEEDED),
+    ("ALREADY_EXISTS", ResultCode.ALREADY_EXISTS),
     ("Invalid state transition", ResultCode.INVALID_TRANSITION),
     ("E_UNIQUE", ResultCode.UNIQUE_VIOLATION),
     ("E_ALTERNATE_KEY", ResultCode.UNIQUE_VIOLATION),

@@ -1,5 +1,5 @@
-"""The command pipeline: params → draft → load → policies → constraints → guards → actions →
-flush (into the execution's buffer) → emits → reactions.
+"""The command pipeline: params → draft → load → rate limit → policies → not found → constraints →
+guards → draft admission → actions → flush (into the execution's buffer) → emits → reactions.
 
 Failures are returned, not raised: each stage and each rule returns a ``Refusal`` (or, for the
 common refusals, the failed result itself) that ends the run. In the native build every frame an
@@ -24,7 +24,14 @@ from .checks import (
 )
 from .codes import ResultCode
 from .execution import CallOptions, Execution
-from .instances import all_constraints_pass, apply_defaults, entity_scope, prepare_create
+from .instances import (
+    all_constraints_pass,
+    apply_defaults,
+    check_cleared,
+    draft_outcomes,
+    entity_scope,
+    prepare_create,
+)
 from .ratelimit import check_rate_limit
 from .reactions import run_reactions
 from .records import NO_DEFAULT, CommandModel, EntityModel
@@ -35,7 +42,10 @@ from .results import (
     EmittedEvent,
     GuardFailure,
 )
-from .writerules import check_write_rules, managed_fields, transition_error
+from .writerules import check_write_rules, managed_fields, put_value, transition_error
+
+#: error prefix of a create whose id is taken (HTTP 409 ALREADY_EXISTS)
+ALREADY_EXISTS = "ALREADY_EXISTS"
 
 _ADAPTER_ACTIONS = frozenset({"persist", "publish", "effect"})
 
@@ -111,7 +121,7 @@ class CommandRun:
         try:
             return self._run(raw_input)
         except EvaluationBudgetExceededError as exc:
-            return CommandResult(success=False, error=exc.message, code=ResultCode.BUDGET_EXCEEDED)
+            return self.refusal(ResultCode.BUDGET_EXCEEDED, exc.message)
 
     def _run(self, raw_input: dict[str, Any]) -> CommandResult:
         cmd = self.cmd
@@ -125,8 +135,6 @@ class CommandRun:
             eval_input = dict(inp)
             eval_input["id"] = draft["id"]
         missing = self._load(draft)
-        if missing is not None:
-            return self.refused(missing)
         scope = self._scope(eval_input)
         # Each stage is skipped without a call when the command has none of it (most have few).
         if cmd.rate_limit is not None:
@@ -137,6 +145,10 @@ class CommandRun:
             refused = self._policies(scope)
             if refused is not None:
                 return refused
+        if missing is not None:
+            # After the rate limit and the policies (evaluated without the instance, as the
+            # reference does): a denied caller must not learn which ids exist.
+            return self.refused(missing)
         outcomes: list[ConstraintOutcome] = []
         override_events: list[EmittedEvent] = []
         if cmd.constraints:
@@ -145,6 +157,10 @@ class CommandRun:
                 return refused
         if cmd.guards:
             refused = self._guards(scope, outcomes)
+            if refused is not None:
+                return refused
+        if draft is not None and self.entity is not None and (self.entity.constraints or self.entity.unique):
+            refused = self._draft_constraints(self.entity, draft, outcomes)
             if refused is not None:
                 return refused
         if self.validate_only:
@@ -293,18 +309,18 @@ class CommandRun:
             if policy.rate_limit is not None:
                 denial = check_rate_limit(self.ex, policy.rate_limit, f"policy:{policy.name}:")
                 if denial is not None:
+                    error = policy.message or f"Rate limit exceeded for policy '{policy.name}'"
+                    denial_report = policy_denial(policy, None, self.ex, error)
                     return self.refusal(
-                        ResultCode.POLICY_DENIED,
-                        policy.message or f"Rate limit exceeded for policy '{policy.name}'",
-                        denied_by=policy.name,
-                        policy_denial=policy_denial(policy, None, self.ex),
+                        ResultCode.POLICY_DENIED, error, denied_by=policy.name, policy_denial=denial_report
                     )
             if not truthy(policy.check.fn(scope, self.ex)):
+                error = policy.message or f"Denied by policy '{policy.name}'"
                 return self.refusal(
                     ResultCode.POLICY_DENIED,
-                    policy.message or f"Denied by policy '{policy.name}'",
+                    error,
                     denied_by=policy.name,
-                    policy_denial=policy_denial(policy, scope, self.ex),
+                    policy_denial=policy_denial(policy, scope, self.ex, error),
                 )
         return None
 
@@ -327,15 +343,18 @@ class CommandRun:
         for c in self.cmd.constraints:
             outcome = evaluate_constraint(c, scope, self.ex)
             outcomes.append(outcome)
-            if outcome.passed or outcome.severity != "block":
+            if outcome.passed:
                 continue
+            # A failed warning can be overridden too (the reference records the override).
             event = try_override(c, outcome, scope, self.ex, self._override_context())
             if event is not None:
                 events.append(event)
                 continue
+            if outcome.severity != "block":
+                continue
             return self.refusal(
                 ResultCode.CONSTRAINT_BLOCKED,
-                c.message or f"Command blocked by constraint '{c.name}'",
+                outcome.message or f"Command blocked by constraint '{c.name}'",
                 constraint_outcomes=outcomes,
                 override_requests=self.opts.override_requests or None,
                 emitted_events=events,
@@ -355,6 +374,25 @@ class CommandRun:
                     constraint_outcomes=outcomes or None,
                 )
         return None
+
+    def _draft_constraints(
+        self, em: EntityModel, draft: dict[str, Any], outcomes: list[ConstraintOutcome]
+    ) -> CommandResult | None:
+        """A create admits its draft (defaults + input) as the reference does: the entity
+        constraints' outcomes join the result, and a blocking failure refuses the command. The
+        row the actions produce is checked again at the flush (docs/differences.md #1)."""
+        drafted = draft_outcomes(self.ex, em, draft)
+        blocking = next((o for o in drafted if is_blocking(o)), None)
+        if blocking is None:
+            outcomes.extend(drafted)
+            return None
+        code = ResultCode.UNIQUE_VIOLATION if blocking.code == "E_UNIQUE" else ResultCode.CONSTRAINT_BLOCKED
+        return self.refusal(
+            code,
+            _blocked_by(blocking),
+            constraint_outcomes=drafted,  # the reference reports the draft's outcomes alone here
+            override_requests=self.opts.override_requests or None,
+        )
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -378,7 +416,7 @@ class CommandRun:
                         error = self._fast_transition(action.transition_only, target, wc, value)  # type: ignore[arg-type]
                         if error is not None:
                             return Refusal(ResultCode.INVALID_TRANSITION, error)
-                    wc[target] = value  # type: ignore[index]
+                    put_value(wc, target, value)  # type: ignore[arg-type]
                     self.dirty = True
                     if target not in inp:
                         scope[target] = value  # type: ignore[index]
@@ -456,11 +494,11 @@ class CommandRun:
             if em.version_property is not None and em.version_property in managed:
                 self.version_bumped = True
             changed.extend(managed)
-        wc[target] = value
+        put_value(wc, target, value)
         self.dirty = True
         for k in changed:
             if k not in inp:
-                scope[k] = wc[k]
+                scope[k] = wc.get(k, UNDEFINED)
         if self.shadowed:
             # compute bindings are re-shadowed by the re-spread instance and input (reference order)
             for k in self.shadowed:
@@ -482,11 +520,28 @@ class CommandRun:
     def _flush_create(self) -> dict[str, Any] | Refusal:
         em = self.entity
         assert em is not None
+        row = self._final_row()
+        # A property the actions set to undefined stays absent, as in the reference (the draft
+        # gave every property a value, so a missing one was cleared): no default comes back.
+        cleared = [k for k in em.properties if row.get(k, UNDEFINED) is UNDEFINED]
         try:
-            doc, _ = prepare_create(self.ex, em, self._final_row())
+            doc, _ = prepare_create(self.ex, em, row)
+            if cleared:
+                for k in cleared:
+                    doc.pop(k, None)
+                check_cleared(self.ex, em, doc)  # the constraints saw the defaults: again without
         except WriteRejected as rejected:
-            return Refusal(rejected.result_code(), str(rejected), {"constraint_outcomes": rejected.outcomes})
-        self.ex.write(em.name, doc["id"], doc, self.ex.load(em.name, doc["id"])[1])
+            blocking = next((o for o in rejected.outcomes or () if is_blocking(o)), None)
+            # A command's create refused by an entity constraint reads like any command refusal.
+            error = str(rejected) if blocking is None else _blocked_by(blocking)
+            return Refusal(rejected.result_code(), error, {"constraint_outcomes": rejected.outcomes})
+        existing, revision = self.ex.load(em.name, doc["id"])
+        if existing is not None:
+            # Ids are global in a store: a row of any tenant blocks the create (never replaced).
+            return Refusal(
+                ResultCode.ALREADY_EXISTS, f"{ALREADY_EXISTS}: {em.name} '{doc['id']}' already exists"
+            )
+        self.ex.write(em.name, doc["id"], doc, revision)
         self.ex.just_created.add((em.name, doc["id"]))
         # A `mutate id = ...` replaced the draft id: events name the row that was created.
         self.instance_id = doc["id"]
@@ -517,7 +572,7 @@ class CommandRun:
                 if event is None:
                     return Refusal(
                         ResultCode.CONSTRAINT_BLOCKED,
-                        outcome.message or f"Command blocked by constraint '{outcome.constraint_name}'",
+                        _blocked_by(outcome),
                         {
                             "constraint_outcomes": outcomes,
                             "override_requests": self.opts.override_requests or None,
@@ -583,6 +638,10 @@ class CommandRun:
                 if type(pid) is str and pid:
                     ev_subject = dict(subject, id=pid)
             self._event(name, payload, ev_subject)
+
+
+def _blocked_by(outcome: ConstraintOutcome) -> str:
+    return outcome.message or f"Command blocked by constraint '{outcome.constraint_name}'"
 
 
 def _in_scope(em: EntityModel, row: dict[str, Any], scope: dict[str, Any]) -> bool:

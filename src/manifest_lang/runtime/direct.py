@@ -10,8 +10,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ManifestReferentialRestrictError, ManifestReferentialSetNullError
+from ..errors import (
+    InvalidInputError,
+    LimitExceededError,
+    ManifestReferentialRestrictError,
+    ManifestReferentialSetNullError,
+)
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
+from ..stores.base import NEW_ROW, already_exists
 from .checks import is_blocking
 from .instances import check_entity_constraints, check_unique, prepare_create
 from .records import EntityModel
@@ -24,16 +30,31 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("manifest_lang.runtime")
 
+#: an unusable id is a wrong argument, not a rule of the model: raised, not answered with None
+_ID_CODES: dict[str, type[InvalidInputError]] = {
+    "INVALID_INPUT": InvalidInputError,
+    "LIMIT_EXCEEDED": LimitExceededError,
+}
 
-def create_row(ex: Execution, em: EntityModel, data: dict[str, Any]) -> dict[str, Any] | WriteRejected:
-    """The created row, or the instance rule that refused it."""
+
+def create_row(
+    ex: Execution, em: EntityModel, data: dict[str, Any], *, replace: bool = False
+) -> dict[str, Any] | WriteRejected:
+    """The created row, or the instance rule that refused it. An id that is taken (by any
+    tenant) raises ``InstanceExistsError`` unless ``replace``: a create never overwrites."""
     try:
         doc, _ = prepare_create(ex, em, data)
     except WriteRejected as rejected:
+        if rejected.prop == "id" and rejected.code in _ID_CODES:
+            raise _ID_CODES[rejected.code](f"{em.name}: {rejected.message}") from None
         log.warning("create of %s blocked: %s", em.name, rejected)
         return rejected
-    _, revision = ex.load(em.name, doc["id"])
-    ex.write(em.name, doc["id"], doc, revision)
+    existing, revision = ex.load(em.name, doc["id"])
+    if existing is not None and not replace:
+        raise already_exists(em.name, doc["id"])
+    # Without ``replace`` the write is based on NEW_ROW, so a row committed meanwhile by a
+    # concurrent create makes the store refuse this one (it never takes the row over).
+    ex.write(em.name, doc["id"], doc, revision if replace else NEW_ROW)
     return doc
 
 

@@ -19,10 +19,11 @@ from typing import Any, Unpack
 
 from ..errors import (
     InvalidInputError,
+    LimitExceededError,
     UnknownEntityError,
 )
 from ..expr.budget import Budget, EvaluationLimits
-from ..expr.values import UNDEFINED
+from ..expr.values import UNDEFINED, as_double
 from ..stores.base import NEW_ROW, RowWrite, Store, UnitOfWork
 from ..stores.memory import MemoryStore
 from .approvals import MemoryApprovalStore, approve_stage, deny, expire, request_key
@@ -37,7 +38,7 @@ from .execution import CallOptions, Execution, commit
 from .idempotency import MemoryIdempotencyStore
 from .instances import check_entity_constraints, present
 from .jobs import job_event, schedule_params
-from .jsonvalues import flat_json_object, json_problem
+from .jsonvalues import LIMIT_EXCEEDED, as_id, flat_json_object, id_problem, json_problem
 from .model import CompiledModel, compiled_model
 from .options import RuntimeOptions, RuntimeOptionsArgs, resolve_options
 from .ratelimit import MemoryRateLimitStore
@@ -84,7 +85,8 @@ class RuntimeEngine(CommandEntry):
             raise InvalidInputError(f"context must be a dict, not {type(context).__name__}")
         self.context: dict[str, Any] = context if context is not None else {}
         self._top = TopLevel(self)
-        self._replay_results: dict[str, Any] | None = None
+        self._replay_results: dict[Any, Any] | None = None
+        self._replay_clock: Callable[[], float] = time.monotonic
         self._configure(opts)
         self._setup_state(opts["encryption_provider"])
         self._setup_stores(opts["store_provider"])
@@ -165,7 +167,10 @@ class RuntimeEngine(CommandEntry):
             and self.model.tenant is None
             and not self._require_tenant_context
         )
-        self._replay_results = idem.results if plain and type(idem) is MemoryIdempotencyStore else None
+        if plain and type(idem) is MemoryIdempotencyStore:
+            self._replay_results, self._replay_clock = idem.results, idem.clock
+        else:
+            self._replay_results = None
 
     def _setup_state(self, encryption_provider: EncryptionProvider | None) -> None:
         self.events = EventLog()
@@ -328,7 +333,9 @@ class RuntimeEngine(CommandEntry):
     def _entity(self, name: str) -> EntityModel:
         em = self.model.entities.get(name) if isinstance(name, str) else None
         if em is None:
-            raise UnknownEntityError(f"Unknown entity '{name}'", entity=name)
+            if not isinstance(name, str):
+                raise InvalidInputError(f"an entity name must be a string, not {type(name).__name__}")
+            raise UnknownEntityError(f"Unknown entity '{name[:200]}'", entity=name[:200])
         return em
 
     def _commit(self, ex: Execution) -> None:
@@ -340,11 +347,16 @@ class RuntimeEngine(CommandEntry):
         else:
             self.store.commit(UnitOfWork(writes))
 
-    def create_instance(self, entity: str, data: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
-        """Create an instance (defaults, required, unique, constraints); None if a rule blocks it."""
+    def create_instance(
+        self, entity: str, data: Mapping[str, Any] | None = None, *, replace: bool = False
+    ) -> dict[str, Any] | None:
+        """Create an instance (defaults, required, unique, constraints); None if a rule blocks it.
+
+        An id that is taken raises ``InstanceExistsError`` (``ALREADY_EXISTS``), also when a
+        concurrent create commits it first; ``replace=True`` overwrites the row instead."""
         em = self._entity(entity)
         ex = self.new_execution()
-        doc = create_row(ex, em, _json_object(data, "instance data"))
+        doc = create_row(ex, em, _json_object(data, "instance data"), replace=replace)
         if type(doc) is not dict:
             return None  # refused (create_or_reject says by which rule)
         self._commit(ex)
@@ -368,7 +380,7 @@ class RuntimeEngine(CommandEntry):
     def update_instance(self, entity: str, id: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
         em = self._entity(entity)
         ex = self.new_execution()
-        row = update_row(ex, em, str(id), _json_object(data, "update data"))
+        row = update_row(ex, em, _instance_id(id), _json_object(data, "update data"))
         if row is None:
             return None
         self._commit(ex)
@@ -378,7 +390,7 @@ class RuntimeEngine(CommandEntry):
     def delete_instance(self, entity: str, id: str) -> bool:
         em = self._entity(entity)
         ex = self.new_execution()
-        if not delete_row(ex, em, str(id)):
+        if not delete_row(ex, em, _instance_id(id)):
             return False
         self._commit(ex)
         return True
@@ -387,7 +399,7 @@ class RuntimeEngine(CommandEntry):
         """The instance as a reader sees it (tenant filter, read policies, masking)."""
         em = self._entity(entity)
         ex = self.new_execution()
-        row, _ = ex.load_visible(em.name, str(id))
+        row, _ = ex.load_visible(em.name, _instance_id(id))
         return present(ex, em, row) if row is not None else None
 
     def get_all_instances(self, entity: str) -> list[dict[str, Any]]:
@@ -401,7 +413,8 @@ class RuntimeEngine(CommandEntry):
         ex = self.new_execution()
         tenant = ex.store_tenant(em.name)
         store = self.store_for(em.name)
-        rows = store.scan(em.name, dict(where), tenant=tenant) if tenant else store.scan(em.name, dict(where))
+        where = _json_object(where, "where")
+        rows = store.scan(em.name, where, tenant=tenant) if tenant else store.scan(em.name, where)
         if self.crypto is not None:
             rows = [self.crypto.decrypt_row(em.name, r) for r in rows]
         return [p for p in (present(ex, em, r) for r in rows if ex.tenant_allows(r)) if p is not None]
@@ -416,7 +429,7 @@ class RuntimeEngine(CommandEntry):
         em = self.model.entities.get(entity)
         if em is None:
             return UNDEFINED
-        return evaluate_computed(self.new_execution(), em, str(id), prop)
+        return evaluate_computed(self.new_execution(), em, _instance_id(id), prop)
 
     def evaluate_expression(self, expr: dict[str, Any], context: Mapping[str, Any]) -> Any:
         """Evaluate an IR expression in ``context`` (no budget, as the reference)."""
@@ -515,8 +528,23 @@ def _json_object(data: Any, what: str) -> dict[str, Any]:
         return dict(data)  # the usual case: string keys to scalars
     problem = json_problem(data, what)
     if problem is not None:
-        raise InvalidInputError(problem)
-    return dict(data)
+        raise _input_error(problem)
+    return dict(as_double(dict(data)))  # an int beyond 2**53 is the double it denotes
+
+
+def _instance_id(value: Any) -> str:
+    """An instance id argument as the stores key it; InvalidInputError if it cannot be one."""
+    value = as_id(value)
+    problem = id_problem(value)
+    if problem is not None:
+        raise _input_error(problem)
+    return value  # type: ignore[no-any-return]
+
+
+def _input_error(problem: str) -> InvalidInputError:
+    if problem.startswith(LIMIT_EXCEEDED):
+        return LimitExceededError(problem[len(LIMIT_EXCEEDED) + 2 :])
+    return InvalidInputError(problem)
 
 
 __all__ = ["RuntimeEngine", "CommandResult", "ConcurrencyConflict"]

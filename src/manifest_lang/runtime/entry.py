@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from mypy_extensions import mypyc_attr
 
+from ..stores.base import IdempotencyKey
 from .codes import ResultCode
 from .execution import CallOptions
+from .idempotency import caller_of, request_fingerprint, scope_tenant
+from .jsonvalues import as_id, failure_code, failure_text, id_problem
 from .results import CommandResult, OverrideRequest
 
 if TYPE_CHECKING:
@@ -35,7 +38,9 @@ class CommandEntry:
     """The command entry point; the engine sets these attributes in its constructor."""
 
     #: in-memory results a replay is answered from first, or None (see ``RuntimeEngine``)
-    _replay_results: dict[str, Any] | None
+    _replay_results: dict[IdempotencyKey, tuple[Any, str | None, float]] | None
+    _replay_clock: Any
+    context: Any  # a dict (Any: a compiled attribute type would refuse what the engine accepts)
     _max_parallel_commands: int | None
     _command_hooks: tuple[Any, ...]
     _in_flight: int
@@ -56,18 +61,37 @@ class CommandEntry:
     ) -> CommandResult:
         """Run a command; refusals and failures come back as ``success=False`` results."""
         replay = self._replay_results
-        if replay is not None and idempotency_key is not None:
+        if (
+            replay is not None
+            and type(idempotency_key) is str
+            and not override_requests
+            and (instance_id is None or type(instance_id) is str)
+        ):
             # Replay shortcut: the same answer as the full path (a replay returns before anything
             # else is looked at) without building the call's options (see _refresh_replay).
-            cached = replay.get(idempotency_key)
-            if type(cached) is CommandResult:
-                return cached
+            context = self.context
+            tenant: Any = context.get("tenantId")
+            if type(tenant) is not str:
+                tenant = scope_tenant(tenant)
+            # a plain tuple finds the IdempotencyKey it equals (and costs less to build)
+            entry = replay.get((tenant, idempotency_key)) if tenant is not None else None  # type: ignore[call-overload]
+            if (
+                entry is not None
+                and type(entry[0]) is CommandResult
+                and entry[2] > self._replay_clock()
+                and entry[1]
+                == request_fingerprint(name, entity_name, instance_id, input, None, caller_of(context))
+            ):
+                return entry[0]  # type: ignore[no-any-return]
         try:
             requests = [OverrideRequest.coerce(r) for r in override_requests] if override_requests else None
         except TypeError as exc:
             return CommandResult(success=False, error=str(exc), code=ResultCode.INVALID_INPUT)
-        if instance_id is not None and type(instance_id) is not str:
-            instance_id = str(instance_id)  # ids are strings in every store
+        if instance_id is not None:
+            instance_id = as_id(instance_id)  # ids are strings in every store
+            problem = id_problem(instance_id, "instance_id")
+            if problem is not None:
+                return CommandResult(success=False, error=failure_text(problem), code=failure_code(problem))
         if type(name) is not str or not _names_are_strings(
             entity_name, correlation_id, causation_id, idempotency_key
         ):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..expr.values import UNDEFINED, strict_equals, to_js_string, truthy
 from .checks import evaluate_constraint, is_blocking
+from .jsonvalues import LIMIT_EXCEEDED, as_id, id_problem
 from .records import EntityModel, type_default
 from .refusal import WriteRejected
 from .relations import composite_id
@@ -149,8 +150,9 @@ def check_unique(ex: Execution, em: EntityModel, doc: dict[str, Any], props: Any
     row_id = doc.get("id")
     rows: list[dict[str, Any]] | None = None
     for p in em.unique:
-        if p not in props or doc.get(p) is None:
-            continue
+        value = doc.get(p)
+        if p not in props or value is None or value is UNDEFINED:
+            continue  # an absent value (null or undefined) is never a duplicate
         rows = rows if rows is not None else ex.scan(em.name)
         if any(r.get("id") != row_id and strict_equals(r.get(p, UNDEFINED), doc[p]) for r in rows):
             raise WriteRejected("E_UNIQUE", f"Property '{p}' must be unique; value already exists", p)
@@ -194,7 +196,45 @@ def prepare_create(
         raise WriteRejected(blocking.code or "E_REQUIRED", message, outcomes=outcomes)
     if not doc.get("id"):
         doc["id"] = ex.engine.generate_id()
+    else:
+        doc["id"] = as_id(doc["id"])
+        problem = id_problem(doc["id"])
+        if problem is not None:
+            code, _, message = (
+                problem.partition(": ") if problem.startswith(LIMIT_EXCEEDED) else ("", "", problem)
+            )
+            raise WriteRejected(code or "INVALID_INPUT", message, "id")
     return doc, outcomes
+
+
+def draft_outcomes(ex: Execution, em: EntityModel, draft: dict[str, Any]) -> list[ConstraintOutcome]:
+    """What a create command admits its draft (defaults + input) by, as the reference does: one
+    outcome per duplicate ``unique`` value (declaration order), then every entity constraint's."""
+    outcomes: list[ConstraintOutcome] = []
+    for name in em.unique:
+        try:
+            check_unique(ex, em, draft, (name,))
+        except WriteRejected as rejected:
+            duplicate = rejected.outcome()
+            if rejected.code != "E_UNIQUE":  # an alternate key (checked with every name)
+                outcomes.append(duplicate)
+                break
+            duplicate.details = {"property": name, "modifier": "unique", "value": draft.get(name)}
+            outcomes.append(duplicate)
+    outcomes.extend(check_entity_constraints(ex, em, draft))
+    return outcomes
+
+
+def check_cleared(ex: Execution, em: EntityModel, doc: dict[str, Any]) -> None:
+    """Entity constraints of a created row from which the actions cleared properties (the first
+    check saw their defaults); raises ``WriteRejected`` if one blocks."""
+    if not em.constraints:
+        return
+    outcomes = check_entity_constraints(ex, em, doc)
+    blocking = next((o for o in outcomes if is_blocking(o)), None)
+    if blocking is not None:
+        message = blocking.message or f"Command blocked by constraint '{blocking.constraint_name}'"
+        raise WriteRejected(blocking.code, message, outcomes=outcomes)
 
 
 # --- read path --------------------------------------------------------------------------------

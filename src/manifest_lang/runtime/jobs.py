@@ -10,8 +10,12 @@ from typing import Any
 from ..expr.values import UNDEFINED
 from .execution import new_execution
 from .host import EngineHost
+from .jsonvalues import bounded_int
 from .records import ScheduleModel
 from .results import CommandResult, EmittedEvent
+
+#: the most attempts a retry policy may ask for (an IR could name any number)
+MAX_ATTEMPTS = 1000
 
 
 class MemoryJobQueue:
@@ -112,7 +116,7 @@ def with_retry(
     jitter: Callable[[float], float],
 ) -> tuple[Any, CommandResult]:
     """Run ``attempt_fn`` until success, a non-retryable failure or ``maxAttempts``."""
-    max_attempts = max(1, int(policy.get("maxAttempts", 1) or 1))
+    max_attempts = bounded_int(policy.get("maxAttempts", 1) or 1, 1, 1, MAX_ATTEMPTS)
     retry_on = list(policy.get("retryOn") or [])
     delays: list[float] = []
     attempts = 0

@@ -21,6 +21,7 @@ from ..expr.format import context_keys, format_expression, resolved_nodes
 from ..ir.schema import validate_ir
 from .builtins_bridge import builtins_with
 from .inputs import InputTypes, input_checker
+from .jsonvalues import bounded_int
 from .records import (
     NO_DEFAULT,
     ActionModel,
@@ -159,6 +160,16 @@ class CompiledModel:
 
     # --- builders -----------------------------------------------------------------------------
 
+    def _emit_payloads(self, mappings: list[dict[str, Any]]) -> dict[str, list[tuple[str, Evaluator]]]:
+        """Payload fields per event name; an event emitted twice keeps its FIRST mapping for every
+        emission (the reference looks the mapping up by event name)."""
+        out: dict[str, list[tuple[str, Evaluator]]] = {}
+        for ep in mappings:
+            if ep["eventName"] not in out:
+                fields = ep.get("fields", [])
+                out[ep["eventName"]] = [(f["name"], self.compile(f["expression"])) for f in fields]
+        return out
+
     def checked(self, expr: dict[str, Any]) -> Checked:
         nodes = resolved_nodes(expr)
         leaves = [generate_raw(node, self._cc) for _, node in nodes]
@@ -260,7 +271,7 @@ class CompiledModel:
         stages = [
             ApprovalStageModel(
                 name=st["name"],
-                required=int(st.get("required", 1) or 1),
+                required=bounded_int(st.get("required", 1) or 1, 1, 1, 1_000_000),
                 policy=self.compile(st["policy"]) if st.get("policy") else None,
                 when=self.compile(st["when"]) if st.get("when") else None,
             )
@@ -285,7 +296,9 @@ class CompiledModel:
         return CommandModel(
             name=c["name"],
             entity=entity,
-            params=[_param(p) for p in c.get("parameters", [])],
+            # Trusted (`from context.*`) parameters are resolved, and refused, before the others,
+            # as the reference does: a missing context wins over a missing input.
+            params=sorted((_param(p) for p in c.get("parameters", [])), key=lambda p: p.trusted_path is None),
             guards=[self.checked(g) for g in c.get("guards", [])],
             constraints=[self._constraint(x) for x in c.get("constraints", []) or []],
             policies=policies,
@@ -300,10 +313,7 @@ class CompiledModel:
                 for a in c["actions"]
             ],
             emits=list(c.get("emits", [])),
-            emit_payloads={
-                ep["eventName"]: [(f["name"], self.compile(f["expression"])) for f in ep.get("fields", [])]
-                for ep in c.get("emitPayloads", []) or []
-            },
+            emit_payloads=self._emit_payloads(c.get("emitPayloads") or []),
             rate_limit=c.get("rateLimit"),
             retry=c.get("retry"),
             is_async=bool(c.get("async", False)),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import TYPE_CHECKING, Any
 
 from ..expr.values import UNDEFINED
+from .jsonvalues import bounded_int
 
 if TYPE_CHECKING:
     from .execution import Execution
@@ -20,6 +22,8 @@ class MemoryRateLimitStore:
 
     def hit(self, key: str, now: float, window_ms: float, capacity: int) -> float | None:
         """Count a call if there is room; else return the ms until the oldest call leaves the window."""
+        if capacity <= 0:
+            return window_ms  # a limit of zero (or less) admits nothing
         with self._lock:
             stamps = [t for t in self._buckets.get(key, []) if now - t < window_ms]
             if len(stamps) >= capacity:
@@ -46,8 +50,8 @@ def _scope_key(ex: Execution, scope: str) -> str | None:
 def check_rate_limit(ex: Execution, limit: dict[str, Any], prefix: str) -> dict[str, Any] | None:
     """None if the call is allowed (and counted), else the ``rateLimitDenial`` dict."""
     scope = str(limit.get("scope", "user"))
-    window = limit.get("windowMs", 1000)
-    max_requests = int(limit.get("maxRequests", 1)) + int(limit.get("burstAllowance", 0) or 0)
+    window = _window(limit.get("windowMs", 1000))
+    max_requests = _count(limit.get("maxRequests", 1)) + _count(limit.get("burstAllowance", 0))
     key = _scope_key(ex, scope)
     if key is None:
         return _denial(scope, "unresolved", limit, window, window)
@@ -55,6 +59,18 @@ def check_rate_limit(ex: Execution, limit: dict[str, Any], prefix: str) -> dict[
     if retry_after is None:
         return None
     return _denial(scope, key, limit, window, retry_after)
+
+
+def _window(value: Any) -> float:
+    """The window in ms: a finite non-negative number, else the default second."""
+    if type(value) in (int, float) and 0 <= value < math.inf:
+        return value  # type: ignore[no-any-return]
+    return 1000
+
+
+def _count(value: Any) -> int:
+    """A request count: a finite number (zero or less admits nothing), else 0."""
+    return bounded_int(value, 0, -1, 2**31)
 
 
 def _denial(scope: str, key: str, limit: dict[str, Any], window: Any, retry_after: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from .codes import ResultCode
 from .results import ConstraintOutcome
 
 _UNIQUE_RULES = frozenset({"E_UNIQUE", "E_ALTERNATE_KEY"})
+_INPUT_RULES = {"LIMIT_EXCEEDED": ResultCode.LIMIT_EXCEEDED, "INVALID_INPUT": ResultCode.INVALID_INPUT}
 
 
 class Refusal:
@@ -46,6 +47,8 @@ class WriteRejected(Exception):
             return ResultCode.CONSTRAINT_BLOCKED  # an entity constraint blocked the create
         if self.code in _UNIQUE_RULES:
             return ResultCode.UNIQUE_VIOLATION
+        if self.code in _INPUT_RULES:
+            return _INPUT_RULES[self.code]  # an id or value past the limits, or unusable
         return ResultCode.WRITE_REJECTED
 
     def outcome(self) -> ConstraintOutcome:

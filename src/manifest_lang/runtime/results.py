@@ -13,6 +13,15 @@ from ..expr.values import UNDEFINED, to_json_value
 from .codes import ResultCode, code_of_json
 
 
+def _text(value: Any) -> str:
+    """A text field of an override request: a string, or a scalar in its string form."""
+    if type(value) is str:
+        return value  # type: ignore[no-any-return]
+    if value is None or type(value) in (int, float, bool):
+        return str(value)
+    raise TypeError(f"override request fields must be strings, not {type(value).__name__}")
+
+
 def _put(out: dict[str, Any], key: str, value: Any) -> None:
     if value is not None and value is not UNDEFINED:
         out[key] = value
@@ -248,11 +257,14 @@ class OverrideRequest:
         if isinstance(value, cls):
             return value
         if isinstance(value, dict):
+            timestamp = value.get("timestamp")
+            if not (timestamp is None or type(timestamp) in (int, float)):
+                raise TypeError("override request timestamp must be a number")
             return cls(
-                constraint_code=str(value.get("constraintCode", value.get("constraint_code", ""))),
-                reason=str(value.get("reason", "")),
-                authorized_by=str(value.get("authorizedBy", value.get("authorized_by", ""))),
-                timestamp=value.get("timestamp"),
+                constraint_code=_text(value.get("constraintCode", value.get("constraint_code", ""))),
+                reason=_text(value.get("reason", "")),
+                authorized_by=_text(value.get("authorizedBy", value.get("authorized_by", ""))),
+                timestamp=timestamp,
             )
         raise TypeError(f"override request must be OverrideRequest or dict, not {type(value).__name__}")
 

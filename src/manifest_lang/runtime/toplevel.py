@@ -9,14 +9,16 @@ from typing import Any
 
 from ..errors import StoreConflictError
 from ..expr.budget import Budget
-from ..stores.base import UnitOfWork
+from ..expr.values import as_double
+from ..stores.base import IdempotencyEntry, IdempotencyKey, UnitOfWork
 from .audit import audit_record
 from .codes import ResultCode
 from .commands import CommandRun
 from .execution import CallOptions, Execution, commit, new_execution
 from .host import EngineHost
+from .idempotency import caller_of, request_fingerprint, scope_tenant
 from .jobs import with_retry
-from .jsonvalues import flat_json_object, json_problem
+from .jsonvalues import failure_code, failure_text, flat_json_object, json_problem
 from .records import CommandModel
 from .results import CommandResult, ConcurrencyConflict
 
@@ -24,6 +26,8 @@ log = logging.getLogger("manifest_lang.runtime")
 
 MISSING_KEY = "IdempotencyStore is configured but no idempotencyKey was provided"
 MISSING_JOB_QUEUE = "MISSING_JOB_QUEUE: async command invoked but no jobQueue is configured in RuntimeOptions"
+KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+BAD_TENANT = "INVALID_INPUT: the context's tenant must be a string to scope an idempotency key"
 MISSING_TENANT = "MISSING_TENANT_CONTEXT: tenant-scoped command invoked without context.tenantId"
 
 
@@ -54,14 +58,28 @@ class TopLevel:
         if (engine.model.tenant is not None or self.tenant_required) and not self._tenant_present():
             return CommandResult(success=False, error=MISSING_TENANT, code=ResultCode.MISSING_TENANT_CONTEXT)
         idem = self.idem
+        scoped: IdempotencyKey | None = None
+        fingerprint: str | None = None
         if idem is not None:
             # A replay returns before anything else is looked at (the reference's order).
             if key is None:
                 code = ResultCode.MISSING_IDEMPOTENCY_KEY
                 return CommandResult(success=False, error=MISSING_KEY, code=code)
-            cached = idem.get(key)
-            if cached is not None:
-                return cached if isinstance(cached, CommandResult) else CommandResult.from_dict(cached)
+            tenant = self.scope_tenant()
+            if tenant is None:
+                return CommandResult(success=False, error=BAD_TENANT, code=ResultCode.INVALID_INPUT)
+            scoped = tuple.__new__(IdempotencyKey, (tenant, key))  # the NamedTuple __new__ is slower
+            fingerprint = request_fingerprint(
+                name,
+                opts.entity_name,
+                opts.instance_id,
+                input,
+                opts.override_requests,
+                caller_of(engine.context),
+            )
+            replayed = self._replayed(scoped, fingerprint)
+            if replayed is not None:
+                return replayed
         if input is None:
             input = {}
         elif type(input) is not dict:
@@ -72,24 +90,61 @@ class TopLevel:
         if not flat_json_object(input):
             problem = json_problem(input)
             if problem is not None:
-                error = f"INVALID_INPUT: {problem}"
-                return CommandResult(success=False, error=error, code=ResultCode.INVALID_INPUT)
-        if idem is None:
-            return self._execute(name, input, opts, None)
-        return self._execute_claimed(idem, name, input, opts, key)  # type: ignore[arg-type]
+                return CommandResult(success=False, error=failure_text(problem), code=failure_code(problem))
+            input = as_double(input)
+        if scoped is None:
+            return self._execute(name, input, opts, None, None)
+        return self._execute_claimed(name, input, opts, scoped, fingerprint)
+
+    def scope_tenant(self) -> str | None:
+        """The tenant an idempotency key belongs to: the declared tenant, else ``tenantId``."""
+        engine = self.engine
+        if engine.model.tenant is not None:
+            return scope_tenant(engine.tenant_value())
+        return scope_tenant(engine.context.get("tenantId"))
+
+    def _replayed(self, key: IdempotencyKey, fingerprint: str | None) -> CommandResult | None:
+        """The stored result of ``key`` if the same request made it; a refusal if another did."""
+        caps = self.caps()
+        if caps.lookup is not None:
+            record = caps.lookup(key)
+            if record is None:
+                return None
+            cached, recorded = record
+        else:
+            cached, recorded = self.idem.get(key), None
+            if cached is None:
+                return None
+        if recorded is not None and recorded != fingerprint:
+            return CommandResult(
+                success=False,
+                error=f"{KEY_REUSED}: idempotency key '{key.key}' was already used for another request "
+                "(another command, instance, input, override requests or caller)",
+                code=ResultCode.IDEMPOTENCY_KEY_REUSED,
+            )
+        return cached if isinstance(cached, CommandResult) else CommandResult.from_dict(cached)
 
     def _execute_claimed(
-        self, idem: Any, name: str, input: dict[str, Any], opts: CallOptions, key: str
+        self,
+        name: str,
+        input: dict[str, Any],
+        opts: CallOptions,
+        key: IdempotencyKey,
+        fingerprint: str | None,
     ) -> CommandResult:
         caps = self.caps()
         if caps.claim is not None and not caps.claim(key):
+            # Completed between the lookup and the claim: answer as a replay would.
+            replayed = self._replayed(key, fingerprint)
+            if replayed is not None:
+                return replayed
             return CommandResult(
                 success=False,
-                error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key}' is still running",
+                error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key.key}' is still running",
                 code=ResultCode.IDEMPOTENCY_IN_PROGRESS,
             )
         try:
-            return self._execute(name, input, opts, key)
+            return self._execute(name, input, opts, key, fingerprint)
         except BaseException:
             if caps.release is not None:
                 caps.release(key)
@@ -101,57 +156,93 @@ class TopLevel:
             return bool(engine.tenant_value())
         return bool(engine.context.get("tenantId"))
 
-    def _execute(self, name: str, input: dict[str, Any], opts: CallOptions, key: str | None) -> CommandResult:
+    def _execute(
+        self,
+        name: str,
+        input: dict[str, Any],
+        opts: CallOptions,
+        key: IdempotencyKey | None,
+        fingerprint: str | None,
+    ) -> CommandResult:
         engine = self.engine
         store = engine.store_for(opts.entity_name or "") if engine.multi_store else engine.store
         audit_id = engine.generate_id() if store.records_audit else None
-        audit_at = engine.now() if audit_id is not None else 0
+        audit = (audit_id, engine.now()) if audit_id is not None else None
         cmd = engine.model.command(name, opts.entity_name)
         if cmd is None:
-            error = f"Command '{name}' not found"
-            result = CommandResult(success=False, error=error, code=ResultCode.UNKNOWN_COMMAND)
+            result = CommandResult(
+                success=False,
+                error=f"Command '{name}' not found",
+                code=ResultCode.UNKNOWN_COMMAND,
+                correlation_id=opts.correlation_id,
+                causation_id=opts.causation_id,
+            )
             self.last_budget = Budget(engine.limits)  # nothing was evaluated
-            if audit_id is not None and getattr(store, "audit_refusals", False):
-                store.commit(UnitOfWork(audit=self._audit(audit_id, audit_at, name, opts, result)))
+            if audit is not None and getattr(store, "audit_refusals", False):
+                store.commit(UnitOfWork(audit=self._audit(audit[0], audit[1], name, opts, result)))
             return result
         if cmd.is_async and engine.context.get("source") != "job":
             return self._enqueue(name, input, opts, cmd)
+        # On PostgreSQL a command on one instance holds it while it runs (see serialize_writers):
+        # writers of a hot row then queue instead of losing revision races.
+        hold = getattr(store, "serialize_writers", None) if opts.instance_id and opts.entity_name else None
         attempt = 0
         while True:
-            if cmd.retry:
-                ex, result = with_retry(
-                    cmd.retry,
-                    lambda: self._attempt(input, opts, cmd),
-                    engine.sleep,
-                    engine.retry_jitter,
-                )
+            if hold is None:
+                ex, result, lost = self._run_once(name, input, opts, cmd, key, fingerprint, store, audit)
             else:
-                ex, result = self._attempt(input, opts, cmd)
-            # A refused or failed command writes nothing, unless the store keeps refusals in its audit.
-            audited = audit_id is not None and (result.success or getattr(store, "audit_refusals", False))
-            if not ex.pending and not audited and not (store.records_outbox and result.emitted_events):
-                if key is None or not result.success or not self._transactional_idempotency(store):
-                    break  # nothing to commit (a refusal, or a command that wrote nothing)
-            uow = self._unit_of_work(ex, result, key, store)
-            if audited and audit_id is not None:
-                uow.audit = self._audit(audit_id, audit_at, name, opts, result)
-            try:
-                commit(engine, store, uow)
-            except StoreConflictError as exc:
-                attempt += 1
-                if attempt <= engine.conflict_retries:
-                    continue
-                result = _store_conflict_result(exc, opts)
-                self._finish_idempotency(key, result, store, committed=False)
+                with hold(opts.entity_name, opts.instance_id):
+                    ex, result, lost = self._run_once(name, input, opts, cmd, key, fingerprint, store, audit)
+            if lost is None:
+                break
+            attempt += 1
+            if attempt > engine.conflict_retries:
+                result = _store_conflict_result(lost, opts)
+                self._finish_idempotency(key, fingerprint, result, store, committed=False)
                 return result
-            break
         self.last_budget = ex.budget
         events = result.emitted_events if result.success else ex.log_only
         if events:
             engine.events.publish(events)
         if key is not None:
-            self._finish_idempotency(key, result, store, committed=True)
+            self._finish_idempotency(key, fingerprint, result, store, committed=True)
         return result
+
+    def _run_once(
+        self,
+        name: str,
+        input: dict[str, Any],
+        opts: CallOptions,
+        cmd: CommandModel,
+        key: IdempotencyKey | None,
+        fingerprint: str | None,
+        store: Any,
+        audit: tuple[str, float] | None,
+    ) -> tuple[Execution, CommandResult, StoreConflictError | None]:
+        """One run of the command and its commit; the conflict if the commit lost a race."""
+        engine = self.engine
+        if cmd.retry:
+            ex, result = with_retry(
+                cmd.retry,
+                lambda: self._attempt(input, opts, cmd),
+                engine.sleep,
+                engine.retry_jitter,
+            )
+        else:
+            ex, result = self._attempt(input, opts, cmd)
+        # A refused or failed command writes nothing, unless the store keeps refusals in its audit.
+        audited = audit is not None and (result.success or getattr(store, "audit_refusals", False))
+        if not ex.pending and not audited and not (store.records_outbox and result.emitted_events):
+            if key is None or not result.success or not self._transactional_idempotency(store):
+                return ex, result, None  # nothing to commit (a refusal, or a command that wrote nothing)
+        uow = self._unit_of_work(ex, result, key, fingerprint, store)
+        if audited and audit is not None:
+            uow.audit = self._audit(audit[0], audit[1], name, opts, result)
+        try:
+            commit(self.engine, store, uow)
+        except StoreConflictError as exc:
+            return ex, result, exc
+        return ex, result, None
 
     def _audit(
         self, audit_id: str, at: float, name: str, opts: CallOptions, result: CommandResult
@@ -167,9 +258,16 @@ class TopLevel:
 
     def execute_job(self, name: str, input: dict[str, Any], opts: CallOptions) -> CommandResult:
         """A drained async job: executed and committed, without tenant gate or idempotency."""
-        return self._execute(name, input, opts, None)
+        return self._execute(name, input, opts, None, None)
 
-    def _unit_of_work(self, ex: Execution, result: CommandResult, key: str | None, store: Any) -> UnitOfWork:
+    def _unit_of_work(
+        self,
+        ex: Execution,
+        result: CommandResult,
+        key: IdempotencyKey | None,
+        fingerprint: str | None,
+        store: Any,
+    ) -> UnitOfWork:
         if not result.success:
             return UnitOfWork([], [], None, None)
         uow = UnitOfWork(ex.row_writes(), [], None, None)
@@ -183,14 +281,20 @@ class TopLevel:
                 entry["enqueuedAt"] = at
             uow.outbox = entries
         if key is not None and self._transactional_idempotency(store):
-            uow.idempotency = (key, result.to_dict())
+            uow.idempotency = IdempotencyEntry(key, fingerprint, result.to_dict())
         return uow
 
     def _transactional_idempotency(self, store: Any) -> bool:
         return self.idem is not None and self.caps().transactional_store is store
 
     def _finish_idempotency(
-        self, key: str | None, result: CommandResult, store: Any, *, committed: bool
+        self,
+        key: IdempotencyKey | None,
+        fingerprint: str | None,
+        result: CommandResult,
+        store: Any,
+        *,
+        committed: bool,
     ) -> None:
         idem = self.idem
         if idem is None or key is None:
@@ -201,7 +305,11 @@ class TopLevel:
             if caps.release is not None and not (result.success and committed):
                 caps.release(key)
             return
-        idem.set(key, result if caps.accepts_results else result.to_dict())
+        value = result if caps.accepts_results else result.to_dict()
+        if caps.takes_fingerprint:
+            idem.set(key, value, fingerprint)
+        else:
+            idem.set(key, value)
 
     def _enqueue(
         self, name: str, input: dict[str, Any], opts: CallOptions, cmd: CommandModel
@@ -235,9 +343,12 @@ class TopLevel:
 class _IdempotencyCaps:
     """Duck-typed extras of an idempotency store (see ``idempotency.py``)."""
 
-    __slots__ = ("claim", "release", "transactional_store", "accepts_results")
+    __slots__ = ("claim", "release", "lookup", "transactional_store", "accepts_results", "takes_fingerprint")
 
     def __init__(self, idem: Any) -> None:
+        self.lookup = getattr(idem, "lookup", None)
+        # Ours all record the fingerprint; a third-party store with ``set(key, result)`` still works.
+        self.takes_fingerprint = self.lookup is not None
         self.claim = getattr(idem, "claim", None)
         self.release = getattr(idem, "release", None)
         self.transactional_store = getattr(idem, "transactional_store", None) if idem is not None else None

@@ -34,6 +34,34 @@ def transition_error(prop: str, rules: dict[str, list[str]], current: Any, new: 
     )
 
 
+def put_value(wc: dict[str, Any], target: str, value: Any) -> None:
+    """Write a mutate's value into the working copy. Undefined means "the field is absent" (as
+    ``JSON.stringify`` drops it), so no internal marker is ever stored or sent to a database;
+    inside a list or object it is dropped from objects and becomes null in arrays."""
+    if value is UNDEFINED:
+        wc.pop(target, None)
+        return
+    t = type(value)
+    wc[target] = without_undefined(value) if t is list or t is dict else value
+
+
+def without_undefined(value: Any) -> Any:
+    """``value`` unchanged unless a container in it holds undefined (then a cleaned copy)."""
+    t = type(value)
+    if t is dict:
+        if not any(v is UNDEFINED or type(v) in _CONTAINERS for v in value.values()):
+            return value
+        return {k: without_undefined(v) for k, v in value.items() if v is not UNDEFINED}
+    if t is list:
+        if not any(v is UNDEFINED or type(v) in _CONTAINERS for v in value):
+            return value
+        return [None if v is UNDEFINED else without_undefined(v) for v in value]
+    return value
+
+
+_CONTAINERS = (list, dict)
+
+
 def check_write_rules(
     ex: Execution,
     em: EntityModel,

@@ -17,8 +17,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from ..errors import InstanceExistsError
+
 #: ``expected_revision`` of a write that creates a row (the row must not exist yet).
 NEW_ROW = 0
+
+
+def already_exists(entity: str, id: str) -> InstanceExistsError:
+    """The error of a create whose id is taken: every store raises it, so no create replaces."""
+    return InstanceExistsError(f"{entity} '{id}' already exists", entity=entity, id=id)
 
 
 @dataclass(slots=True)
@@ -31,6 +38,29 @@ class RowWrite:
     expected_revision: int  # NEW_ROW for a create; otherwise the revision the write was based on
 
 
+class IdempotencyKey(NamedTuple):
+    """An idempotency key and the tenant it belongs to: two fields, never one joined string, so
+    no choice of key can reach another tenant's records ("" is the scope of tenantless callers)."""
+
+    tenant: str
+    key: str
+
+
+class IdempotencyRecord(NamedTuple):
+    """A completed result under a key, and the fingerprint of the request that produced it."""
+
+    result: Any  # a ``CommandResult`` (memory) or its JSON dict
+    fingerprint: str | None  # None: a record written without one (it matches any request)
+
+
+class IdempotencyEntry(NamedTuple):
+    """What a unit of work records under an idempotency key."""
+
+    key: IdempotencyKey
+    fingerprint: str | None
+    result: dict[str, Any]
+
+
 @dataclass(slots=True)
 class UnitOfWork:
     """Everything one command (or one direct API write) commits together."""
@@ -38,8 +68,8 @@ class UnitOfWork:
     writes: list[RowWrite] = field(default_factory=list)
     #: outbox entries, each a JSON-ready dict with at least ``entryId`` and ``event``.
     outbox: list[dict[str, Any]] = field(default_factory=list)
-    #: (key, JSON-ready CommandResult dict) to record under the idempotency key.
-    idempotency: tuple[str, dict[str, Any]] | None = None
+    #: the JSON-ready CommandResult dict to record under an idempotency key, with the request's fingerprint
+    idempotency: IdempotencyEntry | None = None
     #: JSON-ready audit record of the command, if auditing is on.
     audit: dict[str, Any] | None = None
 

@@ -10,7 +10,15 @@ from mypy_extensions import mypyc_attr
 
 from ..errors import StoreConflictError
 from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
-from .base import NEW_ROW, StoredRow, UnitOfWork, rows_matching
+from .base import (
+    NEW_ROW,
+    IdempotencyEntry,
+    IdempotencyKey,
+    StoredRow,
+    UnitOfWork,
+    already_exists,
+    rows_matching,
+)
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -34,7 +42,7 @@ class MemoryStore:
         self._tables: dict[str, dict[str, StoredRow]] = {}
         self._lock = threading.Lock()
         self.outbox: list[dict[str, Any]] = []
-        self.idempotency: dict[str, dict[str, Any]] = {}
+        self.idempotency: dict[IdempotencyKey, IdempotencyEntry] = {}
         self.audit: list[dict[str, Any]] = []
         self.tenant_field = tenant_field
         # relay state of ``outbox[i]``: [status, attempts, last_error, available_at]
@@ -80,6 +88,8 @@ class MemoryStore:
                 current = table.get(w.id) if table is not None else None
                 actual = current.revision if current is not None else NEW_ROW
                 if actual != w.expected_revision:
+                    if w.expected_revision == NEW_ROW and w.row is not None:
+                        raise already_exists(w.entity, w.id)
                     raise StoreConflictError(
                         f"{w.entity}#{w.id} changed concurrently "
                         f"(expected revision {w.expected_revision}, found {actual})",
@@ -87,10 +97,10 @@ class MemoryStore:
                         id=w.id,
                     )
             # Like the SQL stores: a key already completed rolls the whole unit of work back.
-            if uow.idempotency is not None and uow.idempotency[0] in self.idempotency:
-                key = uow.idempotency[0]
+            if uow.idempotency is not None and uow.idempotency.key in self.idempotency:
+                key = uow.idempotency.key
                 raise StoreConflictError(
-                    f"idempotency key {key!r} was completed by another request", idempotency_key=key
+                    f"idempotency key {key.key!r} was completed by another request", idempotency_key=key.key
                 )
             for w in uow.writes:
                 table = tables.get(w.entity)
@@ -104,8 +114,7 @@ class MemoryStore:
                 self.outbox.extend(uow.outbox)
                 self._outbox_state.extend([PENDING, 0, None, 0.0] for _ in uow.outbox)
             if uow.idempotency is not None:
-                key, result = uow.idempotency
-                self.idempotency.setdefault(key, result)
+                self.idempotency.setdefault(uow.idempotency.key, uow.idempotency)
             if uow.audit is not None:
                 self.audit.append(uow.audit)
 

@@ -15,19 +15,30 @@ apply it twice.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
-from .sql_common import Clock, Cursor, SqlStore, T, dumps, split_where
-from .sql_statements import Tables, quote_ident
+from ..expr.values import loads_json
+from .sql_common import (
+    DEFAULT_IDEMPOTENCY_TTL,
+    Clock,
+    Cursor,
+    SqlStore,
+    T,
+    dumps,
+    split_where,
+    storable_text,
+)
+from .sql_statements import Tables, idempotency_table, quote_ident
 
 _CONFLICTS = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.LockNotAvailable)
 
@@ -37,7 +48,9 @@ def translate(exc: BaseException) -> StoreError:
     if isinstance(exc, StoreError):
         return exc
     if isinstance(exc, _CONFLICTS):
-        return StoreConflictError(f"PostgreSQL transaction conflict: {exc}")
+        # The server's text (process ids, lock names) stays out of the message: it reaches clients.
+        kind = type(exc).__name__
+        return StoreConflictError(f"PostgreSQL transaction conflict ({kind}); the command may be retried")
     if isinstance(exc, PoolTimeout | psycopg.OperationalError | psycopg.InterfaceError):
         return StoreUnavailableError(f"PostgreSQL unavailable: {str(exc).strip()}")
     return StoreError(f"PostgreSQL error: {str(exc).strip()}")
@@ -50,7 +63,21 @@ def _connection_lost(exc: BaseException) -> bool:
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
-    set_json_loads(orjson.loads, conn)
+    # jsonb keeps a number's decimal text (9223372036854776000 for the double 2**63): read it back
+    # as JavaScript would, a double, never a Python big int (nor orjson's error past 2**64).
+    set_json_loads(loads_json, conn)
+
+
+class _Pin:
+    """The held transaction of one command (``serialize_writers``)."""
+
+    __slots__ = ("conn", "started", "failed", "committing")
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.started = False  # the lock is held and the command runs: never run it again here
+        self.failed = False
+        self.committing = False
 
 
 class PostgresStore(SqlStore):
@@ -71,7 +98,7 @@ class PostgresStore(SqlStore):
         connect_timeout: int = 5,
         prepare_threshold: int | None = 5,
         tenant_field: str | None = "tenantId",
-        idempotency_ttl_seconds: float | None = None,
+        idempotency_ttl_seconds: float | None = DEFAULT_IDEMPOTENCY_TTL,
         record_outbox: bool = True,
         record_audit: bool = True,
         audit_refusals: bool = False,
@@ -89,6 +116,8 @@ class PostgresStore(SqlStore):
             clock=clock,
         )
         self._lock_namespace = f"{schema}.{prefix}"
+        #: per thread: the connection of a command that holds its instance (see ``serialize_writers``)
+        self._pinned = threading.local()
         #: ``application_name`` of this store's connections (operators can find them in pg_stat_activity)
         self.application_name = f"manifest:{schema}.{prefix}"[:63]
         # Server-side prepared statements after 5 runs (psycopg's default); None turns them off,
@@ -129,9 +158,59 @@ class PostgresStore(SqlStore):
         return sql.replace("?", "%s")
 
     def _decode(self, value: Any) -> Any:
-        return orjson.loads(value) if isinstance(value, str | bytes) else value
+        return loads_json(value) if isinstance(value, str | bytes) else value
+
+    # -- writers of one instance, one after the other ----------------------------------------------
+    @contextmanager
+    def serialize_writers(self, entity: str, instance_id: str) -> Iterator[None]:
+        """Run a command on ``entity``/``instance_id`` holding that instance: one transaction on one
+        connection takes a transaction-scoped advisory lock on it (the key of the outbox subject
+        lock), then the command's reads and its commit run in that transaction. Two commands on one
+        hot row thus run one after the other, the second reading what the first committed, instead
+        of both computing from the same revision and one losing the race (a 409 after the re-runs).
+        Optimistic revision checks stay: they still catch writes to the other rows a command touches.
+        """
+        if getattr(self._pinned, "pin", None) is not None:
+            yield  # a nested command (a reaction, a saga step) already runs in the held transaction
+            return
+        pin = _Pin()
+        lock_key = f"{self._lock_namespace}\x1f{entity}\x1f{instance_id}"
+        for attempt in range(self._attempts):
+            try:
+                with self._pool.connection() as conn:
+                    with conn.transaction() as tx:
+                        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
+                        pin.conn, pin.started = conn, True
+                        self._pinned.pin = pin
+                        try:
+                            yield
+                        finally:
+                            self._pinned.pin = None
+                        if pin.failed:
+                            raise psycopg.Rollback(tx)  # a commit inside lost a race: write none of it
+                        pin.committing = True
+                return
+            except psycopg.Error as exc:
+                if not pin.started and _connection_lost(exc) and attempt + 1 < self._attempts:
+                    self._pool.check()  # an idle connection had died: nothing ran yet, take another
+                    continue
+                if pin.committing and _connection_lost(exc):
+                    raise StoreUnavailableError(
+                        "PostgreSQL connection lost during COMMIT; outcome unknown"
+                    ) from None
+                raise translate(exc) from None
 
     def _transact(self, work: Callable[..., T], *args: Any) -> T:
+        pin = getattr(self._pinned, "pin", None)
+        if pin is not None:
+            try:
+                with pin.conn.cursor() as cur:
+                    return work(cur, *args)
+            except BaseException as exc:
+                pin.failed = True
+                if isinstance(exc, StoreError) or not isinstance(exc, Exception):
+                    raise
+                raise translate(exc) from None
         for attempt in range(self._attempts):
             committing = False
             try:
@@ -154,6 +233,14 @@ class PostgresStore(SqlStore):
         raise AssertionError("unreachable")
 
     def _fetch(self, stmt: str, params: Sequence[Any] = ()) -> list[Any]:
+        pin = getattr(self._pinned, "pin", None)
+        if pin is not None:
+            try:
+                found: list[Any] = pin.conn.execute(stmt, params).fetchall()
+                return found
+            except Exception as exc:
+                pin.failed = True
+                raise translate(exc) from None
         for attempt in range(self._attempts):
             try:
                 with self._pool.connection() as conn:
@@ -169,8 +256,13 @@ class PostgresStore(SqlStore):
         contained: dict[str, Any] = {}
         conds: list[str] = []
         params: list[Any] = []
+        residual: dict[str, Any] = {}
         for field, value, scalar in split_where(where):
-            if scalar:
+            if (type(value) is str and not storable_text(value)) or not storable_text(field):
+                return ["1 = 0"], [], {}  # no stored row holds such a string
+            if type(value) is int and not scalar:
+                residual[field] = value  # beyond 64 bits: compared in Python
+            elif scalar:
                 contained[field] = value  # one containment test, answered by the GIN index
             else:
                 conds.append("data -> ? = ?::jsonb")
@@ -178,7 +270,7 @@ class PostgresStore(SqlStore):
         if contained:
             conds.insert(0, "data @> ?::jsonb")
             params.insert(0, dumps(contained))
-        return conds, params, {}
+        return conds, params, residual
 
     def _lock_subjects(self, cur: Cursor, subjects: list[tuple[str, str]]) -> None:
         # A transaction-scoped advisory lock per instance: two commands that emit events for one
@@ -212,8 +304,7 @@ class PostgresStore(SqlStore):
             "(entity, instance_id, seq) WHERE status = 'pending'",
             f"CREATE INDEX IF NOT EXISTS {ix('outbox_pending_seq')} ON {t.outbox} (seq) "
             "WHERE status = 'pending'",
-            f"CREATE TABLE IF NOT EXISTS {t.idempotency} (key TEXT PRIMARY KEY, state TEXT NOT NULL, "
-            "result JSONB, expires_at DOUBLE PRECISION)",
+            *idempotency_table(t, "JSONB", "DOUBLE PRECISION"),
             f"CREATE TABLE IF NOT EXISTS {t.audit} (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
             "record_id TEXT, occurred_at JSONB, command TEXT NOT NULL, outcome TEXT NOT NULL, tenant TEXT, "
             "record JSONB NOT NULL)",
@@ -224,10 +315,18 @@ class PostgresStore(SqlStore):
         def work(cur: Cursor) -> None:
             # Several workers may start at once; CREATE … IF NOT EXISTS is not race-free by itself.
             cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('manifest-lang schema', 0))")
+            self._upgrade_idempotency(cur)
             for stmt in statements:
                 cur.execute(stmt)
 
         self._transact(work)
+
+    def _columns(self, cur: Cursor, table: str) -> set[str]:
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (self.schema, table),
+        )
+        return {str(r[0]) for r in cur.fetchall()}
 
     def drop_schema(self, *, drop_namespace: bool = False) -> None:
         """Drop this prefix's tables, or the whole schema (tests and benchmarks)."""
@@ -237,7 +336,7 @@ class PostgresStore(SqlStore):
             if drop_namespace:
                 cur.execute(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE")
                 return
-            for table in (t.instances, t.outbox, t.idempotency, t.audit, t.lease):
+            for table in (t.instances, t.outbox, t.idempotency, t.idempotency_legacy, t.audit, t.lease):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
 
         self._transact(work)

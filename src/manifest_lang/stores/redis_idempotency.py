@@ -1,8 +1,11 @@
 """Idempotency keys in Redis, with an in-progress state so one key executes once.
 
+A key ``IdempotencyKey(tenant, key)`` is the Redis key ``<namespace>["<tenant>","<key>"]`` (a JSON
+array: two fields, so no key text can name another tenant's record).
 ``claim`` is ``SET key P:<token> NX PX <in_progress_ttl>``: of two concurrent requests with one
 key exactly one gets True; if its process dies the claim expires and the key can be claimed
-again. ``set`` replaces the claim with ``C:<result JSON>`` kept for ``ttl_seconds``; a completed
+again. ``set`` replaces the claim with ``C:{"f": <fingerprint>, "r": <result>}`` kept for
+``ttl_seconds``; a completed
 record is never overwritten (first result wins). ``release`` deletes only the caller's own claim
 (compare-and-delete in Lua), so a slow request cannot free a key that someone else re-claimed.
 """
@@ -19,6 +22,7 @@ import redis
 from redis import exceptions as redis_errors
 
 from ..errors import StoreError, StoreUnavailableError
+from .base import IdempotencyKey, IdempotencyRecord
 
 T = TypeVar("T")
 _COMPLETED = b"C:"
@@ -69,11 +73,11 @@ class RedisIdempotencyStore:
         )
         self._set_script = self._client.register_script(_SET_UNLESS_COMPLETED)
         self._delete_script = self._client.register_script(_DELETE_IF_EQUAL)
-        self._tokens: dict[str, bytes] = {}
+        self._tokens: dict[IdempotencyKey, bytes] = {}
         self._lock = threading.Lock()
 
-    def _key(self, key: str) -> str:
-        return self.namespace + key
+    def _key(self, key: IdempotencyKey) -> bytes:
+        return self.namespace.encode() + orjson.dumps([key.tenant, key.key])
 
     def _call(self, fn: Callable[[], T]) -> T:
         try:
@@ -81,17 +85,22 @@ class RedisIdempotencyStore:
         except redis_errors.RedisError as exc:
             raise translate(exc) from None
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def lookup(self, key: IdempotencyKey) -> IdempotencyRecord | None:
+        """The completed result of ``key`` and its request's fingerprint, or None."""
         raw = self._call(lambda: self._client.get(self._key(key)))
         if not isinstance(raw, bytes) or not raw.startswith(_COMPLETED):
             return None
-        result: dict[str, Any] = orjson.loads(raw[len(_COMPLETED) :])
-        return result
+        record = orjson.loads(raw[len(_COMPLETED) :])
+        return IdempotencyRecord(record.get("r"), record.get("f"))
 
-    def has(self, key: str) -> bool:
-        return self.get(key) is not None
+    def get(self, key: IdempotencyKey) -> dict[str, Any] | None:
+        record = self.lookup(key)
+        return None if record is None else record.result  # type: ignore[no-any-return]
 
-    def claim(self, key: str) -> bool:
+    def has(self, key: IdempotencyKey) -> bool:
+        return self.lookup(key) is not None
+
+    def claim(self, key: IdempotencyKey) -> bool:
         token = _IN_PROGRESS + uuid.uuid4().hex.encode()
         ttl_ms = max(1, int(self.in_progress_ttl_seconds * 1000))
         ok = self._call(lambda: self._client.set(self._key(key), token, nx=True, px=ttl_ms))
@@ -100,14 +109,14 @@ class RedisIdempotencyStore:
                 self._tokens[key] = token
         return bool(ok)
 
-    def set(self, key: str, result: dict[str, Any]) -> None:
-        value = _COMPLETED + orjson.dumps(result)
+    def set(self, key: IdempotencyKey, result: dict[str, Any], fingerprint: str | None = None) -> None:
+        value = _COMPLETED + orjson.dumps({"f": fingerprint, "r": result})
         ttl_ms = 0 if self.ttl_seconds is None else max(1, int(self.ttl_seconds * 1000))
         self._call(lambda: self._set_script(keys=[self._key(key)], args=[value, ttl_ms]))
         with self._lock:
             self._tokens.pop(key, None)
 
-    def release(self, key: str) -> None:
+    def release(self, key: IdempotencyKey) -> None:
         with self._lock:
             token = self._tokens.pop(key, None)
         if token is not None:

@@ -15,11 +15,23 @@ from typing import Any, TypeVar
 import orjson
 
 from ..errors import StoreConflictError, StoreError
+from ..expr.values import loads_json
 from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
-from .base import NEW_ROW, RowWrite, StoredRow, UnitOfWork, rows_matching
+from .base import (
+    NEW_ROW,
+    IdempotencyEntry,
+    IdempotencyKey,
+    IdempotencyRecord,
+    RowWrite,
+    StoredRow,
+    UnitOfWork,
+    already_exists,
+    rows_matching,
+)
 from .sql_statements import (
     Tables,
     bookkeeping_statements,
+    idempotency_upgrade,
     instance_statements,
     outbox_statements,
 )
@@ -29,6 +41,10 @@ Clock = Callable[[], float]
 T = TypeVar("T")
 
 _RELAY_LEASE = "relay"
+#: default lifetime of a completed idempotency record (a retry after that executes again)
+DEFAULT_IDEMPOTENCY_TTL = 24 * 3600.0
+#: how often claims also delete expired idempotency records
+PURGE_INTERVAL_SECONDS = 300.0
 
 
 def dumps(value: Any) -> str:
@@ -64,7 +80,7 @@ class SqlStore:
         tables: Tables,
         *,
         tenant_field: str | None = "tenantId",
-        idempotency_ttl_seconds: float | None = None,
+        idempotency_ttl_seconds: float | None = DEFAULT_IDEMPOTENCY_TTL,
         record_outbox: bool = True,
         record_audit: bool = True,
         audit_refusals: bool = False,
@@ -78,6 +94,7 @@ class SqlStore:
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
         self.tables = tables
         self._clock = clock
+        self._next_purge = 0.0
         self._sql = self._statements(tables)
 
     # -- dialect hooks -------------------------------------------------------------------------
@@ -99,7 +116,7 @@ class SqlStore:
         raise NotImplementedError
 
     def _decode(self, value: Any) -> Any:
-        return orjson.loads(value)
+        return loads_json(value)  # numbers as the doubles they are (jsonb may hold 2**64 exactly)
 
     def _q(self, sql: str) -> str:
         return sql
@@ -109,6 +126,18 @@ class SqlStore:
 
     def _lock_subjects(self, cur: Cursor, subjects: list[tuple[str, str]]) -> None:
         """Serialise outbox appends per instance."""
+
+    def _columns(self, cur: Cursor, table: str) -> set[str]:
+        """The column names of ``table`` (unqualified, unquoted name); empty if it does not exist."""
+        raise NotImplementedError
+
+    def _upgrade_idempotency(self, cur: Cursor) -> None:
+        """Run in the schema transaction, before the tables are created: move an idempotency
+        table of the first schema (keys joined with their tenant) out of the way."""
+        columns = self._columns(cur, self.tables.idempotency_name)
+        if columns and "tenant" not in columns:
+            for stmt in idempotency_upgrade(self.tables):
+                cur.execute(stmt)
 
     # -- statements ----------------------------------------------------------------------------
     def _statements(self, t: Tables) -> dict[str, str]:
@@ -212,7 +241,7 @@ class SqlStore:
         if expected == NEW_ROW:
             cur.execute(self._sql["insert"], (w.entity, w.id, tenant, data))
             if cur.rowcount != 1:
-                raise conflict(w.entity, w.id, NEW_ROW, "the row already exists")
+                raise already_exists(w.entity, w.id)
             return
         cur.execute(self._sql["update"], (data, tenant, w.entity, w.id, expected))
         if cur.rowcount != 1:
@@ -245,14 +274,15 @@ class SqlStore:
         for row in rows:  # usually one or two rows: execute() is cheaper than executemany() here
             cur.execute(stmt, row)
 
-    def _complete_idempotency(self, cur: Cursor, record: tuple[str, dict[str, Any]], now: float) -> None:
-        key, result = record
+    def _complete_idempotency(self, cur: Cursor, entry: IdempotencyEntry, now: float) -> None:
+        key = entry.key
         ttl = self.idempotency_ttl_seconds
         expires = None if ttl is None else now + ttl
-        cur.execute(self._sql["idem_complete"], (key, dumps(result), expires, now))
+        params = (key.tenant, key.key, entry.fingerprint, dumps(entry.result), expires, now)
+        cur.execute(self._sql["idem_complete"], params)
         if cur.rowcount != 1:
             raise StoreConflictError(
-                f"idempotency key {key!r} was completed by another request", idempotency_key=key
+                f"idempotency key {key.key!r} was completed by another request", idempotency_key=key.key
             )
 
     def _append_audit(self, cur: Cursor, audit: dict[str, Any]) -> None:
@@ -294,27 +324,33 @@ class SqlStore:
         return self._execute(self._sql["idem_purge"], (self._clock(),))
 
     # -- idempotency table (used by SqlIdempotencyStore) ---------------------------------------
-    def idempotency_get(self, key: str) -> dict[str, Any] | None:
-        found = self._fetch(self._sql["idem_get"], (key, self._clock()))
+    def idempotency_lookup(self, key: IdempotencyKey) -> IdempotencyRecord | None:
+        found = self._fetch(self._sql["idem_get"], (key.tenant, key.key, self._clock()))
         if not found or found[0][0] != "completed":
             return None
-        result: dict[str, Any] = self._decode(found[0][1])
-        return result
+        return IdempotencyRecord(self._decode(found[0][1]), found[0][2])
 
-    def idempotency_claim(self, key: str, ttl_seconds: float) -> bool:
+    def idempotency_claim(self, key: IdempotencyKey, ttl_seconds: float) -> bool:
         now = self._clock()
-        return self._execute(self._sql["idem_claim"], (key, now + ttl_seconds, now)) == 1
+        claimed = self._execute(self._sql["idem_claim"], (key.tenant, key.key, now + ttl_seconds, now)) == 1
+        if now >= self._next_purge:
+            # Expired records (results and abandoned claims) go now and then, not on every call.
+            self._next_purge = now + PURGE_INTERVAL_SECONDS
+            self.purge_expired_keys()
+        return claimed
 
-    def idempotency_set(self, key: str, result: dict[str, Any]) -> None:
+    def idempotency_set(
+        self, key: IdempotencyKey, result: dict[str, Any], fingerprint: str | None = None
+    ) -> None:
         """Record a result outside a command's transaction (first completed write wins)."""
         try:
             now = self._clock()
-            self._transact(self._complete_idempotency, (key, result), now)
+            self._transact(self._complete_idempotency, IdempotencyEntry(key, fingerprint, result), now)
         except StoreConflictError:
             pass
 
-    def idempotency_release(self, key: str) -> None:
-        self._execute(self._sql["idem_release"], (key,))
+    def idempotency_release(self, key: IdempotencyKey) -> None:
+        self._execute(self._sql["idem_release"], (key.tenant, key.key))
 
     # -- OutboxSource ----------------------------------------------------------------------------
     def claim_outbox(self, limit: int, *, now: float) -> list[OutboxRow]:
@@ -374,10 +410,29 @@ class SqlStore:
         self._execute(self._sql["lease_release"], (_RELAY_LEASE, holder))
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def split_where(where: Mapping[str, Any]) -> Iterator[tuple[str, Any, bool]]:
-    """(field, value, is_scalar) for each condition of a ``where`` mapping."""
+    """(field, value, is_scalar) for each condition of a ``where`` mapping. An integer beyond
+    64 bits is not a scalar here: no driver binds it, so it is compared in Python."""
     for key, value in where.items():
+        if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
+            yield str(key), value, False
+            continue
         yield str(key), value, value is None or isinstance(value, str | bool | int | float)
+
+
+def storable_text(value: str) -> bool:
+    """Whether a string can be a bound parameter (valid UTF-8, no NUL): one that cannot is in
+    no stored row either, so a condition on it matches nothing."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _rowcount(cur: Cursor, stmt: str, params: Sequence[Any]) -> int:

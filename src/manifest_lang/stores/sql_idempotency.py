@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from .base import IdempotencyKey, IdempotencyRecord
 from .sql_common import SqlStore
 
 
 class SqlIdempotencyStore:
     """``has/get/set/claim/release`` over ``<prefix>idempotency`` of a SQLite/PostgreSQL store.
 
-    Completed results expire after the store's ``idempotency_ttl_seconds`` (None: never);
+    Keys are ``(tenant, key)`` columns. Completed results expire after the store's
+    ``idempotency_ttl_seconds`` (24 h by default; None: never);
     an in-progress claim after ``in_progress_ttl_seconds``, so a crashed request's key can be
     claimed again. Keep that longer than the slowest command.
     """
@@ -25,19 +27,24 @@ class SqlIdempotencyStore:
         self.transactional_store = store
         self.in_progress_ttl_seconds = in_progress_ttl_seconds
 
-    def has(self, key: str) -> bool:
-        return self.get(key) is not None
+    def lookup(self, key: IdempotencyKey) -> IdempotencyRecord | None:
+        """The completed result of ``key`` and its request's fingerprint, or None."""
+        return self.transactional_store.idempotency_lookup(key)
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self.transactional_store.idempotency_get(key)
+    def has(self, key: IdempotencyKey) -> bool:
+        return self.lookup(key) is not None
 
-    def set(self, key: str, result: dict[str, Any]) -> None:
-        self.transactional_store.idempotency_set(key, result)
+    def get(self, key: IdempotencyKey) -> dict[str, Any] | None:
+        record = self.lookup(key)
+        return None if record is None else record.result  # type: ignore[no-any-return]
 
-    def claim(self, key: str) -> bool:
+    def set(self, key: IdempotencyKey, result: dict[str, Any], fingerprint: str | None = None) -> None:
+        self.transactional_store.idempotency_set(key, result, fingerprint)
+
+    def claim(self, key: IdempotencyKey) -> bool:
         """True if this caller may execute ``key`` now (no live claim, no completed result)."""
         return self.transactional_store.idempotency_claim(key, self.in_progress_ttl_seconds)
 
-    def release(self, key: str) -> None:
+    def release(self, key: IdempotencyKey) -> None:
         """Give up a claim (execution raised) so a retry can run."""
         self.transactional_store.idempotency_release(key)

@@ -35,6 +35,9 @@ class Tables:
         self.instances = qualify + quote_ident(prefix + "instances")
         self.outbox = qualify + quote_ident(prefix + "outbox")
         self.idempotency = qualify + quote_ident(prefix + "idempotency")
+        #: where ``idempotency`` rows of the schema before (tenant, key) keys are kept on upgrade
+        self.idempotency_legacy = qualify + quote_ident(prefix + "idempotency_legacy")
+        self.idempotency_name = prefix + "idempotency"
         self.audit = qualify + quote_ident(prefix + "audit")
         self.lease = qualify + quote_ident(prefix + "relay_lease")
 
@@ -88,22 +91,44 @@ def bookkeeping_statements(t: Tables, j: str) -> dict[str, str]:
         "audit_insert": f"INSERT INTO {t.audit} "
         "(record_id, occurred_at, command, outcome, tenant, record) "
         f"VALUES (?, {j}, ?, ?, ?, {j})",
-        # A completed, unexpired record wins: the second writer's whole transaction rolls back.
-        "idem_complete": f"INSERT INTO {t.idempotency} AS i (key, state, result, expires_at) "
-        f"VALUES (?, 'completed', {j}, ?) ON CONFLICT (key) DO UPDATE SET state = 'completed', "
-        "result = excluded.result, expires_at = excluded.expires_at "
+        # Keys are (tenant, key) columns. A completed, unexpired record wins: the second writer's
+        # whole transaction rolls back.
+        "idem_complete": f"INSERT INTO {t.idempotency} AS i (tenant, key, state, fingerprint, result, "
+        f"expires_at) VALUES (?, ?, 'completed', ?, {j}, ?) ON CONFLICT (tenant, key) DO UPDATE SET "
+        "state = 'completed', fingerprint = excluded.fingerprint, result = excluded.result, "
+        "expires_at = excluded.expires_at "
         "WHERE i.state = 'in_progress' OR (i.expires_at IS NOT NULL AND i.expires_at <= ?)",
-        "idem_claim": f"INSERT INTO {t.idempotency} AS i (key, state, result, expires_at) "
-        "VALUES (?, 'in_progress', NULL, ?) ON CONFLICT (key) DO UPDATE SET state = 'in_progress', "
-        "result = NULL, expires_at = excluded.expires_at "
+        "idem_claim": f"INSERT INTO {t.idempotency} AS i (tenant, key, state, fingerprint, result, "
+        "expires_at) VALUES (?, ?, 'in_progress', NULL, NULL, ?) ON CONFLICT (tenant, key) DO UPDATE SET "
+        "state = 'in_progress', fingerprint = NULL, result = NULL, expires_at = excluded.expires_at "
         "WHERE i.expires_at IS NOT NULL AND i.expires_at <= ?",
-        "idem_get": f"SELECT state, result FROM {t.idempotency} WHERE key = ? "
+        "idem_get": f"SELECT state, result, fingerprint FROM {t.idempotency} WHERE tenant = ? AND key = ? "
         "AND (expires_at IS NULL OR expires_at > ?)",
         "idem_purge": f"DELETE FROM {t.idempotency} WHERE expires_at IS NOT NULL AND expires_at <= ?",
-        "idem_release": f"DELETE FROM {t.idempotency} WHERE key = ? AND state = 'in_progress'",
+        "idem_release": f"DELETE FROM {t.idempotency} WHERE tenant = ? AND key = ? AND state = 'in_progress'",
         "lease": f"INSERT INTO {t.lease} AS l (name, holder, expires_at) VALUES (?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
         "WHERE l.holder = excluded.holder OR l.expires_at <= ?",
         "lease_release": f"DELETE FROM {t.lease} WHERE name = ? AND holder = ?",
         "audit_read": f"SELECT record FROM {t.audit} ORDER BY seq",
     }
+
+
+def idempotency_table(t: Tables, json_type: str, float_type: str) -> list[str]:
+    """The idempotency table: one row per (tenant, key), with the request's fingerprint."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {t.idempotency} (tenant TEXT NOT NULL, key TEXT NOT NULL, "
+        f"state TEXT NOT NULL, fingerprint TEXT, result {json_type}, expires_at {float_type}, "
+        "PRIMARY KEY (tenant, key))",
+        f"CREATE INDEX IF NOT EXISTS {t.index('idempotency_expiry')} ON {t.idempotency} (expires_at)",
+    ]
+
+
+def idempotency_upgrade(t: Tables) -> list[str]:
+    """From the first schema (one ``key`` column holding "<tenant>:<key>"): its rows are kept
+    in ``<prefix>idempotency_legacy`` for inspection and never answer a request again (a joined
+    key cannot be split back into tenant and key safely)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {t.idempotency_legacy} AS SELECT * FROM {t.idempotency}",
+        f"DROP TABLE {t.idempotency}",
+    ]

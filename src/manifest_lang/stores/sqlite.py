@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError, StoreUnavailableError
-from .sql_common import Clock, SqlStore, T, split_where
-from .sql_statements import Tables, quote_ident
+from ..errors import InvalidInputError, StoreError, StoreUnavailableError
+from .sql_common import DEFAULT_IDEMPOTENCY_TTL, Clock, SqlStore, T, split_where, storable_text
+from .sql_statements import Tables, idempotency_table, quote_ident
 
 _SYNC_MODES = {"OFF", "NORMAL", "FULL", "EXTRA"}
 _PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -34,6 +34,17 @@ def translate(exc: sqlite3.Error) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError) and any(t in text.lower() for t in _TRANSIENT):
         return StoreUnavailableError(f"SQLite unavailable: {text}")
     return StoreError(f"SQLite error: {text}")
+
+
+#: what sqlite3 raises for a parameter it cannot bind (an int beyond 64 bits, a lone surrogate)
+_UNBINDABLE = (OverflowError, UnicodeEncodeError)
+
+
+def unbindable() -> InvalidInputError:
+    return InvalidInputError(
+        "a value cannot be stored in SQLite: integers beyond 64 bits and strings with lone "
+        "surrogates are not storable"
+    )
 
 
 _OPEN_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
@@ -71,7 +82,7 @@ class SQLiteStore(SqlStore):
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = 30_000,
         tenant_field: str | None = "tenantId",
-        idempotency_ttl_seconds: float | None = None,
+        idempotency_ttl_seconds: float | None = DEFAULT_IDEMPOTENCY_TTL,
         record_outbox: bool = True,
         record_audit: bool = True,
         audit_refusals: bool = False,
@@ -155,6 +166,8 @@ class SQLiteStore(SqlStore):
             _rollback(cur)
             if isinstance(exc, sqlite3.Error):
                 raise translate(exc) from None
+            if isinstance(exc, _UNBINDABLE):
+                raise unbindable() from None
             raise
         return result
 
@@ -168,6 +181,8 @@ class SQLiteStore(SqlStore):
             return self._cursors()[0].execute(stmt, params).fetchall()
         except sqlite3.Error as exc:
             raise translate(exc) from None
+        except _UNBINDABLE:
+            raise unbindable() from None
 
     def close(self) -> None:
         with self._guard:
@@ -188,6 +203,8 @@ class SQLiteStore(SqlStore):
         params: list[Any] = []
         residual: dict[str, Any] = {}
         for field, value, scalar in split_where(where):
+            if (type(value) is str and not storable_text(value)) or not storable_text(field):
+                return ["1 = 0"], [], {}  # no stored row holds such a string
             quoted = _json_path(field)
             if not scalar or quoted is None:
                 residual[field] = value  # containers compare in Python (key order must not matter)
@@ -230,19 +247,26 @@ class SQLiteStore(SqlStore):
             f"CREATE INDEX IF NOT EXISTS {t.index('outbox_pending')} ON {t.outbox} "
             "(entity, instance_id, seq) WHERE status = 'pending'",
             f"CREATE INDEX IF NOT EXISTS {t.index('outbox_status')} ON {t.outbox} (status, seq)",
-            f"CREATE TABLE IF NOT EXISTS {t.idempotency} (key TEXT PRIMARY KEY, state TEXT NOT NULL, "
-            "result TEXT, expires_at REAL)",
+            *idempotency_table(t, "TEXT", "REAL"),
             f"CREATE TABLE IF NOT EXISTS {t.audit} (seq INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT, "
             "occurred_at, command TEXT NOT NULL, outcome TEXT NOT NULL, tenant TEXT, record TEXT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {t.lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
             "expires_at REAL NOT NULL)",
         ]
-        self._transact(_run_all, statements)
+        def work(cur: sqlite3.Cursor) -> None:
+            self._upgrade_idempotency(cur)
+            _run_all(cur, statements)
+
+        self._transact(work)
+
+    def _columns(self, cur: Any, table: str) -> set[str]:
+        cur.execute("SELECT name FROM pragma_table_info(?)", (table,))
+        return {str(r[0]) for r in cur.fetchall()}
 
     def drop_schema(self) -> None:
         """Drop this prefix's tables (tests and benchmarks)."""
         t = self.tables
-        tables = (t.instances, t.outbox, t.idempotency, t.audit, t.lease)
+        tables = (t.instances, t.outbox, t.idempotency, t.idempotency_legacy, t.audit, t.lease)
         self._transact(_run_all, [f"DROP TABLE IF EXISTS {table}" for table in tables])
 
     def __repr__(self) -> str:

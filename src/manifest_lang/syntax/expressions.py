@@ -331,7 +331,14 @@ def js_string(value: object) -> str:
     if isinstance(value, float):
         if value != value:
             return "NaN"
-        if value.is_integer() and abs(value) < 1e21:
+        if value.is_integer() and abs(value) < 2**53:
             return str(int(value))
+        if value.is_integer() and abs(value) < 1e21:
+            # JavaScript's digits: the shortest round-trip ones, padded with zeros (not the exact value)
+            mantissa, _, exponent = repr(abs(value)).partition("e")
+            if not exponent:
+                return str(int(value))  # below 1e16 repr has every digit
+            digits = mantissa.replace(".", "")
+            return ("-" if value < 0 else "") + digits + "0" * (int(exponent) + 1 - len(digits))
         return repr(value)
     return str(value)
