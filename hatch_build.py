@@ -1,14 +1,16 @@
 """Build hook: compiles ``src/manifest_lang/runtime/_untrack.c`` (see that file for why).
 
-The result is the top-level module ``_manifest_untrack``, in regular and editable wheels alike
-(an editable install imports the package from ``src/``, where no compiled file is ever written).
-It is optional: when it cannot be compiled (no C compiler, no Python headers) the build says so
-and goes on, and the package works the same, only its in-memory idempotency store then costs
-more garbage-collection time.
+The result is the top-level module ``_manifest_untrack``. It is an optional accelerator, built
+into editable installs and into the native wheel (``HATCH_BUILD_HOOK_ENABLE_MYPYC=true``, or
+``MANIFEST_C_HELPER=1`` for a plain wheel with only the helper). A default ``python -m build``
+makes the pure-Python ``py3-none-any`` wheel that installs everywhere. When the helper cannot be
+compiled (no C compiler, no Python headers) the build says so and goes on, and the package works
+the same, only its in-memory idempotency store then costs more garbage-collection time.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sysconfig
 import tempfile
@@ -19,13 +21,22 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 MODULE = "_manifest_untrack"
 SOURCE = "src/manifest_lang/runtime/_untrack.c"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _wanted(version: str) -> bool:
+    """Editable installs and native wheels get the helper; a default wheel stays pure Python."""
+    if version == "editable":
+        return True
+    names = ("HATCH_BUILD_HOOK_ENABLE_MYPYC", "HATCH_BUILD_HOOKS_ENABLE", "MANIFEST_C_HELPER")
+    return any(os.environ.get(name, "").lower() in _TRUE for name in names)
 
 
 class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        if self.target_name != "wheel":
+        if self.target_name != "wheel" or not _wanted(version):
             return
         self._work = Path(tempfile.mkdtemp(prefix="manifest-untrack-"))
         try:

@@ -136,3 +136,17 @@ class ExpressionTypeError(ManifestError):
     non-string search value). Inside a command it becomes a failed result."""
 
     code = "EXPRESSION_TYPE_ERROR"
+
+
+class MissingExtraError(ManifestError, ImportError):
+    """An optional dependency is not installed; the message names the extra that provides it.
+
+    Also an ``ImportError``, so code that guards an optional import keeps working.
+    """
+
+    code = "MISSING_EXTRA"
+
+    def __init__(self, message: str, *, extra: str, module: str) -> None:
+        super().__init__(message, extra=extra, module=module)
+        self.extra = extra
+        self.module = module

@@ -13,7 +13,7 @@ import pytest
 from manifest_lang.errors import IRError
 from manifest_lang.ir.schema import ir_schema, validate_ir
 
-from .test_conformance_runtime import CONFORMANCE_DIR
+from .test_conformance_runtime import CONFORMANCE_DIR, missing_conformance
 
 REPLACEMENTS: list[Any] = [1, "x", None, [], {}, True, -1, 1.5, "", [1], {"kind": "literal"}, "literal"]
 KEYS = ["extra", "kind", "name", "value", "operator", "severity", "type", "target"]
@@ -56,7 +56,7 @@ def _verdict(ir: dict[str, Any]) -> bool:
 
 def test_same_verdicts_as_jsonschema() -> None:
     if not CONFORMANCE_DIR.is_dir():
-        pytest.skip("conformance data missing")
+        missing_conformance()
     schema = ir_schema()
     oracle = jsonschema.validators.validator_for(schema)(schema)
     rng = random.Random(2026)
@@ -73,7 +73,7 @@ def test_same_verdicts_as_jsonschema() -> None:
 def test_error_names_the_location() -> None:
     path = CONFORMANCE_DIR / "expected" / "04-command-mutate-emit.ir.json"
     if not path.exists():
-        pytest.skip("conformance data missing")
+        missing_conformance()
     ir = json.loads(path.read_text())
     ir["commands"][0]["actions"][0]["expression"]["left"] = {"kind": "identifier"}
     with pytest.raises(IRError, match=r"at commands/0/actions/0/expression/left: 'name' is a required"):
@@ -91,7 +91,7 @@ def test_building_a_model_leaves_the_gc_alone_and_freeze_heap_is_explicit() -> N
 
     path = CONFORMANCE_DIR / "expected" / "04-command-mutate-emit.ir.json"
     if not path.exists():
-        pytest.skip("conformance data missing")
+        missing_conformance()
     ir = json.loads(path.read_text())
     gc.unfreeze()
     large = {**ir, "entities": [dict(ir["entities"][0], name=f"E{i}") for i in range(60)]}

@@ -6,17 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from manifest_lang.runtime.engine import RuntimeEngine
 
-from .test_conformance_runtime import CONFORMANCE_DIR
+from .test_conformance_runtime import CONFORMANCE_DIR, missing_conformance
 
 
 def engine_for(fixture: str) -> RuntimeEngine:
     path = CONFORMANCE_DIR / "expected" / f"{fixture}.ir.json"
     if not path.exists():
-        pytest.skip(f"conformance IR {path} missing")
+        missing_conformance(path)
     ids = iter(range(1, 1000))
     ir = json.loads(Path(path).read_text())
     return RuntimeEngine(ir, {}, now=lambda: 1, generate_id=lambda: f"g{next(ids)}")

@@ -85,3 +85,31 @@ def test_unreadable_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.exit_code == 2, (args, result.output)
         assert expected in result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_recompiling_the_same_source_is_the_same_model(tmp_path: Path) -> None:
+    """The replay compares a hash without ``compiledAt``: the same source compiled at another
+    time is not "a different model"; an edited model is."""
+    import copy
+
+    from manifest_lang.loading import load_model
+
+    recorded_ir = copy.deepcopy(counter_model().ir)
+    recorded_ir["provenance"]["compiledAt"] = "2001-02-03T04:05:06.000Z"
+    recorded_ir["provenance"]["irHash"] = "recorded-at-another-time"
+    model = tmp_path / "counter.manifest"
+    model.write_text(COUNTER, encoding="utf-8")
+    path = tmp_path / "j.jsonl"
+    with CommandJournal(path, model=load_model(recorded_ir)) as journal:
+        engine = RuntimeEngine(load_model(recorded_ir), {}, **journal.engine_options(now=lambda: 5))
+        engine.create_instance("Counter", {"id": "c"})
+        journal.snapshot(engine, model=load_model(recorded_ir))
+        engine.run_command("increment", {"by": 1}, entity_name="Counter", instance_id="c")
+    same = CliRunner().invoke(main, ["replay", str(path), "--model", str(model)])
+    assert same.exit_code == 0, same.output
+    assert "different model" not in same.output
+
+    edited = tmp_path / "edited.manifest"
+    edited.write_text(COUNTER.replace('"Counter passes 100"', '"Counter is past 100"'), encoding="utf-8")
+    changed = CliRunner().invoke(main, ["replay", str(path), "--model", str(edited)])
+    assert "the journal was recorded with a different model" in changed.output

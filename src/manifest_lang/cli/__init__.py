@@ -13,7 +13,8 @@ from typing import Any
 
 import click
 
-from .. import __version__
+from ..errors import MissingExtraError
+from ..version import __version__
 
 #: subcommand name -> ("module:attribute" of its click command, one-line help for the listing).
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -22,7 +23,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("manifest_lang.cli.compile:lint_command", "Report what the compiler silently drops."),
     "check": ("manifest_lang.cli.check:check_command", "Find typos the compiler accepts (exit 1 on errors)."),
     "fmt": ("manifest_lang.cli.fmt:fmt_command", "Format .manifest files (--check for CI)."),
-    "init": ("manifest_lang.cli.init:init_command", "Start a project: a model, its test, a README."),
+    "init": (
+        "manifest_lang.cli.init:init_command",
+        "Start a project (a model, test, README; or --example).",
+    ),
     "lsp": ("manifest_lang.cli.lsp:lsp_command", "Run the language server for editors (stdio)."),
     "conformance": ("manifest_lang.cli.conformance:conformance_command", "Run a conformance directory."),
     "run": ("manifest_lang.cli.run:run_command", "Run a model interactively (JSON lines)."),
@@ -46,6 +50,8 @@ class _LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
             command: Any = getattr(module, attr)
+        except MissingExtraError as exc:
+            raise click.ClickException(exc.message) from None
         except (ImportError, AttributeError) as exc:
             missing = getattr(exc, "name", None) or str(exc)
             raise click.ClickException(
@@ -53,6 +59,14 @@ class _LazyGroup(click.Group):
                 "(is the matching extra installed? e.g. pip install 'manifest-lang[all]')"
             ) from None
         return command  # type: ignore[no-any-return]
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # An optional extra missing deep inside a subcommand (a store URL, a broker, --otel) is
+        # one line naming the extra, whichever subcommand reached it.
+        try:
+            return super().invoke(ctx)
+        except MissingExtraError as exc:
+            raise click.ClickException(exc.message) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing must not import every subcommand (and so every optional extra).

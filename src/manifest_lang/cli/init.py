@@ -1,10 +1,17 @@
-"""``manifest init [DIR]``: a small model, its test and a README with the commands to serve and test it."""
+"""``manifest init [DIR]``: a small model, its test and a README with the commands to serve and test it.
+
+``manifest init [DIR] --example catering`` copies a model shipped in the package instead
+(``examples_data.py``), so the README's walk works from a wheel install, without a checkout.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+
+from ..errors import ManifestError
+from ..examples_data import EXAMPLES, copy_example
 
 MODEL = """\
 // A task board: a task is opened, started, then finished (or put back).
@@ -141,8 +148,16 @@ FILES = {"tasks.manifest": MODEL, "test_tasks.py": TEST, "README.md": README}
 
 @click.command("init")
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-def init_command(directory: Path) -> None:
+@click.option(
+    "--example",
+    type=click.Choice(sorted(EXAMPLES)),
+    help="Copy this shipped example (models and API keys) instead of the small task board.",
+)
+def init_command(directory: Path, example: str | None) -> None:
     """Create a small model, its test and a README in DIRECTORY (default: the current one)."""
+    if example is not None:
+        _init_example(directory, example)
+        return
     existing = [name for name in FILES if (directory / name).exists()]
     if existing:
         raise click.ClickException(f"{directory}: {', '.join(existing)} already exist(s); nothing written")
@@ -158,3 +173,13 @@ def init_command(directory: Path) -> None:
         f"next:\n  {where}manifest check tasks.manifest\n  python -m pytest\n"
         "  manifest serve tasks.manifest --db sqlite:///tasks.db"
     )
+
+
+def _init_example(directory: Path, example: str) -> None:
+    try:
+        written = copy_example(example, directory)  # never overwrites: nothing is written then
+    except ManifestError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"created {', '.join(str(p) for p in written)}")
+    root = directory / EXAMPLES[example][0]
+    click.echo(f"next:\n  manifest serve {root} --api-keys {directory / 'keys.json'}")

@@ -17,6 +17,7 @@ import click
 
 from ..errors import ManifestError
 from .check import NO_CHECK_OPTION, refuse_on_check_errors
+from .serve_options import ServeOptions, announce_when_ready, serve_options
 
 DEFAULT_DB = "sqlite:///manifest.db"
 _ENV = {
@@ -37,16 +38,24 @@ def app_from_env() -> Any:
     from ..runtime.heap import freeze_heap
 
     env = os.environ
+    secret = env.get(_ENV["secret"]) or None
+    options = ServeOptions.from_env(secret)
     auth: Any = "headers" if env.get(_ENV["trust_headers"]) == "1" else None
     if auth is None:
         auth = KeyOrTokenAuth.from_env(
-            secret=env.get(_ENV["secret"]) or None, api_keys_file=env.get(_ENV["api_keys"])
+            secret=secret, api_keys_file=env.get(_ENV["api_keys"]), jwt=options.jwt
         )
+    if options.otel:
+        from ..http.operations import configure_tracing
+
+        configure_tracing()
     app = create_app(
         Path(env[_ENV["model"]]),
         store=env.get(_ENV["db"], DEFAULT_DB),
         auth=auth,
         max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),
+        metrics=options.metrics,
+        otel=options.otel,
     )
     # A server keeps the model for its whole life: later full collections skip it (runtime/heap.py).
     freeze_heap()
@@ -90,7 +99,7 @@ def _check_model(path: Path) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--reload", is_flag=True, help="Restart when files change (development).")
-@click.option("--secret", envvar="MANIFEST_SECRET", help="HMAC secret for bearer tokens.")
+@click.option("--secret", envvar="MANIFEST_SECRET", help="Accept HS256 JWTs signed with it.")
 @click.option("--api-keys", type=click.Path(dir_okay=False, exists=True), help="JSON/TOML file of API keys.")
 @click.option("--trust-headers", is_flag=True, help="Trust X-User-Id/X-User-Role/X-Tenant-Id (dev only).")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(min=1))
@@ -102,6 +111,7 @@ def _check_model(path: Path) -> None:
     help="Seconds a client has to send a request's headers (then 408).",
 )
 @NO_CHECK_OPTION
+@serve_options
 def serve_command(
     file: Path,
     db: str,
@@ -115,9 +125,16 @@ def serve_command(
     max_body_bytes: int,
     header_timeout: float,
     no_check: bool,
+    **operations: Any,
 ) -> None:
     """Serve FILE (a .manifest model or its IR JSON) as an HTTP API."""
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError as exc:
+        from ..extras import missing_extra
+
+        raise missing_extra("uvicorn", "http") from exc
+    from ..http.access_log import log_config
 
     if not file.is_file():
         _fail(f"{file}: no such file")
@@ -136,15 +153,16 @@ def serve_command(
     for key, value in values.items():
         os.environ[_ENV[key]] = value
     try:
+        options = ServeOptions.from_cli(operations, secret)
+        os.environ.update(options.to_env())
         app = app_from_env()  # open the store once here so a bad --db is one line, not a traceback
     except ManifestError as exc:
         _fail(exc.message)
     url = f"http://{host}:{port}"
     from ..http.auth import API_KEYS_ENV
 
-    anonymous = not (trust_headers or secret or api_keys or os.environ.get(API_KEYS_ENV))
+    anonymous = not (trust_headers or secret or api_keys or os.environ.get(API_KEYS_ENV) or options.jwt)
     mode = "trusted headers" if trust_headers else ("anonymous" if anonymous else "API keys/tokens")
-    click.echo(f"manifest: serving {file} on {url} (store {db}, auth {mode}) · docs {url}/docs", err=True)
     scoped = _tenant_required_entities(app.state.manifest.index) if anonymous else []
     if scoped:
         click.echo(
@@ -152,6 +170,13 @@ def serve_command(
             "(403 MISSING_TENANT_CONTEXT); pass --api-keys FILE or --secret",
             err=True,
         )
+    # Printed once a client can connect: uvicorn binds the port and starts the workers after this.
+    announce_when_ready(
+        host,
+        port,
+        f"manifest: serving {file} on {url} (store {db}, auth {mode}) · docs {url}/docs",
+        echo=lambda line: click.echo(line, err=True),
+    )
     uvicorn.run(
         "manifest_lang.cli.serve:app_from_env",
         factory=True,
@@ -160,7 +185,9 @@ def serve_command(
         workers=None if reload else workers,
         reload=reload,
         http="manifest_lang.http.protocol:HttpProtocol",  # header timeout, problem+json 400s
-        log_level="warning",
+        log_level=options.log_level,
+        log_config=log_config(options.log_level, options.log_format, access_log=options.access_log),
+        access_log=False,
         timeout_graceful_shutdown=5,
     )
 

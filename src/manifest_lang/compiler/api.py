@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..untrusted import MAX_IR_DEPTH
+from ..version import __version__
 from .diagnostics import Diagnostic, DiagnosticSink
 from .imports import LoadedProgram, Loader, as_loader, load_program
 from .pipeline import Pipeline

@@ -20,23 +20,33 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
 
-from anyio import CapacityLimiter
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route, request_response
-from starlette.types import Receive, Scope, Send
+try:
+    from anyio import CapacityLimiter
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route, request_response
+    from starlette.types import Receive, Scope, Send
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra(exc.name or "anyio", "http") from exc
 
 from .. import errors
 from ..loading import load_model
 from ..workflows.trace import TraceRecorder
+from .access_log import AccessLogMiddleware
 from .auth import Authenticator, Context, KeyOrTokenAuth, trusted_headers_auth
 from .body import DEFAULT_MAX_BODY_BYTES
+from .metrics import Metrics
 from .model_index import ModelIndex
 from .openapi import build_openapi, security_for
+from .operations import operations_routes
 from .problems import Problem, ProblemError
 from .routes import Api
 from .service import ModelService
@@ -109,7 +119,7 @@ def _security(auth: Authenticator) -> list[dict[str, list[str]]] | None:
     return None  # a custom authenticator: the document cannot know
 
 
-def _exception_handlers() -> dict[Any, Any]:
+def exception_handlers() -> dict[Any, Any]:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
         exc.problem.instance = request.url.path
@@ -135,7 +145,15 @@ def _exception_handlers() -> dict[Any, Any]:
             "INTERNAL_ERROR", "The server failed to handle the request", request.url.path
         ).to_response()
 
-    return {ProblemError: on_problem, HTTPException: on_http, Exception: on_error}
+    # The library's own errors are answered by the exception middleware (no traceback, nothing
+    # re-raised); only a truly unexpected exception reaches Starlette's server-error middleware,
+    # which answers 500 with the same handler and then re-raises it for the server to log.
+    return {
+        ProblemError: on_problem,
+        HTTPException: on_http,
+        errors.ManifestError: on_error,
+        Exception: on_error,
+    }
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -194,7 +212,22 @@ def _routes(api: Api) -> list[Route]:
     ]
 
 
-def create_app(
+@dataclass
+class ApiParts:
+    """What ``create_app`` and ``manifest_router`` (FastAPI) are made of."""
+
+    api: Api
+    service: ModelService
+    metrics: Metrics | None
+    limiter: CapacityLimiter
+    owned_store: Any  # the store to close with the app (opened from a URL), or None
+
+    def close(self) -> None:
+        if self.owned_store is not None:
+            self.owned_store.close()
+
+
+def build_api(
     model: Any,
     *,
     store: Any = None,
@@ -208,19 +241,24 @@ def create_app(
     title: str | None = None,
     hub: EventHub | None = None,
     recorder: TraceRecorder | None = None,
-) -> Starlette:
-    """Serve ``model`` (a path, source text, IR dict or CompiledModel) as an HTTP API.
-
-    ``store``: a Store, a URL (``sqlite:///app.db``, ``postgresql://...``) or None for memory.
-    ``auth``: a callable ``request -> context`` (sync or async; raise ``ProblemError
-    ("UNAUTHENTICATED")`` to refuse), ``"headers"`` to trust X-User-Id / X-User-Role /
-    X-Tenant-Id (development only), or None for API keys / HMAC bearer tokens
-    (``api_keys``, ``secret``); with neither configured every request is anonymous.
-    ``engine_options``: extra keyword arguments for each ``RuntimeEngine`` (``now``, ...).
-    """
+    metrics: Metrics | bool = True,
+    otel: bool = False,
+) -> ApiParts:
+    """The handlers, service and counters of one served model (see ``create_app``)."""
     compiled = load_model(model)
     index = ModelIndex(compiled.ir)
     opened_store, owned = _open_store(store)
+    counters = (Metrics() if metrics is True else metrics) or None
+    options = dict(engine_options or {})
+    hooks = list(options.get("command_hooks") or ())
+    if counters is not None:
+        hooks.append(counters.hook)
+    if otel:
+        from ..workflows.telemetry import OpenTelemetryHook
+
+        hooks.append(OpenTelemetryHook())
+    if hooks:
+        options["command_hooks"] = tuple(hooks)
     service = ModelService(
         compiled,
         index,
@@ -228,14 +266,17 @@ def create_app(
         hub=hub or EventHub(),
         recorder=recorder or TraceRecorder(),
         idempotency_store=idempotency_store or _default_idempotency_store(opened_store),
-        engine_options=engine_options,
+        engine_options=options,
+        metrics=counters,
+        otel=otel,
     )
     authenticator = _resolve_auth(auth, api_keys, secret)
+    limiter = CapacityLimiter(max_concurrency)
     api = Api(
         service,
         authenticator,
         max_body_bytes=max_body_bytes,
-        limiter=CapacityLimiter(max_concurrency),
+        limiter=limiter,
         openapi=build_openapi(
             index,
             title=title,
@@ -247,13 +288,53 @@ def create_app(
             },
         ),
     )
+    return ApiParts(api, service, counters, limiter, opened_store if owned else None)
+
+
+def create_app(model: Any, **options: Unpack[AppOptions]) -> Starlette:
+    """Serve ``model`` (a path, source text, IR dict or CompiledModel) as an HTTP API.
+
+    ``store``: a Store, a URL (``sqlite:///app.db``, ``postgresql://...``) or None for memory.
+    ``auth``: a callable ``request -> context`` (sync or async; raise ``ProblemError
+    ("UNAUTHENTICATED")`` to refuse), ``"headers"`` to trust X-User-Id / X-User-Role /
+    X-Tenant-Id (development only), or None for API keys / JWT bearer tokens
+    (``api_keys``, ``secret``); with neither configured every request is anonymous.
+    ``engine_options``: extra keyword arguments for each ``RuntimeEngine`` (``now``, ...).
+    ``metrics``: serve ``/metrics`` (True, or a ``Metrics`` to share) or not (False); ``otel``: a
+    span per command through OpenTelemetry, parented on the request's ``traceparent``.
+    """
+    parts = build_api(model, **options)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        if owned:
-            opened_store.close()
+        parts.close()
 
-    app = Starlette(routes=_routes(api), exception_handlers=_exception_handlers(), lifespan=lifespan)
-    app.state.manifest = service
+    routes = operations_routes(parts.service, parts.metrics, parts.limiter) + _routes(parts.api)
+    app = Starlette(
+        routes=routes,
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+        middleware=[Middleware(AccessLogMiddleware, metrics=parts.metrics)],
+    )
+    app.state.manifest = parts.service
+    app.state.metrics = parts.metrics
     return app
+
+
+class AppOptions(TypedDict, total=False):
+    """The keyword arguments of ``create_app`` and ``manifest_router`` (see ``build_api``)."""
+
+    store: Any
+    auth: Authenticator | str | None
+    api_keys: Mapping[str, Context] | None
+    secret: str | None
+    idempotency_store: Any
+    max_body_bytes: int
+    max_concurrency: int
+    engine_options: Mapping[str, Any] | None
+    title: str | None
+    hub: EventHub | None
+    recorder: TraceRecorder | None
+    metrics: Metrics | bool
+    otel: bool

@@ -3,49 +3,38 @@
 Authentication is pluggable: ``create_app(auth=...)`` takes any callable ``request -> context``
 (sync or async) that raises ``ProblemError("UNAUTHENTICATED")`` to refuse. The default
 ``KeyOrTokenAuth`` accepts an API key (``X-API-Key``, keys from a JSON/TOML file or the
-``MANIFEST_API_KEYS`` environment variable) or a bearer token signed with HMAC-SHA256.
+``MANIFEST_API_KEYS`` environment variable) or a standard JWT bearer token (``jwt_auth.py``:
+HS256 with a secret, RS256/ES256 with keys from a JWKS file or URL).
 
-Tokens are ``base64url(json claims) "." base64url(hmac_sha256(secret, first part))`` with claims
-``sub`` (user id), ``role``, ``tenantId`` and ``exp`` (unix seconds). ``sign_token`` makes one.
+``sign_token`` makes an HS256 JWT for development and tests; production tokens come from an
+identity provider. (The earlier private ``claims.signature`` format is no longer accepted.)
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
 import os
 import time
 import tomllib
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
-
-from starlette.requests import Request
+from typing import TYPE_CHECKING, Any
 
 from .. import untrusted
 from ..errors import ManifestError
+from .jwt_auth import CHALLENGE, JWTSettings, JWTVerifier, sign_hs256
 from .problems import ProblemError
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 Context = dict[str, Any]
 #: what ``create_app(auth=...)`` accepts
-Authenticator = Callable[[Request], Context | Awaitable[Context]]
+Authenticator = Callable[["Request"], Context | Awaitable[Context]]
 
 API_KEYS_ENV = "MANIFEST_API_KEYS"
 API_KEY_HEADER = "x-api-key"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(secret: str, message: str) -> str:
-    return _b64(hmac.new(secret.encode(), message.encode("ascii"), hashlib.sha256).digest())
+_CHALLENGE = CHALLENGE
 
 
 def sign_token(
@@ -57,34 +46,19 @@ def sign_token(
     ttl_seconds: int = 3600,
     now: float | None = None,
 ) -> str:
-    """A bearer token that ``KeyOrTokenAuth(secret=secret)`` maps to that user and tenant."""
-    claims: dict[str, Any] = {"sub": user_id, "exp": int((now or time.time()) + ttl_seconds)}
+    """An HS256 JWT that ``KeyOrTokenAuth(secret=secret)`` maps to that user and tenant."""
+    issued = int(time.time() if now is None else now)
+    claims: dict[str, Any] = {"sub": user_id, "iat": issued, "exp": issued + int(ttl_seconds)}
     if role is not None:
         claims["role"] = role
     if tenant_id is not None:
         claims["tenantId"] = tenant_id
-    body = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
-    return f"{body}.{_mac(secret, body)}"
+    return sign_hs256(secret, claims)
 
 
 def verify_token(secret: str, token: str, *, now: float | None = None) -> Context:
-    """The context a token grants; raises an UNAUTHENTICATED problem if it is forged or expired."""
-    body, _, signature = token.partition(".")
-    if not body or not signature or not hmac.compare_digest(signature, _mac(secret, body)):
-        raise ProblemError("UNAUTHENTICATED", "Invalid bearer token", headers=_CHALLENGE)
-    try:
-        claims = json.loads(_unb64(body))
-    except ValueError:
-        raise ProblemError("UNAUTHENTICATED", "Invalid bearer token", headers=_CHALLENGE) from None
-    if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str):
-        raise ProblemError("UNAUTHENTICATED", "Token has no subject", headers=_CHALLENGE)
-    exp = claims.get("exp")
-    if isinstance(exp, (int, float)) and exp < (now or time.time()):
-        raise ProblemError("UNAUTHENTICATED", "Token expired", headers=_CHALLENGE)
-    return make_context(claims["sub"], claims.get("role"), claims.get("tenantId"))
-
-
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="manifest"'}
+    """The context an HS256 token grants; raises an UNAUTHENTICATED problem if it is forged or expired."""
+    return JWTVerifier(JWTSettings(secret=secret)).verify(token, now=now)
 
 
 def make_context(user_id: str, role: Any = None, tenant_id: Any = None) -> Context:
@@ -136,22 +110,37 @@ def _digest(key: str) -> bytes:
 
 
 class KeyOrTokenAuth:
-    """API keys and/or HMAC bearer tokens; anonymous requests only if ``allow_anonymous``."""
+    """API keys and/or JWT bearer tokens; anonymous requests only if ``allow_anonymous``.
+
+    ``secret`` alone accepts HS256 tokens; ``jwt`` (``JWTSettings`` or a ``JWTVerifier``) configures
+    asymmetric keys, issuer, audience, lifetime and the claim map.
+    """
 
     def __init__(
         self,
         *,
         api_keys: Mapping[str, Context] | None = None,
         secret: str | None = None,
+        jwt: JWTSettings | JWTVerifier | None = None,
         allow_anonymous: bool = False,
     ) -> None:
         # Look keys up by their digest so the lookup time does not depend on key prefixes.
         self._keys = {_digest(k): dict(v) for k, v in (api_keys or {}).items()}
-        self._secret = secret
+        if isinstance(jwt, JWTSettings):
+            jwt = JWTVerifier(jwt)
+        elif jwt is None and secret:
+            jwt = JWTVerifier(JWTSettings(secret=secret))
+        self.verifier = jwt
         self.allow_anonymous = allow_anonymous
 
     @classmethod
-    def from_env(cls, *, secret: str | None = None, api_keys_file: str | None = None) -> KeyOrTokenAuth:
+    def from_env(
+        cls,
+        *,
+        secret: str | None = None,
+        api_keys_file: str | None = None,
+        jwt: JWTSettings | None = None,
+    ) -> KeyOrTokenAuth:
         keys: dict[str, Context] = {}
         if api_keys_file:
             keys.update(load_api_keys(api_keys_file))
@@ -161,9 +150,10 @@ class KeyOrTokenAuth:
                 keys.update(parse_api_keys(untrusted.loads(env)))
             except ValueError as exc:
                 raise ManifestError(f"{API_KEYS_ENV} is not valid JSON: {exc}") from None
-        return cls(api_keys=keys, secret=secret, allow_anonymous=not keys and not secret)
+        jwt = jwt or (JWTSettings(secret=secret) if secret else None)
+        return cls(api_keys=keys, jwt=jwt, allow_anonymous=not keys and jwt is None)
 
-    def __call__(self, request: Request) -> Context:
+    def __call__(self, request: Request) -> Context | Awaitable[Context]:
         key = request.headers.get(API_KEY_HEADER)
         token = _bearer(request)
         if not key and not token and request.method == "GET":
@@ -177,14 +167,23 @@ class KeyOrTokenAuth:
                 raise ProblemError("UNAUTHENTICATED", "Unknown API key")
             return {**context, "user": dict(context.get("user") or {})}
         if token:
-            if self._secret is None:
+            verifier = self.verifier
+            if verifier is None:
                 raise ProblemError("UNAUTHENTICATED", "Bearer tokens are not enabled", headers=_CHALLENGE)
-            return verify_token(self._secret, token)
+            if verifier.needs_fetch(token):
+                return _verify_off_loop(verifier, token)  # a JWKS URL to read: not on the event loop
+            return verifier.verify(token)
         if self.allow_anonymous:
             return {}
         raise ProblemError(
             "UNAUTHENTICATED", "Send an X-API-Key header or a bearer token", headers=_CHALLENGE
         )
+
+
+async def _verify_off_loop(verifier: JWTVerifier, token: str) -> Context:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(verifier.verify, token)
 
 
 def _bearer(request: Request) -> str | None:

@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+try:
+    from starlette.requests import ClientDisconnect, Request
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra(exc.name or "starlette", "http") from exc
 
 from .. import untrusted
 from ..expr.values import loads_json

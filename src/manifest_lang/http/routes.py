@@ -9,12 +9,18 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
-import anyio.to_thread
-import orjson
-from anyio import CapacityLimiter
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+try:
+    import anyio.to_thread
+    from anyio import CapacityLimiter
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, Response, StreamingResponse
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
 
+    raise missing_extra(exc.name or "anyio", "http") from exc
+import orjson
+
+from ..outbox.tracecontext import valid_traceparent
 from ..workflows.trace import build_trace, durable_events
 from .auth import Authenticator, Context
 from .body import CommandBody, nul_problem, read_json, split_command_body
@@ -158,6 +164,7 @@ class Api:
             correlation_id=headers.get("x-correlation-id") or None,
             causation_id=headers.get("x-causation-id") or None,
             idempotency_key=headers.get("idempotency-key") or None,
+            traceparent=valid_traceparent(headers.get("traceparent")),
         )
         result, code = await self._sync(
             self.service.run, context, command, body.input, body.override_requests, meta, instance_id

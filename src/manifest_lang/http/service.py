@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import StoreConflictError
+from ..outbox.tracecontext import traced
 from ..runtime.codes import ResultCode
 from ..runtime.model import CompiledModel
 from ..stores.base import Store
@@ -29,6 +31,8 @@ class RequestMeta:
     correlation_id: str | None = None
     causation_id: str | None = None
     idempotency_key: str | None = None
+    #: the request's W3C ``traceparent`` (validated), carried into the outbox rows it writes
+    traceparent: str | None = None
 
 
 class ModelService:
@@ -44,8 +48,12 @@ class ModelService:
         recorder: TraceRecorder,
         idempotency_store: Any = None,
         engine_options: Mapping[str, Any] | None = None,
+        metrics: Any = None,
+        otel: bool = False,
     ) -> None:
         self.model = model
+        self.metrics = metrics
+        self.otel = otel
         self.index = index
         self.store: Store = store
         self.hub = hub
@@ -180,20 +188,42 @@ class ModelService:
         engine = self.engine(context, idempotent=meta.idempotency_key is not None, target_scope=scope)
         if entity is not None and instance_id is None:
             data = self._stamp_tenant(entity, data, context)
+        if self.metrics is not None and self._will_replay(engine, meta.idempotency_key):
+            self.metrics.replay()
         # The engine scopes the key by the caller's tenant and refuses a create of a taken id.
-        result = engine.run_command(
-            command.name,
-            data,
-            entity_name=command.entity,
-            instance_id=instance_id,
-            override_requests=overrides or None,
-            correlation_id=meta.correlation_id,
-            causation_id=meta.causation_id,
-            idempotency_key=meta.idempotency_key,
-        )
+        with traced(meta.traceparent, otel=self.otel):
+            try:
+                result = engine.run_command(
+                    command.name,
+                    data,
+                    entity_name=command.entity,
+                    instance_id=instance_id,
+                    override_requests=overrides or None,
+                    correlation_id=meta.correlation_id,
+                    causation_id=meta.causation_id,
+                    idempotency_key=meta.idempotency_key,
+                )
+            except StoreConflictError:
+                if self.metrics is not None:
+                    self.metrics.conflict()
+                raise
+        if self.metrics is not None and result.concurrency_conflict is not None:
+            self.metrics.conflict()
         result_dict = _result_dict(result)
         self.recorder.record_command(command, instance_id, meta, result_dict, tenant)
         return result_dict, getattr(result, "code", None)
+
+    def _will_replay(self, engine: Any, key: str | None) -> bool:
+        """Whether the engine will answer ``key`` with a stored result (for /metrics only: the
+        engine itself decides, with the request's fingerprint)."""
+        if key is None or self.idempotency_store is None:
+            return False
+        from ..runtime.idempotency import scope_tenant
+        from ..stores.base import IdempotencyKey
+
+        declared = engine.model.tenant is not None
+        tenant = scope_tenant(engine.tenant_value() if declared else engine.context.get("tenantId"))
+        return tenant is not None and self.idempotency_store.get(IdempotencyKey(tenant, key)) is not None
 
     def _stamp_tenant(
         self, entity: EntityInfo, data: dict[str, Any], context: Mapping[str, Any]

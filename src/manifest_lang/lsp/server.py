@@ -11,10 +11,10 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from .. import __version__
 from ..compiler.api import compile_source
 from ..compiler.diagnostics import Diagnostic
 from ..compiler.formatter import format_source
+from ..version import __version__
 from . import analysis
 
 _KINDS = {

@@ -12,10 +12,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import nats
+try:
+    import nats
+    from nats.js.api import StreamConfig
+    from nats.js.errors import NotFoundError
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra(exc.name or "nats", "nats") from exc
 import orjson
-from nats.js.api import StreamConfig
-from nats.js.errors import NotFoundError
 
 from ..errors import StoreUnavailableError
 from .relay import PublishOutcome, log
@@ -113,12 +118,13 @@ class NatsPublisher:
 
     async def _publish_group(self, group: Sequence[OutboxRow], outcome: PublishOutcome) -> None:
         for row in group:
+            message = row.message()
+            headers = {"Nats-Msg-Id": row.entry_id}
+            if "traceparent" in message:
+                headers["traceparent"] = message["traceparent"]  # W3C trace context, as a header too
             try:
                 await self._js.publish(
-                    self.subject_for(row),
-                    orjson.dumps(row.message()),
-                    timeout=self.ack_timeout,
-                    headers={"Nats-Msg-Id": row.entry_id},
+                    self.subject_for(row), orjson.dumps(message), timeout=self.ack_timeout, headers=headers
                 )
             except Exception as exc:  # any failure keeps the row (and the rest of the group) pending
                 outcome[row.seq] = exc

@@ -11,8 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import orjson
-import redis
-from redis import exceptions as redis_errors
+
+try:
+    import redis
+    from redis import exceptions as redis_errors
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra(exc.name or "redis", "redis") from exc
 
 from ..errors import StoreUnavailableError
 from .relay import PublishOutcome

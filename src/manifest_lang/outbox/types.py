@@ -37,8 +37,18 @@ class OutboxRow:
         return (self.entity, self.instance_id)
 
     def message(self) -> dict[str, Any]:
-        """The published payload: the same envelope the reference's deliverers send."""
-        return {"entryId": self.entry_id, "enqueuedAt": self.enqueued_at, "event": self.event}
+        """The published payload: the same envelope the reference's deliverers send, plus the
+        W3C ``traceparent`` of the request that wrote it when there was one (tracecontext.py)."""
+        traceparent = self.event.get("traceparent") if isinstance(self.event, dict) else None
+        if traceparent is None:
+            return {"entryId": self.entry_id, "enqueuedAt": self.enqueued_at, "event": self.event}
+        event = {k: v for k, v in self.event.items() if k != "traceparent"}
+        return {
+            "entryId": self.entry_id,
+            "enqueuedAt": self.enqueued_at,
+            "event": event,
+            "traceparent": traceparent,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {

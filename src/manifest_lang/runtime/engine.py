@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from ..errors import (
     InvalidInputError,
@@ -44,7 +44,7 @@ from .options import RuntimeOptions, RuntimeOptionsArgs, resolve_options
 from .ratelimit import MemoryRateLimitStore
 from .records import CommandModel, EntityModel
 from .refusal import WriteRejected
-from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent
+from .results import CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent, OverrideRequest
 from .toplevel import TopLevel
 
 log = logging.getLogger("manifest_lang.runtime")
@@ -69,10 +69,27 @@ def _random_id() -> str:
 class RuntimeEngine(CommandEntry):
     """Executes commands and reads/writes instances of one model for one context."""
 
+    if TYPE_CHECKING:
+        # What type checkers see. The implementation is ``CommandEntry.run_command`` (compiled in
+        # the native build), which takes ``Any`` and checks every argument at run time, so a
+        # caller without a type checker still gets a failed result, never a TypeError.
+        def run_command(  # type: ignore[override]
+            self,
+            name: str,
+            input: Mapping[str, Any] | None = None,
+            *,
+            entity_name: str | None = None,
+            instance_id: str | None = None,
+            override_requests: Sequence[OverrideRequest | Mapping[str, Any]] | None = None,
+            correlation_id: str | None = None,
+            causation_id: str | None = None,
+            idempotency_key: str | None = None,
+        ) -> CommandResult: ...
+
     def __init__(
         self,
-        ir: Any,  # an IR dict or a CompiledModel; anything else is an IRError
-        context: Any = None,  # a dict or None; anything else is an InvalidInputError
+        ir: dict[str, Any] | CompiledModel,  # anything else is an IRError (checked)
+        context: dict[str, Any] | None = None,  # anything else is an InvalidInputError (checked)
         *,
         options: RuntimeOptions | None = None,
         **overrides: Unpack[RuntimeOptionsArgs],

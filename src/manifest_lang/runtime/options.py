@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from ..expr.budget import EvaluationLimits
 from ..stores.base import Store
 from .encryption import EncryptionProvider
+from .idempotency import IdempotencyStore
 
 StoreProvider = Store | Callable[[str], Store | None]
+
+
+class CommandHook(Protocol):
+    """Called around every top-level ``run_command`` (``workflows/telemetry.py`` has two): what
+    ``before_command`` returns is handed to ``after_command`` with the result (None if it raised)."""
+
+    def before_command(self, engine: Any, name: str, input: Any, options: Mapping[str, Any]) -> Any: ...
+
+    def after_command(self, token: Any, result: Any) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,14 +34,14 @@ class RuntimeOptions:
     now: Callable[[], float] | None = None
     generate_id: Callable[[], str] | None = None
     evaluation_limits: EvaluationLimits | Mapping[str, int] | None = None
-    idempotency_store: Any = None
+    idempotency_store: IdempotencyStore | None = None
     #: forbid adapter actions (persist/publish/effect); None: ``context["deterministic"]`` decides
     deterministic_mode: bool | None = None
     #: one Store, or a callable entity name -> Store (None: the engine's default memory store)
     store_provider: StoreProvider | None = None
     #: re-runs of a command whose commit met a concurrent write
     conflict_retries: int = 3
-    command_hooks: Sequence[Any] = ()
+    command_hooks: Sequence[CommandHook] = ()
     effect_handler: Callable[[dict[str, Any]], Any] | None = None
     flags: Mapping[str, Any] | None = None
     flag_provider: Callable[[str], Any] | None = None
@@ -60,11 +70,11 @@ class RuntimeOptionsArgs(TypedDict, total=False):
     now: Callable[[], float] | None
     generate_id: Callable[[], str] | None
     evaluation_limits: EvaluationLimits | Mapping[str, int] | None
-    idempotency_store: Any
+    idempotency_store: IdempotencyStore | None
     deterministic_mode: bool | None
     store_provider: StoreProvider | None
     conflict_retries: int
-    command_hooks: Sequence[Any]
+    command_hooks: Sequence[CommandHook]
     effect_handler: Callable[[dict[str, Any]], Any] | None
     flags: Mapping[str, Any] | None
     flag_provider: Callable[[str], Any] | None

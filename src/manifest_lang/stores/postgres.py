@@ -21,10 +21,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
-from psycopg import errors as pg_errors
-from psycopg.types.json import set_json_loads
-from psycopg_pool import ConnectionPool, PoolTimeout
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg.types.json import set_json_loads
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra(exc.name or "psycopg", "postgres") from exc
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
 from ..expr.values import loads_json

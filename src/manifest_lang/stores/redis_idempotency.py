@@ -18,8 +18,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
-import redis
-from redis import exceptions as redis_errors
+
+try:
+    import redis
+    from redis import exceptions as redis_errors
+except ImportError as exc:  # one line naming the extra, not a traceback
+    from ..extras import missing_extra
+
+    raise missing_extra(exc.name or "redis", "redis") from exc
 
 from ..errors import StoreError, StoreUnavailableError
 from .base import IdempotencyKey, IdempotencyRecord

@@ -16,6 +16,8 @@ import orjson
 
 from ..errors import StoreConflictError, StoreError
 from ..expr.values import loads_json
+from ..outbox.tracecontext import EVENT_KEY as TRACE_KEY
+from ..outbox.tracecontext import current_traceparent
 from ..outbox.types import DEAD, PENDING, PUBLISHED, OutboxCounts, OutboxRow, subject_of
 from .base import (
     NEW_ROW,
@@ -249,9 +251,12 @@ class SqlStore:
 
     def _append_outbox(self, cur: Cursor, entries: list[dict[str, Any]], writes: list[RowWrite]) -> None:
         rows = []
+        traceparent = current_traceparent()
         for entry in entries:
             entity, instance_id, channel, name = subject_of(entry)
             event = entry.get("event") or {}
+            if traceparent is not None and isinstance(event, dict):
+                event = {**event, TRACE_KEY: traceparent}
             rows.append(
                 (
                     str(entry["entryId"]),
@@ -402,6 +407,12 @@ class SqlStore:
 
     def pending_count(self) -> int:
         return int(self._fetch(self._sql["pending"])[0][0])
+
+    def oldest_pending_enqueued_at(self) -> Any:
+        """``enqueuedAt`` of the oldest pending row (the relay's lag), or None when none is pending."""
+        stmt = f"SELECT enqueued_at FROM {self.tables.outbox} WHERE status = '{PENDING}' ORDER BY seq LIMIT 1"
+        found = self._fetch(self._q(stmt))
+        return self._decode(found[0][0]) if found else None
 
     def acquire_relay_lease(self, holder: str, ttl_seconds: float, *, now: float) -> bool:
         return self._execute(self._sql["lease"], (_RELAY_LEASE, holder, now + ttl_seconds, now)) == 1

@@ -26,6 +26,7 @@ PrepTaskClaimed, got PrepTaskStarted``.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -216,9 +217,11 @@ class CommandJournal:
             "idempotency": idempotency,
         }
         if model is not None:
-            ir_hash = (model_ir(model).get("provenance") or {}).get("irHash")
+            ir = model_ir(model)
+            ir_hash = (ir.get("provenance") or {}).get("irHash")
             if ir_hash:
                 self.header["irHash"] = ir_hash
+            self.header["modelHash"] = model_hash(ir)
         self._lock = threading.Lock()
         self._local = threading.local()
         self._seq = 0
@@ -410,6 +413,23 @@ def _override_requests_of(result: Any) -> list[dict[str, Any]]:
     return found
 
 
+def model_hash(ir: Mapping[str, Any]) -> str:
+    """A hash of the model itself: the IR minus when it was compiled.
+
+    ``irHash`` covers the whole provenance, ``compiledAt`` included, so the same source compiled
+    twice never matches; replay compares this one instead.
+    """
+    provenance = {k: v for k, v in (ir.get("provenance") or {}).items() if k not in ("irHash", "compiledAt")}
+    document = {**ir, "provenance": provenance}
+    try:
+        encoded = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers past 64 bits: the standard encoder writes them exactly
+        import json
+
+        encoded = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
 def _engine_context(engine: Any) -> Mapping[str, Any]:
     for attr in ("context", "get_context"):
         value = getattr(engine, attr, None)
@@ -418,6 +438,7 @@ def _engine_context(engine: Any) -> Mapping[str, Any]:
         if isinstance(value, Mapping):
             return value
     return {}
+
 
 __all__ = [
     "CommandJournal",

@@ -22,7 +22,7 @@ from ..runtime.results import OverrideRequest
 from ..stores.base import NEW_ROW, RowWrite, UnitOfWork
 from ..stores.memory import MemoryStore
 from .factory import model_ir
-from .journal import CommandJournal, JournalEntry, summarize_result
+from .journal import CommandJournal, JournalEntry, model_hash, summarize_result
 
 #: option JSON key -> run_command keyword
 _RUN_OPTIONS = {
@@ -179,9 +179,10 @@ def replay_and_verify(
         journal.entries = entries
     replayer = _Replayer(model, journal, evaluation_limits)
     report = ReplayReport(verified=True, commands=0)
-    recorded_hash = journal.header.get("irHash")
-    current_hash = (model_ir(replayer.model).get("provenance") or {}).get("irHash")
-    report.model_changed = bool(recorded_hash and current_hash and recorded_hash != current_hash)
+    # modelHash leaves compiledAt out (irHash does not): the same source recompiled is the same
+    # model. A journal written before modelHash existed cannot tell, so it says nothing.
+    recorded_hash = journal.header.get("modelHash")
+    report.model_changed = bool(recorded_hash) and recorded_hash != model_hash(model_ir(replayer.model))
     for entry in journal.entries:
         if entry.kind == "rows":
             replayer.restore(entry)

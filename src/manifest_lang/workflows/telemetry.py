@@ -117,8 +117,13 @@ class OpenTelemetryHook:
     """A span per top-level command; needs ``opentelemetry-api`` (the ``[otel]`` extra)."""
 
     def __init__(self, tracer_provider: Any = None, tracer: Any = None) -> None:
-        from opentelemetry import context, trace
-        from opentelemetry.trace import Status, StatusCode
+        try:
+            from opentelemetry import context, trace
+            from opentelemetry.trace import Status, StatusCode
+        except ImportError as exc:
+            from ..extras import missing_extra
+
+            raise missing_extra("opentelemetry", "otel") from exc
 
         self._trace = trace
         self._context = context
