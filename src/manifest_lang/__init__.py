@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "RuntimeFactory": "manifest_lang.workflows.factory",
     "causal_tree": "manifest_lang.workflows.eventlog",
     "render_causal_tree": "manifest_lang.workflows.eventlog",
+    "Worker": "manifest_lang.workflows.worker",
     # stores
     "Store": "manifest_lang.stores.base",
     "UnitOfWork": "manifest_lang.stores.base",

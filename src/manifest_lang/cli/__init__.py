@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "outbox": ("manifest_lang.cli.outbox:outbox_command", "Inspect the transactional outbox."),
     "serve": ("manifest_lang.cli.serve:serve_command", "Serve a model as an HTTP API."),
     "trace": ("manifest_lang.cli.serve:trace_command", "Print the causal tree of a correlation id."),
+    "worker": ("manifest_lang.cli.worker:worker_command", "Run durable work (jobs, schedules, approvals)."),
 }
 
 

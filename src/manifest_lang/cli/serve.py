@@ -28,6 +28,7 @@ _ENV = {
     "trust_headers": "MANIFEST_SERVE_TRUST_HEADERS",
     "max_body": "MANIFEST_SERVE_MAX_BODY_BYTES",
     "header_timeout": "MANIFEST_SERVE_HEADER_TIMEOUT",
+    "with_worker": "MANIFEST_SERVE_WITH_WORKER",
 }
 
 
@@ -56,6 +57,7 @@ def app_from_env() -> Any:
         max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),
         metrics=options.metrics,
         otel=options.otel,
+        with_worker=env.get(_ENV["with_worker"]) == "1",
     )
     # A server keeps the model for its whole life: later full collections skip it (runtime/heap.py).
     freeze_heap()
@@ -110,6 +112,7 @@ def _check_model(path: Path) -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds a client has to send a request's headers (then 408).",
 )
+@click.option("--with-worker", is_flag=True, help="Also run the durable work (jobs, schedules, approvals).")
 @NO_CHECK_OPTION
 @serve_options
 def serve_command(
@@ -124,6 +127,7 @@ def serve_command(
     trust_headers: bool,
     max_body_bytes: int,
     header_timeout: float,
+    with_worker: bool,
     no_check: bool,
     **operations: Any,
 ) -> None:
@@ -149,6 +153,7 @@ def serve_command(
         "trust_headers": "1" if trust_headers else "",
         "max_body": str(max_body_bytes),
         "header_timeout": str(header_timeout),
+        "with_worker": "1" if with_worker else "",
     }
     for key, value in values.items():
         os.environ[_ENV[key]] = value

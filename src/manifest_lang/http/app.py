@@ -10,6 +10,9 @@ Routes (all derived from the IR; see docs/http.md)::
     POST /commands/{cmd}                   run an entity-less command
     GET  /events                           Server-Sent Events (?correlationId=&entity=)
     GET  /trace/{correlationId}            causal tree (HTML; JSON with Accept: application/json)
+    GET  /jobs/{id}                        an async command's job (202 + Location from the command)
+    GET  /approvals/{Entity}/{id}          pending approval requests of an instance
+    POST /approvals/{Entity}/{id}/{approval}/stages/{stage}/approve, .../{approval}/deny
     GET  /openapi.json, /docs, /healthz
 
 The app is a plain ASGI callable, so it mounts into any Starlette or FastAPI application.
@@ -51,6 +54,7 @@ from .problems import Problem, ProblemError
 from .routes import Api
 from .service import ModelService
 from .sse import EventHub
+from .work_routes import WorkApi
 
 log = logging.getLogger("manifest_lang.http")
 
@@ -194,10 +198,15 @@ def _methods(**handlers: Endpoint) -> _AnyMethod:
     return _AnyMethod(endpoint)
 
 
-def _routes(api: Api) -> list[Route]:
+def _routes(api: Api, work: WorkApi) -> list[Route]:
     # Every pattern answers every method (see ``_methods``), so the first pattern that matches a
     # path owns it: fixed paths first, they shadow an entity of the same name (documented).
     return [
+        Route("/jobs/{id}", _methods(get=work.get_job)),
+        Route("/approvals/{entity}/{id}/{approval}/stages/{stage}/approve", _methods(post=work.approve)),
+        Route("/approvals/{entity}/{id}/{approval}/deny", _methods(post=work.deny)),
+        Route("/approvals/{entity}/{id}/{approval}/stages/{stage}/deny", _methods(post=work.deny)),
+        Route("/approvals/{entity}/{id}", _methods(get=work.pending)),
         Route("/openapi.json", _methods(get=api.openapi_json)),
         Route("/docs", _methods(get=api.docs)),
         Route("/healthz", _methods(get=api.healthz)),
@@ -220,6 +229,8 @@ class ApiParts:
     service: ModelService
     metrics: Metrics | None
     limiter: CapacityLimiter
+    work: Any  # the durable work services (``workflows.services.WorkServices``)
+    work_api: WorkApi
     owned_store: Any  # the store to close with the app (opened from a URL), or None
 
     def close(self) -> None:
@@ -245,6 +256,9 @@ def build_api(
     otel: bool = False,
 ) -> ApiParts:
     """The handlers, service and counters of one served model (see ``create_app``)."""
+    from ..workflows.approvals import ApprovalDesk
+    from ..workflows.services import WorkServices
+
     compiled = load_model(model)
     index = ModelIndex(compiled.ir)
     opened_store, owned = _open_store(store)
@@ -259,6 +273,8 @@ def build_api(
         hooks.append(OpenTelemetryHook())
     if hooks:
         options["command_hooks"] = tuple(hooks)
+    # Async command jobs, approval requests and rate-limit windows are kept in the store.
+    work = WorkServices(compiled, opened_store, options)
     service = ModelService(
         compiled,
         index,
@@ -266,7 +282,7 @@ def build_api(
         hub=hub or EventHub(),
         recorder=recorder or TraceRecorder(),
         idempotency_store=idempotency_store or _default_idempotency_store(opened_store),
-        engine_options=options,
+        engine_options=work.options,
         metrics=counters,
         otel=otel,
     )
@@ -288,10 +304,17 @@ def build_api(
             },
         ),
     )
-    return ApiParts(api, service, counters, limiter, opened_store if owned else None)
+    work_api = WorkApi(api, ApprovalDesk(work))
+    return ApiParts(api, service, counters, limiter, work, work_api, opened_store if owned else None)
 
 
-def create_app(model: Any, **options: Unpack[AppOptions]) -> Starlette:
+def create_app(
+    model: Any,
+    *,
+    with_worker: bool = False,
+    worker_options: Mapping[str, Any] | None = None,
+    **options: Unpack[AppOptions],
+) -> Starlette:
     """Serve ``model`` (a path, source text, IR dict or CompiledModel) as an HTTP API.
 
     ``store``: a Store, a URL (``sqlite:///app.db``, ``postgresql://...``) or None for memory.
@@ -302,23 +325,39 @@ def create_app(model: Any, **options: Unpack[AppOptions]) -> Starlette:
     ``engine_options``: extra keyword arguments for each ``RuntimeEngine`` (``now``, ...).
     ``metrics``: serve ``/metrics`` (True, or a ``Metrics`` to share) or not (False); ``otel``: a
     span per command through OpenTelemetry, parented on the request's ``traceparent``.
+    Async command jobs, approval requests and rate-limit windows are kept in the store (see
+    ``workflows.services.durable_options``); ``with_worker`` runs a ``Worker`` (with
+    ``worker_options``) in the server process while the app is up.
     """
     parts = build_api(model, **options)
+    service = parts.service
+    worker = (
+        _embedded_worker(service.model, service.store, options.get("engine_options"), worker_options)
+        if with_worker
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        parts.close()
+        thread = worker.start_in_thread() if worker is not None else None
+        try:
+            yield
+        finally:
+            if worker is not None and thread is not None:
+                worker.stop()
+                thread.join(timeout=30)
+            parts.close()
 
-    routes = operations_routes(parts.service, parts.metrics, parts.limiter) + _routes(parts.api)
+    routes = operations_routes(service, parts.metrics, parts.limiter) + _routes(parts.api, parts.work_api)
     app = Starlette(
         routes=routes,
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
         middleware=[Middleware(AccessLogMiddleware, metrics=parts.metrics)],
     )
-    app.state.manifest = parts.service
+    app.state.manifest = service
     app.state.metrics = parts.metrics
+    app.state.manifest_worker = worker
     return app
 
 
@@ -338,3 +377,11 @@ class AppOptions(TypedDict, total=False):
     recorder: TraceRecorder | None
     metrics: Metrics | bool
     otel: bool
+
+
+def _embedded_worker(
+    compiled: Any, store: Any, engine_options: Mapping[str, Any] | None, options: Mapping[str, Any] | None
+) -> Any:
+    from ..workflows.worker import Worker
+
+    return Worker(compiled, store, engine_options=engine_options, **dict(options or {}))

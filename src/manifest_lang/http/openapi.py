@@ -165,9 +165,19 @@ def _command_operation(
         "requestBody": _command_body(info, input_ref),
         "responses": {
             "200": _json({"$ref": _REF + "CommandResult"}, "The command succeeded (warnings included)"),
+            **_accepted(info),
             **_problems(400, 401, 403, 404, 409, 413, 422, 429),
         },
     }
+
+
+def _accepted(info: CommandInfo) -> dict[str, Any]:
+    """An async command answers 202 with its job (``Location: /jobs/{jobId}``)."""
+    if not info.ir.get("async"):
+        return {}
+    response = _json({"$ref": _REF + "CommandResult"}, "Enqueued: result.jobId names the job")
+    response["headers"] = {"Location": {"schema": {"type": "string"}, "description": "/jobs/{jobId}"}}
+    return {"202": response}
 
 
 _ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": STRING}
@@ -308,6 +318,9 @@ def build_openapi(
         schemas[input_name] = info.input_schema
         paths[f"/commands/{info.name}"] = {"post": _command_operation(info, _REF + input_name, [])}
     paths.update(_fixed_paths(index))
+    from .work_routes import work_paths
+
+    paths.update(work_paths(_problems, _json))
     modules = [m.get("name") for m in index.ir.get("modules") or [] if m.get("name")]
     provenance = index.ir.get("provenance") or {}
     return {

@@ -21,6 +21,7 @@ except ImportError as exc:  # one line naming the extra, not a traceback
 import orjson
 
 from ..outbox.tracecontext import valid_traceparent
+from ..workflows.approvals import remember_input
 from ..workflows.trace import build_trace, durable_events
 from .auth import Authenticator, Context
 from .body import CommandBody, nul_problem, read_json, split_command_body
@@ -40,9 +41,12 @@ MAX_OFFSET = 2**53 - 1  # beyond this an offset is not a JSON-safe integer
 _RESERVED_QUERY_KEYS = frozenset({"limit", "offset", "cursor", "api_key", "access_token"})
 
 
-def json_response(data: Any, status: int = 200) -> Response:
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        orjson.dumps(data, default=json_default), status_code=status, media_type="application/json"
+        orjson.dumps(data, default=json_default),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
     )
 
 
@@ -170,7 +174,15 @@ class Api:
             self.service.run, context, command, body.input, body.override_requests, meta, instance_id
         )
         if not result.get("success"):
+            pending = result.get("approvalRequired")
+            if isinstance(pending, dict) and isinstance(pending.get("requestKey"), str):
+                await self._sync(remember_input, self.service.store, pending["requestKey"], body.input)
             raise problem_for_result(code, result)
+        job = result.get("result") if command.ir.get("async") else None
+        if isinstance(job, dict) and "jobId" in job:
+            # Enqueued, not run: the job's own resource tells how it ends.
+            location = f"{request.scope.get('root_path', '')}/jobs/{job['jobId']}"
+            return json_response(result, 202, headers={"Location": location})
         return json_response(result, 201 if created else 200)
 
     # -- events and traces -----------------------------------------------------------------------

@@ -174,6 +174,14 @@ def expire(engine: EngineHost, now: float | None = None) -> list[str]:
     return expired
 
 
+def may_decide(
+    engine: EngineHost, entity: str, instance_id: str, approval_name: str, stage: str, user: dict[str, Any]
+) -> bool:
+    """Whether ``user`` passes ``stage``'s policy on the instance (a stage without one: anyone)."""
+    policy = _stage_policy(engine, entity, approval_name, stage)
+    return policy is None or _allowed(engine, entity, instance_id, policy, user)
+
+
 def _stage_policy(engine: EngineHost, entity: str, approval_name: str, stage: str) -> Any:
     em = engine.model.entities.get(entity)
     for approval in em.approvals if em is not None else []:

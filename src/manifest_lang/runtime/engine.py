@@ -131,6 +131,8 @@ class RuntimeEngine(CommandEntry):
         self.approval_store = approvals if approvals is not None else MemoryApprovalStore()
         self.sleep: Callable[[float], None] = opts["sleep"] or (lambda ms: None)
         self.retry_jitter: Callable[[float], float] = opts["retry_jitter"] or (lambda ms: ms)
+        #: False when a durable queue owns the retries (each attempt is then a work item attempt)
+        self.retry_in_process = True
         scope = opts["target_scope"]
         self.target_scope: dict[str, Any] | None = dict(scope) if scope else None
         self.strict_inputs = opts["strict_inputs"]

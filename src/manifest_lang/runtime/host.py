@@ -48,6 +48,8 @@ class EngineHost(Protocol):
     strict_inputs: bool
     sleep: Callable[[float], None]
     retry_jitter: Callable[[float], float]
+    #: False when a durable queue owns the retries (each attempt is one work item attempt)
+    retry_in_process: bool
     #: field values a top-level command's target must have (``RuntimeOptions.target_scope``)
     target_scope: dict[str, Any] | None
 

@@ -182,7 +182,7 @@ class TopLevel:
                 store.commit(UnitOfWork(audit=self._audit(audit[0], audit[1], name, opts, result)))
             return result
         if cmd.is_async and engine.context.get("source") != "job":
-            return self._enqueue(name, input, opts, cmd)
+            return self._enqueue(name, input, opts, cmd, key, fingerprint, store)
         # On PostgreSQL a command on one instance holds it while it runs (see serialize_writers):
         # writers of a hot row then queue instead of losing revision races.
         hold = getattr(store, "serialize_writers", None) if opts.instance_id and opts.entity_name else None
@@ -221,7 +221,7 @@ class TopLevel:
     ) -> tuple[Execution, CommandResult, StoreConflictError | None]:
         """One run of the command and its commit; the conflict if the commit lost a race."""
         engine = self.engine
-        if cmd.retry:
+        if cmd.retry and engine.retry_in_process:
             ex, result = with_retry(
                 cmd.retry,
                 lambda: self._attempt(input, opts, cmd),
@@ -312,7 +312,14 @@ class TopLevel:
             idem.set(key, value)
 
     def _enqueue(
-        self, name: str, input: dict[str, Any], opts: CallOptions, cmd: CommandModel
+        self,
+        name: str,
+        input: dict[str, Any],
+        opts: CallOptions,
+        cmd: CommandModel,
+        key: IdempotencyKey | None,
+        fingerprint: str | None,
+        store: Any,
     ) -> CommandResult:
         engine = self.engine
         check = CommandRun(new_execution(engine), cmd, opts)
@@ -334,10 +341,22 @@ class TopLevel:
             "enqueuedAt": engine.now(),
             "status": "pending",
         }
-        queue.enqueue(job)
-        return CommandResult(
+        result = CommandResult(
             success=True, result={"jobId": job["jobId"], "status": "pending", "enqueuedAt": job["enqueuedAt"]}
         )
+        durable: Any = getattr(queue, "transactional_store", None)
+        if durable is not None and durable is store:
+            # A durable queue: the job is a work item committed in this command's transaction,
+            # with the idempotency record, so a repeated request enqueues nothing more.
+            uow = UnitOfWork(work=[queue.item_for(job, engine.context, engine.tenant_value())])
+            if key is not None and self._transactional_idempotency(store):
+                uow.idempotency = IdempotencyEntry(key, fingerprint, result.to_dict())
+            durable.commit(uow)
+            if key is not None:
+                self._finish_idempotency(key, fingerprint, result, durable, committed=True)
+            return result
+        queue.enqueue(job)
+        return result
 
 
 class _IdempotencyCaps:

@@ -72,9 +72,24 @@ class UnitOfWork:
     idempotency: IdempotencyEntry | None = None
     #: JSON-ready audit record of the command, if auditing is on.
     audit: dict[str, Any] | None = None
+    #: durable work items (``stores.work.WorkItem``) created by the command, in its transaction
+    work: list[Any] = field(default_factory=list)
+    #: approval request rows (``stores.work.ApprovalWrite``) written with the command
+    approvals: list[Any] = field(default_factory=list)
+    #: ``stores.work.WorkFinish``: the work item this command ran for ends in the same transaction
+    #: (fenced by its lease: a lost lease rolls the whole unit back)
+    finish: Any = None
 
     def is_empty(self) -> bool:
-        return not (self.writes or self.outbox or self.idempotency or self.audit)
+        return not (
+            self.writes
+            or self.outbox
+            or self.idempotency
+            or self.audit
+            or self.work
+            or self.approvals
+            or self.finish is not None
+        )
 
 
 class StoredRow(NamedTuple):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +20,10 @@ from .base import (
     already_exists,
     rows_matching,
 )
+from .work import LeaseLost, WorkItem, WorkOutcome
+from .work_memory import MemoryWork
+
+_WORK_INIT = threading.Lock()
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -48,6 +53,20 @@ class MemoryStore:
         # relay state of ``outbox[i]``: [status, attempts, last_error, available_at]
         self._outbox_state: list[list[Any]] = []
         self._lease: tuple[str, float] | None = None
+        # durable work in process (``stores/work_memory.py``), made on first use: most memory
+        # stores are an engine's private default and never hold any
+        self._work: MemoryWork | None = None
+
+    @property
+    def work(self) -> MemoryWork:
+        """The work items, schedule state, approval rows and rate-limit windows of this store."""
+        work = self._work
+        if work is None:
+            with _WORK_INIT:  # not self._lock: commit() asks for it while holding that one
+                work = self._work
+                if work is None:
+                    work = self._work = MemoryWork(self._lock, self._append_outbox_locked)
+        return work
 
     def load(self, entity: str, id: str, *, tenant: str | None = None) -> StoredRow | None:
         table = self._tables.get(entity)
@@ -96,6 +115,10 @@ class MemoryStore:
                         entity=w.entity,
                         id=w.id,
                     )
+            if uow.approvals:
+                self.work.check_approvals_locked(uow.approvals)
+            if uow.finish is not None and not self.work.holds_locked(uow.finish.item, uow.finish.owner):
+                raise LeaseLost(uow.finish.item.id)
             # Like the SQL stores: a key already completed rolls the whole unit of work back.
             if uow.idempotency is not None and uow.idempotency.key in self.idempotency:
                 key = uow.idempotency.key
@@ -117,6 +140,20 @@ class MemoryStore:
                 self.idempotency.setdefault(uow.idempotency.key, uow.idempotency)
             if uow.audit is not None:
                 self.audit.append(uow.audit)
+            if uow.approvals:
+                self.work.write_approvals_locked(uow.approvals)
+            if uow.work:
+                self.work.add_locked(uow.work, time.time())
+            if uow.finish is not None:
+                self.work.finish_locked(uow.finish.item, uow.finish.owner, uow.finish.outcome, time.time())
+
+    def _append_outbox_locked(self, entries: list[dict[str, Any]]) -> None:
+        # Work and approval events carry derived entry ids: written once, as the SQL stores'
+        # ON CONFLICT (entry_id) DO NOTHING does.
+        known = {e.get("entryId") for e in self.outbox}
+        entries = [e for e in entries if e.get("entryId") not in known]
+        self.outbox.extend(entries)
+        self._outbox_state.extend([PENDING, 0, None, 0.0] for _ in entries)
 
     def clear(self, entity: str) -> None:
         with self._lock:
@@ -190,3 +227,87 @@ class MemoryStore:
         with self._lock:
             if self._lease is not None and self._lease[0] == holder:
                 self._lease = None
+
+    # -- WorkStore (stores/work.py), delegated to ``self.work`` ----------------------------------
+    def enqueue_work(self, items: Sequence[WorkItem], *, now: float) -> int:
+        return self.work.enqueue_work(items, now=now)
+
+    def claim_work(
+        self, owner: str, *, kinds: Sequence[str] | None, limit: int, lease_seconds: float, now: float
+    ) -> list[WorkItem]:
+        return self.work.claim_work(owner, kinds=kinds, limit=limit, lease_seconds=lease_seconds, now=now)
+
+    def finish_work(self, item: WorkItem, owner: str, outcome: WorkOutcome, *, now: float) -> bool:
+        return self.work.finish_work(item, owner, outcome, now=now)
+
+    def extend_work_leases(
+        self, items: Sequence[WorkItem], owner: str, lease_seconds: float, *, now: float
+    ) -> int:
+        return self.work.extend_work_leases(items, owner, lease_seconds, now=now)
+
+    def release_work(self, item: WorkItem, owner: str) -> bool:
+        return self.work.release_work(item, owner)
+
+    def reap_work(self, *, now: float) -> int:
+        return self.work.reap_work(now=now)
+
+    def get_work(self, item_id: str) -> WorkItem | None:
+        return self.work.get_work(item_id)
+
+    def work_counts(self) -> dict[str, dict[str, int]]:
+        return self.work.work_counts()
+
+    def list_work(
+        self, *, kind: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[WorkItem]:
+        return self.work.list_work(kind=kind, status=status, limit=limit)
+
+    def requeue_dead_work(self, kind: str | None = None) -> int:
+        return self.work.requeue_dead_work(kind)
+
+    def purge_work(self, older_than: float) -> int:
+        return self.work.purge_work(older_than)
+
+    def wait_for_work(self, timeout: float) -> bool:
+        return self.work.wait_for_work(timeout)
+
+    def advance_schedule(
+        self, name: str, due: float, item: WorkItem, *, now: float, next_due: float | None = None
+    ) -> bool:
+        return self.work.advance_schedule(name, due, item, now=now, next_due=next_due)
+
+    def schedule_state(self) -> dict[str, float]:
+        return self.work.schedule_state()
+
+    def schedule_rows(self) -> list[dict[str, Any]]:
+        return self.work.schedule_rows()
+
+    # -- durable approvals and shared rate limits (as the SQL stores' ``SqlWork``) ------------------
+    def approval_load(self, key: str) -> dict[str, Any] | None:
+        return self.work.approval_load(key)
+
+    def approval_write(
+        self,
+        writes: Sequence[Any],
+        *,
+        now: float,
+        work: Sequence[WorkItem] = (),
+        outbox: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        self.work.approval_write(writes, now=now, work=work, outbox=outbox)
+
+    def approval_list(
+        self,
+        *,
+        entity: str | None = None,
+        instance_id: str | None = None,
+        status: str | None = None,
+        tenant: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return self.work.approval_list(entity=entity, instance_id=instance_id, status=status, tenant=tenant)
+
+    def rate_limit_hit(self, key: str, now: float, window_ms: float, capacity: int) -> float | None:
+        return self.work.rate_limit_hit(key, now, window_ms, capacity)
+
+    def prune_rate_limits(self, now: float) -> int:
+        return self.work.prune_rate_limits(now)

@@ -44,6 +44,8 @@ from .sql_common import (
     storable_text,
 )
 from .sql_statements import Tables, idempotency_table, quote_ident
+from .work_postgres import WorkListener, channel_name, claim_statement, work_migrations
+from .work_sql import migrate
 
 _CONFLICTS = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.LockNotAvailable)
 
@@ -91,6 +93,7 @@ class PostgresStore(SqlStore):
     json_param = "?::jsonb"
     no_limit = None
     locks_outbox_subjects = True
+    _for_update = " FOR UPDATE"
 
     def __init__(
         self,
@@ -130,6 +133,8 @@ class PostgresStore(SqlStore):
         self._prepare_threshold = prepare_threshold
         self._pool = self._open_pool(pool_size, pool_timeout, connect_timeout)
         self._attempts = max(1, pool_size) + 1
+        self._channel = channel_name(schema, prefix)
+        self._listener = WorkListener(dsn, self._channel, connect_timeout)
         self._create_schema()
 
     def _open_pool(self, size: int, timeout: float, connect_timeout: int) -> ConnectionPool[Any]:
@@ -323,7 +328,9 @@ class PostgresStore(SqlStore):
             self._upgrade_idempotency(cur)
             for stmt in statements:
                 cur.execute(stmt)
+            migrate(cur, t, steps, self._q)
 
+        steps = work_migrations(t)
         self._transact(work)
 
     def _columns(self, cur: Cursor, table: str) -> set[str]:
@@ -333,6 +340,21 @@ class PostgresStore(SqlStore):
         )
         return {str(r[0]) for r in cur.fetchall()}
 
+    # -- durable work dialect (work_sql.py) --------------------------------------------------------
+    def _claim_statement(self, kinds: Sequence[str] | None) -> str:
+        return claim_statement(self.tables, kinds)
+
+    def _claim_params(
+        self, owner: str, expires: float, now: float, kinds: Sequence[str] | None, limit: int
+    ) -> list[Any]:
+        return [now, *(kinds or ()), limit, owner, expires, now]
+
+    def _notify_work(self, cur: Cursor) -> None:
+        cur.execute("SELECT pg_notify(%s, '')", (self._channel,))
+
+    def wait_for_work(self, timeout: float) -> bool:
+        return self._listener.wait(timeout)
+
     def drop_schema(self, *, drop_namespace: bool = False) -> None:
         """Drop this prefix's tables, or the whole schema (tests and benchmarks)."""
         t = self.tables
@@ -341,12 +363,26 @@ class PostgresStore(SqlStore):
             if drop_namespace:
                 cur.execute(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE")
                 return
-            for table in (t.instances, t.outbox, t.idempotency, t.idempotency_legacy, t.audit, t.lease):
+            tables = (
+                t.instances,
+                t.outbox,
+                t.idempotency,
+                t.idempotency_legacy,
+                t.audit,
+                t.lease,
+                t.work,
+                t.schedules,
+                t.approvals,
+                t.rate_limits,
+                t.schema_version,
+            )
+            for table in tables:
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
 
         self._transact(work)
 
     def close(self) -> None:
+        self._listener.close()
         self._pool.close()
 
     def __repr__(self) -> str:

@@ -37,6 +37,7 @@ from .sql_statements import (
     instance_statements,
     outbox_statements,
 )
+from .work_sql import SqlWork, work_statements
 
 Cursor = Any  # a DB-API cursor (sqlite3.Cursor or psycopg.Cursor)
 Clock = Callable[[], float]
@@ -69,8 +70,8 @@ def conflict(entity: str, id: str, expected: int, detail: str) -> StoreConflictE
     )
 
 
-class SqlStore:
-    """Store protocol + outbox source + idempotency table over a DB-API connection."""
+class SqlStore(SqlWork):
+    """Store protocol + outbox source + idempotency table + durable work over a DB-API connection."""
 
     #: bound-parameter form of a JSON document in an INSERT / UPDATE
     json_param = "?"
@@ -98,6 +99,9 @@ class SqlStore:
         self._clock = clock
         self._next_purge = 0.0
         self._sql = self._statements(tables)
+        self._work_sql = {
+            name: self._q(text) for name, text in work_statements(tables, self.json_param).items()
+        }
 
     # -- dialect hooks -------------------------------------------------------------------------
     def _transact(self, work: Callable[..., T], *args: Any) -> T:
@@ -208,6 +212,15 @@ class SqlStore:
                 self._complete_idempotency(cur, uow.idempotency, self._clock())
             if uow.audit is not None:
                 self._append_audit(cur, uow.audit)
+            if uow.finish is not None:
+                done = uow.finish
+                self._finish(cur, done.item, done.owner, done.outcome, self._clock())
+            if uow.work or uow.approvals:
+                now = self._clock()
+                if uow.approvals:
+                    self._write_approvals(cur, uow.approvals, now)
+                if uow.work:
+                    self._insert_work(cur, uow.work, now)
         except orjson.JSONEncodeError as exc:
             raise unserialisable(exc) from None
 

@@ -40,6 +40,11 @@ class Tables:
         self.idempotency_name = prefix + "idempotency"
         self.audit = qualify + quote_ident(prefix + "audit")
         self.lease = qualify + quote_ident(prefix + "relay_lease")
+        self.work = qualify + quote_ident(prefix + "work")
+        self.schedules = qualify + quote_ident(prefix + "schedules")
+        self.approvals = qualify + quote_ident(prefix + "approvals")
+        self.rate_limits = qualify + quote_ident(prefix + "rate_limits")
+        self.schema_version = qualify + quote_ident(prefix + "schema_version")
 
     def index(self, name: str) -> str:
         """An index name (unqualified: indexes live in their table's schema)."""

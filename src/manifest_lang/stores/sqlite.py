@@ -22,6 +22,8 @@ from typing import Any
 from ..errors import InvalidInputError, StoreError, StoreUnavailableError
 from .sql_common import DEFAULT_IDEMPOTENCY_TTL, Clock, SqlStore, T, split_where, storable_text
 from .sql_statements import Tables, idempotency_table, quote_ident
+from .work_sql import migrate
+from .work_sqlite import LocalWake, claim_statement, work_migrations
 
 _SYNC_MODES = {"OFF", "NORMAL", "FULL", "EXTRA"}
 _PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -97,6 +99,7 @@ class SQLiteStore(SqlStore):
         self._local = threading.local()
         self._conns: list[tuple[int, sqlite3.Connection]] = []  # (opening pid, connection)
         self._guard = threading.RLock()  # only for ":memory:", where all threads share one connection
+        self._wake = LocalWake()
         _OPEN_STORES.add(self)
         super().__init__(
             Tables(prefix),
@@ -253,9 +256,12 @@ class SQLiteStore(SqlStore):
             f"CREATE TABLE IF NOT EXISTS {t.lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
             "expires_at REAL NOT NULL)",
         ]
+        steps = work_migrations(t)
+
         def work(cur: sqlite3.Cursor) -> None:
             self._upgrade_idempotency(cur)
             _run_all(cur, statements)
+            migrate(cur, t, steps, self._q)
 
         self._transact(work)
 
@@ -263,10 +269,37 @@ class SQLiteStore(SqlStore):
         cur.execute("SELECT name FROM pragma_table_info(?)", (table,))
         return {str(r[0]) for r in cur.fetchall()}
 
+    # -- durable work dialect (work_sql.py) --------------------------------------------------------
+    def _claim_statement(self, kinds: Sequence[str] | None) -> str:
+        return claim_statement(self.tables, kinds)
+
+    def _claim_params(
+        self, owner: str, expires: float, now: float, kinds: Sequence[str] | None, limit: int
+    ) -> list[Any]:
+        return [owner, expires, now, now, *(kinds or ()), limit]
+
+    def _notify_work(self, cur: Any) -> None:
+        self._wake.notify()
+
+    def wait_for_work(self, timeout: float) -> bool:
+        return self._wake.wait(timeout)
+
     def drop_schema(self) -> None:
         """Drop this prefix's tables (tests and benchmarks)."""
         t = self.tables
-        tables = (t.instances, t.outbox, t.idempotency, t.idempotency_legacy, t.audit, t.lease)
+        tables = (
+            t.instances,
+            t.outbox,
+            t.idempotency,
+            t.idempotency_legacy,
+            t.audit,
+            t.lease,
+            t.work,
+            t.schedules,
+            t.approvals,
+            t.rate_limits,
+            t.schema_version,
+        )
         self._transact(_run_all, [f"DROP TABLE IF EXISTS {table}" for table in tables])
 
     def __repr__(self) -> str:

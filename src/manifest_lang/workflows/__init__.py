@@ -1,2 +1,3 @@
 """Features above one engine: the factory, the journal and its replay, sagas, event-log queries,
-telemetry hooks and the causal trace. They use the runtime's public surface only (docs/architecture.md)."""
+telemetry hooks, the causal trace, and the durable work (worker, jobs, schedules, approvals, shared
+rate limits). They use the runtime's public surface only (docs/architecture.md)."""
