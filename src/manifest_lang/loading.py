@@ -30,8 +30,10 @@ from typing import Any
 
 import orjson
 
+from . import untrusted
 from .errors import CompileError, InvalidInputError, IRError
 from .runtime.model import CompiledModel, compiled_model
+from .untrusted import MAX_IR_DEPTH, decode_text
 
 SOURCE_ORIGIN = "<source>"
 _PATH_SUFFIXES = (".manifest", ".json")
@@ -96,15 +98,21 @@ def compile_text(source: str, origin: str, path: Path | None = None) -> dict[str
 
 def _read_ir(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise CompileError(f"cannot read model {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CompileError(f"cannot read model {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except OSError as exc:
+        raise CompileError(f"cannot read model {path}: {exc.strerror or exc}") from None
+    try:
+        text = decode_text(data, f"cannot read model {path}")
+    except InvalidInputError as exc:
+        raise CompileError(exc.message) from None
     if path.suffix.lower() != ".json":
         return compile_text(text, str(path), path)
     try:
-        data = orjson.loads(text)
+        data = untrusted.loads(text, limit=MAX_IR_DEPTH)
+    except untrusted.JsonTooDeepError:
+        raise IRError(f"model {path} nests deeper than {MAX_IR_DEPTH} levels, which no IR does") from None
     except orjson.JSONDecodeError as exc:
         raise IRError(f"model {path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -9,6 +9,8 @@ import click
 import orjson
 
 from ..compiler.checker import CODES, CheckResult, check_compiled
+from ..errors import InvalidInputError
+from ..untrusted import decode_text
 from .compile import BASE_DIR_OPTION, _each_source, compile_path, render_all, resolve_file_label
 
 
@@ -81,9 +83,9 @@ def refuse_on_check_errors(path: Path) -> None:
     """
     if path.suffix.lower() == ".json" or not path.is_file():
         return
-    try:
-        source = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+    try:  # a file loading refuses (binary, not UTF-8) is reported by the loading, in one line
+        source = decode_text(path.read_bytes(), str(path))
+    except (OSError, InvalidInputError):
         return
     result = run_checks(str(path), source)
     if result.compiled.ir is None:

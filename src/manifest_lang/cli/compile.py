@@ -12,6 +12,8 @@ import orjson
 from ..compiler.api import CompileResult, compile_source
 from ..compiler.diagnostics import Diagnostic
 from ..compiler.lint import lint_source
+from ..errors import InvalidInputError
+from ..untrusted import decode_text
 
 #: ``--base-dir`` of commands reading ``-``: where the ``use`` lines of stdin are resolved
 BASE_DIR_OPTION = click.option(
@@ -39,12 +41,10 @@ def read_source(path: str) -> str:
         raise SourceError(f"{label}: is a directory, not a .manifest file") from None
     except OSError as exc:
         raise SourceError(f"{label}: cannot read ({exc.strerror or exc})") from None
-    if b"\x00" in data:
-        raise SourceError(f"{label}: binary file (contains NUL bytes), not Manifest source") from None
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{label}: not valid UTF-8 (byte {exc.start})") from None
+        return decode_text(data, label)  # the rule ``manifest run`` / ``serve`` apply as well
+    except InvalidInputError as exc:
+        raise SourceError(exc.message) from None
 
 
 def render(diagnostic: Diagnostic, filename: str, lines: list[str]) -> str:

@@ -15,12 +15,13 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 
-from ..errors import ManifestError
-from ..expr.values import to_json_value
+from .. import untrusted
+from ..errors import InvalidInputError, ManifestError
+from ..expr.values import loads_json, to_json_value
 
 
 def load_model(path: Path) -> Any:
@@ -39,10 +40,10 @@ def load_model(path: Path) -> Any:
 
 @click.command("run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--script", type=click.File("r"), help="Read operations from this file instead of stdin.")
+@click.option("--script", type=click.File("rb"), help="Read operations from this file instead of stdin.")
 @click.option("--context", "context_json", default="{}", help="Runtime context as JSON (user, tenantId...).")
 @click.option("--no-check", is_flag=True, help="Start even when `manifest check` finds errors in the model.")
-def run_command(file: Path, script: TextIO | None, context_json: str, no_check: bool) -> None:
+def run_command(file: Path, script: BinaryIO | None, context_json: str, no_check: bool) -> None:
     """Run a model (.manifest or .ir.json) on JSON-line operations; one JSON result per line."""
     from ..runtime.engine import RuntimeEngine
 
@@ -52,7 +53,7 @@ def run_command(file: Path, script: TextIO | None, context_json: str, no_check: 
         refuse_on_check_errors(file)
 
     try:
-        context = json.loads(context_json)
+        context = untrusted.loads(context_json, parser=loads_json)
     except ValueError as exc:
         raise click.ClickException(f"--context is not valid JSON: {exc}") from None
     if not isinstance(context, dict):
@@ -62,23 +63,34 @@ def run_command(file: Path, script: TextIO | None, context_json: str, no_check: 
         engine = RuntimeEngine(model, context)
     except ManifestError as exc:
         raise click.ClickException(f"{file}: {exc}") from None
-    for line in run_session(engine, script or sys.stdin):
+    if script is not None:
+        try:  # a script is read whole, so a binary one is refused before anything runs
+            lines: Iterable[bytes | str] = untrusted.decode_text(script.read(), script.name).splitlines()
+        except InvalidInputError as exc:
+            raise click.ClickException(f"--script {exc.message}") from None
+    else:
+        lines = sys.stdin.buffer  # bytes: a line that is not UTF-8 is an error line, not the end
+    for line in run_session(engine, lines):
         click.echo(line)
 
 
-def run_session(engine: Any, lines: Iterable[str]) -> Iterable[str]:
-    """Execute each JSON line; yield one JSON line per operation (errors included)."""
+def run_session(engine: Any, lines: Iterable[bytes | str]) -> Iterable[str]:
+    """Execute each JSON line; yield one JSON line per operation (errors included). A bad line
+    (not UTF-8, not JSON, nested deeper than ``untrusted.MAX_JSON_DEPTH``, refused) never ends the
+    session."""
     for number, raw in enumerate(lines, 1):
-        text = raw.strip()
-        if not text:
-            continue
         try:
-            op = json.loads(text)
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            if not text.strip():
+                continue
+            op = untrusted.loads(text, parser=loads_json)
             if not isinstance(op, dict):
                 raise ValueError("an operation must be a JSON object")
             out = _apply(engine, op)
         except (ValueError, KeyError, TypeError, ManifestError) as exc:
             out = {"ok": False, "line": number, "error": f"{type(exc).__name__}: {exc}"}
+        except Exception as exc:  # noqa: BLE001 - a bug must not end the user's session either
+            out = {"ok": False, "line": number, "error": f"internal error: {type(exc).__name__}: {exc}"}
         yield json.dumps(to_json_value(out), separators=(",", ":"))
 
 

@@ -28,6 +28,7 @@ _ENV = {
     "trust_headers": "MANIFEST_SERVE_TRUST_HEADERS",
     "max_body": "MANIFEST_SERVE_MAX_BODY_BYTES",
     "webhooks": "MANIFEST_SERVE_WEBHOOKS_FILE",
+    "header_timeout": "MANIFEST_SERVE_HEADER_TIMEOUT",
     "with_worker": "MANIFEST_SERVE_WITH_WORKER",
 }
 
@@ -77,7 +78,8 @@ def _tenant_required_entities(index: Any) -> list[str]:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"manifest: {message}", err=True)
+    # one line, even when a driver's message has several ("... refused\n\tIs the server running")
+    click.echo(f"manifest: {' '.join(message.split())}", err=True)
     sys.exit(1)
 
 
@@ -98,7 +100,7 @@ def _check_model(path: Path) -> None:
     "--db", default=DEFAULT_DB, show_default=True, help="Store URL (sqlite:///…, postgresql://…, memory://)."
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--reload", is_flag=True, help="Restart when files change (development).")
 @click.option("--secret", envvar="MANIFEST_SECRET", help="Accept HS256 JWTs signed with it.")
@@ -110,6 +112,13 @@ def _check_model(path: Path) -> None:
     "webhooks_file",
     type=click.Path(dir_okay=False, exists=True),
     help="TOML/JSON file: tenant and secret of each webhook.",
+)
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send a request's headers (then 408).",
 )
 @click.option("--with-worker", is_flag=True, help="Also run the durable work (jobs, schedules, approvals).")
 @NO_CHECK_OPTION
@@ -126,6 +135,7 @@ def serve_command(
     trust_headers: bool,
     max_body_bytes: int,
     webhooks_file: str | None,
+    header_timeout: float,
     with_worker: bool,
     no_check: bool,
     **operations: Any,
@@ -152,6 +162,7 @@ def serve_command(
         "trust_headers": "1" if trust_headers else "",
         "max_body": str(max_body_bytes),
         "webhooks": str(Path(webhooks_file).resolve()) if webhooks_file else "",
+        "header_timeout": str(header_timeout),
         "with_worker": "1" if with_worker else "",
     }
     for key, value in values.items():
@@ -194,6 +205,7 @@ def serve_command(
         port=port,
         workers=None if reload else workers,
         reload=reload,
+        http="manifest_lang.http.protocol:HttpProtocol",  # header timeout, problem+json 400s
         log_level=options.log_level,
         log_config=log_config(options.log_level, options.log_format, access_log=options.access_log),
         access_log=False,

@@ -9,11 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..untrusted import MAX_IR_DEPTH
 from ..version import __version__
 from .diagnostics import Diagnostic, DiagnosticSink
 from .imports import LoadedProgram, Loader, as_loader, load_program
 from .pipeline import Pipeline
-from .provenance import build_provenance, content_hash
+from .provenance import IRNestingError, build_provenance, content_hash
 
 
 @dataclass
@@ -83,13 +84,21 @@ def _compile(
         return CompileResult(None, diagnostics, files, loaded)
     body = {k: v for k, v in ir.items() if k != "provenance"}
     sources = [{"path": f.path, "contentHash": content_hash(f.text)} for f in loaded.files]
-    provenance = build_provenance(
-        source,
-        __version__,
-        {"version": ir["version"], **body},
-        now=now,
-        sources=sources if loaded.multi_file else None,
-    )
+    try:
+        provenance = build_provenance(
+            source,
+            __version__,
+            {"version": ir["version"], **body},
+            now=now,
+            sources=sources if loaded.multi_file else None,
+        )
+    except IRNestingError:
+        # e.g. `x + x + ... + x` with hundreds of terms: a left-nested tree as deep as it is long
+        message = (
+            f"An expression nests too deeply: the IR would nest more than {MAX_IR_DEPTH} levels, "
+            "which no JSON writer here accepts; split it (e.g. into computed properties)"
+        )
+        return CompileResult(None, [*diagnostics, Diagnostic("error", message)], files, loaded)
     final = {
         "version": ir["version"],
         "provenance": provenance,

@@ -137,6 +137,13 @@ class CommandLowering:
             result["jitter"] = bool(fields["jitter"])
         if "retryOn" in fields:
             result["retryOn"] = list(dict.fromkeys(fields["retryOn"]))
+        _require_numbers(
+            "Retry", {"maxAttempts": max_attempts, "delay": delay, **_picked(fields, "maxDelayMs")}, self.sink
+        )
+        if result["backoff"] not in _BACKOFFS:
+            self.sink.error(
+                f"Retry backoff must be 'fixed', 'linear', or 'exponential', got '{result['backoff']}'"
+            )
         if _lt(max_attempts, 1):
             self.sink.error(f"Retry maxAttempts must be >= 1, got {_js(max_attempts)}")
         if _lt(delay, 0):
@@ -160,6 +167,9 @@ def lower_rate_limit(fields: dict[str, Any], sink: DiagnosticSink) -> dict[str, 
     burst = fields.get("burstAllowance")
     if burst is not None and not _lt(burst, 0):
         result["burstAllowance"] = number(burst)
+    _require_numbers(
+        "RateLimit", {"maxRequests": max_requests, "window": window, "burstAllowance": burst}, sink
+    )
     if _lt(max_requests, 1):
         sink.error(f"RateLimit maxRequests must be >= 1, got {_js(max_requests)}")
     if _lt(window, 1):
@@ -227,6 +237,21 @@ def check_command_intents(commands: list[dict[str, Any]], sink: DiagnosticSink) 
         else:
             for key in keys:
                 seen[(scope, key)] = label
+
+
+_BACKOFFS = ("fixed", "linear", "exponential")
+
+
+def _picked(fields: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: fields[name] for name in names if name in fields}
+
+
+def _require_numbers(block: str, values: dict[str, Any], sink: DiagnosticSink) -> None:
+    """A value that is not a finite number (``maxRequests: property`` reads as NaN, as
+    ``Number()`` does in the reference) would be null in the IR, which the schema rejects."""
+    for label, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            sink.error(f"{block} {label} must be a finite number, got {_js(value)}")
 
 
 def _lt(value: Any, bound: float) -> bool:

@@ -151,11 +151,23 @@ def lower_relationship(rel: ast.Relationship, entity: str, sink: DiagnosticSink)
                 "hasMany in this version.",
                 code="RELATION_THROUGH_KIND_UNSUPPORTED",
             )
-    if rel.on_delete is not None:
-        result["onDelete"] = rel.on_delete
-    if rel.on_update is not None:
-        result["onUpdate"] = rel.on_update
+    for clause, action in (("onDelete", rel.on_delete), ("onUpdate", rel.on_update)):
+        if action is None:
+            continue
+        if action in REFERENTIAL_ACTIONS:
+            result[clause] = action
+        else:
+            # the reference copies any token here and emits IR its own schema rejects
+            shown = "end of line" if action == "\n" else f"'{action}'"
+            sink.error(
+                f"Relationship '{rel.name}' on entity '{entity}': {clause} expects one of "
+                f"{', '.join(REFERENTIAL_ACTIONS)}, got {shown}"
+            )
     return result
+
+
+#: the values ir-v1.schema.json allows for ``onDelete`` / ``onUpdate``
+REFERENTIAL_ACTIONS = ("cascade", "restrict", "setNull", "setDefault", "noAction")
 
 
 def lower_constraint(
@@ -223,6 +235,10 @@ def js_regex_valid(pattern: str) -> bool:
         re.compile(translated)
     except re.error:
         return False
+    except (OverflowError, ValueError, RecursionError):
+        # a repetition count past Python's limit (2**32 - 2, or 4300 digits), or groups nested
+        # past its recursion limit: JavaScript accepts both
+        return True
     return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -265,4 +266,7 @@ def parse_duration(text: str | None) -> tuple[int | float, str | None]:
     unit = match.group(2)
     if unit not in _DURATION_UNITS:
         return 0, f'Invalid duration unit: "{unit}"'
-    return number(float(match.group(1)) * _DURATION_UNITS[unit]), None
+    milliseconds = float(match.group(1)) * _DURATION_UNITS[unit]
+    if not math.isfinite(milliseconds):
+        return 0, f'Duration is too large: "{text}"'
+    return number(milliseconds), None

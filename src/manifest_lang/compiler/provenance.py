@@ -121,6 +121,10 @@ def _codepoint_json(value: Any) -> str:
     return orjson.dumps(_canonical(value), option=orjson.OPT_SORT_KEYS).decode()
 
 
+class IRNestingError(ValueError):
+    """The IR nests deeper than ``untrusted.MAX_IR_DEPTH`` levels (a very long chain of operators)."""
+
+
 def compiler_ir_hash(ir: dict[str, Any]) -> str:
     """``compute_ir_hash`` for IR this compiler just built, at C speed.
 
@@ -132,6 +136,7 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
     which is the same order. ``tests/compiler`` checks this against ``compute_ir_hash``.
     """
     swaps: list[tuple[Any, Any, Any]] = []
+    data: bytes | None = None
     try:
         for container, key, nested_maps in _locale_sensitive(ir):
             value = container[key]
@@ -139,8 +144,10 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
             container[key] = orjson.Fragment(_ordered_bytes(orjson, value, nested_maps))
         provenance = ir.get("provenance") or {}
         document = {**ir, "provenance": {k: v for k, v in provenance.items() if k != "irHash"}}
-        data: bytes | None = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    except (TypeError, orjson.JSONEncodeError):
+        data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        if str(exc) == "Recursion limit reached":
+            raise IRNestingError from None
         data = None  # e.g. an int beyond 64 bits: the exact encoder below
     finally:
         for container, key, value in reversed(swaps):

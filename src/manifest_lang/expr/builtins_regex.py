@@ -48,6 +48,34 @@ def compile_js_regex(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
+#: Python's largest repetition count is 2**32 - 2 (``re`` raises OverflowError past it)
+_MAX_REPEAT = 2**32 - 2
+
+
+def _bounded_quantifier(quantifier: str) -> str:
+    """``{n}``/``{n,m}`` with counts past Python's limit lowered to it. JavaScript accepts any
+    count; a string that long is never tested, so the match results are the same."""
+    low, comma, high = quantifier[1:-1].partition(",")
+    if high and _order_key(low) > _order_key(high):
+        raise JsRegexSyntaxError("numbers out of order in {} quantifier")
+    if _count(low) <= _MAX_REPEAT and (not high or _count(high) <= _MAX_REPEAT):
+        return quantifier
+    low = str(min(_count(low), _MAX_REPEAT))
+    high = str(min(_count(high), _MAX_REPEAT)) if high else ""
+    return "{" + low + comma + high + "}"
+
+
+def _order_key(digits: str) -> tuple[int, str]:
+    digits = digits.lstrip("0")
+    return len(digits), digits
+
+
+def _count(digits: str) -> int:
+    # int() refuses strings past 4300 digits; a count of 16 digits is already past the limit
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 15 else _MAX_REPEAT + 1
+
+
 class _Translator:
     def __init__(self, pattern: str) -> None:
         self.src = pattern
@@ -109,7 +137,7 @@ class _Translator:
             self.out.append("\\{")  # Annex B: a brace that is not a quantifier is literal
             self.i += 1
             return
-        self.out.append(m.group(0))
+        self.out.append(_bounded_quantifier(m.group(0)))
         self.i = m.end()
         self._after_quantifier()
 

@@ -24,7 +24,7 @@ The app is a plain ASGI callable, so it mounts into any Starlette or FastAPI app
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +37,8 @@ try:
     from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import Response
-    from starlette.routing import Route
+    from starlette.routing import Route, request_response
+    from starlette.types import Receive, Scope, Send
 except ImportError as exc:  # one line naming the extra, not a traceback
     from ..extras import missing_extra
 
@@ -51,7 +52,7 @@ from .auth import Authenticator, Context, KeyOrTokenAuth, trusted_headers_auth
 from .body import DEFAULT_MAX_BODY_BYTES
 from .metrics import Metrics
 from .model_index import ModelIndex
-from .openapi import build_openapi
+from .openapi import build_openapi, security_for
 from .operations import operations_routes
 from .problems import Problem, ProblemError
 from .routes import Api
@@ -127,6 +128,15 @@ def _resolve_auth(
     return KeyOrTokenAuth(api_keys=api_keys, secret=secret, allow_anonymous=not api_keys and not secret)
 
 
+def _security(auth: Authenticator) -> list[dict[str, list[str]]] | None:
+    """What the OpenAPI document says a caller must send, for the built-in authenticators."""
+    if isinstance(auth, KeyOrTokenAuth):
+        return security_for(required=not auth.allow_anonymous)
+    if auth is trusted_headers_auth:
+        return [{"trustedHeaders": []}]
+    return None  # a custom authenticator: the document cannot know
+
+
 def exception_handlers() -> dict[Any, Any]:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
@@ -144,7 +154,8 @@ def exception_handlers() -> dict[Any, Any]:
                 if code == "STORE_UNAVAILABLE":
                     # The database's own text names hosts, tables and values: logged, not answered.
                     log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
-                    return Problem(code, _UNAVAILABLE, request.url.path).to_response()
+                    retry = {"Retry-After": "1"}
+                    return Problem(code, _UNAVAILABLE, request.url.path, headers=retry).to_response()
                 extra = {"id": exc.details.get("id")} if isinstance(exc, errors.InstanceExistsError) else {}
                 return Problem(code, str(exc), request.url.path, extensions=extra).to_response()
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -163,29 +174,67 @@ def exception_handlers() -> dict[Any, Any]:
     }
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class _AnyMethod:
+    """An ASGI app for a ``Route``: Starlette matches an app (not a function) for every method."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _methods(**handlers: Endpoint) -> _AnyMethod:
+    """One endpoint for every method of a path: the declared ones run, any other is 405 with an
+    ``Allow`` header listing them (and OPTIONS says the same).
+
+    Starlette would route an undeclared method to the next pattern that matches the path
+    (``GET /InventoryItem/commands/create`` to the row ``commands/create``, ``POST /healthz`` to an
+    entity ``healthz``), and its 405 lists the methods of the first pattern only."""
+    table = {method.upper(): handler for method, handler in handlers.items()}
+    if "GET" in table:
+        table["HEAD"] = table["GET"]
+    allow = ", ".join(sorted(table))
+
+    async def endpoint(request: Request) -> Response:
+        handler = table.get(request.method)
+        if handler is None:
+            raise ProblemError(
+                "METHOD_NOT_ALLOWED",
+                f"{request.method} is not allowed here (allowed: {allow})",
+                headers={"Allow": allow},
+            )
+        return await handler(request)
+
+    return _AnyMethod(endpoint)
+
+
 def _routes(api: Api, work: WorkApi, webhooks: list[Route], sagas: SagaRoutes) -> list[Route]:
-    # Fixed paths first: they shadow an entity of the same name (documented).
+    # Every pattern answers every method (see ``_methods``), so the first pattern that matches a
+    # path owns it: fixed paths first, they shadow an entity of the same name (documented).
     return [
-        Route("/jobs/{id}", work.get_job, methods=["GET"]),
-        Route("/approvals/{entity}/{id}/{approval}/stages/{stage}/approve", work.approve, methods=["POST"]),
-        Route("/approvals/{entity}/{id}/{approval}/deny", work.deny, methods=["POST"]),
-        Route("/approvals/{entity}/{id}/{approval}/stages/{stage}/deny", work.deny, methods=["POST"]),
-        Route("/approvals/{entity}/{id}", work.pending, methods=["GET"]),
-        Route("/openapi.json", api.openapi_json, methods=["GET"]),
-        Route("/docs", api.docs, methods=["GET"]),
-        Route("/healthz", api.healthz, methods=["GET"]),
-        Route("/events", api.events, methods=["GET"]),
-        Route("/trace/{correlationId}", api.trace, methods=["GET"]),
-        Route("/sagas/{name}", sagas.start, methods=["POST"]),
-        Route("/sagas/{sagaId}", sagas.status, methods=["GET"]),
-        Route("/commands/{command}", api.global_command, methods=["POST"]),
+        Route("/jobs/{id}", _methods(get=work.get_job)),
+        Route("/approvals/{entity}/{id}/{approval}/stages/{stage}/approve", _methods(post=work.approve)),
+        Route("/approvals/{entity}/{id}/{approval}/deny", _methods(post=work.deny)),
+        Route("/approvals/{entity}/{id}/{approval}/stages/{stage}/deny", _methods(post=work.deny)),
+        Route("/approvals/{entity}/{id}", _methods(get=work.pending)),
+        Route("/openapi.json", _methods(get=api.openapi_json)),
+        Route("/docs", _methods(get=api.docs)),
+        Route("/healthz", _methods(get=api.healthz)),
+        Route("/events", _methods(get=api.events)),
+        Route("/trace/{correlationId}", _methods(get=api.trace)),
+        # POST names a saga to start, GET the id of a started one: one pattern owns the path
+        Route("/sagas/{key}", _methods(post=sagas.start, get=sagas.status)),
+        Route("/commands/{command}", _methods(post=api.global_command)),
         *webhooks,
-        Route("/{entity}", api.list_rows, methods=["GET"]),
-        Route("/{entity}", api.create, methods=["POST"]),
-        Route("/{entity}/commands/{command}", api.entity_command, methods=["POST"]),
+        Route("/{entity}", _methods(get=api.list_rows, post=api.create)),
+        Route("/{entity}/commands/{command}", _methods(post=api.entity_command)),
         # ``path``: an id may contain "/" (sent as %2F, which the server decodes before routing).
-        Route("/{entity}/{id:path}/commands/{command}", api.entity_command, methods=["POST"]),
-        Route("/{entity}/{id:path}", api.get_row, methods=["GET"]),
+        Route("/{entity}/{id:path}/commands/{command}", _methods(post=api.entity_command)),
+        Route("/{entity}/{id:path}", _methods(get=api.get_row)),
     ]
 
 
@@ -254,13 +303,23 @@ def build_api(
         metrics=counters,
         otel=otel,
     )
+    authenticator = _resolve_auth(auth, api_keys, secret)
     limiter = CapacityLimiter(max_concurrency)
     api = Api(
         service,
-        _resolve_auth(auth, api_keys, secret),
+        authenticator,
         max_body_bytes=max_body_bytes,
         limiter=limiter,
-        openapi=build_openapi(index, title=title),
+        openapi=build_openapi(
+            index,
+            title=title,
+            security=_security(authenticator),
+            create_required={
+                e.name: service.required_on_create(e)
+                for e in index.entities.values()
+                if e.create_command is None
+            },
+        ),
     )
     work_api = WorkApi(api, ApprovalDesk(work))
     return ApiParts(api, service, counters, limiter, work, work_api, opened_store if owned else None)

@@ -13,7 +13,6 @@ identity provider. (The earlier private ``claims.signature`` format is no longer
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 import tomllib
@@ -21,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import untrusted
 from ..errors import ManifestError
 from .jwt_auth import CHALLENGE, JWTSettings, JWTVerifier, sign_hs256
 from .problems import ProblemError
@@ -99,7 +99,7 @@ def load_api_keys(path: str | Path) -> dict[str, Context]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else untrusted.loads(text)
     except (OSError, ValueError) as exc:
         raise ManifestError(f"cannot read API keys from {path}: {exc}") from None
     return parse_api_keys(data)
@@ -147,7 +147,7 @@ class KeyOrTokenAuth:
         env = os.environ.get(API_KEYS_ENV)
         if env:
             try:
-                keys.update(parse_api_keys(json.loads(env)))
+                keys.update(parse_api_keys(untrusted.loads(env)))
             except ValueError as exc:
                 raise ManifestError(f"{API_KEYS_ENV} is not valid JSON: {exc}") from None
         jwt = jwt or (JWTSettings(secret=secret) if secret else None)

@@ -44,19 +44,33 @@ class CommandInfo:
         _raise_if_invalid(self.validator, data)
 
 
+#: a problem lists this many mismatches at most, each message cut to ``_MESSAGE_CHARS``: the
+#: messages quote the offending value, which may be most of a 1 MB body
+_MAX_ERRORS = 50
+_MESSAGE_CHARS = 200
+
+
 def _raise_if_invalid(validator: Draft202012Validator, data: Mapping[str, Any]) -> None:
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise ProblemError(
             "INVALID_INPUT",
             "; ".join(_describe(e) for e in errors[:10]),
-            errors=[{"path": "/".join(map(str, e.absolute_path)), "message": e.message} for e in errors],
+            errors=[
+                {"path": "/".join(map(str, e.absolute_path)), "message": _message(e)}
+                for e in errors[:_MAX_ERRORS]
+            ],
         )
+
+
+def _message(error: Any) -> str:
+    text = str(error.message)
+    return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 1] + "…"
 
 
 def _describe(error: Any) -> str:
     path = "/".join(map(str, error.absolute_path))
-    return f"{path}: {error.message}" if path else str(error.message)
+    return f"{path}: {_message(error)}" if path else _message(error)
 
 
 @dataclass(slots=True)

@@ -1,16 +1,20 @@
 """OpenAPI 3.1 from the IR: one path per entity and command, input schemas from the parameters.
 
 The same ``TypeSchemas`` mapping validates requests, so the document describes exactly what
-the server accepts. ``GET /events`` (an endless SSE stream) is described in the info text
-rather than as an operation, so generic API clients and fuzzers do not hang on it.
+the server accepts; the test suite checks that with schemathesis (every phase, every check).
+Every route is listed, the fixed ones too (``/events`` as a ``text/event-stream``, ``/trace`` as
+JSON and HTML, ``/healthz``, ``/docs``, ``/openapi.json``), and ``security`` says what the app's
+authentication really requires.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .model_index import CommandInfo, EntityInfo, ModelIndex
 from .problems import PROBLEM_KINDS, PROBLEM_MEDIA_TYPE
+from .schema import STRING
 
 _REF = "#/components/schemas/"
 
@@ -82,11 +86,12 @@ _COMMON_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["constraintCode", "reason", "authorizedBy"],
         "properties": {
-            "constraintCode": {"type": "string"},
-            "reason": {"type": "string"},
-            "authorizedBy": {"type": "string"},
+            "constraintCode": STRING,
+            "reason": STRING,
+            "authorizedBy": STRING,
             "timestamp": {"type": "number"},
         },
+        "additionalProperties": False,
     },
     "CommandResult": {
         "type": "object",
@@ -130,7 +135,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _command_body(info: CommandInfo, input_ref: str) -> dict[str, Any]:
-    envelope = {
+    envelope: dict[str, Any] = {
         "type": "object",
         "properties": {
             "input": {"$ref": input_ref},
@@ -138,10 +143,14 @@ def _command_body(info: CommandInfo, input_ref: str) -> dict[str, Any]:
         },
         "additionalProperties": False,
     }
+    if info.input_schema.get("required"):  # without ``input`` the envelope's input is {}
+        envelope["required"] = ["input"]
     schema = (
         {"$ref": input_ref} if "input" in info.parameter_names else {"anyOf": [{"$ref": input_ref}, envelope]}
     )
-    return {"required": False, "content": {"application/json": {"schema": schema}}}
+    # an empty body is the input {}: it is a valid request only when no parameter is required
+    needed = bool(info.input_schema.get("required"))
+    return {"required": needed, "content": {"application/json": {"schema": schema}}}
 
 
 def _command_operation(
@@ -171,7 +180,9 @@ def _accepted(info: CommandInfo) -> dict[str, Any]:
     return {"202": response}
 
 
-_ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+_ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": STRING}
+#: a cursor is opaque to clients; the pattern is what the server accepts (see routes.py)
+CURSOR_SCHEMA = {"type": "string", "pattern": "^o[0-9]{1,15}$"}
 _PAGE_PARAMS = [
     {
         "name": "limit",
@@ -185,7 +196,7 @@ _PAGE_PARAMS = [
         "required": False,
         "schema": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},
     },
-    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+    {"name": "cursor", "in": "query", "required": False, "schema": CURSOR_SCHEMA},
 ]
 
 
@@ -225,7 +236,7 @@ def _page_schema(row_ref: str) -> dict[str, Any]:
     }
 
 
-def _create_operation(entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, Any]:
+def _create_operation(entity: EntityInfo, schemas: dict[str, Any], required: list[str]) -> dict[str, Any]:
     create = entity.create_command
     if create is not None:
         schemas[f"{entity.name}_create_Input"] = create.input_schema
@@ -233,7 +244,9 @@ def _create_operation(entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, 
         created = _json({"$ref": _REF + "CommandResult"}, "Created by the entity's create command")
     else:
         strict_row = {**entity.row_schema, "additionalProperties": False}
-        body = {"required": False, "content": {"application/json": {"schema": strict_row}}}
+        if required:
+            strict_row["required"] = list(required)
+        body = {"required": bool(required), "content": {"application/json": {"schema": strict_row}}}
         created = _json({"$ref": _REF + _row_name(entity)}, "The created instance")
     return {
         "operationId": f"create_{entity.name}",
@@ -245,7 +258,9 @@ def _create_operation(entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, 
     }
 
 
-def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]) -> dict[str, Any]:
+def _entity_paths(
+    index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any], create_required: list[str]
+) -> dict[str, Any]:
     row_ref = _REF + _row_name(entity)
     schemas[_row_name(entity)] = entity.row_schema
     paths: dict[str, Any] = {
@@ -260,7 +275,7 @@ def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]
                     **_problems(400, 401, 403, 404),
                 },
             },
-            "post": _create_operation(entity, schemas),
+            "post": _create_operation(entity, schemas, create_required),
         },
         f"/{entity.name}/{{id}}": {
             "get": {
@@ -283,26 +298,26 @@ def _entity_paths(index: ModelIndex, entity: EntityInfo, schemas: dict[str, Any]
     return paths
 
 
-def build_openapi(index: ModelIndex, *, title: str | None = None) -> dict[str, Any]:
+def build_openapi(
+    index: ModelIndex,
+    *,
+    title: str | None = None,
+    security: list[dict[str, list[str]]] | None = None,
+    create_required: Mapping[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """The document of ``index``; ``security`` is the requirement of every data route (default:
+    API key or bearer token, or nothing, for apps whose authentication is not the built-in one);
+    ``create_required``: entity -> the properties a plain create must be given."""
     schemas: dict[str, Any] = dict(_COMMON_SCHEMAS)
     paths: dict[str, Any] = {}
     for entity in index.entities.values():
-        paths.update(_entity_paths(index, entity, schemas))
+        required = (create_required or {}).get(entity.name, [])
+        paths.update(_entity_paths(index, entity, schemas, required))
     for info in index.global_commands.values():
         input_name = f"command_{info.name}_Input"
         schemas[input_name] = info.input_schema
         paths[f"/commands/{info.name}"] = {"post": _command_operation(info, _REF + input_name, [])}
-    paths["/trace/{correlationId}"] = {
-        "get": {
-            "operationId": "get_trace",
-            "summary": "Causal tree of a workflow (HTML, or JSON by Accept)",
-            "tags": ["workflows"],
-            "parameters": [
-                {"name": "correlationId", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {"200": _json({"$ref": _REF + "Trace"}, "The causal tree"), **_problems(401, 403)},
-        },
-    }
+    paths.update(_fixed_paths(index))
     from .work_routes import work_paths
 
     paths.update(work_paths(_problems, _json))
@@ -322,7 +337,91 @@ def build_openapi(index: ModelIndex, *, title: str | None = None) -> dict[str, A
             "securitySchemes": {
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "bearer": {"type": "http", "scheme": "bearer"},
+                # ``auth="headers"`` / ``--trust-headers``: X-User-Id (+ X-User-Role, X-Tenant-Id)
+                "trustedHeaders": {"type": "apiKey", "in": "header", "name": "X-User-Id"},
             },
         },
-        "security": [{"apiKey": []}, {"bearer": []}, {}],
+        "security": list(security) if security is not None else [*_CREDENTIALS, {}],
+    }
+
+
+#: what ``security`` lists for the built-in API keys / bearer tokens (``{}`` adds "or nothing")
+_CREDENTIALS: list[dict[str, list[str]]] = [{"apiKey": []}, {"bearer": []}]
+_TEXT = {"schema": {"type": "string"}}
+_PAGE = {"text/html": _TEXT}
+
+
+def security_for(*, required: bool) -> list[dict[str, list[str]]]:
+    """The ``security`` of the built-in authentication: credentials required, or optional."""
+    return list(_CREDENTIALS) if required else [*_CREDENTIALS, {}]
+
+
+def _fixed_paths(index: ModelIndex) -> dict[str, Any]:
+    correlation = {"name": "correlationId", "in": "path", "required": True, "schema": STRING}
+    filters = [
+        {"name": "correlationId", "in": "query", "required": False, "schema": STRING},
+        {"name": "entity", "in": "query", "required": False, "schema": STRING},
+    ]
+    public: dict[str, Any] = {"security": [{}]}
+    return {
+        "/trace/{correlationId}": {
+            "get": {
+                "operationId": "get_trace",
+                "summary": "Causal tree of a workflow: HTML, or JSON with Accept: application/json",
+                "tags": ["workflows"],
+                "parameters": [correlation],
+                "responses": {
+                    "200": {
+                        "description": "The causal tree",
+                        "content": {
+                            "application/json": {"schema": {"$ref": _REF + "Trace"}},
+                            "text/html": _TEXT,
+                        },
+                    },
+                    **_problems(400, 401, 403),
+                },
+            },
+        },
+        "/events": {
+            "get": {
+                "operationId": "stream_events",
+                "summary": "Live events as Server-Sent Events (one `data:` JSON event per line)",
+                "tags": ["workflows"],
+                "parameters": filters,
+                "responses": {
+                    "200": {
+                        "description": "An endless event stream",
+                        "content": {"text/event-stream": _TEXT},
+                    },
+                    **_problems(400, 401, 403, 404),
+                },
+            },
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Liveness",
+                "tags": ["service"],
+                **public,
+                "responses": {"200": _json({"type": "object", "required": ["status"]}, "The server is up")},
+            },
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "tags": ["service"],
+                **public,
+                "responses": {"200": _json({"type": "object"}, "The OpenAPI document")},
+            },
+        },
+        "/docs": {
+            "get": {
+                "operationId": "docs",
+                "summary": "A page listing every operation",
+                "tags": ["service"],
+                **public,
+                "responses": {"200": {"description": "HTML", "content": _PAGE}},
+            },
+        },
     }

@@ -37,6 +37,7 @@ class ProblemKind:
 
 
 _KINDS = (
+    ProblemKind("MALFORMED_REQUEST", 400, "The request is not valid HTTP"),
     ProblemKind("MALFORMED_JSON", 400, "Request body is not valid JSON"),
     ProblemKind("INVALID_INPUT", 400, "Input does not match the command parameters"),
     ProblemKind("INVALID_QUERY", 400, "Query parameters are not valid"),
@@ -58,6 +59,7 @@ _KINDS = (
     ProblemKind("APPROVAL_STAGE_INVALID", 409, "The stage is not pending on this request"),
     ProblemKind("METHOD_NOT_ALLOWED", 405, "Method not allowed"),
     ProblemKind("NOT_ACCEPTABLE", 406, "No acceptable representation"),
+    ProblemKind("REQUEST_TIMEOUT", 408, "The request took too long to arrive"),
     ProblemKind("CONCURRENCY_CONFLICT", 409, "The instance changed concurrently"),
     ProblemKind("INVALID_TRANSITION", 409, "Invalid state transition"),
     ProblemKind("UNIQUE_VIOLATION", 409, "A unique value already exists"),

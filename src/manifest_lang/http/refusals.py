@@ -7,6 +7,9 @@ rule: the reason reported is the one the engine applied.
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..runtime.instances import check_required
 from ..runtime.refusal import WriteRejected
 from .problems import ProblemError
 
@@ -41,3 +44,13 @@ def create_problem(entity: str, rejected: WriteRejected) -> ProblemError:
         rule=rejected.code,
         property=rejected.prop,
     )
+
+
+def required_on_create(engine: Any, entity: str) -> list[str]:
+    """The properties a plain create of ``entity`` must be given (what the OpenAPI document
+    lists as ``required``): the runtime's own rule applied to an empty row, which writes nothing."""
+    try:
+        check_required(engine.new_execution(), engine.model.entities[entity], {})
+    except WriteRejected as rejected:
+        return list(rejected.missing or ([rejected.prop] if rejected.prop else []))
+    return []

@@ -69,7 +69,7 @@ class SagaRoutes:
     async def start(self, request: Request) -> Response:
         from .routes import json_response
 
-        name = request.path_params["name"]
+        name = request.path_params["key"]
         context = await self.api.context(request)
         data = await read_json(request, self.api.max_body_bytes)
         headers = request.headers
@@ -115,7 +115,7 @@ class SagaRoutes:
         from .routes import json_response
 
         context = await self.api.context(request)
-        view = await self.api._sync(self._status, context, request.path_params["sagaId"])
+        view = await self.api._sync(self._status, context, request.path_params["key"])
         return json_response(view)
 
     def _status(self, context: dict[str, Any], saga_id: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """IR types as JSON Schema (2020-12), shared by request validation and the OpenAPI document.
 
 One mapping serves both, so what ``/openapi.json`` promises is exactly what the server accepts.
-The rules follow the compiler's default-compatibility table: dates and durations are strings or
-numbers, ``map``/``json``/``object`` are objects, unknown type names (entity references, value
-objects the IR does not describe) accept any JSON value rather than rejecting valid models.
+Temporal types are what the runtime's checks accept (``runtime/temporal.py``: an ISO date, an
+``HH:MM`` time, epoch ms or an ISO date-time, a number of ms), ``map``/``json``/``object`` are
+objects, strings exclude U+0000, and unknown type names (entity references, value objects the IR
+does not describe) accept any JSON value rather than rejecting valid models.
 """
 
 from __future__ import annotations
@@ -17,6 +18,21 @@ _DATE_LIKE = {"date", "datetime", "timestamp", "time", "duration"}
 _ARRAY = {"array", "list"}
 _OBJECT = {"map", "record", "json", "object"}
 _ANY = {"any", "unknown", "void"}
+
+
+#: a string the server accepts: any text without U+0000, which PostgreSQL cannot store (so the
+#: server refuses it on every store, and the document says so)
+STRING: dict[str, Any] = {"type": "string", "pattern": "^[^\\u0000]*$"}
+
+
+#: the values the runtime's temporal checks accept (runtime/temporal.py), as JSON Schema
+_TEMPORAL: dict[str, dict[str, Any]] = {
+    "date": {"type": "string", "format": "date"},
+    "time": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,9})?)?$"},
+    "datetime": {"anyOf": [{"type": "number"}, {"type": "string", "format": "date-time"}]},
+    "timestamp": {"anyOf": [{"type": "number"}, {"type": "string", "format": "date-time"}]},
+    "duration": {"type": "number"},
+}
 
 
 class TypeSchemas:
@@ -36,16 +52,16 @@ class TypeSchemas:
 
     def query_scalar(self, ir_type: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """Schema of a query-string filter on a property of ``ir_type``; None if not filterable."""
+        if str((ir_type or {}).get("name")) in _DATE_LIKE:
+            return dict(STRING)  # compared as stored; the query string has no numbers
         schema = self._base(ir_type or {})
         kind = schema.get("type")
-        if kind == ["string", "number"]:
-            return {"type": "string"}
         return schema if kind in ("string", "number", "integer", "boolean") else None
 
     def _base(self, ir_type: Mapping[str, Any]) -> dict[str, Any]:
         name = str(ir_type.get("name", "any"))
         if name == "string":
-            return {"type": "string"}
+            return dict(STRING)
         if name in _NUMBER:
             return {"type": "number"}
         if name in _INTEGER:
@@ -53,7 +69,7 @@ class TypeSchemas:
         if name in {"boolean", "bool"}:
             return {"type": "boolean"}
         if name in _DATE_LIKE:
-            return {"type": ["string", "number"]}
+            return dict(_TEMPORAL[name])
         if name in _ARRAY:
             return {"type": "array", "items": self.for_type(ir_type.get("generic"))}
         if name in _OBJECT:
@@ -95,7 +111,7 @@ class TypeSchemas:
 
     def entity_row(self, entity: Mapping[str, Any]) -> dict[str, Any]:
         schema = self.for_properties(entity.get("properties") or [])
-        schema["properties"].setdefault("id", {"type": "string"})
+        schema["properties"].setdefault("id", dict(STRING))
         return schema
 
 

@@ -20,7 +20,7 @@ from ..stores.base import Store
 from ..workflows.trace import TraceRecorder
 from .model_index import CommandInfo, EntityInfo, ModelIndex
 from .problems import ProblemError
-from .refusals import create_problem
+from .refusals import create_problem, required_on_create
 from .sse import EventHub
 
 DEFAULT_CONFLICT_RETRIES = 8
@@ -253,6 +253,10 @@ class ModelService:
         if not isinstance(created, dict):
             raise create_problem(entity.name, created)
         return dict(created)
+
+    def required_on_create(self, entity: EntityInfo) -> list[str]:
+        """What ``POST /{entity}`` (a plain create) must be given."""
+        return required_on_create(self.engine({}), entity.name)
 
 
 def _required_without_default(entity: EntityInfo, name: str) -> bool:

@@ -240,7 +240,10 @@ def validate_ir(ir: Any) -> None:
     with _LOCK:
         if _CHECKER is None:
             _CHECKER = SchemaChecker(ir_schema())
-    problem = _CHECKER.first_problem(ir)
+    try:
+        problem = _CHECKER.first_problem(ir)
+    except RecursionError:  # the checker descends one frame per level; an IR is never this deep
+        raise IRError("IR nests too deeply to check (more than about 240 levels)") from None
     if problem is not None:
         message, path = problem
         where = "/".join(str(p) for p in path) or "(root)"

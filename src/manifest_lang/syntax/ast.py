@@ -111,7 +111,7 @@ class TypeRef(Node):
     name: str
     generic: TypeRef | None = None
     nullable: bool = False
-    params: tuple[int, int] | None = None
+    params: tuple[int | float, int | float] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +11,7 @@ from . import ast
 from .lexer import tokenize
 from .parser_base import ParseError, ParserDiagnostic, SkippedToken
 from .seed import SeedParser
-from .tokens import KIND_KEYWORD, KIND_STRING, Token
+from .tokens import KIND_KEYWORD, KIND_NUMBER, KIND_STRING, Token
 
 _PROGRAM_LISTS = (
     "modules",
@@ -204,7 +206,35 @@ def parse(source: str, *, extended: bool = True, line_offset: int = 0) -> ParseR
     parser = Parser(tokens)
     parser.extended = extended
     program = parser.parse_program()
-    return ParseResult(program, parser.diagnostics, parser.skipped, lexed.hashes, lexed.dropped)
+    diagnostics = parser.diagnostics + _unrepresentable(source, tokens, line_offset)
+    return ParseResult(program, diagnostics, parser.skipped, lexed.hashes, lexed.dropped)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_OVERFLOWING_DIGITS = re.compile(r"[0-9]{309}")  # the shortest run of digits past the largest double
+
+
+def _unrepresentable(source: str, tokens: list[Token], line_offset: int = 0) -> list[ParserDiagnostic]:
+    """What no IR can hold: a lone surrogate (not Unicode, so not UTF-8 JSON) and a number literal
+    beyond the largest double (JavaScript reads it as Infinity, which JSON writes as null)."""
+    found: list[ParserDiagnostic] = []
+    surrogate = None if source.isascii() else _LONE_SURROGATE.search(source)
+    if surrogate is not None:
+        offset = surrogate.start()
+        line = source.count("\n", 0, offset) + 1 + line_offset
+        column = offset - source.rfind("\n", 0, offset)
+        code = ord(surrogate.group())
+        found.append(
+            ParserDiagnostic(
+                "error", f"Source is not valid Unicode: lone surrogate U+{code:04X}", line, column
+            )
+        )
+    if _OVERFLOWING_DIGITS.search(source):
+        for token in tokens:
+            if token.kind is KIND_NUMBER and token.number is not None and not math.isfinite(token.number):
+                message = f"Number literal {token.value[:20]}... is beyond the largest number (about 1.8e308)"
+                found.append(ParserDiagnostic("error", message, token.line, token.column))
+    return found
 
 
 def first_token(tokens: list[Token]) -> Token:

@@ -22,7 +22,7 @@ class TypeParser(ExpressionParser):
     def type_ref(self) -> ast.TypeRef:
         start = self.tok
         name = self.any_value()
-        params: tuple[int, int] | None = None
+        params: tuple[int | float, int | float] | None = None
         generic: ast.TypeRef | None = None
         if name in ("decimal", "money") and self.at("("):
             self.advance()
@@ -201,14 +201,17 @@ class TypeParser(ExpressionParser):
         return tuple(names)
 
 
-def _parse_int(text: str) -> int:
+def _parse_int(text: str) -> int | float:
+    """JavaScript ``parseInt``: a leading (signed) run of digits; past 2**53 a double, as there."""
     digits = ""
     for ch in text.strip():
         if ch.isdigit() or (not digits and ch in "+-"):
             digits += ch
         else:
             break
-    try:
-        return int(digits)
-    except ValueError:
+    if not digits.lstrip("+-"):
         return 0
+    if len(digits) <= 15:
+        return int(digits)
+    value = float(digits)  # Infinity past 308 digits: the parser reports such a number literal
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import ast
 from .commands import CommandParser
-from .tokens import KIND_IDENTIFIER, KIND_KEYWORD, KIND_NUMBER, Token
+from .tokens import KIND_IDENTIFIER, KIND_KEYWORD, KIND_NEWLINE, KIND_NUMBER, Token
+
+#: a role permission's action, as ir-v1.schema.json requires it
+_PERMISSION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ESCALATE_STATUSES = frozenset(["pending", "granted", "denied", "expired"])
 SIGNATURE_ALGORITHMS = frozenset(["hmac-sha256", "hmac-sha512"])
@@ -331,12 +335,21 @@ class WorkflowParser(CommandParser):
             if self.at_eof():
                 raise self.fail(f"Expected }}, got {self.tok.display}")
             if self.at("allow") or self.at("deny"):
-                bucket = allow if self.advance().value == "allow" else deny
+                keyword = self.advance()
+                bucket = allow if keyword.value == "allow" else deny
                 action_token = self.advance()
                 target = self.identifier() if self.at_kind(KIND_IDENTIFIER) else None
-                bucket.append(
-                    self.node(ast.Permission, action_token, action=action_token.value, target=target)
-                )
+                if _PERMISSION.fullmatch(action_token.value) is not None:
+                    bucket.append(
+                        self.node(ast.Permission, action_token, action=action_token.value, target=target)
+                    )
+                else:  # the reference takes any token (a newline, a number): IR its schema rejects
+                    shown = (
+                        "end of line" if action_token.kind is KIND_NEWLINE else f"'{action_token.display}'"
+                    )
+                    self.error(
+                        f"Expected a permission name after '{keyword.value}', got {shown}", action_token
+                    )
             else:
                 self.skip_token("role")
             self.skip_newlines()
