@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..syntax import ast
-from ..syntax.parser import parse
+from ..syntax.parser import PROGRAM_LISTS, parse
 from .diagnostics import Diagnostic
 
 #: a relative POSIX path -> the file's text; raises OSError (FileNotFoundError when missing)
@@ -44,22 +44,6 @@ _NAMED_LISTS = (
     ("roles", "Role"),
     ("webhooks", "Webhook"),
     ("schedules", "Schedule"),
-)
-_MERGED_LISTS = (
-    "modules",
-    "entities",
-    "enums",
-    "values",
-    "commands",
-    "policies",
-    "stores",
-    "events",
-    "reactions",
-    "sagas",
-    "roles",
-    "webhooks",
-    "schedules",
-    "unlowered",
 )
 
 
@@ -256,12 +240,12 @@ def load_program(source: str, root: str, loader: Loader | None, *, extended: boo
 
 
 def _merge(files: list[SourceFile]) -> ast.Program:
-    lists: dict[str, list[Any]] = {key: [] for key in _MERGED_LISTS}
+    lists: dict[str, list[Any]] = {key: [] for key in PROGRAM_LISTS}
     tenant: ast.Tenant | None = None
     for file in files:
         program = file.program
         assert program is not None
-        for key in _MERGED_LISTS:
+        for key in PROGRAM_LISTS:
             lists[key] += getattr(program, key)
         tenant = tenant or program.tenant
     root = files[-1].program

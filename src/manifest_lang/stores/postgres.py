@@ -365,20 +365,7 @@ class PostgresStore(SqlStore):
             if drop_namespace:
                 cur.execute(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE")
                 return
-            tables = (
-                t.instances,
-                t.outbox,
-                t.idempotency,
-                t.idempotency_legacy,
-                t.audit,
-                t.lease,
-                t.work,
-                t.schedules,
-                t.approvals,
-                t.rate_limits,
-                t.schema_version,
-                t.sagas,
-            )
+            tables = t.owned()
             for table in tables:
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
 

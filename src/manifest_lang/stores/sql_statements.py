@@ -47,6 +47,23 @@ class Tables:
         self.schema_version = qualify + quote_ident(prefix + "schema_version")
         self.sagas = qualify + quote_ident(prefix + "sagas")
 
+    def owned(self) -> tuple[str, ...]:
+        """Every table of this prefix (what ``drop_schema`` removes)."""
+        return (
+            self.instances,
+            self.outbox,
+            self.idempotency,
+            self.idempotency_legacy,
+            self.audit,
+            self.lease,
+            self.work,
+            self.schedules,
+            self.approvals,
+            self.rate_limits,
+            self.schema_version,
+            self.sagas,
+        )
+
     def index(self, name: str) -> str:
         """An index name (unqualified: indexes live in their table's schema)."""
         return quote_ident(self.prefix + name)

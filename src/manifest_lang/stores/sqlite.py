@@ -289,20 +289,7 @@ class SQLiteStore(SqlStore):
     def drop_schema(self) -> None:
         """Drop this prefix's tables (tests and benchmarks)."""
         t = self.tables
-        tables = (
-            t.instances,
-            t.outbox,
-            t.idempotency,
-            t.idempotency_legacy,
-            t.audit,
-            t.lease,
-            t.work,
-            t.schedules,
-            t.approvals,
-            t.rate_limits,
-            t.schema_version,
-            t.sagas,
-        )
+        tables = t.owned()
         self._transact(_run_all, [f"DROP TABLE IF EXISTS {table}" for table in tables])
 
     def __repr__(self) -> str:

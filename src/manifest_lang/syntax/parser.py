@@ -13,7 +13,8 @@ from .parser_base import ParseError, ParserDiagnostic, SkippedToken
 from .seed import SeedParser
 from .tokens import KIND_KEYWORD, KIND_NUMBER, KIND_STRING, Token
 
-_PROGRAM_LISTS = (
+#: the lists of a parsed program (also how the compiler merges the programs of ``use``d files)
+PROGRAM_LISTS = (
     "modules",
     "entities",
     "enums",
@@ -30,7 +31,7 @@ _PROGRAM_LISTS = (
     "unlowered",
 )
 #: a module body holds the program's lists except nested modules, value objects and unlowered text
-_MODULE_LISTS = tuple(k for k in _PROGRAM_LISTS if k not in {"modules", "values", "unlowered"})
+_MODULE_LISTS = tuple(k for k in PROGRAM_LISTS if k not in {"modules", "values", "unlowered"})
 #: declarations allowed inside a module body
 _MODULE_MEMBERS = frozenset(
     "entity external enum async command policy store event on saga role webhook schedule constraint".split()
@@ -49,7 +50,7 @@ class ParseResult:
 class Parser(SeedParser):
     def parse_program(self) -> ast.Program:
         start = self.tok
-        lists: dict[str, list[Any]] = {key: [] for key in _PROGRAM_LISTS}
+        lists: dict[str, list[Any]] = {key: [] for key in PROGRAM_LISTS}
         state: dict[str, Any] = {"tenant": None, "seen_decl": False, "uses": []}
         self.skip_newlines()
         while not self.at_eof():
