@@ -326,7 +326,9 @@ def phase_idem(ir: Any, workload: dict[str, Any], cycle: list[Step], sizes: Size
         lambda k: (None, None, f"w-{k}"),
         idempotency_store=MemoryIdempotencyStore(),
     )
-    store = MemoryIdempotencyStore()
+    # room for every key, as the reference's store keeps them all (ours keeps 10,000 by default,
+    # so a replay of 50,000 keys would otherwise run the 40,000 forgotten ones again)
+    store = MemoryIdempotencyStore(max_records=ops)
     engine = make_engine(ir, workload, idempotency_store=store)
     ids = seed(engine, workload, 1)
     entity = workload["entity"]

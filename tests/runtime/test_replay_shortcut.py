@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from manifest_lang.runtime.idempotency import MemoryIdempotencyStore
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from manifest_lang.runtime.entry import _same_request
+from manifest_lang.runtime.idempotency import MemoryIdempotencyStore, caller_of, request_fingerprint
 from manifest_lang.runtime.results import CommandResult
 
 from .helpers import make_engine
@@ -47,3 +51,42 @@ def test_tenant_gate_and_store_swaps_are_not_skipped() -> None:
     engine.idempotency_store = MemoryIdempotencyStore()  # a fresh store: the key is new again
     assert engine.run_command("increment", {"by": 1}, **target).success
     assert engine.get_instance("Counter", "c1")["value"] == 2
+
+
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=8)
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.one_of(st.text(max_size=4), st.integers(0, 3)), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_requests = st.tuples(
+    st.sampled_from(["increment", "reset"]),
+    st.sampled_from([None, "Counter"]),
+    st.one_of(st.none(), st.text(max_size=6)),
+    st.one_of(st.none(), st.dictionaries(st.text(max_size=5), _values, max_size=4)),
+    st.one_of(
+        st.none(),
+        st.text(max_size=4),
+        st.fixed_dictionaries({"id": st.one_of(st.none(), st.text(max_size=4))}),
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_requests, _requests)
+def test_the_replay_shortcut_judges_requests_as_the_fingerprint_does(recorded: Any, incoming: Any) -> None:
+    """The shortcut's one-dumps check answers what comparing two fingerprints answers, for any two
+    requests: nested values, huge integers, non-string keys, booleans next to numbers, long inputs."""
+    for first, second in ((recorded, incoming), (recorded, recorded)):
+        name, entity, instance, input, user = first
+        fingerprint = request_fingerprint(name, entity, instance, input, None, caller_of({"user": user}))
+        name2, entity2, instance2, input2, user2 = second
+        expected = fingerprint == request_fingerprint(
+            name2, entity2, instance2, input2, None, caller_of({"user": user2})
+        )
+        assert _same_request(fingerprint, name2, entity2, instance2, input2, {"user": user2}) is expected

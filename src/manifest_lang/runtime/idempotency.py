@@ -110,13 +110,13 @@ def request_fingerprint(
             text = json.dumps(doc, sort_keys=True, default=repr).encode("utf-8", "surrogatepass")
         except (TypeError, ValueError, RecursionError):
             text = repr(type(input)).encode()  # hostile input: refused later, never recorded
-    if len(text) <= _INLINE_FINGERPRINT:
+    if len(text) <= INLINE_FINGERPRINT:
         return text.decode("utf-8", "surrogatepass")
     return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 #: requests whose canonical JSON is at most this long are their own fingerprint
-_INLINE_FINGERPRINT = 120
+INLINE_FINGERPRINT = 120
 _EMPTY: dict[str, Any] = {}
 
 
