@@ -72,10 +72,6 @@ def _stop_children() -> None:
         _children.remove(proc)
 
 
-atexit.register(_stop_children)
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -205,30 +201,28 @@ def _reserved(client: httpx.Client, item: str) -> int:
     return int(response.json()["quantityReserved"])
 
 
-def check_server(server: Server) -> dict[str, Any]:
-    """One reserve, its replay, a refused reserve and a failed guard; what each answered."""
-    item = server.ids[0]
+def check_server(client: httpx.Client, item: str) -> dict[str, Any]:
+    """One reserve, its replay, a refused reserve and a failed guard on ``item``: what each did.
+
+    ``client`` carries the API key (a Starlette ``TestClient`` works too: the tests use that).
+    """
     path = f"/InventoryItem/{item}/commands/reserve"
-    key = f"check-{uuid.uuid4()}"
+    key = {"Idempotency-Key": f"check-{uuid.uuid4()}"}
     found: dict[str, Any] = {}
-    with httpx.Client(base_url=server.url, timeout=30, headers={"X-API-Key": API_KEY}) as client:
-        before = _reserved(client, item)
-        first = client.post(path, json={"quantity": 1, "eventId": "check"}, headers={"Idempotency-Key": key})
-        found["reserve"] = first.status_code
-        found["reserve changes the row"] = _reserved(client, item) == before + 1
-        replay = client.post(path, json={"quantity": 1, "eventId": "check"}, headers={"Idempotency-Key": key})
-        found["replay"] = replay.status_code
-        found["replay returns the same body"] = replay.json() == first.json()
-        found["replay changes nothing"] = _reserved(client, item) == before + 1
-        too_much = client.post(path, json={"quantity": ON_HAND * 10, "eventId": "check"})
-        found["refused reserve"] = too_much.status_code
-        found["guard failure"] = client.post(path, json={"quantity": 0, "eventId": "check"}).status_code
-        found["refusals change nothing"] = _reserved(client, item) == before + 1
-        found["unknown item"] = client.get("/InventoryItem/no-such-item").status_code
-        found["no API key"] = client.post(
-            path, json={"quantity": 1, "eventId": "x"}, headers={"X-API-Key": ""}
-        )
-        found["no API key"] = found["no API key"].status_code
+    before = _reserved(client, item)
+    first = client.post(path, json={"quantity": 1, "eventId": "check"}, headers=key)
+    found["reserve"] = first.status_code
+    found["reserve changes the row"] = _reserved(client, item) == before + 1
+    replay = client.post(path, json={"quantity": 1, "eventId": "check"}, headers=key)
+    found["replay"] = replay.status_code
+    found["replay returns the same body"] = replay.json() == first.json()
+    found["replay changes nothing"] = _reserved(client, item) == before + 1
+    found["refused reserve"] = client.post(path, json={"quantity": ON_HAND * 10, "eventId": "x"}).status_code
+    found["guard failure"] = client.post(path, json={"quantity": 0, "eventId": "x"}).status_code
+    found["refusals change nothing"] = _reserved(client, item) == before + 1
+    found["unknown item"] = client.get("/InventoryItem/no-such-item").status_code
+    anonymous = client.post(path, json={"quantity": 1, "eventId": "x"}, headers={"X-API-Key": ""})
+    found["no API key"] = anonymous.status_code
     return found
 
 
@@ -246,13 +240,19 @@ EXPECTED = {
 }
 
 
+def disagreements(name: str, found: dict[str, Any]) -> list[str]:
+    return [
+        f"{name}: {what}: {found[what]!r}, expected {expected!r}"
+        for what, expected in EXPECTED.items()
+        if found[what] != expected
+    ]
+
+
 def check_servers(servers: list[Server]) -> list[str]:
     problems = []
     for server in servers:
-        found = check_server(server)
-        for what, expected in EXPECTED.items():
-            if found[what] != expected:
-                problems.append(f"{server.name}: {what}: {found[what]!r}, expected {expected!r}")
+        with httpx.Client(base_url=server.url, timeout=30, headers={"X-API-Key": API_KEY}) as client:
+            problems += disagreements(server.name, check_server(client, server.ids[0]))
     return problems
 
 
@@ -393,6 +393,10 @@ def main() -> None:
             parser.error(f"unknown route {route!r} (reserve, get)")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
+    atexit.register(_stop_children)
+    # so the finally blocks and atexit run (SIGINT too when a shell started us with it ignored)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if not args.json:
         print(
             "manifest serve vs hand-written peers · kitchen reserve / GET one item · "
