@@ -283,6 +283,11 @@ def run_wrk(server: Server, route: str, conns: int, duration: float, token: str)
     }
 
 
+def _invalid(summary: dict[str, Any]) -> bool:
+    """A run with errors, non-2xx responses or no completed request at all measured nothing."""
+    return bool(summary["non2xx"] or summary["socket_errors"] or summary["no_requests"])
+
+
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "rps": statistics.median(r["rps"] for r in runs),
@@ -291,6 +296,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "cpu_ms_per_req": statistics.median(r["cpu_ms_per_req"] for r in runs),
         "non2xx": sum(r["non2xx"] for r in runs),
         "socket_errors": sum(r["socket_errors"] for r in runs),
+        "no_requests": sum(1 for r in runs if r["requests"] == 0),
         "rounds": [round(r["rps"], 1) for r in runs],
     }
 
@@ -358,7 +364,7 @@ def _row(cell: dict[str, Any]) -> str:
     def three(key: str, fmt: str) -> str:
         return "/".join(format(s[name][key], fmt) for name in SERVERS)
 
-    errors = sum(s[name]["non2xx"] + s[name]["socket_errors"] for name in SERVERS)
+    errors = sum(s[name]["non2xx"] + s[name]["socket_errors"] + s[name]["no_requests"] for name in SERVERS)
     rps = " ".join(f"{s[name]['rps']:>7.0f}" for name in SERVERS)
     return (
         f"{cell['store']:<9}{cell['workers']:>2}{cell['conns']:>5} {cell['route']:<8}| {rps:<27}| "
@@ -415,7 +421,10 @@ def main() -> None:
                     print(json.dumps(cell), flush=True)
                 failed = failed or any(s["non2xx"] or s["socket_errors"] for s in cell["servers"].values())
     if failed:
-        print("some runs had errors or non-2xx responses: those figures are not valid", file=sys.stderr)
+        print(
+            "some runs had errors, non-2xx responses or no completed request: those figures are not valid",
+            file=sys.stderr,
+        )
     sys.exit(1 if failed else 0)
 
 

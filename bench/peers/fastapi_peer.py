@@ -1,7 +1,13 @@
 """The usual FastAPI + Pydantic version of ``starlette_peer.py``: a request model, response models,
-a dependency that hands the endpoint a database connection, sync endpoints (FastAPI runs them in
+a dependency that hands the endpoint a database session, sync endpoints (FastAPI runs them in
 its thread pool, limited to 32 threads like ``manifest serve``). Same SQL, same one transaction
 (``peer_db.py``).
+
+The session is the one of FastAPI's SQL recipe (SQLAlchemy's ``Session``): it checks a connection
+out of the pool when the endpoint runs its transaction and back in at commit. A dependency that
+held a pooled connection for the whole request would deadlock under load: with more requests than
+pool connections, the threads of the pool wait for a connection in the dependency while the
+requests holding the connections wait for a thread to run their endpoints.
 
     python bench/peers/fastapi_peer.py --db sqlite:///tmp/peer.db --keys keys.json --port 8002
 """
@@ -23,6 +29,7 @@ from peer_db import (
     THREAD_LIMIT,
     Caller,
     Database,
+    Outcome,
     Refused,
     database_from_env,
     fingerprint,
@@ -88,9 +95,30 @@ class Peer:
     keys: dict[str, Caller]
 
 
-def get_db() -> Iterator[Any]:
-    with Peer.db.connection() as conn:
-        yield conn
+class Session:
+    """A unit of work on the database; a connection is held only while a transaction runs."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def reserve(self, caller: Caller, item_id: str, *args: Any) -> Outcome:
+        with self.db.connection() as conn:
+            return self.db.reserve(conn, caller, item_id, *args)
+
+    def get_item(self, caller: Caller, item_id: str) -> dict[str, Any] | None:
+        with self.db.connection() as conn:
+            return self.db.get_item(conn, caller, item_id)
+
+    def close(self) -> None:
+        """Nothing stays checked out past a transaction; here for the dependency's shape."""
+
+
+def get_session() -> Iterator[Session]:
+    session = Session(Peer.db)
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 async def get_caller(x_api_key: Annotated[str | None, Header()] = None) -> Caller:
@@ -100,7 +128,7 @@ async def get_caller(x_api_key: Annotated[str | None, Header()] = None) -> Calle
     return caller
 
 
-Connection = Annotated[Any, Depends(get_db)]
+SessionDep = Annotated[Session, Depends(get_session)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
@@ -128,15 +156,14 @@ async def invalid(request: Request, exc: RequestValidationError) -> Response:
 def reserve(
     item_id: str,
     body: ReserveInput,
-    conn: Connection,
+    session: SessionDep,
     caller: CallerDep,
     idempotency_key: Annotated[str | None, Header()] = None,
     x_correlation_id: Annotated[str | None, Header()] = None,
 ) -> Any:
     if caller.role not in KITCHEN_ROLES:
         raise Refused(403, "POLICY_DENIED", "Only kitchen staff can run commands")
-    outcome = Peer.db.reserve(
-        conn,
+    outcome = session.reserve(
         caller,
         item_id,
         body.quantity,
@@ -152,8 +179,8 @@ def reserve(
 
 
 @app.get("/InventoryItem/{item_id}", response_model=Item)
-def get_item(item_id: str, conn: Connection, caller: CallerDep) -> Any:
-    item = Peer.db.get_item(conn, caller, item_id)
+def get_item(item_id: str, session: SessionDep, caller: CallerDep) -> Any:
+    item = session.get_item(caller, item_id)
     if item is None:
         raise Refused(404, "INSTANCE_NOT_FOUND", f"InventoryItem '{item_id}' not found")
     return item

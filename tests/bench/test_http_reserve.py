@@ -13,6 +13,7 @@ import sqlite3
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +63,17 @@ def _peer_client(module: str, url: str, tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def _count(url: str, table: str) -> int:
+    row: Any
     if url.startswith("sqlite:///"):
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as lite:
+            row = lite.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0])
     import psycopg
 
     base, _, schema = url.partition("?schema=")
     with psycopg.connect(base) as conn:
-        return int(conn.execute(f'SELECT count(*) FROM "{schema}".{table}').fetchone()[0])
+        row = conn.execute(f'SELECT count(*) FROM "{schema}".{table}').fetchone()
+    return int(row[0])
 
 
 @pytest.mark.parametrize("module", ["starlette_peer", "fastapi_peer"])
@@ -147,7 +151,14 @@ def test_manifest_serve_passes_the_same_check(store_url: str) -> None:
 
 
 def test_the_report_row_shows_the_ratios() -> None:
-    server = {"rps": 100.0, "p50_ms": 1.0, "p99_ms": 2.0, "cpu_ms_per_req": 0.5, "non2xx": 0}
+    server = {
+        "rps": 100.0,
+        "p50_ms": 1.0,
+        "p99_ms": 2.0,
+        "cpu_ms_per_req": 0.5,
+        "non2xx": 0,
+        "no_requests": 0,
+    }
     cell = {
         "store": "sqlite",
         "workers": 1,
