@@ -104,12 +104,14 @@ def canonical_json(value: Any) -> str:
 #: ``,``/``]``/``}``, which keeps version strings such as ``"1.0"`` (in every IR) from matching; a
 #: string may still match, and then the hash only takes the exact, slower encoder.
 _NON_JS_NUMBER = re.compile(rb"[:\[,]-?[0-9]+(?:\.0|(?:\.[0-9]+)?e\+(?:1[6-9]|20))[,\]}]")
-#: what every match above contains; ``bytes in`` finds these far faster than the regex scans
-_NON_JS_HINTS = (b".0,", b".0]", b".0}", b"e+")
+#: the ends of every match above: patterns with a literal prefix, which ``re`` finds several times
+#: faster than it scans for the whole pattern (a compile of a small model would otherwise spend
+#: 5% of its time here)
+_NON_JS_ENDS = (re.compile(rb"\.0[,\]}]"), re.compile(rb"e\+(?:1[6-9]|20)[,\]}]"))
 
 
 def _may_hold_non_js_number(data: bytes) -> bool:
-    return any(hint in data for hint in _NON_JS_HINTS) and _NON_JS_NUMBER.search(data) is not None
+    return any(end.search(data) for end in _NON_JS_ENDS) and _NON_JS_NUMBER.search(data) is not None
 
 
 def compute_ir_hash(ir: dict[str, Any], *, collation: str = "locale") -> str:
