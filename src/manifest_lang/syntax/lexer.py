@@ -68,6 +68,8 @@ def parse_float(text: str) -> float | int:
 
 
 def _unescape(body: str) -> str:
+    if "\\" not in body:
+        return body
     return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
 
 

@@ -224,7 +224,7 @@ def _unrepresentable(
     The digit search costs ~50 ns per character (15% of a compile), so it only runs when the
     lexer saw a line long enough to hold such a literal (``long_lines``)."""
     found: list[ParserDiagnostic] = []
-    surrogate = None if source.isascii() else _LONE_SURROGATE.search(source)
+    surrogate = None if _is_unicode(source) else _LONE_SURROGATE.search(source)
     if surrogate is not None:
         offset = surrogate.start()
         line = source.count("\n", 0, offset) + 1 + line_offset
@@ -241,6 +241,18 @@ def _unrepresentable(
                 message = f"Number literal {token.value[:20]}... is beyond the largest number (about 1.8e308)"
                 found.append(ParserDiagnostic("error", message, token.line, token.column))
     return found
+
+
+def _is_unicode(source: str) -> bool:
+    """No lone surrogate: the UTF-8 encoder (C speed) fails on one; the regex scan costs ~50 ns a
+    character, and non-ASCII models (accents in messages) are common."""
+    if source.isascii():
+        return True
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def first_token(tokens: list[Token]) -> Token:
