@@ -1,17 +1,25 @@
 """Compile-time benchmark: our compiler vs the reference compiler, measured in one run.
 
-    python bench/compile_bench.py                 # fixtures + large_10/100/1000, 3 runs each
-    python bench/compile_bench.py --quick         # fixtures + large_10/100, 1 run
-    python bench/compile_bench.py --runs 7 --ref /path/to/refbench
-    python bench/compile_bench.py --phases        # also: where our time goes on the largest model
+    python bench/compile_bench.py                 # every input, 5 alternating rounds, fresh processes
+    python bench/compile_bench.py --quick         # fixtures + large_10/100, 1 round
+    python bench/compile_bench.py --runs 7 --fresh 5 --ref /path/to/refbench
+    python bench/compile_bench.py --phases        # also: where our time goes on the last model
 
-Inputs: every conformance fixture (timed as one batch) and the generated models
-``large_N.manifest`` (``$MANIFEST_BENCH_SCENARIOS``, default ``../shared/bench/scenarios`` beside the repo; ``large_1000`` is generated with
-``gen_large.py --n 1000 --out -`` into a temp dir when absent). When ``node`` and the reference
-package are available (``--ref``, default ``$MANIFEST_REFBENCH`` or ``../refbench`` beside the repo), a tiny .mjs script written to a
-temp dir imports the package's exported compile function (found from the package's ``exports``
-and type declarations) and times the same inputs: black-box use only.
-Not a test: it prints a table with the ratio ours/reference (< 1 means we are faster).
+Inputs: every conformance fixture (timed as one batch), the generated models ``large_N.manifest``
+(from ``$MANIFEST_BENCH_SCENARIOS``, ``../shared/bench/scenarios`` or the reference bench's
+``scenarios``; else generated with ``gen_large.py --n N --out -`` into a temp dir), and three shapes
+of our own (300 small files, long commands, deep expressions). The reference (``--ref``, default
+``$MANIFEST_REFBENCH`` or ``../refbench`` beside the repo) is driven as a black box by small .mjs
+scripts written to a temp dir, which import the package's exported compile function (found from
+its ``exports`` and type declarations).
+
+Two measures, both sides the same way (see bench/README.md):
+- in process: what ``bench.mjs``'s compile phase calls "cold compile" (no IR cache, the module
+  already loaded, JIT warmed by 3 compiles per input), in rounds that alternate ours, reference,
+  ours... CPU time, median;
+- fresh process: a new interpreter per run that imports the compiler and compiles one model once:
+  the import's and the compile's CPU time, and the whole process's CPU time from the OS.
+Not a test: it prints ratios ours/reference (< 1 means we are faster).
 """
 
 from __future__ import annotations
@@ -117,11 +125,14 @@ def find_reference_compiler(ref: Path) -> tuple[Path, str, bool] | None:
     return None
 
 
-def large_models(sizes: list[int], tmp: Path) -> list[tuple[str, Path]]:
+def large_models(sizes: list[int], ref: Path, tmp: Path) -> list[tuple[str, Path]]:
     models = []
     for n in sizes:
-        path = SHARED / "bench" / "scenarios" / f"large_{n}.manifest"
-        if not path.exists():
+        places = [SHARED / "bench" / "scenarios", ref / "scenarios"]
+        if os.environ.get("MANIFEST_BENCH_SCENARIOS"):
+            places.insert(0, Path(os.environ["MANIFEST_BENCH_SCENARIOS"]))
+        path = next((p / f"large_{n}.manifest" for p in places if (p / f"large_{n}.manifest").exists()), None)
+        if path is None:
             path = tmp / f"large_{n}.manifest"
             with path.open("w") as handle:
                 subprocess.run(
@@ -183,7 +194,7 @@ class Ours:
 
     def __init__(self, groups: list[tuple[str, list[Path]]]) -> None:
         self.sources = [[f.read_text(encoding="utf-8") for f in files] for _, files in groups]
-        for (name, files), sources in zip(groups, self.sources, strict=True):
+        for (name, _files), sources in zip(groups, self.sources, strict=True):
             if not name.startswith("fixtures") and any(compile_source(s).ir is None for s in sources):
                 raise SystemExit(f"compile_bench: {name} does not compile with ours")
             start = time.perf_counter()
@@ -285,7 +296,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         fixtures = sorted((SHARED / "conformance" / "fixtures").glob("*.manifest"))
         groups = [(f"fixtures ({len(fixtures)} files)", fixtures)]
-        groups += [(name, [path]) for name, path in large_models(sizes, tmp)]
+        groups += [(name, [path]) for name, path in large_models(sizes, args.ref, tmp)]
         if not (args.quick or args.no_shapes):
             groups += own_shapes(tmp)
         ours_side, ref_side = Ours(groups), Reference(groups, args.ref, tmp)
