@@ -99,3 +99,14 @@ def test_fast_path_declines_sources_whose_lexemes_may_span_lines() -> None:
     for source in ['"a\nb" x', "/* a\n b */ c", "`t\n`", "a # b", 'x "open']:
         assert _tokenize_by_line(source) is None
         assert tokenize(source).tokens[-1].kind is TokenKind.EOF
+
+
+def test_long_lines_flag_covers_every_number_past_the_largest_double() -> None:
+    """The parser looks for 309+-digit literals only when the lexer saw a line that long."""
+    digits = "9" * 309
+    assert not tokenize("entity A {\n  property n: number = 12345\n}\n").has_long_lines
+    for source in (f"x = {digits}\n", f"/* c */ x = {digits}", f"a\r\n{digits}"):
+        lexed = tokenize(source)
+        assert lexed.has_long_lines
+        assert any(t.kind is TokenKind.NUMBER and t.number == float("inf") for t in lexed.tokens)
+    assert not tokenize("/* c */\n" + "1 " * 100).has_long_lines

@@ -6,8 +6,7 @@ import gc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..untrusted import MAX_IR_DEPTH
 from ..version import __version__
@@ -15,6 +14,9 @@ from .diagnostics import Diagnostic, DiagnosticSink
 from .imports import LoadedProgram, Loader, as_loader, load_program
 from .pipeline import Pipeline
 from .provenance import IRNestingError, build_provenance, content_hash
+
+if TYPE_CHECKING:  # pathlib (and the urllib.parse it loads) only for files: see _file_name
+    from pathlib import Path
 
 
 @dataclass
@@ -55,7 +57,7 @@ def compile_source(
     # over and over (quadratic-looking slowdowns on big models), so it is paused meanwhile.
     gc_was_enabled = gc.isenabled()
     gc.disable()
-    root = Path(filename).name if filename and filename != "-" else "<source>"
+    root = _file_name(filename) if filename and filename != "-" else "<source>"
     try:
         return _compile(source, root, now, strict, as_loader(loader, base_dir))
     except RecursionError:
@@ -67,6 +69,12 @@ def compile_source(
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _file_name(filename: str) -> str:
+    from pathlib import Path
+
+    return Path(filename).name
 
 
 def _compile(
@@ -112,6 +120,8 @@ def compile_file(path: str | Path, *, now: datetime | None = None, strict: bool 
 
     Unreadable or non-UTF-8 files come back as one error diagnostic.
     """
+    from pathlib import Path
+
     try:
         source = Path(path).read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -33,20 +33,42 @@ def literal_value(value: Any) -> dict[str, Any]:
 def lower_expr(node: ast.Expr) -> dict[str, Any]:
     """The IR expression for ``node`` (key order as the reference emits it)."""
     kind = type(node)
-    if kind is ast.Literal:
-        return {"kind": "literal", "value": literal_value(node.value)}  # type: ignore[union-attr]
     if kind is ast.Identifier:
         return {"kind": "identifier", "name": node.name}  # type: ignore[union-attr]
-    if kind is ast.Member:
-        return {"kind": "member", "object": lower_expr(node.object), "property": node.property}  # type: ignore
     if kind is ast.Binary:
+        # operands that are names (the most common) are built here, without a call each
+        left, right = node.left, node.right  # type: ignore[union-attr]
         return {
             "kind": "binary",
             "operator": node.operator,  # type: ignore[union-attr]
-            "left": lower_expr(node.left),  # type: ignore[union-attr]
-            "right": lower_expr(node.right),  # type: ignore[union-attr]
+            "left": {"kind": "identifier", "name": left.name}  # type: ignore[union-attr]
+            if type(left) is ast.Identifier
+            else lower_expr(left),
+            "right": {"kind": "identifier", "name": right.name}  # type: ignore[union-attr]
+            if type(right) is ast.Identifier
+            else lower_expr(right),
+        }
+    if kind is ast.Literal:
+        value = node.value  # type: ignore[union-attr]
+        if type(value) is str:
+            return {"kind": "literal", "value": {"kind": "string", "value": value}}
+        if type(value) is int and -_SAFE < value < _SAFE:
+            return {"kind": "literal", "value": {"kind": "number", "value": value}}
+        return {"kind": "literal", "value": literal_value(value)}
+    if kind is ast.Member:
+        target = node.object  # type: ignore[union-attr]
+        return {
+            "kind": "member",
+            "object": {"kind": "identifier", "name": target.name}  # type: ignore[union-attr]
+            if type(target) is ast.Identifier
+            else lower_expr(target),
+            "property": node.property,  # type: ignore[union-attr]
         }
     return _lower_other(node)
+
+
+#: integers JavaScript holds exactly (``number`` leaves them as they are)
+_SAFE = 2**53
 
 
 def _lower_other(node: ast.Expr) -> dict[str, Any]:

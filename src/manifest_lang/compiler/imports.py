@@ -17,12 +17,14 @@ import bisect
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..syntax import ast
 from ..syntax.parser import PROGRAM_LISTS, parse
 from .diagnostics import Diagnostic
+
+if TYPE_CHECKING:  # pathlib (and the urllib.parse it loads) only when a directory is read
+    from pathlib import Path
 
 #: a relative POSIX path -> the file's text; raises OSError (FileNotFoundError when missing)
 Loader = Callable[[str], str]
@@ -51,6 +53,8 @@ class DirectoryLoader:
     """Reads ``use``d files under a directory (the root file's, or a search path given)."""
 
     def __init__(self, root: str | Path) -> None:
+        from pathlib import Path
+
         self.root = Path(root)
 
     def __call__(self, path: str) -> str:

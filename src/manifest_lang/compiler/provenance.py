@@ -100,9 +100,18 @@ def canonical_json(value: Any) -> str:
 
 
 #: orjson text of a number JavaScript writes differently: an integral float (``9007199254740994.0``,
-#: ``1e+16``..``1e+20``, ``-0.0``) or an int beyond 64 bits. A match (strings may match too) sends the
-#: hash to the exact, slower encoder.
-_NON_JS_NUMBER = re.compile(rb"[0-9]\.0(?![0-9])|e\+(?:1[6-9]|20)(?![0-9])")
+#: ``1e+16``..``1e+20``, ``-0.0``). Compact JSON puts a number between ``:``/``[``/``,`` and
+#: ``,``/``]``/``}``, which keeps version strings such as ``"1.0"`` (in every IR) from matching; a
+#: string may still match, and then the hash only takes the exact, slower encoder.
+_NON_JS_NUMBER = re.compile(rb"[:\[,]-?[0-9]+(?:\.0|(?:\.[0-9]+)?e\+(?:1[6-9]|20))[,\]}]")
+#: the ends of every match above: patterns with a literal prefix, which ``re`` finds several times
+#: faster than it scans for the whole pattern (a compile of a small model would otherwise spend
+#: 5% of its time here)
+_NON_JS_ENDS = (re.compile(rb"\.0[,\]}]"), re.compile(rb"e\+(?:1[6-9]|20)[,\]}]"))
+
+
+def _may_hold_non_js_number(data: bytes) -> bool:
+    return any(end.search(data) for end in _NON_JS_ENDS) and _NON_JS_NUMBER.search(data) is not None
 
 
 def compute_ir_hash(ir: dict[str, Any], *, collation: str = "locale") -> str:
@@ -152,7 +161,7 @@ def compiler_ir_hash(ir: dict[str, Any]) -> str:
     finally:
         for container, key, value in reversed(swaps):
             container[key] = value
-    if data is None or _NON_JS_NUMBER.search(data):
+    if data is None or _may_hold_non_js_number(data):
         data = canonical_json_bytes(ir)
     return hashlib.sha256(data).hexdigest()
 

@@ -134,7 +134,28 @@ class ExpressionParser(ParserBase):
                 return left
             if precedence <= AND_LEVEL and token[0] is KIND_STRING:
                 return left  # `or`/`and` need a real operator token; the other levels match by value
-            self.pos += 1
+            pos = self.pos + 1
+            # A lone name or number as the right operand, followed by an operator that binds no
+            # tighter (or by none), is what ``self.binary(precedence + 1)`` would return: built
+            # here without its two calls (chains like `a > 0 and b > 1 and ...` are mostly this).
+            operand = tokens[pos]
+            kind = operand[0]
+            if kind is KIND_IDENTIFIER or kind is KIND_NUMBER:
+                follower = tokens[pos + 1]  # a word or number is never the last token (EOF is)
+                tighter = precedence_of(follower[1])
+                if (
+                    (tighter is None or tighter <= precedence)
+                    and (follower[1] not in _POSTFIX or follower[0] is KIND_STRING)
+                    and operand[1] not in _AGGREGATES
+                ):
+                    self.pos = pos + 1
+                    if kind is KIND_NUMBER:
+                        right: ast.Expr = _new_literal(operand, value=operand[4])
+                    else:
+                        right = _new_identifier(operand, name=operand[1])
+                    left = _new_binary(left, operator=token[1], left=left, right=right)
+                    continue
+            self.pos = pos
             right = self.binary(precedence + 1)
             left = _new_binary(left, operator=token[1], left=left, right=right)
 

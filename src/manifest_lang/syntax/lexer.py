@@ -68,6 +68,8 @@ def parse_float(text: str) -> float | int:
 
 
 def _unescape(body: str) -> str:
+    if "\\" not in body:
+        return body
     return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
 
 
@@ -78,6 +80,14 @@ class LexResult:
     dropped: list[tuple[int, int, str]] = field(default_factory=list)
     #: ``#`` characters seen (line, column) — the reference has no ``#`` comments
     hashes: list[tuple[int, int]] = field(default_factory=list)
+    #: some line is at least ``LONG_LINE`` characters long, so it may hold a number literal past
+    #: the largest double (309+ digits, JavaScript's Infinity); otherwise none can (a number
+    #: lexeme never spans lines) and the parser need not look for one
+    has_long_lines: bool = True
+
+
+#: the fewest characters of a line that can hold a number literal past the largest double
+LONG_LINE = 309
 
 
 def normalise_newlines(source: str) -> str:
@@ -92,20 +102,24 @@ def tokenize(source: str) -> LexResult:
     columns on the same line, exactly like the reference.
     """
     text = normalise_newlines(source)
-    tokens = _tokenize_by_line(text)
+    lines: set[str] = set()
+    tokens = _tokenize_by_line(text, lines)
     if tokens is not None:
-        return LexResult(tokens)
-    return _tokenize_text(text)
+        return LexResult(tokens, has_long_lines=any(len(line) >= LONG_LINE for line in lines))
+    result = _tokenize_text(text)
+    result.has_long_lines = max(map(len, text.split("\n"))) >= LONG_LINE
+    return result
 
 
-def _tokenize_by_line(text: str) -> list[Token] | None:
+def _tokenize_by_line(text: str, distinct: set[str] | None = None) -> list[Token] | None:
     """The fast path: lex each distinct line once, then stamp the line number on its tokens.
 
     Models repeat lines heavily (``}``, ``guard delta > 0``, blank lines...), and when no lexeme
     spans a newline a token depends only on its line's text and number. Returns None when some
     line may not lex on its own (a block comment or template marker, an unterminated string,
     which may continue on the next line) or when it has characters lint must report (``#``,
-    dropped characters); the whole-text lexer handles those sources.
+    dropped characters); the whole-text lexer handles those sources. ``distinct`` receives the
+    distinct lines.
     """
     if "/*" in text or "`" in text:
         return None
@@ -125,6 +139,8 @@ def _tokenize_by_line(text: str) -> list[Token] | None:
         line_field = (number,)
         for fields in template:
             append(new(Token, fields + line_field))
+    if distinct is not None:
+        distinct.update(templates)
     tokens.pop()  # the last line has no NEWLINE token; it gets EOF instead
     end = len(lines[-1]) + 1
     tokens.append(Token(KIND_EOF, "", end, end, None, False, len(lines)))
