@@ -194,7 +194,7 @@ def owned(name: str, prefix: str) -> bool:
     """Whether an index name is one ``sync`` manages for ``prefix`` (its exact shape, so an index
     named by hand, or by ``SQLiteStore.create_index``, is never dropped)."""
     rest = name[len(prefix) :] if name.startswith(prefix) else ""
-    return bool(re.fullmatch(re.escape(NAME_TAG) + r"[a-z0-9_]*_[0-9a-f]{%d}" % _HASH_CHARS, rest))
+    return bool(re.fullmatch(re.escape(NAME_TAG) + "[a-z0-9_]*_[0-9a-f]{" + str(_HASH_CHARS) + "}", rest))
 
 
 def sync(cur: Any, dialect: IndexDialect, prefix: str, specs: Iterable[IndexSpec]) -> IndexSync:

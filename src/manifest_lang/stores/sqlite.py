@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, StoreError, StoreUnavailableError
+from .indexes import SQLiteIndexes
 from .saga_sql import saga_ddl
 from .sql_common import DEFAULT_IDEMPOTENCY_TTL, Clock, SqlStore, T, split_where, storable_text
-from .indexes import SQLiteIndexes
 from .sql_statements import Tables, idempotency_table, quote_ident
 from .work_sql import migrate
 from .work_sqlite import LocalWake, claim_statement, work_migrations
