@@ -265,9 +265,11 @@ class PostgresStore(SqlStore):
         raise AssertionError("unreachable")
 
     def _fetch_filtered(self, stmt: str, params: Sequence[Any]) -> list[Any]:
-        # Never a prepared statement: after five runs its generic plan, made without the values,
-        # may walk the list order (the primary key) instead of the index that finds the rows.
-        return self._fetch(stmt, params, prepare=False)
+        # A containment test is never a prepared statement: after five runs its generic plan,
+        # made without the values, may walk the list order instead of the GIN index. A filter on
+        # model indexes only may be prepared: its generic plan uses them too (the partial index's
+        # entity is a literal, the key a parameter).
+        return self._fetch(stmt, params, prepare=False if "@>" in stmt else None)
 
     def _where(self, where: Mapping[str, Any], entity: str) -> tuple[list[str], list[Any], dict[str, Any]]:
         contained: dict[str, Any] = {}
