@@ -7,6 +7,7 @@ PostgreSQL, the latter also for the plan a prepared statement falls back to afte
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import uuid
@@ -308,3 +309,14 @@ def _race(openers: list[Any]) -> list[Any]:
         store.close()
     assert not errors, errors
     return opened[:1]
+
+
+def test_a_long_value_in_an_indexed_property_is_stored_and_found(indexed_store: Any) -> None:
+    # PostgreSQL's B-tree entries are limited to ~2.7 kB: the index holds a hash of the value.
+    long = "".join(
+        hashlib.sha256(str(i).encode()).hexdigest() for i in range(600)
+    )  # 38 kB, hardly compressible
+    row = {"id": "long", "tenantId": "t1", "name": long, "qty": 1}
+    indexed_store.commit(UnitOfWork(writes=[RowWrite("Item", "long", row, 0)]))
+    assert indexed_store.scan("Item", {"name": long}, tenant="t1") == [row]
+    assert indexed_store.scan("Item", {"name": long[:-1]}, tenant="t1") == []

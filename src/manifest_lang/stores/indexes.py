@@ -101,10 +101,6 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def indexable(entity: str, field: str) -> bool:
-    return bool(_PLAIN.match(entity) and _PLAIN.match(field))
-
-
 # -- the expressions the filtered list compares (and the indexes hold) ------------------------------
 def sqlite_key(field: str) -> str:
     """The expression ``SQLiteStore._where`` compares for a plain field name."""
