@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from manifest_lang import compile_source
 from manifest_lang.errors import StoreConflictError
 from manifest_lang.stores.base import NEW_ROW, RowWrite, UnitOfWork
 from manifest_lang.stores.memory import MemoryStore
@@ -65,10 +66,18 @@ def _check_against_oracle(store: Any, batches: list[Any], queries: list[Any]) ->
         assert store.scan("T", where, limit=limit, offset=offset, tenant=tenant) == expected
 
 
+#: ``T`` with ``k`` indexed: the filters on ``k`` then go through the model index
+INDEXED_IR = compile_source(
+    "entity T {\n  property required id: string\n  property indexed k: string\n  store T in memory\n}"
+).ir
+
+
 @settings(max_examples=400, deadline=None)
-@given(st.lists(WRITES, max_size=8), st.lists(QUERIES, max_size=4))
-def test_sqlite_matches_the_memory_store(batches: list[Any], queries: list[Any]) -> None:
+@given(st.lists(WRITES, max_size=8), st.lists(QUERIES, max_size=4), st.booleans())
+def test_sqlite_matches_the_memory_store(batches: list[Any], queries: list[Any], indexed: bool) -> None:
     sqlite = SQLiteStore(":memory:")
+    if indexed:
+        sqlite.sync_indexes(INDEXED_IR)
     _check_against_oracle(sqlite, batches, queries)
     sqlite.close()
 
@@ -81,13 +90,18 @@ def pg_store(postgres_dsn: str) -> Iterator[Any]:
     from .conftest import unique_schema
 
     store = PostgresStore(postgres_dsn, schema=unique_schema(), pool_size=2)
+    store.sync_indexes(INDEXED_IR)
     yield store
     store.drop_schema(drop_namespace=True)
     store.close()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=st.lists(WRITES, max_size=6), queries=st.lists(QUERIES, max_size=4))
-def test_postgres_matches_the_memory_store(pg_store: Any, batches: list[Any], queries: list[Any]) -> None:
+@given(batches=st.lists(WRITES, max_size=6), queries=st.lists(QUERIES, max_size=4), indexed=st.booleans())
+def test_postgres_matches_the_memory_store(
+    pg_store: Any, batches: list[Any], queries: list[Any], indexed: bool
+) -> None:
     pg_store.clear("T")
+    # the index exists; without its fields the filter on ``k`` is the containment test (GIN)
+    pg_store.indexed_fields = {"T": frozenset({"k"})} if indexed else {}
     _check_against_oracle(pg_store, batches, queries)

@@ -279,6 +279,13 @@ def build_api(
     compiled = load_model(model)
     index = ModelIndex(compiled.ir)
     opened_store, owned = _open_store(store)
+    if hasattr(opened_store, "sync_indexes"):
+        try:  # the model's indexed properties get their indexes (docs/persistence.md)
+            opened_store.sync_indexes(compiled.ir)
+        except BaseException:
+            if owned:
+                opened_store.close()
+            raise
     counters = (Metrics() if metrics is True else metrics) or None
     options = dict(engine_options or {})
     hooks = list(options.get("command_hooks") or ())

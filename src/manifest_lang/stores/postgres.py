@@ -33,6 +33,7 @@ except ImportError as exc:  # one line naming the extra, not a traceback
 
 from ..errors import StoreConflictError, StoreError, StoreUnavailableError
 from ..expr.values import loads_json
+from .indexes import PostgresIndexes, postgres_condition
 from .saga_sql import saga_ddl
 from .sql_common import (
     DEFAULT_IDEMPOTENCY_TTL,
@@ -243,11 +244,11 @@ class PostgresStore(SqlStore):
                 self._pool.check()  # drop the other dead idle connections before retrying
         raise AssertionError("unreachable")
 
-    def _fetch(self, stmt: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _fetch(self, stmt: str, params: Sequence[Any] = (), prepare: bool | None = None) -> list[Any]:
         pin = getattr(self._pinned, "pin", None)
         if pin is not None:
             try:
-                found: list[Any] = pin.conn.execute(stmt, params).fetchall()
+                found: list[Any] = pin.conn.execute(stmt, params, prepare=prepare).fetchall()
                 return found
             except Exception as exc:
                 pin.failed = True
@@ -255,7 +256,7 @@ class PostgresStore(SqlStore):
         for attempt in range(self._attempts):
             try:
                 with self._pool.connection() as conn:
-                    rows: list[Any] = conn.execute(stmt, params).fetchall()
+                    rows: list[Any] = conn.execute(stmt, params, prepare=prepare).fetchall()
                     return rows
             except Exception as exc:
                 if not _connection_lost(exc) or attempt + 1 == self._attempts:
@@ -263,16 +264,27 @@ class PostgresStore(SqlStore):
                 self._pool.check()
         raise AssertionError("unreachable")
 
-    def _where(self, where: Mapping[str, Any]) -> tuple[list[str], list[Any], dict[str, Any]]:
+    def _fetch_filtered(self, stmt: str, params: Sequence[Any]) -> list[Any]:
+        # A containment test is never a prepared statement: after five runs its generic plan,
+        # made without the values, may walk the list order instead of the GIN index. A filter on
+        # model indexes only may be prepared: its generic plan uses them too (the partial index's
+        # entity is a literal, the key a parameter).
+        return self._fetch(stmt, params, prepare=False if "@>" in stmt else None)
+
+    def _where(self, where: Mapping[str, Any], entity: str) -> tuple[list[str], list[Any], dict[str, Any]]:
         contained: dict[str, Any] = {}
         conds: list[str] = []
         params: list[Any] = []
         residual: dict[str, Any] = {}
+        indexed = self.indexed_fields.get(entity, ())
         for field, value, scalar in split_where(where):
             if (type(value) is str and not storable_text(value)) or not storable_text(field):
                 return ["1 = 0"], [], {}  # no stored row holds such a string
             if type(value) is int and not scalar:
                 residual[field] = value  # beyond 64 bits: compared in Python
+            elif scalar and field in indexed:
+                conds.append(postgres_condition(field))  # the model index's expression
+                params += [dumps(value)] * 2
             elif scalar:
                 contained[field] = value  # one containment test, answered by the GIN index
             else:
@@ -325,8 +337,7 @@ class PostgresStore(SqlStore):
         ]
 
         def work(cur: Cursor) -> None:
-            # Several workers may start at once; CREATE … IF NOT EXISTS is not race-free by itself.
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('manifest-lang schema', 0))")
+            self._lock_schema(cur)
             self._upgrade_idempotency(cur)
             for stmt in statements:
                 cur.execute(stmt)
@@ -334,6 +345,13 @@ class PostgresStore(SqlStore):
 
         steps = work_migrations(t)
         self._transact(work)
+
+    def _lock_schema(self, cur: Cursor) -> None:
+        # Several workers may start at once; CREATE … IF NOT EXISTS is not race-free by itself.
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('manifest-lang schema', 0))")
+
+    def _index_dialect(self) -> PostgresIndexes:
+        return PostgresIndexes(self.tables, self.schema)
 
     def _columns(self, cur: Cursor, table: str) -> set[str]:
         cur.execute(

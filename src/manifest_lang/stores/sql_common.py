@@ -30,6 +30,7 @@ from .base import (
     already_exists,
     rows_matching,
 )
+from .indexes import SqlIndexes, literal
 from .saga_sql import SqlSagas, saga_statements
 from .sql_statements import (
     Tables,
@@ -71,9 +72,9 @@ def conflict(entity: str, id: str, expected: int, detail: str) -> StoreConflictE
     )
 
 
-class SqlStore(SqlWork, SqlSagas):
-    """Store protocol + outbox source + idempotency table + durable work + saga rows over a
-    DB-API connection."""
+class SqlStore(SqlWork, SqlSagas, SqlIndexes):
+    """Store protocol + outbox source + idempotency table + durable work + saga rows + the
+    model's indexes over a DB-API connection."""
 
     #: bound-parameter form of a JSON document in an INSERT / UPDATE
     json_param = "?"
@@ -121,9 +122,14 @@ class SqlStore(SqlWork, SqlSagas):
         """One write statement in its own transaction; its rowcount."""
         return self._transact(_rowcount, stmt, params)
 
-    def _where(self, where: Mapping[str, Any]) -> tuple[list[str], list[Any], dict[str, Any]]:
-        """(SQL conditions, their parameters, the residual filter applied in Python)."""
+    def _where(self, where: Mapping[str, Any], entity: str) -> tuple[list[str], list[Any], dict[str, Any]]:
+        """(SQL conditions, their parameters, the residual filter applied in Python) of a filter
+        on ``entity``'s rows."""
         raise NotImplementedError
+
+    def _fetch_filtered(self, stmt: str, params: Sequence[Any]) -> list[Any]:
+        """Rows of a filtered scan (PostgreSQL plans it for its values: see ``PostgresStore``)."""
+        return self._fetch(stmt, params)
 
     def _decode(self, value: Any) -> Any:
         return loads_json(value)  # numbers as the doubles they are (jsonb may hold 2**64 exactly)
@@ -179,19 +185,24 @@ class SqlStore(SqlWork, SqlSagas):
         """Rows of ``entity`` in insertion order whose fields equal ``where`` (pushed into SQL)."""
         conds: list[str] = ["entity = ?"]
         params: list[Any] = [entity]
+        if where and entity in self.indexed_fields:
+            # The model indexes' own predicate, as a literal: any plan, even one made without the
+            # values, can then use them (their names are plain identifiers: ``indexes.py``).
+            conds, params = [f"entity = {literal(entity)}"], []
         if tenant is not None:
             conds.append("tenant = ?")
             params.append(tenant)
         residual: dict[str, Any] = {}
         if where:
-            extra, extra_params, residual = self._where(where)
+            extra, extra_params, residual = self._where(where, entity)
             conds += extra
             params += extra_params
         stmt = f"SELECT data FROM {self.tables.instances} WHERE {' AND '.join(conds)} ORDER BY seq"
         if not residual and (limit is not None or offset):
             stmt += " LIMIT ? OFFSET ?"
             params += [self.no_limit if limit is None else limit, offset]
-        rows = [self._decode(r[0]) for r in self._fetch(self._q(stmt), params)]
+        found = self._fetch_filtered(self._q(stmt), params) if where else self._fetch(self._q(stmt), params)
+        rows = [self._decode(r[0]) for r in found]
         if residual:
             rows = rows_matching(rows, residual)
             end = None if limit is None else offset + limit

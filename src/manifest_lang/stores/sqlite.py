@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, StoreError, StoreUnavailableError
+from .indexes import SQLiteIndexes
 from .saga_sql import saga_ddl
 from .sql_common import DEFAULT_IDEMPOTENCY_TTL, Clock, SqlStore, T, split_where, storable_text
 from .sql_statements import Tables, idempotency_table, quote_ident
@@ -202,7 +203,7 @@ class SQLiteStore(SqlStore):
         self._local = threading.local()
 
     # -- dialect ---------------------------------------------------------------------------------
-    def _where(self, where: Mapping[str, Any]) -> tuple[list[str], list[Any], dict[str, Any]]:
+    def _where(self, where: Mapping[str, Any], entity: str) -> tuple[list[str], list[Any], dict[str, Any]]:
         conds: list[str] = []
         params: list[Any] = []
         residual: dict[str, Any] = {}
@@ -215,9 +216,13 @@ class SQLiteStore(SqlStore):
                 continue
             path, path_params = quoted
             jtype = f"json_type(data, {path})"
-            if value is None or isinstance(value, bool):
+            if value is None:
                 conds.append(f"{jtype} = ?")
-                params += [*path_params, "null" if value is None else ("true" if value else "false")]
+                params += [*path_params, "null"]
+            elif isinstance(value, bool):
+                # json_extract gives 1/0 for true/false: that term lets a model index answer
+                conds.append(f"json_extract(data, {path}) = ? AND {jtype} = ?")
+                params += [*path_params, int(value), *path_params, "true" if value else "false"]
             else:
                 kinds = "= 'text'" if isinstance(value, str) else "IN ('integer', 'real')"
                 conds.append(f"json_extract(data, {path}) = ? AND {jtype} {kinds}")
@@ -233,6 +238,9 @@ class SQLiteStore(SqlStore):
             f"CREATE INDEX IF NOT EXISTS {name} ON {self.tables.instances} "
             f"(entity, json_extract(data, '$.{field}'))"
         )
+
+    def _index_dialect(self) -> SQLiteIndexes:
+        return SQLiteIndexes(self.tables)
 
     def _create_schema(self) -> None:
         t = self.tables
