@@ -188,8 +188,6 @@ class ModelService:
         engine = self.engine(context, idempotent=meta.idempotency_key is not None, target_scope=scope)
         if entity is not None and instance_id is None:
             data = self._stamp_tenant(entity, data, context)
-        if self.metrics is not None and self._will_replay(engine, meta.idempotency_key):
-            self.metrics.replay()
         # The engine scopes the key by the caller's tenant and refuses a create of a taken id.
         with traced(meta.traceparent, otel=self.otel):
             try:
@@ -207,23 +205,14 @@ class ModelService:
                 if self.metrics is not None:
                     self.metrics.conflict()
                 raise
-        if self.metrics is not None and result.concurrency_conflict is not None:
-            self.metrics.conflict()
+        if self.metrics is not None:
+            if result.concurrency_conflict is not None:
+                self.metrics.conflict()
+            elif meta.idempotency_key is not None and _replayed(engine, command, result):
+                self.metrics.replay()
         result_dict = _result_dict(result)
         self.recorder.record_command(command, instance_id, meta, result_dict, tenant)
         return result_dict, getattr(result, "code", None)
-
-    def _will_replay(self, engine: Any, key: str | None) -> bool:
-        """Whether the engine will answer ``key`` with a stored result (for /metrics only: the
-        engine itself decides, with the request's fingerprint)."""
-        if key is None or self.idempotency_store is None:
-            return False
-        from ..runtime.idempotency import scope_tenant
-        from ..stores.base import IdempotencyKey
-
-        declared = engine.model.tenant is not None
-        tenant = scope_tenant(engine.tenant_value() if declared else engine.context.get("tenantId"))
-        return tenant is not None and self.idempotency_store.get(IdempotencyKey(tenant, key)) is not None
 
     def _stamp_tenant(
         self, entity: EntityInfo, data: dict[str, Any], context: Mapping[str, Any]
@@ -262,6 +251,13 @@ class ModelService:
 def _required_without_default(entity: EntityInfo, name: str) -> bool:
     prop = entity.properties.get(name) or {}
     return "required" in (prop.get("modifiers") or []) and "defaultValue" not in prop
+
+
+def _replayed(engine: Any, command: CommandInfo, result: Any) -> bool:
+    """Whether a keyed request was answered with a stored result (for /metrics): it succeeded
+    and this request's engine evaluated nothing (an enqueued async command evaluates nothing
+    either). Read from the engine afterwards, not by a lookup of its own before."""
+    return bool(result.success) and not command.ir.get("async") and engine.get_last_evaluation_stats() is None
 
 
 def _result_dict(result: Any) -> dict[str, Any]:
