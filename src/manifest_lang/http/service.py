@@ -21,6 +21,7 @@ from ..workflows.trace import TraceRecorder
 from .model_index import CommandInfo, EntityInfo, ModelIndex
 from .problems import ProblemError
 from .refusals import create_problem, required_on_create
+from .results import result_document
 from .sse import EventHub
 
 DEFAULT_CONFLICT_RETRIES = 8
@@ -173,9 +174,12 @@ class ModelService:
         overrides: list[dict[str, Any]],
         meta: RequestMeta,
         instance_id: str | None = None,
+        *,
+        verbose: bool = False,
     ) -> tuple[dict[str, Any], ResultCode | None]:
-        """Run a command with ONE engine; return its result dict (the reference JSON shape),
-        success or not, and its ``CommandResult.code``."""
+        """Run a command with ONE engine; return the document it answers with (``results.py``:
+        lean on success unless ``verbose``, the full reference shape on a refusal) and its
+        ``CommandResult.code``."""
         tenant = self.require_tenant(context) if command.entity else self.tenant_of(context)
         entity = self.index.entities.get(command.entity) if command.entity else None
         scope = None
@@ -210,9 +214,9 @@ class ModelService:
                 self.metrics.conflict()
             elif meta.idempotency_key is not None and _replayed(engine, command, result):
                 self.metrics.replay()
-        result_dict = _result_dict(result)
-        self.recorder.record_command(command, instance_id, meta, result_dict, tenant)
-        return result_dict, getattr(result, "code", None)
+        document = result_document(result, verbose=verbose)
+        self.recorder.record_command(command, instance_id, meta, document, tenant)
+        return document, getattr(result, "code", None)
 
     def _stamp_tenant(
         self, entity: EntityInfo, data: dict[str, Any], context: Mapping[str, Any]
@@ -258,11 +262,6 @@ def _replayed(engine: Any, command: CommandInfo, result: Any) -> bool:
     and this request's engine evaluated nothing (an enqueued async command evaluates nothing
     either). Read from the engine afterwards, not by a lookup of its own before."""
     return bool(result.success) and not command.ir.get("async") and engine.get_last_evaluation_stats() is None
-
-
-def _result_dict(result: Any) -> dict[str, Any]:
-    to_dict = getattr(result, "to_dict", None)
-    return dict(to_dict()) if callable(to_dict) else dict(result)
 
 
 def _event_dict(event: Any) -> dict[str, Any]:
