@@ -8,7 +8,7 @@ Engines are cheap: each request gets one bound to its caller's context, sharing 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +90,12 @@ class ModelService:
             options["target_scope"] = target_scope
         engine = RuntimeEngine(self.model, context, store_provider=self.store, **options)
         tenant = self.tenant_of(context)
-        publish: Callable[[Any], None] = lambda event: self.hub.publish(_event_dict(event), tenant)  # noqa: E731
+        hub = self.hub
+
+        def publish(event: Any) -> None:
+            if hub.listening:
+                hub.publish(_event_dict(event), tenant)
+
         engine.on_event(publish)
         return engine
 
