@@ -1,8 +1,8 @@
 """What the HTTP layer needs to know about a model, indexed once from the IR.
 
 Routes are looked up by name on every request, so entities and commands are resolved through
-dicts built here (never by scanning the IR), and each command's input validator is compiled
-once.
+dicts built here (never by scanning the IR), and each command's input check is compiled once
+(``checker.py``).
 """
 
 from __future__ import annotations
@@ -11,13 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-try:
-    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
-except ImportError as exc:  # one line naming the extra, not a traceback
-    from ..extras import missing_extra
-
-    raise missing_extra(exc.name or "jsonschema", "http") from exc
-
+from .checker import InputChecker
 from .problems import ProblemError
 from .schema import TypeSchemas
 
@@ -31,7 +25,7 @@ class CommandInfo:
     entity: str | None
     ir: Mapping[str, Any]
     input_schema: dict[str, Any]
-    validator: Draft202012Validator
+    checker: InputChecker
     #: whether the command creates its instance (runs without an instance id)
     allocating: bool
 
@@ -41,7 +35,7 @@ class CommandInfo:
 
     def validate(self, data: Mapping[str, Any]) -> None:
         """Raise a 400 problem naming every mismatch between ``data`` and the parameters."""
-        _raise_if_invalid(self.validator, data)
+        _raise_if_invalid(self.checker, data)
 
 
 #: a problem lists this many mismatches at most, each message cut to ``_MESSAGE_CHARS``: the
@@ -50,8 +44,10 @@ _MAX_ERRORS = 50
 _MESSAGE_CHARS = 200
 
 
-def _raise_if_invalid(validator: Draft202012Validator, data: Mapping[str, Any]) -> None:
-    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+def _raise_if_invalid(checker: InputChecker, data: Mapping[str, Any]) -> None:
+    if checker.valid(data):
+        return
+    errors = sorted(checker.errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise ProblemError(
             "INVALID_INPUT",
@@ -80,7 +76,7 @@ class EntityInfo:
     properties: dict[str, Mapping[str, Any]]
     commands: dict[str, CommandInfo] = field(default_factory=dict)
     row_schema: dict[str, Any] = field(default_factory=dict)
-    row_validator: Draft202012Validator | None = None
+    row_checker: InputChecker | None = None
 
     @property
     def create_command(self) -> CommandInfo | None:
@@ -88,9 +84,9 @@ class EntityInfo:
 
     def validate_row(self, data: Mapping[str, Any]) -> None:
         """Plain creates (no ``create`` command) accept declared properties of the right types."""
-        if self.row_validator is None:
-            self.row_validator = Draft202012Validator({**self.row_schema, "additionalProperties": False})
-        _raise_if_invalid(self.row_validator, data)
+        if self.row_checker is None:
+            self.row_checker = InputChecker({**self.row_schema, "additionalProperties": False})
+        _raise_if_invalid(self.row_checker, data)
 
 
 class ModelIndex:
@@ -125,7 +121,7 @@ class ModelIndex:
             entity=entity_name,
             ir=command,
             input_schema=schema,
-            validator=Draft202012Validator(schema),
+            checker=InputChecker(schema),
             allocating=bool(entity_name) and (command["name"] == "create" or "initialization" in command),
         )
         owner = self.entities.get(entity_name) if entity_name else None

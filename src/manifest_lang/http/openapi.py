@@ -18,7 +18,7 @@ from .schema import STRING
 
 _REF = "#/components/schemas/"
 
-_COMMAND_HEADERS = [
+_COMMAND_PARAMS = [
     {
         "name": "Idempotency-Key",
         "in": "header",
@@ -39,6 +39,16 @@ _COMMAND_HEADERS = [
         "required": False,
         "schema": {"type": "string"},
         "description": "What caused this command (an event name or reference, or any caller id).",
+    },
+    {
+        "name": "verbose",
+        "in": "query",
+        "required": False,
+        "schema": STRING,
+        "description": "`1` (or `true`): answer with the full command result, as the reference shapes it: "
+        "the outcomes of passed constraints, each rule's `formatted` text and `resolved` values, the "
+        "events' `provenance`. By default a success answers lean: the outcomes that fired (failed "
+        "warnings, overrides), the events without provenance. A refusal always carries the full result.",
     },
 ]
 
@@ -67,6 +77,7 @@ _COMMON_SCHEMAS: dict[str, Any] = {
             "correlationId": {"type": "string"},
             "causationId": {"type": "string"},
             "emitIndex": {"type": "integer"},
+            "provenance": {"type": "object", "description": "the IR's hash and compiler (?verbose=1)"},
         },
     },
     "ConstraintOutcome": {
@@ -75,8 +86,9 @@ _COMMON_SCHEMAS: dict[str, Any] = {
             "code": {"type": "string"},
             "constraintName": {"type": "string"},
             "severity": {"type": "string", "enum": ["ok", "warn", "block"]},
-            "formatted": {"type": "string"},
+            "formatted": {"type": "string", "description": "the rule's source text (?verbose=1)"},
             "message": {"type": "string"},
+            "resolved": {"type": "array", "description": "the values the rule saw (?verbose=1)"},
             "passed": {"type": "boolean"},
             "overridden": {"type": "boolean"},
             "overriddenBy": {"type": "string"},
@@ -161,10 +173,13 @@ def _command_operation(
         "operationId": f"run_{(info.entity or 'global')}_{info.name}",
         "summary": f"Run {target}",
         "tags": [info.entity or "commands"],
-        "parameters": [*path_params, *_COMMAND_HEADERS],
+        "parameters": [*path_params, *_COMMAND_PARAMS],
         "requestBody": _command_body(info, input_ref),
         "responses": {
-            "200": _json({"$ref": _REF + "CommandResult"}, "The command succeeded (warnings included)"),
+            "200": _json(
+                {"$ref": _REF + "CommandResult"},
+                "The command succeeded (warnings included; the full result with ?verbose=1)",
+            ),
             **_accepted(info),
             **_problems(400, 401, 403, 404, 409, 413, 422, 429),
         },
@@ -252,7 +267,7 @@ def _create_operation(entity: EntityInfo, schemas: dict[str, Any], required: lis
         "operationId": f"create_{entity.name}",
         "summary": f"Create a {entity.name}",
         "tags": [entity.name],
-        "parameters": list(_COMMAND_HEADERS) if create else [],
+        "parameters": list(_COMMAND_PARAMS) if create else [],
         "requestBody": body,
         "responses": {"201": created, **_problems(400, 401, 403, 404, 409, 413, 422, 429)},
     }

@@ -170,9 +170,9 @@ class Api:
             idempotency_key=headers.get("idempotency-key") or None,
             traceparent=valid_traceparent(headers.get("traceparent")),
         )
-        result, code = await self._sync(
-            self.service.run, context, command, body.input, body.override_requests, meta, instance_id
-        )
+        run = partial(self.service.run, verbose=_verbose(request))
+        overrides = body.override_requests
+        result, code = await self._sync(run, context, command, body.input, overrides, meta, instance_id)
         if not result.get("success"):
             pending = result.get("approvalRequired")
             if isinstance(pending, dict) and isinstance(pending.get("requestKey"), str):
@@ -249,6 +249,14 @@ class Api:
 
     async def healthz(self, request: Request) -> Response:
         return json_response({"status": "ok", "entities": len(self.index.entities)})
+
+
+def _verbose(request: Request) -> bool:
+    """``?verbose=1``: answer a command with its full result (see ``results.py``)."""
+    return request.query_params.get("verbose") in _VERBOSE
+
+
+_VERBOSE = frozenset({"1", "true"})
 
 
 def _wants_json(request: Request) -> bool:

@@ -8,7 +8,7 @@ Engines are cheap: each request gets one bound to its caller's context, sharing 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from ..workflows.trace import TraceRecorder
 from .model_index import CommandInfo, EntityInfo, ModelIndex
 from .problems import ProblemError
 from .refusals import create_problem, required_on_create
+from .results import result_document
 from .sse import EventHub
 
 DEFAULT_CONFLICT_RETRIES = 8
@@ -89,7 +90,12 @@ class ModelService:
             options["target_scope"] = target_scope
         engine = RuntimeEngine(self.model, context, store_provider=self.store, **options)
         tenant = self.tenant_of(context)
-        publish: Callable[[Any], None] = lambda event: self.hub.publish(_event_dict(event), tenant)  # noqa: E731
+        hub = self.hub
+
+        def publish(event: Any) -> None:
+            if hub.listening:
+                hub.publish(_event_dict(event), tenant)
+
         engine.on_event(publish)
         return engine
 
@@ -173,9 +179,12 @@ class ModelService:
         overrides: list[dict[str, Any]],
         meta: RequestMeta,
         instance_id: str | None = None,
+        *,
+        verbose: bool = False,
     ) -> tuple[dict[str, Any], ResultCode | None]:
-        """Run a command with ONE engine; return its result dict (the reference JSON shape),
-        success or not, and its ``CommandResult.code``."""
+        """Run a command with ONE engine; return the document it answers with (``results.py``:
+        lean on success unless ``verbose``, the full reference shape on a refusal) and its
+        ``CommandResult.code``."""
         tenant = self.require_tenant(context) if command.entity else self.tenant_of(context)
         entity = self.index.entities.get(command.entity) if command.entity else None
         scope = None
@@ -188,8 +197,6 @@ class ModelService:
         engine = self.engine(context, idempotent=meta.idempotency_key is not None, target_scope=scope)
         if entity is not None and instance_id is None:
             data = self._stamp_tenant(entity, data, context)
-        if self.metrics is not None and self._will_replay(engine, meta.idempotency_key):
-            self.metrics.replay()
         # The engine scopes the key by the caller's tenant and refuses a create of a taken id.
         with traced(meta.traceparent, otel=self.otel):
             try:
@@ -207,23 +214,14 @@ class ModelService:
                 if self.metrics is not None:
                     self.metrics.conflict()
                 raise
-        if self.metrics is not None and result.concurrency_conflict is not None:
-            self.metrics.conflict()
-        result_dict = _result_dict(result)
-        self.recorder.record_command(command, instance_id, meta, result_dict, tenant)
-        return result_dict, getattr(result, "code", None)
-
-    def _will_replay(self, engine: Any, key: str | None) -> bool:
-        """Whether the engine will answer ``key`` with a stored result (for /metrics only: the
-        engine itself decides, with the request's fingerprint)."""
-        if key is None or self.idempotency_store is None:
-            return False
-        from ..runtime.idempotency import scope_tenant
-        from ..stores.base import IdempotencyKey
-
-        declared = engine.model.tenant is not None
-        tenant = scope_tenant(engine.tenant_value() if declared else engine.context.get("tenantId"))
-        return tenant is not None and self.idempotency_store.get(IdempotencyKey(tenant, key)) is not None
+        if self.metrics is not None:
+            if result.concurrency_conflict is not None:
+                self.metrics.conflict()
+            elif meta.idempotency_key is not None and _replayed(engine, command, result):
+                self.metrics.replay()
+        document = result_document(result, verbose=verbose)
+        self.recorder.record_command(command, instance_id, meta, document, tenant)
+        return document, getattr(result, "code", None)
 
     def _stamp_tenant(
         self, entity: EntityInfo, data: dict[str, Any], context: Mapping[str, Any]
@@ -264,9 +262,11 @@ def _required_without_default(entity: EntityInfo, name: str) -> bool:
     return "required" in (prop.get("modifiers") or []) and "defaultValue" not in prop
 
 
-def _result_dict(result: Any) -> dict[str, Any]:
-    to_dict = getattr(result, "to_dict", None)
-    return dict(to_dict()) if callable(to_dict) else dict(result)
+def _replayed(engine: Any, command: CommandInfo, result: Any) -> bool:
+    """Whether a keyed request was answered with a stored result (for /metrics): it succeeded
+    and this request's engine evaluated nothing (an enqueued async command evaluates nothing
+    either). Read from the engine afterwards, not by a lookup of its own before."""
+    return bool(result.success) and not command.ir.get("async") and engine.get_last_evaluation_stats() is None
 
 
 def _event_dict(event: Any) -> dict[str, Any]:

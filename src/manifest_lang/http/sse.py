@@ -79,6 +79,11 @@ class EventHub:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
+    @property
+    def listening(self) -> bool:
+        """Whether any stream is open (else an event need not even be turned into a dict)."""
+        return bool(self._subscribers)
+
     def publish(self, event: Mapping[str, Any], tenant: Any = None) -> None:
         """Thread-safe; a no-op while nobody listens (the common case costs one length check)."""
         loop = self._loop

@@ -4,7 +4,7 @@ around store conflicts, the single commit (rows + outbox + idempotency + audit),
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import StoreConflictError
@@ -77,24 +77,55 @@ class TopLevel:
                 opts.override_requests,
                 caller_of(engine.context),
             )
-            replayed = self._replayed(scoped, fingerprint)
-            if replayed is not None:
-                return replayed
+            # With claims in the command's own transaction, the claim itself tells whether a
+            # record exists: the lookup waits until it does (or until a refusal needs it first).
+            if not self._claims_held(opts):
+                replayed = self._replayed(scoped, fingerprint)
+                if replayed is not None:
+                    return replayed
         if input is None:
             input = {}
         elif type(input) is not dict:
             if not isinstance(input, Mapping):
                 error = f"Command input must be an object, not {type(input).__name__}"
-                return CommandResult(success=False, error=error, code=ResultCode.INVALID_INPUT)
+                refused = CommandResult(success=False, error=error, code=ResultCode.INVALID_INPUT)
+                return self._replay_first(scoped, fingerprint, opts, refused)
             input = dict(input)
         if not flat_json_object(input):
             problem = json_problem(input)
             if problem is not None:
-                return CommandResult(success=False, error=failure_text(problem), code=failure_code(problem))
+                error, code = failure_text(problem), failure_code(problem)
+                refused = CommandResult(success=False, error=error, code=code)
+                return self._replay_first(scoped, fingerprint, opts, refused)
             input = as_double(input)
         if scoped is None:
             return self._execute(name, input, opts, None, None)
         return self._execute_claimed(name, input, opts, scoped, fingerprint)
+
+    def _store(self, opts: CallOptions) -> Any:
+        engine = self.engine
+        return engine.store_for(opts.entity_name or "") if engine.multi_store else engine.store
+
+    def _claims_held(self, opts: CallOptions) -> bool:
+        """Whether this command's idempotency claim goes into its own held transaction (SQL
+        stores): claim, rows, outbox, audit and result then commit together, and a crash leaves
+        nothing behind. Other stores (Redis, memory) claim first and record after the commit."""
+        caps = self.caps()
+        if not caps.claims_in_transaction:
+            return False
+        store = self._store(opts)
+        return caps.transactional_store is store and hasattr(store, "serialize_writers")
+
+    def _replay_first(
+        self, key: IdempotencyKey | None, fingerprint: str | None, opts: CallOptions, refused: CommandResult
+    ) -> CommandResult:
+        """A refusal found before the claim: a stored record still answers first (the reference's
+        order), as the lookup the held claim deferred would have."""
+        if key is not None and self._claims_held(opts):
+            replayed = self._replayed(key, fingerprint)
+            if replayed is not None:
+                return replayed
+        return refused
 
     def scope_tenant(self) -> str | None:
         """The tenant an idempotency key belongs to: the declared tenant, else ``tenantId``."""
@@ -132,23 +163,36 @@ class TopLevel:
         key: IdempotencyKey,
         fingerprint: str | None,
     ) -> CommandResult:
+        if self._claims_held(opts):
+            cmd = self.engine.model.command(name, opts.entity_name)
+            if cmd is not None and not cmd.is_async:
+                return self._execute(name, input, opts, key, fingerprint, held=True)
+            replayed = self._replayed(key, fingerprint)  # the lookup the held claim deferred
+            if replayed is not None:
+                return replayed
+            if cmd is None:
+                return self._execute(name, input, opts, None, None)  # refused: nothing to claim
         caps = self.caps()
         if caps.claim is not None and not caps.claim(key):
             # Completed between the lookup and the claim: answer as a replay would.
-            replayed = self._replayed(key, fingerprint)
-            if replayed is not None:
-                return replayed
-            return CommandResult(
-                success=False,
-                error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key.key}' is still running",
-                code=ResultCode.IDEMPOTENCY_IN_PROGRESS,
-            )
+            return self._not_claimed(key, fingerprint)
         try:
             return self._execute(name, input, opts, key, fingerprint)
         except BaseException:
             if caps.release is not None:
                 caps.release(key)
             raise
+
+    def _not_claimed(self, key: IdempotencyKey, fingerprint: str | None) -> CommandResult:
+        """The answer to a request whose key another request holds or has completed."""
+        replayed = self._replayed(key, fingerprint)
+        if replayed is not None:
+            return replayed
+        return CommandResult(
+            success=False,
+            error=f"IDEMPOTENCY_IN_PROGRESS: a command with key '{key.key}' is still running",
+            code=ResultCode.IDEMPOTENCY_IN_PROGRESS,
+        )
 
     def _tenant_present(self) -> bool:
         engine = self.engine
@@ -163,9 +207,13 @@ class TopLevel:
         opts: CallOptions,
         key: IdempotencyKey | None,
         fingerprint: str | None,
+        *,
+        held: bool = False,
     ) -> CommandResult:
+        """Run the command and commit it. ``held``: the idempotency claim of ``key`` is made
+        inside the command's held transaction and commits (as its result) with the rows."""
         engine = self.engine
-        store = engine.store_for(opts.entity_name or "") if engine.multi_store else engine.store
+        store = self._store(opts)
         audit_id = engine.generate_id() if store.records_audit else None
         audit = (audit_id, engine.now()) if audit_id is not None else None
         cmd = engine.model.command(name, opts.entity_name)
@@ -183,30 +231,48 @@ class TopLevel:
             return result
         if cmd.is_async and engine.context.get("source") != "job":
             return self._enqueue(name, input, opts, cmd, key, fingerprint, store)
-        # On PostgreSQL a command on one instance holds it while it runs (see serialize_writers):
-        # writers of a hot row then queue instead of losing revision races.
-        hold = getattr(store, "serialize_writers", None) if opts.instance_id and opts.entity_name else None
+        # On the SQL stores a command on one instance holds it while it runs (see
+        # serialize_writers): writers of a hot row then queue instead of losing revision races.
+        on_instance = opts.instance_id and opts.entity_name
+        hold = getattr(store, "serialize_writers", None) if held or on_instance else None
         attempt = 0
         while True:
             if hold is None:
                 ex, result, lost = self._run_once(name, input, opts, cmd, key, fingerprint, store, audit)
             else:
                 with hold(opts.entity_name, opts.instance_id):
-                    ex, result, lost = self._run_once(name, input, opts, cmd, key, fingerprint, store, audit)
+                    claims = self._held_claims(key) if held else None
+                    if claims is not None and not claims[0](key):
+                        ran = None
+                    else:
+                        ran = self._run_once(name, input, opts, cmd, key, fingerprint, store, audit)
+                        if claims is not None and ran[2] is None and not ran[1].success:
+                            claims[1](key)  # a refusal is not recorded: its claim goes
+                if ran is None:
+                    assert key is not None
+                    return self._not_claimed(key, fingerprint)  # a record exists: another request's
+                ex, result, lost = ran
             if lost is None:
                 break
             attempt += 1
             if attempt > engine.conflict_retries:
                 result = _store_conflict_result(lost, opts)
-                self._finish_idempotency(key, fingerprint, result, store, committed=False)
+                if not held:  # a held claim rolled back with its transaction
+                    self._finish_idempotency(key, fingerprint, result, store, committed=False)
                 return result
         self.last_budget = ex.budget
         events = result.emitted_events if result.success else ex.log_only
         if events:
             engine.events.publish(events)
-        if key is not None:
+        if key is not None and not held:
             self._finish_idempotency(key, fingerprint, result, store, committed=True)
         return result
+
+    def _held_claims(self, key: IdempotencyKey | None) -> tuple[Callable[[Any], bool], Callable[[Any], Any]]:
+        """(claim, release) of the idempotency store, for a held transaction."""
+        caps = self.caps()
+        assert key is not None and caps.claim is not None and caps.release is not None
+        return caps.claim, caps.release
 
     def _run_once(
         self,
@@ -362,7 +428,15 @@ class TopLevel:
 class _IdempotencyCaps:
     """Duck-typed extras of an idempotency store (see ``idempotency.py``)."""
 
-    __slots__ = ("claim", "release", "lookup", "transactional_store", "accepts_results", "takes_fingerprint")
+    __slots__ = (
+        "claim",
+        "release",
+        "lookup",
+        "transactional_store",
+        "accepts_results",
+        "takes_fingerprint",
+        "claims_in_transaction",
+    )
 
     def __init__(self, idem: Any) -> None:
         self.lookup = getattr(idem, "lookup", None)
@@ -372,6 +446,10 @@ class _IdempotencyCaps:
         self.release = getattr(idem, "release", None)
         self.transactional_store = getattr(idem, "transactional_store", None) if idem is not None else None
         self.accepts_results = bool(getattr(idem, "accepts_results", False))
+        #: claims made inside the store's held transaction commit (or roll back) with it
+        self.claims_in_transaction = bool(getattr(idem, "claims_in_transaction", False)) and (
+            self.claim is not None and self.release is not None and self.lookup is not None
+        )
 
 
 def _store_conflict_result(exc: StoreConflictError, opts: CallOptions) -> CommandResult:

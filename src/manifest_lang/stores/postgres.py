@@ -174,24 +174,27 @@ class PostgresStore(SqlStore):
 
     # -- writers of one instance, one after the other ----------------------------------------------
     @contextmanager
-    def serialize_writers(self, entity: str, instance_id: str) -> Iterator[None]:
+    def serialize_writers(self, entity: str | None, instance_id: str | None) -> Iterator[None]:
         """Run a command on ``entity``/``instance_id`` holding that instance: one transaction on one
         connection takes a transaction-scoped advisory lock on it (the key of the outbox subject
         lock), then the command's reads and its commit run in that transaction. Two commands on one
         hot row thus run one after the other, the second reading what the first committed, instead
         of both computing from the same revision and one losing the race (a 409 after the re-runs).
         Optimistic revision checks stay: they still catch writes to the other rows a command touches.
+        Without an instance (a create, a top-level command with an idempotency key) the transaction
+        is held without the lock: the command's idempotency claim then commits with its rows.
         """
         if getattr(self._pinned, "pin", None) is not None:
             yield  # a nested command (a reaction, a saga step) already runs in the held transaction
             return
         pin = _Pin()
-        lock_key = f"{self._lock_namespace}\x1f{entity}\x1f{instance_id}"
+        lock_key = None if instance_id is None else f"{self._lock_namespace}\x1f{entity}\x1f{instance_id}"
         for attempt in range(self._attempts):
             try:
                 with self._pool.connection() as conn:
                     with conn.transaction() as tx:
-                        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
+                        if lock_key is not None:
+                            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
                         pin.conn, pin.started = conn, True
                         self._pinned.pin = pin
                         try:

@@ -2,8 +2,12 @@
 
 The engine sees ``transactional_store is <its store>`` and puts ``(key, result)`` into the
 command's ``UnitOfWork``: the record commits with the instance rows and the outbox, or not at all.
-Two requests with one key: ``claim`` lets only one run; and should two run anyway (a claim that
-expired), the second commit finds a completed record and its whole transaction rolls back.
+``claims_in_transaction``: the engine makes the claim inside the command's held transaction
+(``serialize_writers``), so the claim, the rows, the outbox, the audit record and the result are
+ONE transaction. The claim is never visible as a committed row: a concurrent request with the
+same key waits for it (PostgreSQL's unique index; SQLite's write lock) and then finds the result,
+or, if the first rolled back, claims the key itself; a killed request leaves nothing. Claims made
+outside a held transaction (``claim``) still commit on their own and expire.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ class SqlIdempotencyStore:
     an in-progress claim after ``in_progress_ttl_seconds``, so a crashed request's key can be
     claimed again. Keep that longer than the slowest command.
     """
+
+    #: a claim made inside the store's held transaction commits or rolls back with it
+    claims_in_transaction = True
 
     def __init__(self, store: SqlStore, *, in_progress_ttl_seconds: float = 60.0) -> None:
         self.transactional_store = store

@@ -2,8 +2,12 @@
 
 Every write is ``BEGIN IMMEDIATE`` … ``COMMIT``: the write lock is taken up front, so two writers
 never both read-then-upgrade and deadlock, and SQLite's single writer makes per-instance commit
-order equal to outbox sequence order for free. WAL lets readers run during a write; the busy
-timeout makes a writer wait for the lock instead of failing. ``synchronous=NORMAL`` (the default)
+order equal to outbox sequence order for free. WAL lets readers run during a write. Writers of one
+file in one process take turns on a process-wide lock (``_Writer``) before they ask SQLite for its
+write lock, so threads queue in order instead of sleeping in SQLite's busy handler (whose
+back-off sleeps were the server's p99); the busy timeout remains the wait between processes.
+A command on an instance runs in one held transaction (``serialize_writers``): its reads, its
+idempotency claim and its commit, as on PostgreSQL. ``synchronous=NORMAL`` (the default)
 survives an application crash; a power loss can drop the last transactions (use ``FULL`` then).
 """
 
@@ -15,7 +19,8 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +59,58 @@ def unbindable() -> InvalidInputError:
 _OPEN_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
 
+class _Held:
+    """The transaction a command holds on one file (``serialize_writers``), for its thread."""
+
+    __slots__ = ("read", "write", "failed")
+
+    def __init__(self, read: sqlite3.Cursor, write: sqlite3.Cursor) -> None:
+        self.read = read
+        self.write = write
+        self.failed = False  # a statement inside failed: roll the whole transaction back
+
+
+class _Writer:
+    """The write side of one database file in this process: the lock its writers take in turn,
+    and per thread the transaction held on it. Shared by every store object on the file, so a
+    store opened twice on one file (two prefixes, or another entity's store) joins the held
+    transaction instead of waiting for SQLite's lock behind its own thread."""
+
+    __slots__ = ("lock", "local")
+
+    def __init__(self, lock: threading.RLock | None = None) -> None:
+        self.lock = lock or threading.RLock()
+        self.local = threading.local()
+
+    def held(self) -> _Held | None:
+        held: _Held | None = getattr(self.local, "held", None)
+        return held
+
+
+_WRITERS: dict[str, _Writer] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_for(path: str) -> _Writer:
+    key = os.path.realpath(path)
+    with _WRITERS_LOCK:
+        writer = _WRITERS.get(key)
+        if writer is None:
+            writer = _WRITERS[key] = _Writer()
+        return writer
+
+
 def _forget_connections_after_fork() -> None:
     """In a forked child, drop every store's cached connections: the child opens its own, and
-    ``close`` leaves the parent's ones alone (they belong to another process)."""
+    ``close`` leaves the parent's ones alone (they belong to another process). The write locks
+    are new too: a parent's thread may have held one at the fork."""
+    global _WRITERS_LOCK
+    _WRITERS_LOCK = threading.Lock()
+    _WRITERS.clear()
     for store in list(_OPEN_STORES):
         store._local = threading.local()
+        store._guard = threading.RLock()
+        store._writer = _Writer(store._guard) if store._memory else _writer_for(store.path)
 
 
 if hasattr(os, "register_at_fork"):
@@ -101,6 +153,8 @@ class SQLiteStore(SqlStore):
         self._local = threading.local()
         self._conns: list[tuple[int, sqlite3.Connection]] = []  # (opening pid, connection)
         self._guard = threading.RLock()  # only for ":memory:", where all threads share one connection
+        # A private in-memory database has its own writer, whose lock is the connection's guard.
+        self._writer = _Writer(self._guard) if self._memory else _writer_for(self.path)
         self._wake = LocalWake()
         _OPEN_STORES.add(self)
         super().__init__(
@@ -152,10 +206,12 @@ class SQLiteStore(SqlStore):
         return cursors
 
     def _transact(self, work: Callable[..., T], *args: Any) -> T:
-        if self._memory:
-            with self._guard:
-                return self._transaction(work, args)
-        return self._transaction(work, args)
+        writer = self._writer
+        held = writer.held()
+        if held is not None:
+            return _in_held(held, work, args)
+        with writer.lock:
+            return self._transaction(work, args)
 
     # Plain try/except rather than context managers: this is the per-command path.
     def _transaction(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -169,17 +225,53 @@ class SQLiteStore(SqlStore):
             cur.execute("COMMIT")
         except BaseException as exc:
             _rollback(cur)
-            if isinstance(exc, sqlite3.Error):
-                raise translate(exc) from None
-            if isinstance(exc, _UNBINDABLE):
-                raise unbindable() from None
-            raise
+            translated = _translated(exc)
+            if translated is exc:
+                raise
+            raise translated from None
         return result
+
+    @contextmanager
+    def serialize_writers(self, entity: str | None, instance_id: str | None) -> Iterator[None]:
+        """Run a command in ONE write transaction held by this thread: its reads, its idempotency
+        claim and its commit (``_transact`` and ``_fetch`` join the held transaction). Taken under
+        the file's process-wide lock, then SQLite's write lock, so what the command reads is what
+        it writes over: writers of one row run one after the other instead of losing revision
+        races. Rolled back if the body raises or a statement inside failed."""
+        writer = self._writer
+        if writer.held() is not None:
+            yield  # a nested command (a reaction, a saga step) already runs in the held transaction
+            return
+        with writer.lock:
+            read, write = self._cursors()
+            try:
+                write.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise translate(exc) from None
+            held = writer.local.held = _Held(read, write)
+            try:
+                yield
+            except BaseException:
+                writer.local.held = None
+                _rollback(write)
+                raise
+            writer.local.held = None
+            if held.failed:
+                _rollback(write)
+                return
+            try:
+                write.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(write)
+                raise translate(exc) from None
 
     def _fetch(self, stmt: str, params: Sequence[Any] = ()) -> list[Any]:
         # fetchall, never fetchone: a statement left unfinished would keep its read snapshot open,
         # and the next BEGIN IMMEDIATE on this connection could then fail with SQLITE_BUSY_SNAPSHOT.
         try:
+            held = self._writer.held()
+            if held is not None:
+                return held.read.execute(stmt, params).fetchall()
             if self._memory:
                 with self._guard:
                     return self._cursors()[0].execute(stmt, params).fetchall()
@@ -307,6 +399,27 @@ class SQLiteStore(SqlStore):
 def _run_all(cur: sqlite3.Cursor, statements: list[str]) -> None:
     for stmt in statements:
         cur.execute(stmt)
+
+
+def _in_held(held: _Held, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """``work`` inside the held transaction: no BEGIN/COMMIT of its own; a failure rolls back
+    everything the holder did."""
+    try:
+        return work(held.write, *args)
+    except BaseException as exc:
+        held.failed = True
+        translated = _translated(exc)
+        if translated is exc:
+            raise
+        raise translated from None
+
+
+def _translated(exc: BaseException) -> BaseException:
+    if isinstance(exc, sqlite3.Error):
+        return translate(exc)
+    if isinstance(exc, _UNBINDABLE):
+        return unbindable()
+    return exc
 
 
 def _rollback(cur: sqlite3.Cursor) -> None:
