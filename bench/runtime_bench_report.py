@@ -125,3 +125,30 @@ def print_table(name: str, ours: dict[str, Any], ref: dict[str, Any] | None) -> 
         print("| " + " | ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)) + " |")
         if i == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+#: the columns of the closing summary: (heading, METRICS label)
+SUMMARY: list[tuple[str, str]] = [
+    ("hot", "hot (ops/s)"),
+    ("rr", "10k round-robin (ops/s)"),
+    ("idem", "+ idempotency, unique keys (ops/s)"),
+    ("replay", "+ idempotency, replay (ops/s)"),
+    ("corr", "+ correlation/causation (ops/s)"),
+    ("compile", "compile cold median (ms)"),
+]
+
+
+def print_summary(rows: list[tuple[str, dict[str, float]]]) -> None:
+    """One line per scenario: ours/reference of each throughput phase (compile: reference/ours)."""
+    present = [(h, label) for h, label in SUMMARY if any(label in r for _, r in rows)]
+    print("\n## summary: ours/reference (> 1 means we are faster)")
+    print("| scenario | " + " | ".join(h for h, _ in present) + " |")
+    print("|---|" + "---|" * len(present))
+    for name, r in rows:
+        cells = []
+        for heading, label in present:
+            value = r.get(label)
+            if value and heading == "compile":
+                value = 1 / value  # a time: lower is better
+            cells.append(f"{value:.2f}" if value else "-")
+        print(f"| {name} | " + " | ".join(cells) + " |")
