@@ -25,9 +25,11 @@ from .compile import (
     CompileContext,
     Evaluator,
     _compile,
+    _constant_members,
     _unit,
     ir_value,
 )
+from .folding import ConstantSet
 from .values import (
     UNDEFINED,
     get_member,
@@ -165,6 +167,9 @@ class _Gen:
         op = _BINARY.get(operator) if isinstance(operator, str) else None
         if op is None:
             return self.closure(expr, level)
+        members = _constant_members(operator, expr)
+        if members is not None:
+            return self.membership(members, expr.get("left" if operator == "in" else "right"), level)
         left = self.node(expr.get("left"), level + 1)
         right_ir = expr.get("right")
         constant = _primitive_literal(right_ir)
@@ -186,6 +191,15 @@ class _Gen:
             joiner = "and" if operator in ("and", "&&") else "or"
             return f"((({a} := {left}), ({b} := {right})) and ({self.truthy(a)} {joiner} {self.truthy(b)}))"
         return f"{self.bind(op)}({left}, {right})"
+
+    def membership(self, members: ConstantSet, item_ir: Any, level: int) -> str:
+        """``item in [constants]`` against the set built once (``folding.ConstantSet``); a list
+        of strings, the usual role list, inline."""
+        item = self.node(item_ir, level + 1)
+        if members.only_strings:
+            t = self.temp()
+            return f"(type({t} := {item}) is str and {t} in {self.bind(members.strings)})"
+        return f"{self.bind(members.contains)}({item})"
 
     def equality(self, left: str, right_ir: Any, constant: Any, negate: bool, level: int) -> str:
         a, b, ta = self.temp(), self.temp(), self.temp()
