@@ -38,6 +38,7 @@ from .values import (
     js_less,
     js_less_eq,
     loose_equals,
+    to_json_value,
     truthy,
 )
 
@@ -66,7 +67,15 @@ _BASE_GLOBALS: dict[str, Any] = {
     "_js_greater": js_greater,
     "_js_greater_eq": js_greater_eq,
     "_NUM": frozenset((int, float)),
-    "__builtins__": {"type": type, "bool": bool, "dict": dict, "str": str, "int": int, "float": float},
+    "__builtins__": {
+        "type": type,
+        "bool": bool,
+        "dict": dict,
+        "list": list,
+        "str": str,
+        "int": int,
+        "float": float,
+    },
 }
 
 _code_cache: dict[str, Any] = {}
@@ -264,6 +273,59 @@ def generate_raw(expr: Any, cc: CompileContext | None = None) -> tuple[Evaluator
     return _generated(expr, cc, "") or node.fn, node.steps, node.depth
 
 
+def _leaf_failed(exc: Exception) -> Any:
+    """A report leaf whose evaluation raised: undefined, except that a budget overrun propagates."""
+    if getattr(exc, "code", None) == "EVALUATION_BUDGET_EXCEEDED":
+        raise exc
+    return UNDEFINED
+
+
+def generate_report(leaves: list[tuple[str, Any]], cc: CompileContext) -> Evaluator | None:
+    """The ``resolved`` report of a check as one generated function: ``[{expression, value}]``
+    of every leaf in order, each evaluated as ``generate_raw`` would (uncharged: the caller
+    charges the leaves together), a leaf that raises reported as undefined (a budget overrun
+    propagates), and a list or object value snapshotted with ``to_json_value``. One call per
+    report instead of one per leaf; None when a leaf is too big to inline (the caller then
+    evaluates the leaves one by one)."""
+    gen = _Gen(cc)
+    lines = ["def run(s, rt):"]
+    items = []
+    for i, (text, node) in enumerate(leaves):
+        if _ir_depth(node, MAX_DEPTH) > MAX_DEPTH:
+            return None
+        _compile(node, cc, 1)  # validates the IR as generate_raw does
+        constant = ir_value(node["value"]) if node.get("kind") == "literal" else _NOT_CONSTANT
+        if isinstance(constant, _PRIMITIVE):  # an atomic literal: its value, nothing to evaluate
+            items.append(f'{{"expression": {gen.const(text)}, "value": {gen.const(constant)}}}')
+            continue
+        code = gen.node(node, 1)
+        if len(code) > MAX_SOURCE:
+            return None
+        v = f"_v{i}"
+        lines += ["    try:", f"        {v} = {code}", "    except _Exception as _e:"]
+        lines.append(f"        {v} = _leaf_failed(_e)")
+        snap = f"({v} if (({v}t := type({v})) is not dict and {v}t is not list) else _snap({v}))"
+        items.append(f'{{"expression": {gen.const(text)}, "value": {snap}}}')
+    lines.append(f"    return [{', '.join(items)}]")
+    source = "\n".join(lines) + "\n"
+    namespace = dict(_BASE_GLOBALS)
+    namespace.update(gen.names)
+    namespace.update(_Exception=Exception, _leaf_failed=_leaf_failed, _snap=to_json_value)
+    exec(_cached_code(source), namespace)
+    fn: Evaluator = namespace["run"]
+    return fn
+
+
+def _cached_code(source: str) -> Any:
+    code = _code_cache.get(source)
+    if code is None:
+        if len(_code_cache) >= MAX_CACHED:
+            _code_cache.clear()
+        code = compile(source, "<manifest expression>", "exec")
+        _code_cache[source] = code
+    return code
+
+
 def _generated(expr: Any, cc: CompileContext, prologue: str) -> Evaluator | None:
     """``run(s, rt)``: ``prologue`` then the inlined expression; None if the tree is too big."""
     if _ir_depth(expr, MAX_DEPTH) > MAX_DEPTH:
@@ -273,14 +335,8 @@ def _generated(expr: Any, cc: CompileContext, prologue: str) -> Evaluator | None
     if len(body) > MAX_SOURCE:
         return None
     source = f"def run(s, rt):\n{prologue}    return {body}\n"
-    code = _code_cache.get(source)
-    if code is None:
-        if len(_code_cache) >= MAX_CACHED:
-            _code_cache.clear()
-        code = compile(source, "<manifest expression>", "exec")
-        _code_cache[source] = code
     namespace = dict(_BASE_GLOBALS)
     namespace.update(gen.names)
-    exec(code, namespace)
+    exec(_cached_code(source), namespace)
     fn: Evaluator = namespace["run"]
     return fn

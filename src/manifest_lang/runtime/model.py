@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import IRError
 from ..expr.builtins import roles_from_ir
-from ..expr.codegen import generate_expression, generate_raw
+from ..expr.codegen import generate_expression, generate_raw, generate_report
 from ..expr.compile import CompileContext, Evaluator, ir_value
 from ..expr.format import context_keys, format_expression, resolved_nodes
 from ..ir.schema import validate_ir
@@ -180,6 +180,7 @@ class CompiledModel:
             leaves=[_leaf(text, node, fn) for (text, node), (fn, _, _) in zip(nodes, leaves, strict=True)],
             leaf_steps=sum(steps for _, steps, _ in leaves),  # literals count too
             leaf_depth=max((depth for _, _, depth in leaves), default=0),
+            report=generate_report(nodes, self._cc),
         )
 
     def _policy(self, p: dict[str, Any]) -> PolicyModel:
