@@ -46,6 +46,7 @@ VALUES = st.one_of(
     st.booleans(),
     st.integers(-5, 5),
     st.sampled_from([0.5, -0.0, math.nan, math.inf, 2.0]),
+    st.sampled_from([2**53, 2**53 - 1, -(2**53), 2**52 + 0.5, 1e300]),  # where sums leave safe ints
     st.sampled_from(["", "a", "b", "10", "2"]),
     st.just([1, 2]),
     st.just({"k": 1}),

@@ -33,10 +33,13 @@ from .folding import ConstantSet
 from .values import (
     UNDEFINED,
     get_member,
+    js_add,
     js_greater,
     js_greater_eq,
     js_less,
     js_less_eq,
+    js_mul,
+    js_sub,
     loose_equals,
     to_json_value,
     truthy,
@@ -67,6 +70,10 @@ _BASE_GLOBALS: dict[str, Any] = {
     "_js_greater": js_greater,
     "_js_greater_eq": js_greater_eq,
     "_NUM": frozenset((int, float)),
+    "_SAFE": 2**53,
+    "_js_add": js_add,
+    "_js_sub": js_sub,
+    "_js_mul": js_mul,
     "__builtins__": {
         "type": type,
         "bool": bool,
@@ -195,6 +202,9 @@ class _Gen:
             )
         if operator in _EQ:
             return self.equality(left, right_ir, constant, _EQ[operator], level)
+        if operator in _ARITH:
+            right = self.node(right_ir, level + 1)
+            return self.arithmetic(operator, left, right)
         right = self.node(right_ir, level + 1)
         if operator in ("and", "&&", "or", "||"):
             joiner = "and" if operator in ("and", "&&") else "or"
@@ -210,9 +220,30 @@ class _Gen:
             return f"(type({t} := {item}) is str and {t} in {self.bind(members.strings)})"
         return f"{self.bind(members.contains)}({item})"
 
+    def arithmetic(self, operator: str, left: str, right: str) -> str:
+        """``+ - *`` on two numbers inline while the result stays a safe integer or a finite
+        double; anything else (strings, -0 from an integer product, overflow, NaN) is the JS
+        helper's, which computes it again from the same operands."""
+        a, b, r = self.temp(), self.temp(), self.temp()
+        sym, slow = _ARITH[operator]
+        result = f"({r} := {a} {sym} {b})"
+        nonzero = f"{result} and " if operator == "*" else f"({result} or True) and "
+        return (
+            f"({r} if (({a} := {left}), ({b} := {right})) and type({a}) in _NUM and type({b}) in _NUM "
+            f"and {nonzero}-_SAFE <= {r} <= _SAFE else {slow}({a}, {b}))"
+        )
+
     def equality(self, left: str, right_ir: Any, constant: Any, negate: bool, level: int) -> str:
         a, b, ta = self.temp(), self.temp(), self.temp()
         eq, slow = ("!=", "not _loose") if negate else ("==", "_loose")
+        if constant is None:
+            # loose equality with null: only null and undefined
+            test = f"(({a} := {left}) is None or {a} is _U)"
+            return f"(not {test})" if negate else test
+        flag = _boolean_literal(right_ir)
+        if flag is not None:
+            same = f"{a} is {flag!r}" if not negate else f"{a} is not {flag!r}"
+            return f"({same} if type({a} := {left}) is bool else {slow}({a}, {flag!r}))"
         tc = type(constant)
         if constant is not _NOT_CONSTANT and tc in (str, int, float):
             c = self.const(constant)
@@ -226,6 +257,17 @@ class _Gen:
 
 
 _NOT_CONSTANT: Any = object()
+
+#: operators inlined on numbers: (Python operator, the JS helper of every other case)
+_ARITH = {"+": ("+", "_js_add"), "-": ("-", "_js_sub"), "*": ("*", "_js_mul")}
+
+
+def _boolean_literal(expr: Any) -> bool | None:
+    if isinstance(expr, dict) and expr.get("kind") == "literal":
+        value = expr.get("value")
+        if isinstance(value, dict) and value.get("kind") == "boolean" and type(value.get("value")) is bool:
+            return bool(value["value"])
+    return None
 
 
 def _primitive_literal(expr: Any) -> Any:

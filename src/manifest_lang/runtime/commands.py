@@ -431,7 +431,11 @@ class CommandRun:
                         error = self._fast_transition(action.transition_only, target, wc, value)  # type: ignore[arg-type]
                         if error is not None:
                             return Refusal(ResultCode.INVALID_TRANSITION, error)
-                    put_value(wc, target, value)  # type: ignore[arg-type]
+                    vt = type(value)
+                    if vt is list or vt is dict or value is UNDEFINED:
+                        put_value(wc, target, value)  # type: ignore[arg-type]
+                    else:
+                        wc[target] = value  # type: ignore[index]  # put_value's scalar case inline
                     self.dirty = True
                     if target not in inp:
                         scope[target] = value  # type: ignore[index]
