@@ -48,14 +48,9 @@ def policy_denial(
 ) -> PolicyDenial:
     """The denial report; ``message`` is the refusal's error (the policy's own message, else the
     default the caller built), as the reference reports it."""
-    return PolicyDenial(
-        policy_name=policy.name,
-        expression=policy.check.ir,
-        formatted=policy.check.formatted,
-        context_keys=policy.context_keys,
-        message=message,
-        resolved=resolved(policy.check, scope, ex) if scope is not None else None,
-    )
+    check = policy.check
+    report = resolved(check, scope, ex) if scope is not None else None
+    return PolicyDenial(policy.name, check.ir, check.formatted, policy.context_keys, message, report)
 
 
 def evaluate_constraint(c: ConstraintModel, scope: dict[str, Any], ex: Execution) -> ConstraintOutcome:

@@ -115,7 +115,17 @@ class CommandRun:
         )
 
     def refused(self, refusal: Refusal) -> CommandResult:
-        return self.refusal(refusal.code, refusal.error, **refusal.fields)
+        if refusal.fields:
+            return self.refusal(refusal.code, refusal.error, **refusal.fields)
+        # the usual case (a transition, a missing instance): no keyword dict to unpack
+        opts = self.opts
+        return CommandResult(
+            False,
+            error=refusal.error,
+            correlation_id=opts.correlation_id,
+            causation_id=opts.causation_id,
+            code=refusal.code,
+        )
 
     def run(self, raw_input: dict[str, Any]) -> CommandResult:
         """The command's result; a refusal or a budget overrun is a failed result, never raised."""
