@@ -115,6 +115,12 @@ class CompiledModel:
             self.commands_by_name.setdefault(cm.name, cm)
             if cm.entity is not None:
                 self.commands_by_entity.setdefault((cm.entity, cm.name), cm)
+        #: entity -> command name -> the command ``command(name, entity)`` answers (one lookup
+        #: per call, without a key tuple to build)
+        self._entity_commands: dict[str, dict[str, CommandModel]] = {}
+        for em in self.entities.values():
+            found = {n: self._entity_command(em.name, n) for n in em.commands}
+            self._entity_commands[em.name] = {n: cm for n, cm in found.items() if cm is not None}
         self.reactions: dict[str, list[ReactionModel]] = {}
         for r in ir.get("reactions", []) or []:
             self.reactions.setdefault(r["event"], []).append(self._reaction(r))
@@ -150,9 +156,10 @@ class CompiledModel:
     def command(self, name: str, entity: str | None = None) -> CommandModel | None:
         if entity is None:
             return self.commands_by_name.get(name)
-        em = self.entities.get(entity)
-        if em is None or name not in em.commands:
-            return None
+        commands = self._entity_commands.get(entity)
+        return commands.get(name) if commands is not None else None
+
+    def _entity_command(self, entity: str, name: str) -> CommandModel | None:
         return self.commands_by_entity.get((entity, name)) or self.commands_by_name.get(name)
 
     def compile(self, expr: Any) -> Evaluator:
