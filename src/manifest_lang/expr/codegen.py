@@ -27,9 +27,8 @@ from .compile import (
     _compile,
     _constant_members,
     _unit,
-    ir_value,
 )
-from .folding import ConstantSet
+from .folding import ConstantSet, ir_value
 from .values import (
     UNDEFINED,
     get_member,

@@ -16,7 +16,8 @@ from typing import Any
 from ..errors import IRError
 from ..expr.builtins import roles_from_ir
 from ..expr.codegen import generate_expression, generate_raw, generate_report
-from ..expr.compile import CompileContext, Evaluator, ir_value
+from ..expr.compile import CompileContext, Evaluator
+from ..expr.folding import ir_value
 from ..expr.format import context_keys, format_expression, resolved_nodes
 from ..ir.schema import validate_ir
 from .builtins_bridge import builtins_with
