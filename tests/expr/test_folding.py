@@ -8,36 +8,16 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from manifest_lang.expr.budget import Budget, EvaluationLimits
 from manifest_lang.expr.codegen import generate_expression
 from manifest_lang.expr.compile import CompileContext, compile_expression
 from manifest_lang.expr.folding import NOT_CONSTANT, ConstantSet, constant_value
 from manifest_lang.expr.values import UNDEFINED, js_in, loose_equals
 
-
-class _Rt:
-    def __init__(self) -> None:
-        self.budget = Budget(EvaluationLimits())
-        self.host = None
-
-
-def lit(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {"kind": "literal", "value": {"kind": "null"}}
-    kind = {bool: "boolean", str: "string", int: "number", float: "number"}[type(value)]
-    return {"kind": "literal", "value": {"kind": kind, "value": value}}
+from .test_codegen import _Rt, binary, ident, lit
 
 
 def array(*elements: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "array", "elements": list(elements)}
-
-
-def ident(name: str) -> dict[str, Any]:
-    return {"kind": "identifier", "name": name}
-
-
-def binary(op: str, left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": "binary", "operator": op, "left": left, "right": right}
 
 
 PRIMITIVES = st.one_of(
