@@ -140,3 +140,18 @@ def test_median_of_runs_takes_each_metric_median_and_keeps_the_rest() -> None:
     assert merged["validation"] == {"ok": True}
     assert runs[0]["hot"]["opsPerSec"] == 10  # inputs untouched
     assert median_of_runs([], 2) is None
+
+
+def test_the_summary_has_one_row_per_scenario_and_inverts_compile(capsys: Any) -> None:
+    from runtime_bench_report import print_summary
+
+    print_summary(
+        [
+            ("station", {"hot (ops/s)": 3.5, "compile cold median (ms)": 0.5}),
+            ("order", {"hot (ops/s)": 4.0}),
+        ]
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[1] == "| scenario | hot | compile |"
+    assert lines[3] == "| station | 3.50 | 2.00 |"  # a time: reference/ours, > 1 still means faster
+    assert lines[4] == "| order | 4.00 | - |"
