@@ -4,12 +4,14 @@
     python bench/runtime_bench.py [SCENARIO[,SCENARIO...]|all] [--quick] [--n N] [--json] [--no-ref]
 
 Scenarios are the language-neutral ``<name>.workload.json`` + ``.manifest`` pairs of the shared
-bench folder (``$MANIFEST_BENCH_SCENARIOS``, default ``../shared/bench/scenarios`` beside the repo; the generated ``large_1000`` model is created on
-demand with ``gen_large.py`` in the writable reference copy ``$MANIFEST_REFBENCH``, default ``../refbench``). For each scenario
-this runs our phases (validate, compile, hot, rr, idem, corr, memory, eventlog; see
-``runtime_bench_phases.py``), then ``node bench.mjs <scenario> --json`` with the same sizes, and
-prints ops/s for both and the ratio ours/reference. A scenario whose cycle does not end with the
-expected outcomes on our runtime makes the run exit 3 (the rule of ``bench.mjs``). See README.md.
+bench folder (``$MANIFEST_BENCH_SCENARIOS``, default ``../shared/bench/scenarios`` beside the repo)
+and of this repo's ``bench/scenarios`` (copied into the reference copy before it runs); the
+generated ``large_1000`` model is created on demand with ``gen_large.py`` in the writable reference
+copy ``$MANIFEST_REFBENCH``, default ``../refbench``. For each scenario this runs our phases
+(validate, compile, hot, rr, idem, corr, memory, eventlog; see ``runtime_bench_phases.py``), then
+``node bench.mjs <scenario> --json`` with the same sizes, and prints ops/s for both and the ratio
+ours/reference. A scenario whose cycle does not end with the expected outcomes on our runtime makes
+the run exit 3 (the rule of ``bench.mjs``). See README.md.
 """
 
 from __future__ import annotations
@@ -30,12 +32,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import runtime_bench_phases as phases  # noqa: E402
-from runtime_bench_report import median_of_runs, print_table, ratios  # noqa: E402
+from runtime_bench_report import median_of_runs, print_summary, print_table, ratios  # noqa: E402
 
 from manifest_lang.native import build_name  # noqa: E402
 
 _BESIDE = Path(__file__).resolve().parents[2]  # the folder holding the repo checkout
-SHARED_SCENARIOS = Path(os.environ.get("MANIFEST_BENCH_SCENARIOS", _BESIDE / "shared" / "bench" / "scenarios"))
+SHARED_SCENARIOS = Path(
+    os.environ.get("MANIFEST_BENCH_SCENARIOS", _BESIDE / "shared" / "bench" / "scenarios")
+)
+#: the repo's own workloads (bench/scenarios), copied into the reference copy before it runs them
+REPO_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 REFBENCH = Path(os.environ.get("MANIFEST_REFBENCH", _BESIDE / "refbench"))
 DEFAULT_SCENARIOS = [
     "inventory",
@@ -46,6 +52,10 @@ DEFAULT_SCENARIOS = [
     "large_10_last",
     "large_100_last",
     "large_1000_last",
+    "station",
+    "order",
+    "station_refusals",
+    "order_refusals",
 ]
 ALL_PHASES = ["compile", "hot", "rr", "idem", "corr", "memory", "eventlog"]
 
@@ -74,19 +84,17 @@ def _die(message: str, code: int = 2) -> None:
 
 def resolve_scenario(name: str) -> Scenario:
     """``<name>.workload.json`` (its ``manifest`` field names the model, else ``<name>.manifest``)."""
+    folders = (SHARED_SCENARIOS, REPO_SCENARIOS, REFBENCH / "scenarios")
     wl_path = next(
-        (
-            d / f"{name}.workload.json"
-            for d in (SHARED_SCENARIOS, REFBENCH / "scenarios")
-            if (d / f"{name}.workload.json").exists()
-        ),
+        (d / f"{name}.workload.json" for d in folders if (d / f"{name}.workload.json").exists()),
         None,
     )
     if wl_path is None:
         _die(f"no such scenario: {name}")
     workload = json.loads(wl_path.read_text())
     model = workload.get("manifest", f"{name}.manifest")
-    candidates = [SHARED_SCENARIOS / model, REFBENCH / "scenarios" / model]
+    # the model beside its workload first: a repo workload may share a model with a shared one
+    candidates = [wl_path.parent / model, *(d / model for d in folders)]
     manifest = next((p for p in candidates if p.exists()), None)
     if manifest is None and model.startswith("large_"):
         size = model.removeprefix("large_").removesuffix(".manifest")
@@ -265,6 +273,21 @@ def _profiled(fn: Any, profile: bool, *args: Any) -> dict[str, Any]:
     return dict(result)
 
 
+def publish_repo_scenarios() -> None:
+    """Copy ``bench/scenarios/*`` into the reference copy's ``scenarios/``, where ``bench.mjs``
+    looks, so that both sides run the same files (a changed file is copied again)."""
+    target = REFBENCH / "scenarios"
+    if not target.is_dir() or not REPO_SCENARIOS.is_dir():
+        return
+    for path in sorted(REPO_SCENARIOS.iterdir()):
+        if path.suffix not in (".json", ".manifest"):
+            continue
+        copy = target / path.name
+        data = path.read_bytes()
+        if not copy.exists() or copy.read_bytes() != data:
+            copy.write_bytes(data)
+
+
 def run_reference(sc: Scenario, sizes: phases.Sizes, only: list[str]) -> dict[str, Any]:
     cmd = [
         "node",
@@ -351,7 +374,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
+    if not args.no_ref:
+        publish_repo_scenarios()
     status = 0
+    summary: list[tuple[str, dict[str, float]]] = []
     for name in names:
         sc = resolve_scenario(name)
         log = (lambda _m: None) if args.json else (lambda m, _n=name: print(f"[{_n}] {m}", flush=True))
@@ -364,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
             if not args.no_ref:
                 ref_runs.append(run_reference(sc, sizes, args.only))
+                if not ref_runs[-1].get("validation", {"ok": True}).get("ok", True):
+                    status = 3  # both sides must end every step with the same expected outcome
         ours = median_of_runs(ours_runs, 1) or ours_runs[0]
         ref = median_of_runs(ref_runs, 2)
         report = {
@@ -377,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report), flush=True)
         else:
             print_table(name, ours, ref)
+        summary.append((name, report["ratios"]))
+    if len(summary) > 1 and not args.json and not args.no_ref:
+        print_summary(summary)
     return status
 
 

@@ -15,10 +15,13 @@ METRICS: list[tuple[str, str, str, bool]] = [
     ("hot p50 latency (us)", "hot.latencyUs.p50", "hot.latencyUs.p50", False),
     ("hot p99 latency (us)", "hot.latencyUs.p99", "hot.latencyUs.p99", False),
     ("10k round-robin (ops/s)", "rr.opsPerSec", "rr.opsPerSec", True),
+    ("rr p50 latency (us)", "rr.latencyUs.p50", "rr.latencyUs.p50", False),
     ("seed createInstance (/s)", "rr.seedPerSec", "rr.seedPerSec", True),
     ("+ idempotency, unique keys (ops/s)", "idem.unique.opsPerSec", "idem.unique.opsPerSec", True),
+    ("unique keys p50 latency (us)", "idem.unique.latencyUs.p50", "idem.unique.latencyUs.p50", False),
     ("+ idempotency, replay (ops/s)", "idem.replay.opsPerSec", "idem.replay.opsPerSec", True),
     ("+ correlation/causation (ops/s)", "corr.opsPerSec", "corr.opsPerSec", True),
+    ("corr p50 latency (us)", "corr.latencyUs.p50", "corr.latencyUs.p50", False),
     ("memory: create (/s)", "memory.createPerSec", "memory.createPerSec", True),
     ("memory: heap bytes/instance", "memory.heapBytesPerInstance", "memory.heapBytesPerInstance", False),
     (
@@ -125,3 +128,36 @@ def print_table(name: str, ours: dict[str, Any], ref: dict[str, Any] | None) -> 
         print("| " + " | ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)) + " |")
         if i == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+#: the columns of the closing summary: (heading, METRICS label). The p50 columns (reference
+#: latency / ours) hold up on a loaded machine, where one descheduling of a process moves the
+#: throughput of a whole phase.
+SUMMARY: list[tuple[str, str]] = [
+    ("hot", "hot (ops/s)"),
+    ("rr", "10k round-robin (ops/s)"),
+    ("idem", "+ idempotency, unique keys (ops/s)"),
+    ("replay", "+ idempotency, replay (ops/s)"),
+    ("corr", "+ correlation/causation (ops/s)"),
+    ("hot p50", "hot p50 latency (us)"),
+    ("rr p50", "rr p50 latency (us)"),
+    ("idem p50", "unique keys p50 latency (us)"),
+    ("corr p50", "corr p50 latency (us)"),
+    ("compile", "compile cold median (ms)"),
+]
+
+
+def print_summary(rows: list[tuple[str, dict[str, float]]]) -> None:
+    """One line per scenario: ours/reference of each throughput phase (times: reference/ours)."""
+    present = [(h, label) for h, label in SUMMARY if any(label in r for _, r in rows)]
+    print("\n## summary: ours/reference (> 1 means we are faster)")
+    print("| scenario | " + " | ".join(h for h, _ in present) + " |")
+    print("|---|" + "---|" * len(present))
+    for name, r in rows:
+        cells = []
+        for heading, label in present:
+            value = r.get(label)
+            if value and (heading == "compile" or heading.endswith("p50")):
+                value = 1 / value  # a time: lower is better
+            cells.append(f"{value:.2f}" if value else "-")
+        print(f"| {name} | " + " | ".join(cells) + " |")

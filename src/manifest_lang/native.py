@@ -20,7 +20,9 @@ NATIVE_MODULES = (
     "manifest_lang.runtime.records",
     "manifest_lang.runtime.refusal",
     "manifest_lang.runtime.jsonvalues",
+    "manifest_lang.runtime.inputs",
     "manifest_lang.expr.budget",
+    "manifest_lang.expr.folding",
     "manifest_lang.expr.values",
     "manifest_lang.stores.memory",
 )

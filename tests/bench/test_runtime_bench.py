@@ -37,6 +37,34 @@ def test_workload_cycles_end_with_their_expected_outcomes(name: str) -> None:
     assert result["ok"]
 
 
+@pytest.mark.parametrize("name", ["station", "order", "station_refusals", "order_refusals"])
+def test_repo_workloads_end_with_their_expected_outcomes(name: str) -> None:
+    """bench/scenarios: the workloads the repo keeps (the shared folder has neither model)."""
+    sc = rb.resolve_scenario(name)
+    assert sc.manifest.parent == rb.REPO_SCENARIOS
+    ir, source = rb.load_ir(sc)
+    assert source == "manifest_lang.compile_source"
+    cycle = phases.prepare_cycle(sc.workload)
+    result = phases.phase_validate(ir, sc.workload, cycle)
+    assert result["mismatches"] == []
+    if name.endswith("_refusals"):
+        # refusal-heavy: half the steps refused, of every kind, and the user switched on most steps
+        assert result["mix"]["success"] * 2 == len(cycle)
+        assert {"guard", "constraint", "policy", "transition"} <= set(result["mix"])
+        assert sum(1 for s in sc.workload["cycle"] if "as" in s) >= len(cycle) // 2
+
+
+def test_repo_scenarios_are_published_into_the_reference_copy(tmp_path: Path, monkeypatch: Any) -> None:
+    (tmp_path / "scenarios").mkdir()
+    stale = tmp_path / "scenarios" / "order.manifest"
+    stale.write_text("old")
+    monkeypatch.setattr(rb, "REFBENCH", tmp_path)
+    rb.publish_repo_scenarios()
+    for path in rb.REPO_SCENARIOS.glob("*.workload.json"):
+        assert (tmp_path / "scenarios" / path.name).read_bytes() == path.read_bytes()
+    assert stale.read_text() == (rb.REPO_SCENARIOS / "order.manifest").read_text()
+
+
 @needs_scenarios
 def test_drive_walks_every_instance_through_the_cycle() -> None:
     sc = rb.resolve_scenario("preptask")
@@ -112,3 +140,18 @@ def test_median_of_runs_takes_each_metric_median_and_keeps_the_rest() -> None:
     assert merged["validation"] == {"ok": True}
     assert runs[0]["hot"]["opsPerSec"] == 10  # inputs untouched
     assert median_of_runs([], 2) is None
+
+
+def test_the_summary_has_one_row_per_scenario_and_inverts_compile(capsys: Any) -> None:
+    from runtime_bench_report import print_summary
+
+    print_summary(
+        [
+            ("station", {"hot (ops/s)": 3.5, "compile cold median (ms)": 0.5}),
+            ("order", {"hot (ops/s)": 4.0}),
+        ]
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[1] == "| scenario | hot | compile |"
+    assert lines[3] == "| station | 3.50 | 2.00 |"  # a time: reference/ours, > 1 still means faster
+    assert lines[4] == "| order | 4.00 | - |"

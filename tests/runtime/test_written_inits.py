@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from manifest_lang.runtime.execution import CallOptions, Pending
-from manifest_lang.runtime.results import CommandResult, ConstraintOutcome, GuardFailure
+from manifest_lang.runtime.results import CommandResult, ConstraintOutcome, GuardFailure, PolicyDenial
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "manifest_lang" / "runtime"
 WRITTEN = {
     CommandResult: "results.py",
     ConstraintOutcome: "results.py",
     GuardFailure: "results.py",
+    PolicyDenial: "results.py",
     CallOptions: "execution.py",
     Pending: "execution.py",
 }

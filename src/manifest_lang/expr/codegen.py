@@ -25,17 +25,22 @@ from .compile import (
     CompileContext,
     Evaluator,
     _compile,
+    _constant_members,
     _unit,
-    ir_value,
 )
+from .folding import ConstantSet, ir_value
 from .values import (
     UNDEFINED,
     get_member,
+    js_add,
     js_greater,
     js_greater_eq,
     js_less,
     js_less_eq,
+    js_mul,
+    js_sub,
     loose_equals,
+    to_json_value,
     truthy,
 )
 
@@ -64,7 +69,19 @@ _BASE_GLOBALS: dict[str, Any] = {
     "_js_greater": js_greater,
     "_js_greater_eq": js_greater_eq,
     "_NUM": frozenset((int, float)),
-    "__builtins__": {"type": type, "bool": bool, "dict": dict, "str": str, "int": int, "float": float},
+    "_SAFE": 2**53,
+    "_js_add": js_add,
+    "_js_sub": js_sub,
+    "_js_mul": js_mul,
+    "__builtins__": {
+        "type": type,
+        "bool": bool,
+        "dict": dict,
+        "list": list,
+        "str": str,
+        "int": int,
+        "float": float,
+    },
 }
 
 _code_cache: dict[str, Any] = {}
@@ -165,6 +182,9 @@ class _Gen:
         op = _BINARY.get(operator) if isinstance(operator, str) else None
         if op is None:
             return self.closure(expr, level)
+        members = _constant_members(operator, expr)
+        if members is not None:
+            return self.membership(members, expr.get("left" if operator == "in" else "right"), level)
         left = self.node(expr.get("left"), level + 1)
         right_ir = expr.get("right")
         constant = _primitive_literal(right_ir)
@@ -181,15 +201,48 @@ class _Gen:
             )
         if operator in _EQ:
             return self.equality(left, right_ir, constant, _EQ[operator], level)
+        if operator in _ARITH:
+            right = self.node(right_ir, level + 1)
+            return self.arithmetic(operator, left, right)
         right = self.node(right_ir, level + 1)
         if operator in ("and", "&&", "or", "||"):
             joiner = "and" if operator in ("and", "&&") else "or"
             return f"((({a} := {left}), ({b} := {right})) and ({self.truthy(a)} {joiner} {self.truthy(b)}))"
         return f"{self.bind(op)}({left}, {right})"
 
+    def membership(self, members: ConstantSet, item_ir: Any, level: int) -> str:
+        """``item in [constants]`` against the set built once (``folding.ConstantSet``); a list
+        of strings, the usual role list, inline."""
+        item = self.node(item_ir, level + 1)
+        if members.only_strings:
+            t = self.temp()
+            return f"(type({t} := {item}) is str and {t} in {self.bind(members.strings)})"
+        return f"{self.bind(members.contains)}({item})"
+
+    def arithmetic(self, operator: str, left: str, right: str) -> str:
+        """``+ - *`` on two numbers inline while the result stays a safe integer or a finite
+        double; anything else (strings, -0 from an integer product, overflow, NaN) is the JS
+        helper's, which computes it again from the same operands."""
+        a, b, r = self.temp(), self.temp(), self.temp()
+        sym, slow = _ARITH[operator]
+        result = f"({r} := {a} {sym} {b})"
+        nonzero = f"{result} and " if operator == "*" else f"({result} or True) and "
+        return (
+            f"({r} if (({a} := {left}), ({b} := {right})) and type({a}) in _NUM and type({b}) in _NUM "
+            f"and {nonzero}-_SAFE <= {r} <= _SAFE else {slow}({a}, {b}))"
+        )
+
     def equality(self, left: str, right_ir: Any, constant: Any, negate: bool, level: int) -> str:
         a, b, ta = self.temp(), self.temp(), self.temp()
         eq, slow = ("!=", "not _loose") if negate else ("==", "_loose")
+        if constant is None:
+            # loose equality with null: only null and undefined
+            test = f"(({a} := {left}) is None or {a} is _U)"
+            return f"(not {test})" if negate else test
+        flag = _boolean_literal(right_ir)
+        if flag is not None:
+            same = f"{a} is {flag!r}" if not negate else f"{a} is not {flag!r}"
+            return f"({same} if type({a} := {left}) is bool else {slow}({a}, {flag!r}))"
         tc = type(constant)
         if constant is not _NOT_CONSTANT and tc in (str, int, float):
             c = self.const(constant)
@@ -203,6 +256,17 @@ class _Gen:
 
 
 _NOT_CONSTANT: Any = object()
+
+#: operators inlined on numbers: (Python operator, the JS helper of every other case)
+_ARITH = {"+": ("+", "_js_add"), "-": ("-", "_js_sub"), "*": ("*", "_js_mul")}
+
+
+def _boolean_literal(expr: Any) -> bool | None:
+    if isinstance(expr, dict) and expr.get("kind") == "literal":
+        value = expr.get("value")
+        if isinstance(value, dict) and value.get("kind") == "boolean" and type(value.get("value")) is bool:
+            return bool(value["value"])
+    return None
 
 
 def _primitive_literal(expr: Any) -> Any:
@@ -250,6 +314,59 @@ def generate_raw(expr: Any, cc: CompileContext | None = None) -> tuple[Evaluator
     return _generated(expr, cc, "") or node.fn, node.steps, node.depth
 
 
+def _leaf_failed(exc: Exception) -> Any:
+    """A report leaf whose evaluation raised: undefined, except that a budget overrun propagates."""
+    if getattr(exc, "code", None) == "EVALUATION_BUDGET_EXCEEDED":
+        raise exc
+    return UNDEFINED
+
+
+def generate_report(leaves: list[tuple[str, Any]], cc: CompileContext) -> Evaluator | None:
+    """The ``resolved`` report of a check as one generated function: ``[{expression, value}]``
+    of every leaf in order, each evaluated as ``generate_raw`` would (uncharged: the caller
+    charges the leaves together), a leaf that raises reported as undefined (a budget overrun
+    propagates), and a list or object value snapshotted with ``to_json_value``. One call per
+    report instead of one per leaf; None when a leaf is too big to inline (the caller then
+    evaluates the leaves one by one)."""
+    gen = _Gen(cc)
+    lines = ["def run(s, rt):"]
+    items = []
+    for i, (text, node) in enumerate(leaves):
+        if _ir_depth(node, MAX_DEPTH) > MAX_DEPTH:
+            return None
+        _compile(node, cc, 1)  # validates the IR as generate_raw does
+        constant = ir_value(node["value"]) if node.get("kind") == "literal" else _NOT_CONSTANT
+        if isinstance(constant, _PRIMITIVE):  # an atomic literal: its value, nothing to evaluate
+            items.append(f'{{"expression": {gen.const(text)}, "value": {gen.const(constant)}}}')
+            continue
+        code = gen.node(node, 1)
+        if len(code) > MAX_SOURCE:
+            return None
+        v = f"_v{i}"
+        lines += ["    try:", f"        {v} = {code}", "    except _Exception as _e:"]
+        lines.append(f"        {v} = _leaf_failed(_e)")
+        snap = f"({v} if (({v}t := type({v})) is not dict and {v}t is not list) else _snap({v}))"
+        items.append(f'{{"expression": {gen.const(text)}, "value": {snap}}}')
+    lines.append(f"    return [{', '.join(items)}]")
+    source = "\n".join(lines) + "\n"
+    namespace = dict(_BASE_GLOBALS)
+    namespace.update(gen.names)
+    namespace.update(_Exception=Exception, _leaf_failed=_leaf_failed, _snap=to_json_value)
+    exec(_cached_code(source), namespace)
+    fn: Evaluator = namespace["run"]
+    return fn
+
+
+def _cached_code(source: str) -> Any:
+    code = _code_cache.get(source)
+    if code is None:
+        if len(_code_cache) >= MAX_CACHED:
+            _code_cache.clear()
+        code = compile(source, "<manifest expression>", "exec")
+        _code_cache[source] = code
+    return code
+
+
 def _generated(expr: Any, cc: CompileContext, prologue: str) -> Evaluator | None:
     """``run(s, rt)``: ``prologue`` then the inlined expression; None if the tree is too big."""
     if _ir_depth(expr, MAX_DEPTH) > MAX_DEPTH:
@@ -259,14 +376,8 @@ def _generated(expr: Any, cc: CompileContext, prologue: str) -> Evaluator | None
     if len(body) > MAX_SOURCE:
         return None
     source = f"def run(s, rt):\n{prologue}    return {body}\n"
-    code = _code_cache.get(source)
-    if code is None:
-        if len(_code_cache) >= MAX_CACHED:
-            _code_cache.clear()
-        code = compile(source, "<manifest expression>", "exec")
-        _code_cache[source] = code
     namespace = dict(_BASE_GLOBALS)
     namespace.update(gen.names)
-    exec(code, namespace)
+    exec(_cached_code(source), namespace)
     fn: Evaluator = namespace["run"]
     return fn

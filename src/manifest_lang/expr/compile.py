@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import IRError
+from .folding import NOT_CONSTANT, ConstantSet, constant_set, constant_value, copier, ir_value
 from .values import (
     UNDEFINED,
-    as_double,
     get_member,
     js_add,
     js_contains,
@@ -139,30 +139,12 @@ def _compile(expr: Any, cc: CompileContext, level: int) -> _Node:
 # --- leaves -----------------------------------------------------------------------------------
 
 
-def ir_value(value: Any) -> Any:
-    """Python value of an IR literal value (``{"kind": "number", "value": 1}``)."""
-    if not isinstance(value, dict):
-        raise IRError("literal value must be an object")
-    kind = value.get("kind")
-    if kind == "number":
-        return as_double(value.get("value"))  # an IR from JSON text may hold ints past 2**53
-    if kind in ("string", "boolean"):
-        return value.get("value")
-    if kind == "null":
-        return None
-    if kind == "array":
-        return [ir_value(v) for v in value.get("elements", [])]
-    if kind == "object":
-        return {k: ir_value(v) for k, v in value.get("properties", {}).items()}
-    raise IRError(f"unknown literal value kind {kind!r}")
-
-
 def _compile_literal(expr: dict[str, Any], cc: CompileContext, level: int) -> _Node:
-    raw = expr.get("value")
-    value = ir_value(raw)
+    value = ir_value(expr.get("value"))
     if isinstance(value, (list, dict)):
         # Each evaluation makes a fresh array/object, as in JS (identity matters for ==).
-        return _Node(lambda s, rt: ir_value(raw), 1, 1)
+        fresh = copier(value)
+        return _Node(lambda s, rt: fresh(), 1, 1)
     return _Node(lambda s, rt: value, 1, 1)
 
 
@@ -281,6 +263,13 @@ def _compile_binary(expr: dict[str, Any], cc: CompileContext, level: int) -> _No
 
         return _Node(unknown, steps, depth)
     operator = expr.get("operator")
+    members = _constant_members(operator, expr)
+    if members is not None:
+        # ``x in ["a", "b"]``: the array is only looked into, so it is built once (folding.py).
+        contains = members.contains
+        if operator == "in":
+            return _Node(lambda s, rt: contains(lf(s, rt)), steps, depth)
+        return _Node(lambda s, rt: contains(rf(s, rt)), steps, depth)
     right_ir = expr.get("right") or {}
     if right_ir.get("kind") == "literal" and not isinstance(ir_value(right_ir["value"]), (list, dict)):
         constant = ir_value(right_ir["value"])
@@ -289,6 +278,15 @@ def _compile_binary(expr: dict[str, Any], cc: CompileContext, level: int) -> _No
             return _Node(fast, steps, depth)
         return _Node(lambda s, rt: op(lf(s, rt), constant), steps, depth)
     return _Node(lambda s, rt: op(lf(s, rt), rf(s, rt)), steps, depth)
+
+
+def _constant_members(operator: Any, expr: dict[str, Any]) -> ConstantSet | None:
+    """The constant array of an ``in`` (right side) or ``contains`` (left side), else None."""
+    if operator == "in":
+        return constant_set(expr.get("right"))
+    if operator == "contains":
+        return constant_set(expr.get("left"))
+    return None
 
 
 def _fast_compare(operator: Any, lf: Evaluator, c: Any) -> Evaluator | None:
@@ -352,7 +350,7 @@ def _compile_array(expr: dict[str, Any], cc: CompileContext, level: int) -> _Nod
     fns = [e.fn for e in elements]
     steps = sum(e.steps for e in elements) + 1
     depth = max((e.depth for e in elements), default=0) + 1
-    return _Node(lambda s, rt: [f(s, rt) for f in fns], steps, depth)
+    return _Node(_constant_or(expr, lambda s, rt: [f(s, rt) for f in fns]), steps, depth)
 
 
 def _compile_object(expr: dict[str, Any], cc: CompileContext, level: int) -> _Node:
@@ -360,7 +358,17 @@ def _compile_object(expr: dict[str, Any], cc: CompileContext, level: int) -> _No
     pairs = [(k, n.fn) for k, n in props]
     steps = sum(n.steps for _, n in props) + 1
     depth = max((n.depth for _, n in props), default=0) + 1
-    return _Node(lambda s, rt: {k: f(s, rt) for k, f in pairs}, steps, depth)
+    return _Node(_constant_or(expr, lambda s, rt: {k: f(s, rt) for k, f in pairs}), steps, depth)
+
+
+def _constant_or(expr: dict[str, Any], evaluate: Evaluator) -> Evaluator:
+    """A copy of the prebuilt value for an array or object of literals (each evaluation still gets
+    its own, which the caller may change), else ``evaluate``."""
+    value = constant_value(expr)
+    if value is NOT_CONSTANT:
+        return evaluate
+    fresh = copier(value)
+    return lambda s, rt: fresh()
 
 
 def _compile_lambda(expr: dict[str, Any], cc: CompileContext, level: int) -> _Node:

@@ -23,6 +23,9 @@ def resolved(check: Checked, scope: dict[str, Any], ex: Execution) -> list[dict[
             budget.charge(check.leaf_steps, check.leaf_depth)  # limits, peak depth: the full rule
         else:
             budget.steps = steps
+    if check.report is not None:
+        report: list[dict[str, Any]] = check.report(scope, ex)
+        return report
     for text, fn, constant in check.leaves:
         if fn is None:
             out.append({"expression": text, "value": constant})
@@ -33,7 +36,8 @@ def resolved(check: Checked, scope: dict[str, Any], ex: Execution) -> list[dict[
             if getattr(exc, "code", None) == "EVALUATION_BUDGET_EXCEEDED":
                 raise
             value = UNDEFINED
-        if type(value) is dict or type(value) is list:
+        t = type(value)
+        if t is dict or t is list:
             value = to_json_value(value)  # a snapshot: later mutates must not change the report
         out.append({"expression": text, "value": value})
     return out
@@ -44,36 +48,27 @@ def policy_denial(
 ) -> PolicyDenial:
     """The denial report; ``message`` is the refusal's error (the policy's own message, else the
     default the caller built), as the reference reports it."""
-    return PolicyDenial(
-        policy_name=policy.name,
-        expression=policy.check.ir,
-        formatted=policy.check.formatted,
-        context_keys=policy.context_keys,
-        message=message,
-        resolved=resolved(policy.check, scope, ex) if scope is not None else None,
-    )
+    check = policy.check
+    report = resolved(check, scope, ex) if scope is not None else None
+    return PolicyDenial(policy.name, check.ir, check.formatted, policy.context_keys, message, report)
 
 
 def evaluate_constraint(c: ConstraintModel, scope: dict[str, Any], ex: Execution) -> ConstraintOutcome:
-    value = c.check.fn(scope, ex)
+    check = c.check
+    value = check.fn(scope, ex)
     if c.severity == "ok":
         passed = True
     else:
-        passed = not truthy(value) if c.fail_when else truthy(value)
+        held = value if type(value) is bool else truthy(value)
+        passed = held is not c.fail_when
     details = {k: fn(scope, ex) for k, fn in c.details} if c.details else None
-    report = resolved(c.check, scope, ex)
+    report = resolved(check, scope, ex)
     message = c.message
     if not message and c.message_template:
         message = _render_template(c.message_template, details or {}, report, scope)
+    # positional: a keyword call costs more, in the native build too
     return ConstraintOutcome(
-        code=c.code,
-        constraint_name=c.name,
-        severity=c.severity,
-        formatted=c.check.formatted,
-        passed=passed,
-        message=message,
-        details=details,
-        resolved=report,
+        c.code, c.name, c.severity, check.formatted, passed, message, details, None, None, report
     )
 
 

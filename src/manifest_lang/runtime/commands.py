@@ -34,13 +34,14 @@ from .instances import (
 )
 from .ratelimit import check_rate_limit
 from .reactions import run_reactions
-from .records import NO_DEFAULT, CommandModel, EntityModel
+from .records import NO_DEFAULT, CommandModel, EntityModel, PolicyModel
 from .refusal import Refusal, WriteRejected
 from .results import (
     CommandResult,
     ConstraintOutcome,
     EmittedEvent,
     GuardFailure,
+    PolicyDenial,
 )
 from .writerules import check_write_rules, managed_fields, put_value, transition_error
 
@@ -114,7 +115,17 @@ class CommandRun:
         )
 
     def refused(self, refusal: Refusal) -> CommandResult:
-        return self.refusal(refusal.code, refusal.error, **refusal.fields)
+        if refusal.fields:
+            return self.refusal(refusal.code, refusal.error, **refusal.fields)
+        # the usual case (a transition, a missing instance): no keyword dict to unpack
+        opts = self.opts
+        return CommandResult(
+            False,
+            error=refusal.error,
+            correlation_id=opts.correlation_id,
+            causation_id=opts.causation_id,
+            code=refusal.code,
+        )
 
     def run(self, raw_input: dict[str, Any]) -> CommandResult:
         """The command's result; a refusal or a budget overrun is a failed result, never raised."""
@@ -234,17 +245,13 @@ class CommandRun:
                     f"{code}: command '{self.cmd.name}' requires parameter '{p.name}'",
                     {"parameter_failure": failure},
                 )
-        refused = self._typed_input(raw)
-        return inp if refused is None else refused
-
-    def _typed_input(self, raw: dict[str, Any]) -> Refusal | None:
-        """Supplied values against the declared types (runtime/inputs.py); off with strict_inputs=False."""
+        # Supplied values against the declared types (runtime/inputs.py); off with strict_inputs=False.
         check = self.cmd.check_input
         if check is None or not self.engine.strict_inputs:
-            return None
+            return inp
         failed = check(raw)
         if failed is None:
-            return None
+            return inp
         return Refusal(ResultCode.INVALID_PARAMETER_TYPE, failed[1], {"parameter_failure": failed[0]})
 
     def _draft(self, inp: dict[str, Any]) -> dict[str, Any]:
@@ -305,24 +312,31 @@ class CommandRun:
 
     def _policies(self, scope: dict[str, Any]) -> CommandResult | None:
         """The denial of the first policy that refuses, or None."""
+        ex = self.ex
         for policy in self.cmd.policies:
             if policy.rate_limit is not None:
-                denial = check_rate_limit(self.ex, policy.rate_limit, f"policy:{policy.name}:")
+                denial = check_rate_limit(ex, policy.rate_limit, f"policy:{policy.name}:")
                 if denial is not None:
                     error = policy.message or f"Rate limit exceeded for policy '{policy.name}'"
-                    denial_report = policy_denial(policy, None, self.ex, error)
-                    return self.refusal(
-                        ResultCode.POLICY_DENIED, error, denied_by=policy.name, policy_denial=denial_report
-                    )
-            if not truthy(policy.check.fn(scope, self.ex)):
-                error = policy.message or f"Denied by policy '{policy.name}'"
-                return self.refusal(
-                    ResultCode.POLICY_DENIED,
-                    error,
-                    denied_by=policy.name,
-                    policy_denial=policy_denial(policy, scope, self.ex, error),
-                )
+                    return self._denied(policy, error, policy_denial(policy, None, ex, error))
+            allowed = policy.check.fn(scope, ex)
+            if allowed is True or (allowed is not False and truthy(allowed)):
+                continue
+            error = policy.message or f"Denied by policy '{policy.name}'"
+            return self._denied(policy, error, policy_denial(policy, scope, ex, error))
         return None
+
+    def _denied(self, policy: PolicyModel, error: str, report: PolicyDenial) -> CommandResult:
+        opts = self.opts
+        return CommandResult(
+            False,
+            error=error,
+            denied_by=policy.name,
+            policy_denial=report,
+            correlation_id=opts.correlation_id,
+            causation_id=opts.causation_id,
+            code=ResultCode.POLICY_DENIED,
+        )
 
     def _override_context(self) -> OverrideContext:
         opts = self.opts
@@ -352,27 +366,38 @@ class CommandRun:
                 continue
             if outcome.severity != "block":
                 continue
-            return self.refusal(
-                ResultCode.CONSTRAINT_BLOCKED,
-                outcome.message or f"Command blocked by constraint '{c.name}'",
+            opts = self.opts
+            return CommandResult(
+                False,
+                error=outcome.message or f"Command blocked by constraint '{c.name}'",
                 constraint_outcomes=outcomes,
-                override_requests=self.opts.override_requests or None,
+                override_requests=opts.override_requests or None,
+                correlation_id=opts.correlation_id,
+                causation_id=opts.causation_id,
                 emitted_events=events,
+                code=ResultCode.CONSTRAINT_BLOCKED,
             )
         return None
 
     def _guards(self, scope: dict[str, Any], outcomes: list[ConstraintOutcome]) -> CommandResult | None:
         """The refusal of the first guard that fails, or None."""
         ex = self.ex
-        for i, guard in enumerate(self.cmd.guards):
-            if not truthy(guard.fn(scope, ex)):
-                failure = GuardFailure(i + 1, guard.ir, guard.formatted, resolved(guard, scope, ex))
-                return self.refusal(
-                    ResultCode.GUARD_FAILED,
-                    f"Guard condition failed for command '{self.cmd.name}'",
-                    guard_failure=failure,
-                    constraint_outcomes=outcomes or None,
-                )
+        index = 0
+        for guard in self.cmd.guards:
+            index += 1
+            passed = guard.fn(scope, ex)
+            if passed is True or (passed is not False and truthy(passed)):
+                continue
+            opts = self.opts
+            return CommandResult(
+                False,
+                error=f"Guard condition failed for command '{self.cmd.name}'",
+                guard_failure=GuardFailure(index, guard.ir, guard.formatted, resolved(guard, scope, ex)),
+                constraint_outcomes=outcomes or None,
+                correlation_id=opts.correlation_id,
+                causation_id=opts.causation_id,
+                code=ResultCode.GUARD_FAILED,
+            )
         return None
 
     def _draft_constraints(
@@ -416,7 +441,11 @@ class CommandRun:
                         error = self._fast_transition(action.transition_only, target, wc, value)  # type: ignore[arg-type]
                         if error is not None:
                             return Refusal(ResultCode.INVALID_TRANSITION, error)
-                    put_value(wc, target, value)  # type: ignore[arg-type]
+                    vt = type(value)
+                    if vt is list or vt is dict or value is UNDEFINED:
+                        put_value(wc, target, value)  # type: ignore[arg-type]
+                    else:
+                        wc[target] = value  # type: ignore[index]  # put_value's scalar case inline
                     self.dirty = True
                     if target not in inp:
                         scope[target] = value  # type: ignore[index]
@@ -456,7 +485,7 @@ class CommandRun:
                 return Refusal(
                     ResultCode.MISSING_OUTBOX_STORE,
                     f"MISSING_OUTBOX_STORE: publish action in command '{self.cmd.name}' requires "
-                    "RuntimeOptions.outboxStore, but none is configured"
+                    "RuntimeOptions.outboxStore, but none is configured",
                 )
             self._emit_action(target, value)
         elif kind == "effect":
@@ -469,7 +498,7 @@ class CommandRun:
             return Refusal(
                 ResultCode.MISSING_EFFECT_HANDLER,
                 f"MISSING_EFFECT_HANDLER: effect action in command '{self.cmd.name}' requires "
-                "RuntimeOptions.effectHandler, but none is configured"
+                "RuntimeOptions.effectHandler, but none is configured",
             )
         info: dict[str, Any] = {"value": value, "commandName": self.cmd.name, "context": self.engine.context}
         if name is not None:
@@ -551,7 +580,8 @@ class CommandRun:
         if not self.dirty or self.entity is None or self.instance_id is None:
             return None
         em = self.entity
-        row = self._final_row()
+        row = dict(self.wc)  # type: ignore[arg-type]
+        row.pop("_entity", None)
         if em.constraints and not all_constraints_pass(self.ex, em, self.wc):  # type: ignore[arg-type]
             refused = self._entity_constraints(em, row)
             if refused is not None:

@@ -18,7 +18,7 @@ from ..stores.base import IdempotencyKey
 from .codes import ResultCode
 from .execution import CallOptions
 from .idempotency import INLINE_FINGERPRINT, caller_of, request_fingerprint, scope_tenant
-from .jsonvalues import as_id, failure_code, failure_text, id_problem
+from .jsonvalues import MAX_ID_LENGTH, MAX_STRING_LENGTH, as_id, failure_code, failure_text, id_problem
 from .results import CommandResult, OverrideRequest
 
 if TYPE_CHECKING:
@@ -57,8 +57,8 @@ def _same_request(
     return fingerprint == request_fingerprint(name, entity, instance_id, input, None, caller_of(context))
 
 
-def _names_are_strings(*values: Any) -> bool:
-    return all(v is None or type(v) is str for v in values)
+#: ids up to this length are accepted inline (well under the stores' MAX_ID_LENGTH)
+_SHORT_ID = min(MAX_ID_LENGTH, MAX_STRING_LENGTH)
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -114,13 +114,23 @@ class CommandEntry:
             requests = [OverrideRequest.coerce(r) for r in override_requests] if override_requests else None
         except TypeError as exc:
             return CommandResult(success=False, error=str(exc), code=ResultCode.INVALID_INPUT)
-        if instance_id is not None:
+        if instance_id is not None and not (
+            # the usual id, without a call: a short ASCII string with no NUL (id_problem's rules)
+            type(instance_id) is str
+            and 0 < len(instance_id) <= _SHORT_ID
+            and instance_id.isascii()
+            and "\x00" not in instance_id
+        ):
             instance_id = as_id(instance_id)  # ids are strings in every store
             problem = id_problem(instance_id, "instance_id")
             if problem is not None:
                 return CommandResult(success=False, error=failure_text(problem), code=failure_code(problem))
-        if type(name) is not str or not _names_are_strings(
-            entity_name, correlation_id, causation_id, idempotency_key
+        if not (
+            type(name) is str
+            and (entity_name is None or type(entity_name) is str)
+            and (correlation_id is None or type(correlation_id) is str)
+            and (causation_id is None or type(causation_id) is str)
+            and (idempotency_key is None or type(idempotency_key) is str)
         ):
             return CommandResult(success=False, error=_BAD_NAMES, code=ResultCode.INVALID_INPUT)
         opts = CallOptions(entity_name, instance_id, requests, correlation_id, causation_id)

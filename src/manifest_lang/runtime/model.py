@@ -15,8 +15,9 @@ from typing import Any
 
 from ..errors import IRError
 from ..expr.builtins import roles_from_ir
-from ..expr.codegen import generate_expression, generate_raw
-from ..expr.compile import CompileContext, Evaluator, ir_value
+from ..expr.codegen import generate_expression, generate_raw, generate_report
+from ..expr.compile import CompileContext, Evaluator
+from ..expr.folding import ir_value
 from ..expr.format import context_keys, format_expression, resolved_nodes
 from ..ir.schema import validate_ir
 from .builtins_bridge import builtins_with
@@ -115,6 +116,12 @@ class CompiledModel:
             self.commands_by_name.setdefault(cm.name, cm)
             if cm.entity is not None:
                 self.commands_by_entity.setdefault((cm.entity, cm.name), cm)
+        #: entity -> command name -> the command ``command(name, entity)`` answers (one lookup
+        #: per call, without a key tuple to build)
+        self._entity_commands: dict[str, dict[str, CommandModel]] = {}
+        for em in self.entities.values():
+            found = {n: self._entity_command(em.name, n) for n in em.commands}
+            self._entity_commands[em.name] = {n: cm for n, cm in found.items() if cm is not None}
         self.reactions: dict[str, list[ReactionModel]] = {}
         for r in ir.get("reactions", []) or []:
             self.reactions.setdefault(r["event"], []).append(self._reaction(r))
@@ -150,9 +157,10 @@ class CompiledModel:
     def command(self, name: str, entity: str | None = None) -> CommandModel | None:
         if entity is None:
             return self.commands_by_name.get(name)
-        em = self.entities.get(entity)
-        if em is None or name not in em.commands:
-            return None
+        commands = self._entity_commands.get(entity)
+        return commands.get(name) if commands is not None else None
+
+    def _entity_command(self, entity: str, name: str) -> CommandModel | None:
         return self.commands_by_entity.get((entity, name)) or self.commands_by_name.get(name)
 
     def compile(self, expr: Any) -> Evaluator:
@@ -180,6 +188,7 @@ class CompiledModel:
             leaves=[_leaf(text, node, fn) for (text, node), (fn, _, _) in zip(nodes, leaves, strict=True)],
             leaf_steps=sum(steps for _, steps, _ in leaves),  # literals count too
             leaf_depth=max((depth for _, _, depth in leaves), default=0),
+            report=generate_report(nodes, self._cc),
         )
 
     def _policy(self, p: dict[str, Any]) -> PolicyModel:

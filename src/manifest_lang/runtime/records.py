@@ -41,6 +41,8 @@ class Checked:
     leaves: list[tuple[str, Evaluator | None, Any]]
     leaf_steps: int
     leaf_depth: int
+    #: the whole report in one generated call (``codegen.generate_report``), or None: the leaves
+    report: Evaluator | None = None
 
 
 @dataclass(slots=True)

@@ -177,7 +177,7 @@ class GuardFailure:
         return cls(d["index"], d.get("expression", {}), d.get("formatted", ""), d.get("resolved"))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class PolicyDenial:
     policy_name: str
     expression: dict[str, Any] | None
@@ -185,6 +185,22 @@ class PolicyDenial:
     context_keys: list[str]
     message: str | None = None
     resolved: list[dict[str, Any]] | None = None
+
+    def __init__(
+        self,
+        policy_name: str,
+        expression: dict[str, Any] | None,
+        formatted: str,
+        context_keys: list[str],
+        message: str | None = None,
+        resolved: list[dict[str, Any]] | None = None,
+    ) -> None:  # written out: see ConstraintOutcome (a policy refusal builds one)
+        self.policy_name = policy_name
+        self.expression = expression
+        self.formatted = formatted
+        self.context_keys = context_keys
+        self.message = message
+        self.resolved = resolved
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"policyName": self.policy_name}
