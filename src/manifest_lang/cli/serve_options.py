@@ -47,7 +47,6 @@ def event_log_limit_option(command: F) -> F:
     )(command)
 
 
-
 def serve_options(command: F) -> F:
     """Add the auth and operations options to a click command (as keyword arguments)."""
     options = [

@@ -104,7 +104,9 @@ def trace_page(trace: Trace) -> str:
         for _, _, n in _flatten(trace.roots)
     )
     empty = "" if trace.roots else '<p id="empty">No commands or events recorded for this correlation id.</p>'
-    evicted = f', <span id="evicted-count">{trace.evicted}</span> older commands evicted' if trace.evicted else ""
+    evicted = (
+        f', <span id="evicted-count">{trace.evicted}</span> older commands evicted' if trace.evicted else ""
+    )
     body = (
         f'<h1>Workflow <code id="correlation-id">{escape(trace.correlation_id)}</code></h1>'
         f'<p class="muted"><span id="command-count">{summary["commands"]}</span> commands, '

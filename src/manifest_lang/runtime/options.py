@@ -112,4 +112,3 @@ def resolve_options(options: RuntimeOptions | None, overrides: Mapping[str, Any]
     if options is None:
         return {**_DEFAULTS, **overrides}
     return {**{name: getattr(options, name) for name in _NAMES}, **overrides}
-

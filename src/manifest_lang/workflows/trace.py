@@ -134,7 +134,8 @@ class TraceRecorder:
             flow = self._workflows.get((correlation_id, _tenant_key(tenant)))
             return ([], 0) if flow is None else (list(flow.records), flow.evicted)
 
-    def __len__(self) -> int:
+    @property
+    def record_count(self) -> int:
         """How many records are kept, over all workflows."""
         return self._total
 
@@ -152,7 +153,9 @@ def _evict_oldest(flow: _Workflow) -> None:
         flow.horizon = max(flow.horizon, max(_ts(e) for e in old.events))
 
 
-def _record(command: Any, instance_id: str | None, meta: Any, result: Mapping[str, Any], tenant: Any) -> CommandRecord:
+def _record(
+    command: Any, instance_id: str | None, meta: Any, result: Mapping[str, Any], tenant: Any
+) -> CommandRecord:
     events = [dict(e) for e in result.get("emittedEvents") or []]
     return CommandRecord(
         command=command.name,
