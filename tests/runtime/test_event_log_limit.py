@@ -148,3 +148,12 @@ def test_clear_of_a_capped_log() -> None:
     assert engine.get_event_log() == [] and engine.events_for_correlation("w") == []
     _bump(engine, 6, "w", start=10)
     assert [e.payload["by"] for e in engine.events_for_correlation("w")] == [13, 14, 15, 16]
+
+
+@pytest.mark.parametrize("limit", [None, 5])
+def test_a_listener_that_clears_the_log_leaves_it_consistent(limit: int | None) -> None:
+    log = EventLog(limit)
+    log.subscribe(lambda event: log.clear() if event.timestamp == 1.0 else None)
+    log.publish([_event(n, "w") for n in range(4)])
+    assert [e.timestamp for e in log.all()] == [2.0, 3.0]
+    assert log.for_correlation("w") == log.all()

@@ -36,15 +36,14 @@ DEFAULT_EVENT_LOG_LIMIT = 1000
 DEFAULT_TRACE_LIMIT = 1000
 
 
-def event_log_limit_option(command: F) -> F:
-    """``--event-log-limit N`` (``manifest serve`` and ``manifest worker run``)."""
-    return click.option(
-        "--event-log-limit",
-        default=DEFAULT_EVENT_LOG_LIMIT,
-        show_default=True,
-        type=click.IntRange(min=0),
-        help="Events each engine keeps in memory (the last N; 0: none). Listeners and SSE see every event.",
-    )(command)
+#: ``--event-log-limit N`` (``manifest serve`` and ``manifest worker run``)
+EVENT_LOG_LIMIT_OPTION = click.option(
+    "--event-log-limit",
+    default=DEFAULT_EVENT_LOG_LIMIT,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Events each engine keeps in memory (the last N; 0: none). Listeners and SSE see every event.",
+)
 
 
 def serve_options(command: F) -> F:
@@ -106,7 +105,7 @@ def serve_options(command: F) -> F:
             type=click.IntRange(min=1),
             help="Command records /trace keeps in memory per workflow (older ones are evicted).",
         ),
-        event_log_limit_option,
+        EVENT_LOG_LIMIT_OPTION,
     ]
     for option in reversed(options):
         command = option(command)

@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from ..errors import CompileError, ManifestError
-from .serve_options import event_log_limit_option
+from .serve_options import EVENT_LOG_LIMIT_OPTION
 
 GROUPS = ("jobs", "schedules", "approvals")
 
@@ -98,7 +98,7 @@ def _json_option(text: str | None, what: str) -> dict[str, Any]:
 )
 @click.option("--once", is_flag=True, help="Run what is due now, then exit.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING"]), default="INFO")
-@event_log_limit_option
+@EVENT_LOG_LIMIT_OPTION
 def run_command(
     model: Path,
     db: str,

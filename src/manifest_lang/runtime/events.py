@@ -22,10 +22,12 @@ _COMPACT_AT = 32
 
 
 class EventLog:
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(
+        self, limit: Any = None
+    ) -> None:  # Any: checked here (a compiled build would raise TypeError)
         if limit is not None and (type(limit) is not int or limit < 0):
             raise ValueError(f"event_log_limit must be None or an integer >= 0, not {limit!r}")
-        self.limit = limit
+        self.limit: int | None = limit
         self._events: list[EmittedEvent] = []
         # Bounded logs keep their events here instead (``_events`` stays empty).
         self._ring: deque[EmittedEvent] | None = deque() if limit else None
@@ -38,24 +40,28 @@ class EventLog:
 
     def publish(self, events: Iterable[EmittedEvent]) -> None:
         """Append committed events and notify listeners (listener errors are logged, not raised)."""
+        if self.limit is not None:
+            self._publish_bounded(events)
+            return
         listeners = tuple(self._listeners)
-        by_correlation = self._by_correlation
-        ring = self._ring
-        limit = self.limit
+        for event in events:  # self's containers each time: a listener may clear the log
+            self._events.append(event)
+            _index(self._by_correlation, event)
+            for listener in listeners:
+                _notify(listener, event)
+
+    def _publish_bounded(self, events: Iterable[EmittedEvent]) -> None:
+        listeners = tuple(self._listeners)
+        limit = self.limit or 0
         for event in events:
-            if ring is not None:
-                if len(ring) >= (limit or 0):
+            ring = self._ring
+            if ring is not None:  # None: a limit of 0 keeps nothing
+                if len(ring) >= limit:
                     self._evict(ring.popleft())
                 ring.append(event)
-                _index(by_correlation, event)
-            elif limit is None:
-                self._events.append(event)
-                _index(by_correlation, event)
+                _index(self._by_correlation, event)
             for listener in listeners:
-                try:
-                    listener(event)
-                except Exception:  # one bad listener must not break a committed command
-                    log.exception("event listener failed for %s", event.name)
+                _notify(listener, event)
 
     def _evict(self, event: EmittedEvent) -> None:
         """Drop the oldest event from the index: it is the first live event of its chain."""
@@ -124,3 +130,10 @@ def _index(by_correlation: dict[str, Any], event: EmittedEvent) -> None:
             chain.append(event)
         else:
             by_correlation[cid] = [chain, event]
+
+
+def _notify(listener: Callable[[EmittedEvent], Any], event: EmittedEvent) -> None:
+    try:
+        listener(event)
+    except Exception:  # one bad listener must not break a committed command
+        log.exception("event listener failed for %s", event.name)
