@@ -312,19 +312,12 @@ def _wrk_segment(
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Each wrk thread stops itself after its quota (wrk.thread:stop() in the script), but wrk's
     # main thread sleeps for the whole -d: interrupt it (SIGINT: it then reports) once they have.
-    started = False
-    while proc.poll() is None:
-        try:
-            threads = len(os.listdir(f"/proc/{proc.pid}/task"))
-        except FileNotFoundError:
-            break
-        if threads > 1:
-            started = True
-        elif started:
-            proc.send_signal(signal.SIGINT)
-            break
-        time.sleep(0.05)
-    out, err = proc.communicate(timeout=60)
+    try:
+        _interrupt_when_done(proc)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     if proc.returncode not in (0, None):
         raise SystemExit(f"wrk failed ({proc.returncode}): {err}")
     requests = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
@@ -339,6 +332,21 @@ def _wrk_segment(
         "non2xx": int(errors.group(1)) if errors else 0,
         "socketErrors": socket_errors.group(1) if socket_errors else "",
     }
+
+
+def _interrupt_when_done(proc: subprocess.Popen[str]) -> None:
+    started = False
+    while proc.poll() is None:
+        try:
+            threads = len(os.listdir(f"/proc/{proc.pid}/task"))
+        except FileNotFoundError:
+            return
+        if threads > 1:
+            started = True
+        elif started:
+            proc.send_signal(signal.SIGINT)
+            return
+        time.sleep(0.05)
 
 
 def run_serve(args: argparse.Namespace) -> bool:
@@ -416,6 +424,8 @@ def main() -> None:
             out = child_trace(total, arg == "capped")
         print(json.dumps(out))
         return
+    # SIGTERM (a timeout, a CI stop) unwinds like Ctrl-C, so the server and wrk are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
