@@ -113,6 +113,9 @@ def test_workflows_are_bounded_least_recently_active_first() -> None:
     record(rec, 1, cid="w4")
     assert rec.workflow_count == 3 and rec.records("w2", "t1") == []
     assert len(rec.records("w1", "t1")) == 2 and rec.record_count == 4
+    assert rec.window("w2", "t1") == ([], 1)  # dropped whole: its record is counted as evicted
+    record(rec, 5, cid="w2")  # back again: the count goes on
+    assert rec.window("w2", "t1")[1] == 1 and quantities(rec, cid="w2") == [5]
 
 
 def test_the_total_bound_drops_old_workflows_then_old_records() -> None:

@@ -84,6 +84,9 @@ class TraceRecorder:
         self.max_records = max_records
         self.max_total_records = max_total_records
         self._workflows: OrderedDict[tuple[str, Any], _Workflow] = OrderedDict()
+        # records of workflows dropped whole, so a workflow that comes back still says how many
+        # of its records are gone (as bounded as the workflows themselves)
+        self._dropped: OrderedDict[tuple[str, Any], int] = OrderedDict()
         self._total = 0
         self._lock = threading.Lock()
 
@@ -99,6 +102,7 @@ class TraceRecorder:
             flow = self._workflows.get(key)
             if flow is None:
                 flow = self._workflows[key] = _Workflow()
+                flow.evicted = self._dropped.pop(key, 0)
             else:
                 self._workflows.move_to_end(key)
             idem = record.idempotency_key
@@ -122,8 +126,11 @@ class TraceRecorder:
                 _evict_oldest(current)
                 self._total -= 1
             else:
-                workflows.popitem(last=False)
+                key, _ = workflows.popitem(last=False)
                 self._total -= len(oldest.records)
+                self._dropped[key] = oldest.evicted + len(oldest.records)
+                if len(self._dropped) > self.max_workflows:
+                    self._dropped.popitem(last=False)
 
     def records(self, correlation_id: str, tenant: Any) -> list[CommandRecord]:
         return self.window(correlation_id, tenant)[0]
@@ -131,8 +138,9 @@ class TraceRecorder:
     def window(self, correlation_id: str, tenant: Any) -> tuple[list[CommandRecord], int]:
         """The retained records of a workflow for ``tenant`` and how many older ones were evicted."""
         with self._lock:
-            flow = self._workflows.get((correlation_id, _tenant_key(tenant)))
-            return ([], 0) if flow is None else (list(flow.records), flow.evicted)
+            key = (correlation_id, _tenant_key(tenant))
+            flow = self._workflows.get(key)
+            return ([], self._dropped.get(key, 0)) if flow is None else (list(flow.records), flow.evicted)
 
     @property
     def record_count(self) -> int:
