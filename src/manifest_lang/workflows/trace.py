@@ -25,8 +25,8 @@ from .eventlog import ROOT_KEY, event_field, event_ref, subject_id
 DEFAULT_MAX_WORKFLOWS = 2000
 #: records kept per workflow (and tenant); older ones are evicted and counted in the trace
 DEFAULT_MAX_RECORDS = 1000
-#: records kept over all workflows (about 0.7 KB each)
-DEFAULT_MAX_TOTAL_RECORDS = 100_000
+#: records kept over all workflows (0.7-1.4 KB each, by the size of their events and warnings)
+DEFAULT_MAX_TOTAL_RECORDS = 50_000
 OVERRIDE_EVENT = "OverrideApplied"
 
 
