@@ -122,3 +122,21 @@ def test_worker_engines_get_the_bounded_event_log(tmp_path: Path, monkeypatch: p
         result = CliRunner().invoke(main, ["worker", "run", str(KITCHEN), "--db", db, "--once", *extra])
         assert result.exit_code == 0, result.output
         assert seen[-1]["event_log_limit"] == expected
+
+
+def test_live_events_reach_sse_clients_with_the_engine_log_off() -> None:
+    from httpkit import LiveServer
+    from test_sse import Listener, _post
+
+    from manifest_lang.http.sse import EventHub
+
+    app = create_app(KITCHEN, auth="headers", hub=EventHub(), engine_options={"event_log_limit": 0})
+    with LiveServer(app) as server:
+        listener = Listener(f"{server.url}/events?correlationId=wf-2", who())
+        body = {"name": "Oil", "quantityOnHand": 5, "parLevel": 0}
+        item = _post(server.url, "/InventoryItem", body, who())["instance"]["id"]
+        headers = {**who(), "X-Correlation-Id": "wf-2"}
+        _post(server.url, f"/InventoryItem/{item}/commands/reserve", {"quantity": 1, "eventId": "e"}, headers)
+        name, data = listener.next_event()
+        listener.close()
+    assert name == "InventoryReserved" and data["correlationId"] == "wf-2"
