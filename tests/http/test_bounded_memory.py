@@ -130,7 +130,9 @@ def test_live_events_reach_sse_clients_with_the_engine_log_off() -> None:
 
     from manifest_lang.http.sse import EventHub
 
-    app = create_app(KITCHEN, auth="headers", hub=EventHub(), engine_options={"event_log_limit": 0})
+    app = create_app(
+        KITCHEN, auth="headers", hub=EventHub(heartbeat_seconds=0.3), engine_options={"event_log_limit": 0}
+    )
     with LiveServer(app) as server:
         listener = Listener(f"{server.url}/events?correlationId=wf-2", who())
         body = {"name": "Oil", "quantityOnHand": 5, "parLevel": 0}
