@@ -95,14 +95,15 @@ def test_serve_flags_travel_to_the_workers_environment() -> None:
     assert ServeOptions.from_cli({}, None).event_log_limit == DEFAULT_EVENT_LOG_LIMIT
 
 
-def test_a_negative_limit_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
+def test_a_bad_limit_is_one_clear_line_and_a_non_zero_exit() -> None:
     for args in (
         ["serve", str(KITCHEN), "--event-log-limit", "-1"],
         ["serve", str(KITCHEN), "--trace-limit", "0"],
+        ["worker", "run", str(KITCHEN), "--db", "memory://", "--event-log-limit", "x"],
     ):
         result = CliRunner().invoke(main, args)
-        assert result.exit_code != 0 and "Traceback" not in result.output
-        assert "limit" in result.output
+        assert result.exit_code not in (0, None) and "Traceback" not in result.output
+        assert args[-2] in result.output.strip().splitlines()[-1]  # click's usage error names it
 
 
 def test_worker_engines_get_the_bounded_event_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
