@@ -38,6 +38,7 @@ def app_from_env() -> Any:
     from ..http.app import create_app
     from ..http.auth import KeyOrTokenAuth
     from ..runtime.heap import freeze_heap
+    from ..workflows.trace import TraceRecorder
 
     env = os.environ
     secret = env.get(_ENV["secret"]) or None
@@ -53,6 +54,8 @@ def app_from_env() -> Any:
         configure_tracing()
     app = create_app(
         Path(env[_ENV["model"]]),
+        engine_options={"event_log_limit": options.event_log_limit},
+        recorder=TraceRecorder(max_records=options.trace_limit),
         store=env.get(_ENV["db"], DEFAULT_DB),
         auth=auth,
         max_body_bytes=int(env.get(_ENV["max_body"], "1048576")),

@@ -18,14 +18,32 @@ import click
 
 from ..http.access_log import LOG_FORMATS, LOG_LEVELS, STARTUP_PROBE_AGENT
 
+F = Callable[..., Any]
+
 _ENV = {
     "log_level": "MANIFEST_SERVE_LOG_LEVEL",
     "log_format": "MANIFEST_SERVE_LOG_FORMAT",
     "otel": "MANIFEST_SERVE_OTEL",
     "metrics": "MANIFEST_SERVE_METRICS",
+    "event_log_limit": "MANIFEST_SERVE_EVENT_LOG_LIMIT",
+    "trace_limit": "MANIFEST_SERVE_TRACE_LIMIT",
 }
 
-F = Callable[..., Any]
+#: events each engine of a server keeps in memory (``RuntimeEngine(event_log_limit=)``): engines
+#: are per request there, so this only bounds a long-running one (an embedded worker's, a saga's)
+DEFAULT_EVENT_LOG_LIMIT = 1000
+#: command records ``/trace`` keeps per workflow (``TraceRecorder(max_records=)``)
+DEFAULT_TRACE_LIMIT = 1000
+
+
+#: ``--event-log-limit N`` (``manifest serve`` and ``manifest worker run``)
+EVENT_LOG_LIMIT_OPTION = click.option(
+    "--event-log-limit",
+    default=DEFAULT_EVENT_LOG_LIMIT,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Events each engine keeps in memory (the last N; 0: none). Listeners and SSE see every event.",
+)
 
 
 def serve_options(command: F) -> F:
@@ -80,6 +98,14 @@ def serve_options(command: F) -> F:
             help="A span per command via OpenTelemetry (exporter: OTEL_TRACES_EXPORTER).",
         ),
         click.option("--no-metrics", is_flag=True, help="Do not serve /metrics."),
+        click.option(
+            "--trace-limit",
+            default=DEFAULT_TRACE_LIMIT,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Command records /trace keeps in memory per workflow (older ones are evicted).",
+        ),
+        EVENT_LOG_LIMIT_OPTION,
     ]
     for option in reversed(options):
         command = option(command)
@@ -93,6 +119,8 @@ class ServeOptions:
     access_log: bool = True
     otel: bool = False
     metrics: bool = True
+    event_log_limit: int = DEFAULT_EVENT_LOG_LIMIT
+    trace_limit: int = DEFAULT_TRACE_LIMIT
     jwt: Any = None  # JWTSettings | None (imported lazily: it needs the [http] extra)
 
     @classmethod
@@ -116,6 +144,8 @@ class ServeOptions:
             access_log=values.get("access_log", True) is not False,
             otel=bool(values.get("otel")),
             metrics=not values.get("no_metrics"),
+            event_log_limit=_int(values.get("event_log_limit"), DEFAULT_EVENT_LOG_LIMIT),
+            trace_limit=_int(values.get("trace_limit"), DEFAULT_TRACE_LIMIT),
             jwt=jwt,
         )
 
@@ -125,6 +155,8 @@ class ServeOptions:
             _ENV["log_format"]: self.log_format,
             _ENV["otel"]: "1" if self.otel else "",
             _ENV["metrics"]: "1" if self.metrics else "",
+            _ENV["event_log_limit"]: str(self.event_log_limit),
+            _ENV["trace_limit"]: str(self.trace_limit),
         }
         if self.jwt is not None:
             env.update(self.jwt.to_env())
@@ -139,8 +171,14 @@ class ServeOptions:
             log_format=environ.get(_ENV["log_format"], "text"),
             otel=environ.get(_ENV["otel"]) == "1",
             metrics=environ.get(_ENV["metrics"], "1") == "1",
+            event_log_limit=_int(environ.get(_ENV["event_log_limit"]), DEFAULT_EVENT_LOG_LIMIT),
+            trace_limit=_int(environ.get(_ENV["trace_limit"]), DEFAULT_TRACE_LIMIT),
         )
         return replace(options, jwt=JWTSettings.from_env(secret, environ))
+
+
+def _int(value: Any, default: int) -> int:
+    return default if value is None or value == "" else int(value)
 
 
 def announce_when_ready(

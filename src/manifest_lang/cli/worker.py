@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from ..errors import CompileError, ManifestError
+from .serve_options import EVENT_LOG_LIMIT_OPTION
 
 GROUPS = ("jobs", "schedules", "approvals")
 
@@ -97,6 +98,7 @@ def _json_option(text: str | None, what: str) -> dict[str, Any]:
 )
 @click.option("--once", is_flag=True, help="Run what is due now, then exit.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING"]), default="INFO")
+@EVENT_LOG_LIMIT_OPTION
 def run_command(
     model: Path,
     db: str,
@@ -110,6 +112,7 @@ def run_command(
     rate_limits: str | None,
     once: bool,
     log_level: str,
+    event_log_limit: int,
 ) -> None:
     """Run the work items of --db for MODEL until stopped (SIGTERM: finish what is in hand)."""
     from ..workflows.worker import Worker
@@ -118,7 +121,7 @@ def run_command(
     groups = _groups(only)
     context = _json_option(schedule_context, "--schedule-context")
     store = _open(db)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"event_log_limit": event_log_limit}
     if rate_limits:
         from ..stores.redis_ratelimit import RedisRateLimitStore
 

@@ -126,7 +126,16 @@ _COMMON_SCHEMAS: dict[str, Any] = {
     "Trace": {
         "type": "object",
         "required": ["correlationId", "roots"],
-        "properties": {"correlationId": {"type": "string"}, "roots": {"type": "array"}},
+        "properties": {
+            "correlationId": {"type": "string"},
+            "commands": {"type": "integer"},
+            "events": {"type": "integer"},
+            "evicted": {
+                "type": "integer",
+                "description": "older command records of the workflow no longer kept in memory",
+            },
+            "roots": {"type": "array"},
+        },
     },
 }
 

@@ -104,10 +104,13 @@ def trace_page(trace: Trace) -> str:
         for _, _, n in _flatten(trace.roots)
     )
     empty = "" if trace.roots else '<p id="empty">No commands or events recorded for this correlation id.</p>'
+    evicted = (
+        f', <span id="evicted-count">{trace.evicted}</span> older commands evicted' if trace.evicted else ""
+    )
     body = (
         f'<h1>Workflow <code id="correlation-id">{escape(trace.correlation_id)}</code></h1>'
         f'<p class="muted"><span id="command-count">{summary["commands"]}</span> commands, '
-        f'<span id="event-count">{summary["events"]}</span> events</p>'
+        f'<span id="event-count">{summary["events"]}</span> events{evicted}</p>'
         f'<div class="legend">{legend}</div>{empty}'
         f'<div class="card">{trace_svg(trace)}</div>'
         f'<div class="card"><table id="trace-details"><tr><th>kind</th><th>node</th><th>detail</th></tr>'

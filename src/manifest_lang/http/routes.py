@@ -223,11 +223,11 @@ class Api:
             if self.index.declares_tenant
             else self.service.tenant_of(context)
         )
-        records = self.service.recorder.records(correlation_id, tenant)
+        records, evicted = self.service.recorder.window(correlation_id, tenant)
         events = [
             e for e in durable_events(self.service.store, correlation_id) if self._event_visible(context, e)
         ]
-        return build_trace(correlation_id, records, events)
+        return build_trace(correlation_id, records, events, evicted)
 
     def _event_visible(self, context: Context, event: dict[str, Any]) -> bool:
         """A durable event is shown only if the caller may see the instance it is about."""

@@ -105,7 +105,7 @@ class RuntimeEngine(CommandEntry):
         self._replay_results: dict[Any, Any] | None = None
         self._replay_clock: Callable[[], float] = time.monotonic
         self._configure(opts)
-        self._setup_state(opts["encryption_provider"])
+        self._setup_state(opts["encryption_provider"], opts["event_log_limit"])
         self._setup_stores(opts["store_provider"])
 
     def _configure(self, opts: dict[str, Any]) -> None:
@@ -191,8 +191,11 @@ class RuntimeEngine(CommandEntry):
         else:
             self._replay_results = None
 
-    def _setup_state(self, encryption_provider: EncryptionProvider | None) -> None:
-        self.events = EventLog()
+    def _setup_state(self, encryption_provider: EncryptionProvider | None, event_log_limit: Any) -> None:
+        try:
+            self.events = EventLog(event_log_limit)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from None
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
         encrypted = {n: e.encrypted for n, e in self.model.entities.items() if e.encrypted}

@@ -62,6 +62,9 @@ class RuntimeOptions:
     #: check each supplied parameter against its declared type (False: the reference's lax
     #: behaviour, any JSON for any parameter; runtime/inputs.py, docs/differences.md #18)
     strict_inputs: bool = True
+    #: events the engine keeps for ``get_event_log()``/``events_for_correlation()``: None every
+    #: one (the reference's behaviour), 0 none (listeners still see each), N the last N
+    event_log_limit: int | None = None
 
 
 class RuntimeOptionsArgs(TypedDict, total=False):
@@ -89,6 +92,7 @@ class RuntimeOptionsArgs(TypedDict, total=False):
     max_parallel_commands: int | None
     target_scope: Mapping[str, Any] | None
     strict_inputs: bool
+    event_log_limit: int | None
 
 
 DEFAULT_OPTIONS = RuntimeOptions()
@@ -108,4 +112,3 @@ def resolve_options(options: RuntimeOptions | None, overrides: Mapping[str, Any]
     if options is None:
         return {**_DEFAULTS, **overrides}
     return {**{name: getattr(options, name) for name in _NAMES}, **overrides}
-
