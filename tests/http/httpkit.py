@@ -99,8 +99,17 @@ class ServeProcess:
         return self
 
     def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read()
+        """What the server printed, once its startup line is there: the announcement comes from a
+        thread that waits for the port, so a fast client can get its answers before it is printed."""
+        deadline = time.monotonic() + 10.0
+        while True:
+            self.log.seek(0)
+            text = self.log.read()
+            if "manifest: serving" in text or time.monotonic() > deadline:
+                return text
+            if self.proc is not None and self.proc.poll() is not None:
+                return text
+            time.sleep(0.05)
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:
