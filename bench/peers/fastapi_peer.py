@@ -9,7 +9,7 @@ held a pooled connection for the whole request would deadlock under load: with m
 pool connections, the threads of the pool wait for a connection in the dependency while the
 requests holding the connections wait for a thread to run their endpoints.
 
-    python bench/peers/fastapi_peer.py --db sqlite:///tmp/peer.db --keys keys.json --port 8002
+    python bench/peers/fastapi_peer.py --db sqlite:///peer.db --keys keys.json --port 8002
 """
 
 from __future__ import annotations

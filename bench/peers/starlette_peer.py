@@ -6,7 +6,7 @@ The request is parsed, authenticated (``X-API-Key``), authorised (the ``kitchenS
 chef or manager) and its input checked on the event loop; the transaction of ``peer_db.py`` runs in
 a worker thread (32 at most, like ``manifest serve``).
 
-    python bench/peers/starlette_peer.py --db sqlite:///tmp/peer.db --keys keys.json --port 8001
+    python bench/peers/starlette_peer.py --db sqlite:///peer.db --keys keys.json --port 8001
 """
 
 from __future__ import annotations
