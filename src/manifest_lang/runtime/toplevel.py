@@ -60,6 +60,7 @@ class TopLevel:
         idem = self.idem
         scoped: IdempotencyKey | None = None
         fingerprint: str | None = None
+        held = False  # the claim goes into the command's own transaction (see _claims_held)
         if idem is not None:
             # A replay returns before anything else is looked at (the reference's order).
             if key is None:
@@ -79,7 +80,8 @@ class TopLevel:
             )
             # With claims in the command's own transaction, the claim itself tells whether a
             # record exists: the lookup waits until it does (or until a refusal needs it first).
-            if not self._claims_held(opts):
+            held = self._claims_held(opts)
+            if not held:
                 replayed = self._replayed(scoped, fingerprint)
                 if replayed is not None:
                     return replayed
@@ -89,18 +91,18 @@ class TopLevel:
             if not isinstance(input, Mapping):
                 error = f"Command input must be an object, not {type(input).__name__}"
                 refused = CommandResult(success=False, error=error, code=ResultCode.INVALID_INPUT)
-                return self._replay_first(scoped, fingerprint, opts, refused)
+                return self._replay_first(scoped, fingerprint, held, refused)
             input = dict(input)
         if not flat_json_object(input):
             problem = json_problem(input)
             if problem is not None:
                 error, code = failure_text(problem), failure_code(problem)
                 refused = CommandResult(success=False, error=error, code=code)
-                return self._replay_first(scoped, fingerprint, opts, refused)
+                return self._replay_first(scoped, fingerprint, held, refused)
             input = as_double(input)
         if scoped is None:
             return self._execute(name, input, opts, None, None)
-        return self._execute_claimed(name, input, opts, scoped, fingerprint)
+        return self._execute_claimed(name, input, opts, scoped, fingerprint, held)
 
     def _store(self, opts: CallOptions) -> Any:
         engine = self.engine
@@ -117,11 +119,11 @@ class TopLevel:
         return caps.transactional_store is store and hasattr(store, "serialize_writers")
 
     def _replay_first(
-        self, key: IdempotencyKey | None, fingerprint: str | None, opts: CallOptions, refused: CommandResult
+        self, key: IdempotencyKey | None, fingerprint: str | None, held: bool, refused: CommandResult
     ) -> CommandResult:
         """A refusal found before the claim: a stored record still answers first (the reference's
         order), as the lookup the held claim deferred would have."""
-        if key is not None and self._claims_held(opts):
+        if key is not None and held:
             replayed = self._replayed(key, fingerprint)
             if replayed is not None:
                 return replayed
@@ -162,8 +164,9 @@ class TopLevel:
         opts: CallOptions,
         key: IdempotencyKey,
         fingerprint: str | None,
+        held: bool,
     ) -> CommandResult:
-        if self._claims_held(opts):
+        if held:
             cmd = self.engine.model.command(name, opts.entity_name)
             if cmd is not None and not cmd.is_async:
                 return self._execute(name, input, opts, key, fingerprint, held=True)
